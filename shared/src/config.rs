@@ -1,0 +1,103 @@
+//! Configuration, read once at start from the environment. Every variable is listed in
+//! the README; the defaults serve local development.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `TABLE_NAME`: the single DynamoDB table.
+    pub table_name: String,
+    /// `JWT_ISSUER`: `iss` of access tokens, and the base of the published JWKS URL.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`: `aud` of access tokens.
+    pub audience: String,
+    /// `ACCESS_TOKEN_TTL_SECONDS`.
+    pub access_token_ttl_secs: i64,
+    /// `SESSION_TTL_DAYS`.
+    pub session_ttl_days: i64,
+    /// `REMEMBER_ME_SESSION_TTL_DAYS`.
+    pub remember_me_session_ttl_days: i64,
+    /// `PASSWORD_MIN_LENGTH`: never below 8, whatever is set.
+    pub password_min_length: usize,
+    /// `JWT_KEYS_SECRET_ID`: where the signing keys live in AWS.
+    pub jwt_keys_secret_id: Option<String>,
+    /// `JWT_KEYS_FILE`: the local key file, generated on first run when no secret is set.
+    pub jwt_keys_file: PathBuf,
+    /// `DYNAMODB_TIMEOUT_MS`: the bound on one DynamoDB call, retries included.
+    pub dynamodb_timeout_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &'static str, default: &str| {
+            lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+        };
+        let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(raw) => match raw.trim().parse::<i64>() {
+                    Ok(n) if n >= min => Ok(n),
+                    _ => Err(ConfigError { name, reason: format!("expected a whole number ≥ {min}") }),
+                },
+            }
+        };
+        Ok(Config {
+            table_name: text("TABLE_NAME", "user-service"),
+            issuer: text("JWT_ISSUER", "http://localhost:3000").trim_end_matches('/').to_owned(),
+            audience: text("JWT_AUDIENCE", "social-platform"),
+            access_token_ttl_secs: number("ACCESS_TOKEN_TTL_SECONDS", 900, 60)?,
+            session_ttl_days: number("SESSION_TTL_DAYS", 7, 1)?,
+            remember_me_session_ttl_days: number("REMEMBER_ME_SESSION_TTL_DAYS", 30, 1)?,
+            password_min_length: number("PASSWORD_MIN_LENGTH", 12, 8)? as usize,
+            jwt_keys_secret_id: lookup("JWT_KEYS_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
+            dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_local_development() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.table_name, "user-service");
+        assert_eq!(c.access_token_ttl_secs, 900);
+        assert_eq!(c.password_min_length, 12);
+        assert!(c.jwt_keys_secret_id.is_none());
+    }
+
+    #[test]
+    fn password_minimum_never_goes_below_eight() {
+        assert_eq!(config(&[("PASSWORD_MIN_LENGTH", "8")]).unwrap().password_min_length, 8);
+        let err = config(&[("PASSWORD_MIN_LENGTH", "6")]).unwrap_err();
+        assert_eq!(err.name, "PASSWORD_MIN_LENGTH");
+    }
+
+    #[test]
+    fn garbage_numbers_are_refused_with_the_variable_name() {
+        let err = config(&[("SESSION_TTL_DAYS", "a week")]).unwrap_err();
+        assert_eq!(err.name, "SESSION_TTL_DAYS");
+    }
+}

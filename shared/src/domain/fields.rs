@@ -1,0 +1,66 @@
+use crate::error::{AppError, FieldError};
+
+/// Collects field-level problems so that a client learns about all of them at once.
+#[derive(Default)]
+pub struct Fields {
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A field that must be present and pass `parse`.
+    pub fn required<T, E: ToString>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match value {
+            None => {
+                self.add(field, "is required");
+                None
+            }
+            Some(raw) => self.check(field, parse(raw)),
+        }
+    }
+
+    /// A field that may be absent; when present it must pass `parse`.
+    pub fn optional<T, E: ToString>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        value.and_then(|raw| self.check(field, parse(raw)))
+    }
+
+    pub fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.add(field, message.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok` when nothing was wrong, else the 400 with every detail.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.errors))
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Domain types. Values that reach the store have been validated on construction: a
+//! `Username` or an `Email` cannot hold an invalid value.
+
+mod fields;
+mod names;
+pub mod session;
+pub mod user;
+
+pub use fields::Fields;
+pub use names::{Email, PersonName, Username};

@@ -1,0 +1,145 @@
+//! Sessions and their opaque refresh tokens.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::http::ClientInfo;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceInfo {
+    pub user_agent: Option<String>,
+    pub platform: Option<String>,
+    pub mobile: bool,
+}
+
+impl DeviceInfo {
+    /// The platform from client hints when sent, else guessed from the user agent.
+    pub fn from_client(client: &ClientInfo) -> Self {
+        let ua = client.user_agent.as_deref().unwrap_or("");
+        let guessed = [
+            ("Android", "Android"),
+            ("iPhone", "iOS"),
+            ("iPad", "iOS"),
+            ("CrOS", "Chrome OS"),
+            ("Windows", "Windows"),
+            ("Macintosh", "macOS"),
+            ("Mac OS X", "macOS"),
+            ("Linux", "Linux"),
+        ]
+        .iter()
+        .find(|(marker, _)| ua.contains(marker))
+        .map(|(_, platform)| platform.to_string());
+        DeviceInfo {
+            // Bounded: the header is client-controlled and lands in the table.
+            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(512).collect()),
+            platform: client.platform_hint.clone().filter(|p| !p.is_empty()).or(guessed),
+            mobile: client.mobile_hint.unwrap_or_else(|| ua.contains("Mobi") || ua.contains("iPhone")),
+        }
+    }
+}
+
+/// A session as stored. Only hashes of refresh tokens are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub refresh_token_hash: String,
+    pub previous_token_hash: Option<String>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    /// Epoch seconds: the TTL attribute. Reads check it too, since TTL deletion lags.
+    pub expires_at: i64,
+    #[serde(default)]
+    pub remember_me: bool,
+    #[serde(default)]
+    pub device: DeviceInfo,
+    pub ip_address: Option<String>,
+}
+
+impl SessionRecord {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at <= now.timestamp()
+    }
+}
+
+/// An opaque refresh token: `<userId>.<sessionId>.<secret>`, the secret 256 random
+/// bits. The ids route the lookup to the session item; only the secret's hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub user_id: String,
+    pub session_id: String,
+    secret: String,
+}
+
+impl RefreshToken {
+    pub fn new(user_id: &str, session_id: &str) -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        RefreshToken { user_id: user_id.to_owned(), session_id: session_id.to_owned(), secret: B64.encode(bytes) }
+    }
+
+    pub fn parse(token: &str) -> Option<Self> {
+        let mut parts = token.split('.');
+        let (user_id, session_id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+        let well_formed = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        (parts.next().is_none() && well_formed(user_id) && well_formed(session_id) && well_formed(secret)).then(|| {
+            RefreshToken { user_id: user_id.to_owned(), session_id: session_id.to_owned(), secret: secret.to_owned() }
+        })
+    }
+
+    pub fn hash(&self) -> String {
+        hash_secret(&self.secret)
+    }
+
+    pub fn expose(&self) -> String {
+        format!("{}.{}.{}", self.user_id, self.session_id, self.secret)
+    }
+}
+
+/// SHA-256 suffices for 256-bit random secrets: there is nothing to brute-force.
+pub fn hash_secret(secret: &str) -> String {
+    B64.encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_round_trip_and_reject_garbage() {
+        let token = RefreshToken::new("u-1", "s-1");
+        let parsed = RefreshToken::parse(&token.expose()).unwrap();
+        assert_eq!(parsed, token);
+        assert_eq!(parsed.hash(), token.hash());
+        assert_ne!(RefreshToken::new("u-1", "s-1").hash(), token.hash());
+        for bad in ["", "a.b", "a.b.c.d", "a..c", "a.b.c d", "a.b.<script>"] {
+            assert!(RefreshToken::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn device_from_user_agent_and_hints() {
+        let iphone = ClientInfo {
+            user_agent: Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148".into()),
+            ..Default::default()
+        };
+        let d = DeviceInfo::from_client(&iphone);
+        assert_eq!((d.platform.as_deref(), d.mobile), (Some("iOS"), true));
+        let hinted = ClientInfo {
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+            platform_hint: Some("Chrome OS".into()),
+            mobile_hint: Some(false),
+            ..Default::default()
+        };
+        let d = DeviceInfo::from_client(&hinted);
+        assert_eq!((d.platform.as_deref(), d.mobile), (Some("Chrome OS"), false));
+        assert_eq!(DeviceInfo::from_client(&ClientInfo::default()), DeviceInfo::default());
+    }
+}

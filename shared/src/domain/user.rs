@@ -1,0 +1,215 @@
+//! The user as stored, and the three views of API.md: OwnUser, User and LimitedUser.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Public,
+    Friends,
+    Private,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivacySettings {
+    pub profile_visibility: Visibility,
+    pub contact_info_visibility: Visibility,
+    pub activity_visibility: Visibility,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        PrivacySettings {
+            profile_visibility: Visibility::Public,
+            contact_info_visibility: Visibility::Friends,
+            activity_visibility: Visibility::Public,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationPreferences {
+    pub email_notifications: bool,
+    pub push_notifications: bool,
+    pub follows: bool,
+    pub follow_requests: bool,
+    /// Always true: security alerts cannot be turned off.
+    pub security_alerts: bool,
+}
+
+impl Default for NotificationPreferences {
+    fn default() -> Self {
+        NotificationPreferences {
+            email_notifications: true,
+            push_notifications: true,
+            follows: true,
+            follow_requests: true,
+            security_alerts: true,
+        }
+    }
+}
+
+/// Contact information, shown only to viewers that `contactInfoVisibility` allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactProfile {
+    pub location: Option<String>,
+    pub website: Option<String>,
+    pub occupation: Option<String>,
+    #[serde(default)]
+    pub interests: Vec<String>,
+    #[serde(default)]
+    pub social_links: BTreeMap<String, String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    #[default]
+    Active,
+    Deactivated,
+}
+
+/// The user item's content (the store adds the keys). `password_hash` is a PHC string.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub bio: Option<String>,
+    pub profile_picture: Option<String>,
+    pub date_of_birth: Option<String>,
+    #[serde(default)]
+    pub profile: ContactProfile,
+    #[serde(default)]
+    pub privacy_settings: PrivacySettings,
+    #[serde(default)]
+    pub notification_preferences: NotificationPreferences,
+    #[serde(default)]
+    pub is_verified: bool,
+    #[serde(default)]
+    pub status: AccountStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub followers_count: i64,
+    #[serde(default)]
+    pub following_count: i64,
+}
+
+impl UserRecord {
+    pub fn is_active(&self) -> bool {
+        self.status == AccountStatus::Active
+    }
+
+    /// "private" makes follows into requests; friends-only profiles accept follows.
+    pub fn is_private(&self) -> bool {
+        self.privacy_settings.profile_visibility == Visibility::Private
+    }
+}
+
+/// What anyone allowed to see the profile gets.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub bio: Option<String>,
+    pub profile_picture: Option<String>,
+    pub is_verified: bool,
+    pub is_private: bool,
+    pub created_at: DateTime<Utc>,
+    pub followers_count: i64,
+    pub following_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ContactProfile>,
+}
+
+impl UserView {
+    pub fn new(user: &UserRecord, with_contact_info: bool) -> Self {
+        UserView {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            bio: user.bio.clone(),
+            profile_picture: user.profile_picture.clone(),
+            is_verified: user.is_verified,
+            is_private: user.is_private(),
+            created_at: user.created_at,
+            followers_count: user.followers_count,
+            following_count: user.following_count,
+            profile: with_contact_info.then(|| user.profile.clone()),
+        }
+    }
+}
+
+/// The owner's own view: everything but secrets.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnUserView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub email: String,
+    pub date_of_birth: Option<String>,
+    pub last_login: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub privacy_settings: PrivacySettings,
+    pub notification_preferences: NotificationPreferences,
+}
+
+impl From<&UserRecord> for OwnUserView {
+    fn from(user: &UserRecord) -> Self {
+        OwnUserView {
+            user: UserView::new(user, true),
+            email: user.email.clone(),
+            date_of_birth: user.date_of_birth.clone(),
+            last_login: user.last_login,
+            updated_at: user.updated_at,
+            privacy_settings: user.privacy_settings.clone(),
+            notification_preferences: user.notification_preferences.clone(),
+        }
+    }
+}
+
+/// A private or friends-only profile seen by someone not allowed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitedUserView {
+    pub id: String,
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub profile_picture: Option<String>,
+    pub is_verified: bool,
+    pub is_private: bool,
+}
+
+impl From<&UserRecord> for LimitedUserView {
+    fn from(user: &UserRecord) -> Self {
+        LimitedUserView {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            profile_picture: user.profile_picture.clone(),
+            is_verified: user.is_verified,
+            is_private: true,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! One error type for every failure, mapped to the envelope of API.md.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::http::request_id;
+
+/// One field-level validation problem, as it appears in `error.details`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("the cursor is not valid")]
+    InvalidCursor,
+    #[error("authentication is required")]
+    Unauthorized,
+    #[error("the identifier or password is wrong")]
+    InvalidCredentials,
+    #[error("the token is unknown, used or expired")]
+    InvalidToken,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("the email address is not verified")]
+    EmailNotVerified,
+    #[error("the account is deactivated")]
+    AccountDeactivated,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("the email address is taken")]
+    EmailTaken,
+    #[error("this user is already reported")]
+    AlreadyReported,
+    #[error("the request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("a dependency is unavailable")]
+    ServiceUnavailable(#[source] BoxError),
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl AppError {
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn validation(field: &str, message: &str) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        use AppError::*;
+        match self {
+            Validation(_) | InvalidJson(_) | InvalidCursor => StatusCode::BAD_REQUEST,
+            Unauthorized | InvalidCredentials | InvalidToken => StatusCode::UNAUTHORIZED,
+            Forbidden(_) | EmailNotVerified | AccountDeactivated => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            UsernameTaken | EmailTaken | AlreadyReported => StatusCode::CONFLICT,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        use AppError::*;
+        match self {
+            Validation(_) => "VALIDATION_ERROR",
+            InvalidJson(_) => "INVALID_JSON",
+            InvalidCursor => "INVALID_CURSOR",
+            Unauthorized => "UNAUTHORIZED",
+            InvalidCredentials => "INVALID_CREDENTIALS",
+            InvalidToken => "INVALID_TOKEN",
+            Forbidden(_) => "FORBIDDEN",
+            EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            AccountDeactivated => "ACCOUNT_DEACTIVATED",
+            NotFound => "NOT_FOUND",
+            MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            UsernameTaken => "USERNAME_TAKEN",
+            EmailTaken => "EMAIL_TAKEN",
+            AlreadyReported => "ALREADY_REPORTED",
+            PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            RateLimited { .. } => "RATE_LIMITED",
+            ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: ErrorBody<'a>,
+    #[serde(rename = "requestId")]
+    request_id: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a [FieldError]>,
+}
+
+/// Logs a failure with its whole cause chain; the client never sees it.
+fn log_cause_chain(err: &AppError) {
+    let mut chain = String::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    match err {
+        AppError::Internal(_) => tracing::error!(error = %err, cause = %chain, "request failed"),
+        _ => tracing::warn!(error = %err, cause = %chain, "dependency unavailable"),
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if matches!(self, AppError::Internal(_) | AppError::ServiceUnavailable(_)) {
+            log_cause_chain(&self);
+        }
+        let details = match &self {
+            AppError::Validation(details) => Some(details.as_slice()),
+            _ => None,
+        };
+        let body = Envelope {
+            error: ErrorBody { code: self.code(), message: self.to_string(), details },
+            request_id: request_id(),
+        };
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let AppError::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,64 @@
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::tokens::AccessClaims;
+
+/// The authenticated caller, from a verified `Authorization: Bearer` access token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub session_id: String,
+    pub username: String,
+    pub email_verified: bool,
+}
+
+impl From<AccessClaims> for Caller {
+    fn from(claims: AccessClaims) -> Self {
+        Caller {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            username: claims.username,
+            email_verified: claims.email_verified,
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<Result<&str, AppError>> {
+    let value = parts.headers.get(AUTHORIZATION)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AppError::Unauthorized);
+    Some(token)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = bearer(parts).unwrap_or(Err(AppError::Unauthorized))?;
+        Ok(state.tokens.verify(token)?.into())
+    }
+}
+
+/// A caller who may be anonymous. A token that is present but invalid is still a 401:
+/// a client holding a bad token should learn so rather than silently see less.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match bearer(parts) {
+            None => Ok(MaybeCaller(None)),
+            Some(token) => Ok(MaybeCaller(Some(state.tokens.verify(token?)?.into()))),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, USER_AGENT, X_CONTENT_TYPE_OPTIONS};
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use lambda_http::request::RequestContext;
+use lambda_http::RequestExt;
+use tracing::Instrument;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served: API Gateway's, else Lambda's, else a fresh one
+/// (local server). It is in the logs, the `X-Request-Id` header and every error body.
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+fn incoming_request_id(req: &Request) -> String {
+    let extensions = req.extensions();
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = extensions.request_context_ref() {
+        if let Some(id) = &ctx.request_id {
+            return id.clone();
+        }
+    }
+    if let Some(ctx) = extensions.lambda_context_ref() {
+        return ctx.request_id.clone();
+    }
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(super) async fn request_context(req: Request, next: Next) -> Response {
+    let id = incoming_request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    let started = Instant::now();
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request served"
+        )
+    });
+
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert("x-request-id", value);
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000"));
+    // Most answers carry tokens or personal data; handlers that serve public,
+    // cacheable documents set their own Cache-Control.
+    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Who is calling from where, for sessions and rate limits.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `Sec-CH-UA-Platform`, when the client sends client hints.
+    pub platform_hint: Option<String>,
+    /// `Sec-CH-UA-Mobile`, when the client sends client hints.
+    pub mobile_hint: Option<bool>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned())
+        };
+        let ip = match parts.extensions.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            _ => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        };
+        Ok(ClientInfo {
+            ip,
+            user_agent: parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            platform_hint: header("sec-ch-ua-platform").map(|p| p.trim_matches('"').to_owned()),
+            mobile_hint: header("sec-ch-ua-mobile").map(|m| m == "?1"),
+        })
+    }
+}

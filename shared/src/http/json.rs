@@ -1,0 +1,71 @@
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::error::{AppError, FieldError};
+
+/// A JSON request body: 415 for another content type, 413 above the body limit,
+/// `INVALID_JSON` for malformed JSON, `VALIDATION_ERROR` naming the field for a value of
+/// the wrong type or an unknown field. An empty body reads as `{}`, so that missing
+/// required fields are all reported at once by the validation that follows.
+pub struct JsonBody<T>(pub T);
+
+fn is_json(req: &Request) -> bool {
+    let Some(value) = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let declared_json = is_json(&req);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::InvalidJson("the body could not be read".into())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return parse_json(b"{}").map(JsonBody);
+        }
+        if !declared_json {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses JSON into `T`, telling syntax errors apart from values of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            Category::Data if path != "." => {
+                AppError::Validation(vec![FieldError::new(path, describe(&inner))])
+            }
+            Category::Data => AppError::InvalidJson("the body must be a JSON object".into()),
+            _ => AppError::InvalidJson(describe(&inner)),
+        }
+    })?;
+    deserializer.end().map_err(|err| AppError::InvalidJson(describe(&err)))?;
+    Ok(value)
+}
+
+/// serde's message without its " at line L column C" suffix.
+fn describe(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}

@@ -1,0 +1,38 @@
+//! HTTP plumbing shared by every function: the request context, the JSON and bearer
+//! extractors, and the layers that make every answer follow API.md.
+
+mod auth;
+mod context;
+pub mod cors;
+mod json;
+
+pub use auth::{Caller, MaybeCaller};
+pub use context::{request_id, ClientInfo};
+pub use json::{parse_json, JsonBody};
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Request bodies above this answer 413 (API.md, Limits).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Turns a function's routes into the complete service: the envelope for unknown routes
+/// and wrong methods, the body limit, panic safety, request ids and security headers.
+pub fn service(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(context::request_context))
+        .with_state(state)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::internal("handler panicked").into_response()
+}

@@ -1,0 +1,211 @@
+//! Sign-up, sign-in and the caller's own account.
+
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
+use crate::domain::user::{AccountStatus, OwnUserView, UserRecord};
+use crate::domain::{Email, Fields, PersonName, Username};
+use crate::error::{AppError, AppResult};
+use crate::http::{Caller, ClientInfo};
+use crate::password::{self, Verified};
+use crate::state::AppState;
+use crate::tokens::Subject;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub agree_to_terms: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub identifier: Option<String>,
+    pub password: Option<String>,
+    pub remember_me: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthResponse {
+    pub user: OwnUserView,
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+/// A validated sign-up.
+struct NewAccount {
+    username: Username,
+    email: Email,
+    password: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+impl AppState {
+    fn validate_registration(&self, req: RegisterRequest) -> AppResult<NewAccount> {
+        let mut fields = Fields::new();
+        let username = fields.required("username", req.username.as_deref(), Username::parse);
+        let email = fields.required("email", req.email.as_deref(), Email::parse);
+        let first_name = fields.optional("firstName", req.first_name.as_deref(), PersonName::parse);
+        let last_name = fields.optional("lastName", req.last_name.as_deref(), PersonName::parse);
+        if req.agree_to_terms != Some(true) {
+            fields.add("agreeToTerms", "must be true");
+        }
+        let mut related: Vec<&str> = Vec::new();
+        if let Some(u) = &username {
+            related.push(u.as_str());
+        }
+        if let Some(e) = &email {
+            related.extend([e.as_str(), e.local_part()]);
+        }
+        let password = fields.required("password", req.password.as_deref(), |p| {
+            self.passwords.check_policy(p, &related).map(|()| p.to_owned())
+        });
+        fields.finish()?;
+        match (username, email, password) {
+            (Some(username), Some(email), Some(password)) => Ok(NewAccount {
+                username,
+                email,
+                password,
+                first_name: first_name.map(PersonName::into_string),
+                last_name: last_name.map(PersonName::into_string),
+            }),
+            _ => Err(AppError::internal("validation passed without every required field")),
+        }
+    }
+
+    fn new_session(&self, user_id: &str, remember_me: bool, client: &ClientInfo) -> (SessionRecord, RefreshToken) {
+        let now = Utc::now();
+        let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
+        let id = uuid::Uuid::new_v4().to_string();
+        let refresh = RefreshToken::new(user_id, &id);
+        let session = SessionRecord {
+            id,
+            user_id: user_id.to_owned(),
+            refresh_token_hash: refresh.hash(),
+            previous_token_hash: None,
+            rotated_at: None,
+            created_at: now,
+            last_used_at: now,
+            expires_at: (now + Duration::days(days)).timestamp(),
+            remember_me,
+            device: DeviceInfo::from_client(client),
+            ip_address: client.ip.clone(),
+        };
+        (session, refresh)
+    }
+
+    fn token_pair(&self, user: &UserRecord, session_id: &str, refresh: &RefreshToken) -> AppResult<TokenPair> {
+        let access_token = self.tokens.issue(Subject {
+            user_id: &user.id,
+            session_id,
+            username: &user.username,
+            email_verified: user.is_verified,
+        })?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token: refresh.expose(),
+            token_type: "Bearer",
+            expires_in: self.tokens.ttl_secs(),
+        })
+    }
+
+    pub async fn register(&self, req: RegisterRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let account = self.validate_registration(req)?;
+        let now = Utc::now();
+        let user = UserRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: account.username.as_str().to_owned(),
+            email: account.email.as_str().to_owned(),
+            password_hash: self.passwords.hash(account.password).await?,
+            first_name: account.first_name,
+            last_name: account.last_name,
+            bio: None,
+            profile_picture: None,
+            date_of_birth: None,
+            profile: Default::default(),
+            privacy_settings: Default::default(),
+            notification_preferences: Default::default(),
+            is_verified: false,
+            status: AccountStatus::Active,
+            created_at: now,
+            updated_at: now,
+            last_login: Some(now),
+            deactivated_at: None,
+            followers_count: 0,
+            following_count: 0,
+        };
+        let (session, refresh) = self.new_session(&user.id, false, client);
+        self.store.create_user(&user, &account.username.key(), &session).await?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
+        let tokens = self.token_pair(&user, &session.id, &refresh)?;
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+    }
+
+    /// Unknown identifier and wrong password give the same 401 after the same work;
+    /// a deactivated account is told so only after the right password.
+    pub async fn login(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let mut fields = Fields::new();
+        let identifier = fields.required("identifier", req.identifier.as_deref(), non_empty(255));
+        let password = fields.required("password", req.password.as_deref(), non_empty(password::MAX_LENGTH * 4));
+        fields.finish()?;
+        let (Some(identifier), Some(password)) = (identifier, password) else {
+            return Err(AppError::internal("validation passed without every required field"));
+        };
+
+        let user = self.store.user_by_identifier(&identifier).await?;
+        let verified = self.passwords.verify(password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let (user, needs_rehash) = match (user, verified) {
+            (Some(user), Verified::Yes { needs_rehash }) => (user, needs_rehash),
+            _ => return Err(AppError::InvalidCredentials),
+        };
+        if !user.is_active() {
+            return Err(AppError::AccountDeactivated);
+        }
+        let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
+        let now = Utc::now();
+        let (session, refresh) = self.new_session(&user.id, req.remember_me.unwrap_or(false), client);
+        self.store.record_login(&user.id, &session, now, rehashed).await?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
+        let user = UserRecord { last_login: Some(now), ..user };
+        let tokens = self.token_pair(&user, &session.id, &refresh)?;
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+    }
+
+    /// The caller's own account. An account that is gone or deactivated no longer
+    /// answers to its still-unexpired access tokens.
+    pub async fn me(&self, caller: &Caller) -> AppResult<OwnUserView> {
+        match self.store.user_by_id(&caller.user_id).await? {
+            Some(user) if user.is_active() => Ok(OwnUserView::from(&user)),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+}
+
+/// A present, non-blank string of at most `max` characters.
+fn non_empty(max: usize) -> impl Fn(&str) -> Result<String, String> {
+    move |value| {
+        if value.trim().is_empty() {
+            Err("must not be empty".into())
+        } else if value.chars().count() > max {
+            Err(format!("must be at most {max} characters"))
+        } else {
+            Ok(value.to_owned())
+        }
+    }
+}

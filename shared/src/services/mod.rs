@@ -1,0 +1,3 @@
+//! Domain operations: what each endpoint does, apart from HTTP parsing.
+
+pub mod auth;

@@ -1,0 +1,36 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::BoxError;
+use crate::password::Passwords;
+use crate::store::Store;
+use crate::tokens::{self, PrivateJwkSet, Tokens};
+
+/// Everything a handler needs, built once per container (cold start) and shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub tokens: Arc<Tokens>,
+    pub passwords: Arc<Passwords>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store, keys: &PrivateJwkSet) -> Result<Self, BoxError> {
+        let tokens = Tokens::new(keys, &config)?;
+        let passwords = Passwords::new(config.password_min_length);
+        Ok(AppState { config: Arc::new(config), store, tokens: Arc::new(tokens), passwords: Arc::new(passwords) })
+    }
+
+    /// The production path: configuration from the environment, AWS clients from the
+    /// default credential chain (endpoints may be overridden with the standard
+    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`).
+    pub async fn from_env() -> Result<Self, BoxError> {
+        let config = Config::from_env()?;
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
+        let keys = tokens::load_key_set(&config, &aws).await?;
+        AppState::new(config, store, &keys)
+    }
+}

@@ -1,0 +1,117 @@
+//! The single DynamoDB table. Every item type, its keys and its access patterns live
+//! here; nothing in this module knows about HTTP.
+
+pub mod keys;
+pub mod schema;
+mod sessions;
+mod users;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use aws_smithy_types::timeout::TimeoutConfig;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::AppError;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: Arc<str>,
+}
+
+impl Store {
+    /// A client with bounded timeouts, so an unreachable DynamoDB answers 503 quickly
+    /// instead of hanging until API Gateway gives up.
+    pub fn new(aws: &aws_config::SdkConfig, table: impl Into<Arc<str>>, timeout: Duration) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(1000).min(timeout))
+            .operation_attempt_timeout(timeout)
+            .operation_timeout(timeout)
+            .build();
+        let config = aws_sdk_dynamodb::config::Builder::from(aws).timeout_config(timeouts).build();
+        Store::from_client(Client::from_conf(config), table)
+    }
+
+    pub fn from_client(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Store { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// One item by its full key, read strongly consistently.
+    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, AppError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, AttributeValue::S(pk))
+            .key(keys::SK, AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        out.item.map(from_item).transpose()
+    }
+}
+
+/// A record as an item under the given key.
+pub(crate) fn to_item<T: Serialize>(record: &T, pk: String, sk: String) -> Result<Item, AppError> {
+    let mut item: Item = serde_dynamo::to_item(record).map_err(AppError::internal)?;
+    item.insert(keys::PK.into(), AttributeValue::S(pk));
+    item.insert(keys::SK.into(), AttributeValue::S(sk));
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, AppError> {
+    serde_dynamo::from_item(item).map_err(AppError::internal)
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Unreachable, timed out or throttled is 503 (a client may retry); anything else is a
+/// bug or a misconfiguration, 500.
+pub fn dynamo_error<E, R>(err: SdkError<E, R>) -> AppError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let unavailable = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(ctx) => matches!(
+            ctx.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+            )
+        ),
+        _ => false,
+    };
+    if unavailable {
+        AppError::ServiceUnavailable(Box::new(err))
+    } else {
+        AppError::Internal(Box::new(err))
+    }
+}

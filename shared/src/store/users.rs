@@ -1,0 +1,146 @@
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+
+use super::{dynamo_error, keys, s, to_item, Store};
+use crate::domain::session::SessionRecord;
+use crate::domain::user::UserRecord;
+use crate::error::{AppError, AppResult};
+use crate::store::sessions::session_put;
+
+/// Attempts at a transaction that DynamoDB cancelled for a conflicting concurrent one.
+const CONFLICT_RETRIES: usize = 3;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Claim {
+    user_id: String,
+}
+
+impl Store {
+    /// Sign-up as one transaction: the user, the claims on their email and username
+    /// (whose conditions make both unique), and the first session. Two racing sign-ups
+    /// for one email end with one user and one 409, never with an orphan claim.
+    pub async fn create_user(&self, user: &UserRecord, username_key: &str, session: &SessionRecord) -> AppResult<()> {
+        let user_pk = keys::user(&user.id);
+        let claim = Claim { user_id: user.id.clone() };
+        let items = [
+            self.put_new(to_item(user, user_pk, keys::PROFILE.into())?)?,
+            self.put_new(to_item(&claim, keys::email_claim(&user.email), keys::EMAIL.into())?)?,
+            self.put_new(to_item(&claim, keys::username_claim(username_key), keys::USERNAME.into())?)?,
+            session_put(self, session)?,
+        ];
+        self.transact(items.to_vec(), |reasons| {
+            if failed(reasons, 1) {
+                AppError::EmailTaken
+            } else if failed(reasons, 2) {
+                AppError::UsernameTaken
+            } else {
+                AppError::internal("sign-up transaction cancelled for another reason")
+            }
+        })
+        .await
+    }
+
+    pub async fn user_by_id(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
+        self.get(keys::user(user_id), keys::PROFILE).await
+    }
+
+    /// Email (with an `@`) or username, without regard to case.
+    pub async fn user_by_identifier(&self, identifier: &str) -> AppResult<Option<UserRecord>> {
+        let lower = identifier.trim().to_lowercase();
+        let claim: Option<Claim> = if lower.contains('@') {
+            self.get(keys::email_claim(&lower), keys::EMAIL).await?
+        } else {
+            self.get(keys::username_claim(&lower), keys::USERNAME).await?
+        };
+        match claim {
+            Some(claim) => self.user_by_id(&claim.user_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A sign-in: the new session and the user's `lastLogin` (and a re-hashed password
+    /// when its parameters are out of date) in one transaction.
+    pub async fn record_login(
+        &self,
+        user_id: &str,
+        session: &SessionRecord,
+        at: DateTime<Utc>,
+        rehashed_password: Option<String>,
+    ) -> AppResult<()> {
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::SK, s(keys::PROFILE))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":at", s(at.to_rfc3339()));
+        update = match rehashed_password {
+            Some(hash) => update
+                .update_expression("SET lastLogin = :at, passwordHash = :hash")
+                .expression_attribute_values(":hash", s(hash)),
+            None => update.update_expression("SET lastLogin = :at"),
+        };
+        let items = vec![
+            session_put(self, session)?,
+            TransactWriteItem::builder().update(update.build().map_err(AppError::internal)?).build(),
+        ];
+        self.transact(items, |_| AppError::Unauthorized).await
+    }
+
+    /// A put that must not overwrite anything.
+    pub(crate) fn put_new(&self, item: super::Item) -> AppResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(AppError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a transaction, retrying the ones cancelled only by a concurrent conflict;
+    /// `on_condition_failed` maps the per-item cancellation reasons to the domain error.
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition_failed: impl Fn(&[Option<String>]) -> AppError,
+    ) -> AppResult<()> {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let reasons: Option<Vec<Option<String>>> = err
+                .as_service_error()
+                .filter(|e| e.is_transaction_canceled_exception())
+                .and_then(|e| match e {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                        Some(c.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect())
+                    }
+                    _ => None,
+                });
+            match reasons {
+                Some(reasons) if reasons.iter().any(|r| r.as_deref() == Some("ConditionalCheckFailed")) => {
+                    return Err(on_condition_failed(&reasons));
+                }
+                Some(reasons)
+                    if attempt < CONFLICT_RETRIES
+                        && reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")) =>
+                {
+                    let jitter = rand::random::<u64>() % 20;
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt as u64 + 1) + jitter)).await;
+                }
+                Some(_) if attempt == CONFLICT_RETRIES => {
+                    return Err(AppError::ServiceUnavailable("transaction kept conflicting".into()));
+                }
+                _ => return Err(dynamo_error(err)),
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+}
+
+fn failed(reasons: &[Option<String>], index: usize) -> bool {
+    reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed")
+}

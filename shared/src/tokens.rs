@@ -1,0 +1,266 @@
+//! Access tokens: RS256 JWTs signed with the first key of a JWK set and verified against
+//! all of them, with algorithm, `typ`, `iss` and `aud` pinned. The key set comes from
+//! Secrets Manager in AWS and from a key file generated on first run locally.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+use rsa::{BigUint, RsaPrivateKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult, BoxError};
+
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+const RSA_BITS: usize = 2048;
+/// Clock skew tolerated between this service and token consumers.
+const LEEWAY_SECS: u64 = 5;
+
+/// An RSA private key as a JWK (RFC 7517/7518): the form the signing-key secret holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrivateJwk {
+    pub kty: String,
+    pub kid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    pub n: String,
+    pub e: String,
+    pub d: String,
+    pub p: String,
+    pub q: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dq: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qi: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrivateJwkSet {
+    pub keys: Vec<PrivateJwk>,
+}
+
+fn b64_uint(n: &BigUint) -> String {
+    B64.encode(n.to_bytes_be())
+}
+
+fn uint(field: &str, value: &str) -> Result<BigUint, BoxError> {
+    let bytes = B64.decode(value).map_err(|e| format!("JWK field {field}: {e}"))?;
+    Ok(BigUint::from_bytes_be(&bytes))
+}
+
+impl PrivateJwk {
+    /// A fresh 2048-bit key; its `kid` is the RFC 7638 thumbprint.
+    pub fn generate() -> Result<Self, BoxError> {
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)?;
+        let primes = key.primes();
+        let (n, e) = (b64_uint(key.n()), b64_uint(key.e()));
+        Ok(PrivateJwk {
+            kty: "RSA".into(),
+            kid: thumbprint(&n, &e),
+            alg: Some("RS256".into()),
+            d: b64_uint(key.d()),
+            p: b64_uint(&primes[0]),
+            q: b64_uint(&primes[1]),
+            dp: key.dp().map(b64_uint),
+            dq: key.dq().map(b64_uint),
+            qi: key.crt_coefficient().map(|c| b64_uint(&c)),
+            n,
+            e,
+        })
+    }
+
+    fn encoding_key(&self) -> Result<EncodingKey, BoxError> {
+        let key = RsaPrivateKey::from_components(
+            uint("n", &self.n)?,
+            uint("e", &self.e)?,
+            uint("d", &self.d)?,
+            vec![uint("p", &self.p)?, uint("q", &self.q)?],
+        )?;
+        key.validate()?;
+        Ok(EncodingKey::from_rsa_der(key.to_pkcs1_der()?.as_bytes()))
+    }
+
+    fn public_jwk(&self) -> Value {
+        json!({ "kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": self.n, "e": self.e })
+    }
+}
+
+fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    B64.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// The claims of an access token (API.md, Auth).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub username: String,
+    #[serde(rename = "emailVerified")]
+    pub email_verified: bool,
+}
+
+/// Signs and verifies access tokens; publishes the public keys.
+pub struct Tokens {
+    signing_kid: String,
+    signing_key: EncodingKey,
+    verifying_keys: HashMap<String, DecodingKey>,
+    public_jwks: Value,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl_secs: i64,
+}
+
+/// Who an access token is for.
+pub struct Subject<'a> {
+    pub user_id: &'a str,
+    pub session_id: &'a str,
+    pub username: &'a str,
+    pub email_verified: bool,
+}
+
+impl Tokens {
+    pub fn new(keys: &PrivateJwkSet, config: &Config) -> Result<Self, BoxError> {
+        let first = keys.keys.first().ok_or("the JWK set holds no key")?;
+        let mut verifying_keys = HashMap::new();
+        for key in &keys.keys {
+            if key.kty != "RSA" || key.alg.as_deref().is_some_and(|a| a != "RS256") {
+                return Err(format!("key {} is not an RS256 RSA key", key.kid).into());
+            }
+            verifying_keys.insert(key.kid.clone(), DecodingKey::from_rsa_components(&key.n, &key.e)?);
+        }
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        Ok(Tokens {
+            signing_kid: first.kid.clone(),
+            signing_key: first.encoding_key()?,
+            verifying_keys,
+            public_jwks: json!({ "keys": keys.keys.iter().map(PrivateJwk::public_jwk).collect::<Vec<_>>() }),
+            validation,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            ttl_secs: config.access_token_ttl_secs,
+        })
+    }
+
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The JWK set of public keys, as served at `/.well-known/jwks.json`.
+    pub fn public_jwks(&self) -> &Value {
+        &self.public_jwks
+    }
+
+    pub fn issue(&self, subject: Subject<'_>) -> AppResult<String> {
+        let now = Utc::now().timestamp();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: subject.user_id.to_owned(),
+            sid: subject.session_id.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now + self.ttl_secs,
+            username: subject.username.to_owned(),
+            email_verified: subject.email_verified,
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.signing_kid.clone());
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(AppError::internal)
+    }
+
+    /// Any failure is the same 401: which check failed is logged, not answered.
+    pub fn verify(&self, token: &str) -> AppResult<AccessClaims> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AppError::Unauthorized)?;
+        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            tracing::info!(alg = ?header.alg, "access token refused: algorithm or type");
+            return Err(AppError::Unauthorized);
+        }
+        let key = header.kid.as_ref().and_then(|kid| self.verifying_keys.get(kid)).ok_or_else(|| {
+            tracing::info!("access token refused: unknown key id");
+            AppError::Unauthorized
+        })?;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
+            tracing::info!(reason = ?e.kind(), "access token refused");
+            AppError::Unauthorized
+        })
+    }
+}
+
+/// Loads the signing keys once per container: from Secrets Manager when
+/// `JWT_KEYS_SECRET_ID` is set, else from the local key file (created on first run).
+pub async fn load_key_set(config: &Config, aws: &aws_config::SdkConfig) -> Result<PrivateJwkSet, BoxError> {
+    match &config.jwt_keys_secret_id {
+        Some(secret_id) => {
+            let client = aws_sdk_secretsmanager::Client::new(aws);
+            key_set_from_secret(&client, secret_id).await
+        }
+        None => key_set_from_file(&config.jwt_keys_file),
+    }
+}
+
+pub async fn key_set_from_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<PrivateJwkSet, BoxError> {
+    let secret = client.get_secret_value().secret_id(secret_id).send().await?;
+    let text = secret.secret_string().ok_or("the signing-key secret has no string value")?;
+    let keys: PrivateJwkSet = serde_json::from_str(text).map_err(|e| format!("the signing-key secret is not a JWK set: {e}"))?;
+    if keys.keys.is_empty() {
+        return Err("the signing-key secret holds no key: see the README, Deploy".into());
+    }
+    Ok(keys)
+}
+
+/// Reads the key file, or generates one key and writes it (owner-only) on first run.
+pub fn key_set_from_file(path: &Path) -> Result<PrivateJwkSet, BoxError> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        return Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    let keys = PrivateJwkSet { keys: vec![PrivateJwk::generate()?] };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(path, &serde_json::to_string_pretty(&keys)?)?;
+    tracing::info!(path = %path.display(), "generated a new local signing key");
+    Ok(keys)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}

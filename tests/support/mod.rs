@@ -1,0 +1,175 @@
+//! Test helpers: every test gets its own table in the DynamoDB Local that `scripts/test`
+//! started (`DYNAMODB_ENDPOINT`), and drives the real routers in process.
+
+use std::sync::OnceLock;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use axum::body::Body;
+use axum::Router;
+use http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::store::{schema, Store};
+use shared::tokens::{PrivateJwk, PrivateJwkSet};
+use shared::AppState;
+use tower::ServiceExt;
+
+/// A password that passes every rule; never used outside tests.
+pub const PASSWORD: &str = "lantern-orbit-velvet-93";
+
+fn endpoint(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with scripts/test, which starts the local services")
+    })
+}
+
+pub fn sdk_config(endpoint_var: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::for_tests()))
+        .endpoint_url(endpoint(endpoint_var))
+        .build()
+}
+
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config("DYNAMODB_ENDPOINT"))
+}
+
+/// One signing key per test binary: RSA key generation is the slow part.
+pub fn test_keys() -> &'static PrivateJwkSet {
+    static KEYS: OnceLock<PrivateJwkSet> = OnceLock::new();
+    KEYS.get_or_init(|| PrivateJwkSet { keys: vec![PrivateJwk::generate().expect("key generation")] })
+}
+
+pub fn config_with(vars: &[(&str, &str)]) -> Config {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .expect("test configuration is valid")
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// The fields named in a validation error's details.
+    pub fn detail_fields(&self) -> Vec<String> {
+        self.body["error"]["details"]
+            .as_array()
+            .map(|d| d.iter().filter_map(|x| x["field"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    /// A fresh table and the full service (every router) with extra configuration.
+    pub async fn with_env(vars: &[(&str, &str)]) -> Self {
+        let table = format!("test-{}", uuid::Uuid::new_v4());
+        let mut all = vec![("TABLE_NAME", table.as_str())];
+        all.extend_from_slice(vars);
+        let config = config_with(&all);
+        let dynamodb = dynamodb_client();
+        schema::create_table(&dynamodb, &table).await.expect("create the test table");
+        let store = Store::from_client(dynamodb.clone(), table.clone());
+        let state = AppState::new(config, store, test_keys()).expect("app state");
+        let router = local_server::app(state.clone());
+        TestApp { state, router, dynamodb, table }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("the router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        TestResponse { status, headers, body }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.call(Method::POST, path, Some(body), None).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.call(Method::GET, path, None, token).await
+    }
+
+    /// Registers `username` with `<username>@example.org` and the test password.
+    pub async fn register(&self, username: &str) -> TestResponse {
+        let response = self
+            .post(
+                "/api/auth/register",
+                json!({
+                    "username": username,
+                    "email": format!("{}@example.org", username.to_lowercase()),
+                    "password": PASSWORD,
+                    "agreeToTerms": true
+                }),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "register {username}: {:?}", response.body);
+        response
+    }
+
+    /// Every item of the test table (tests may scan; the service never does).
+    pub async fn all_items(&self) -> Vec<shared::store::Item> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+}
+
+/// The `PK`/`SK` pairs of items, for assertions on what was written.
+pub fn keys_of(items: &[shared::store::Item]) -> Vec<(String, String)> {
+    let text = |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let mut keys: Vec<_> = items.iter().map(|i| (text(i, "PK"), text(i, "SK"))).collect();
+    keys.sort();
+    keys
+}
