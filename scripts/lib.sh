@@ -69,8 +69,10 @@ wait_until_answers() {
 start_dynamodb_local() {
   local port=$1 storage=(-inMemory)
   if [[ -n ${2:-} ]]; then mkdir -p "$2"; storage=(-dbPath "$2"); fi
-  java -Djava.library.path="$DYNAMODB_LOCAL_DIR/DynamoDBLocal_lib" -jar "$DYNAMODB_LOCAL_DIR/DynamoDBLocal.jar" \
-    "${storage[@]}" -sharedDb -port "$port" >"$ROOT/.local/dynamodb-$port.log" 2>&1 &
+  # Run from .local: DynamoDB Local writes a metadata file into its working directory.
+  (cd "$ROOT/.local" && exec java -Djava.library.path="$DYNAMODB_LOCAL_DIR/DynamoDBLocal_lib" \
+    -jar "$DYNAMODB_LOCAL_DIR/DynamoDBLocal.jar" "${storage[@]}" -sharedDb -port "$port" \
+    >"$ROOT/.local/dynamodb-$port.log" 2>&1) &
   STARTED_PIDS+=($!)
   wait_until_answers "http://127.0.0.1:$port" 60
 }

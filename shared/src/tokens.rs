@@ -79,7 +79,7 @@ impl PrivateJwk {
         })
     }
 
-    fn encoding_key(&self) -> Result<EncodingKey, BoxError> {
+    pub fn encoding_key(&self) -> Result<EncodingKey, BoxError> {
         let key = RsaPrivateKey::from_components(
             uint("n", &self.n)?,
             uint("e", &self.e)?,

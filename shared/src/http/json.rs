@@ -43,17 +43,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses JSON into `T`, telling syntax errors apart from values of the wrong shape.
+/// Parses a JSON object into `T`, telling syntax errors apart from values of the wrong
+/// shape. Every body of this API is an object (serde would also take an array for a struct).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AppError::InvalidJson("the body must be a JSON object".into()));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            Category::Data if path != "." => {
-                AppError::Validation(vec![FieldError::new(path, describe(&inner))])
-            }
-            Category::Data => AppError::InvalidJson("the body must be a JSON object".into()),
+            Category::Data => AppError::Validation(vec![FieldError::new(path, describe(&inner))]),
             _ => AppError::InvalidJson(describe(&inner)),
         }
     })?;
