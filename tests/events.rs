@@ -1,0 +1,75 @@
+//! Every file in events/ through its function's Lambda handler (the router that
+//! `lambda_http::run` serves), exactly as API Gateway would deliver it.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use http::StatusCode;
+use serde_json::Value;
+use support::TestApp;
+use tower::ServiceExt;
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn event_files() -> Vec<String> {
+    let mut files = Vec::new();
+    for function in std::fs::read_dir(events_dir()).unwrap() {
+        let function = function.unwrap().path();
+        if function.is_dir() {
+            for event in std::fs::read_dir(&function).unwrap() {
+                let event = event.unwrap().path();
+                let relative = event.strip_prefix(events_dir()).unwrap().to_string_lossy().into_owned();
+                files.push(relative);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn function_app(name: &str, app: &TestApp) -> Router {
+    let state = app.state.clone();
+    match name {
+        "auth" => auth::app(state),
+        "users" => users::app(state),
+        "social" => social::app(state),
+        other => panic!("no function named {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_event_file_is_answered_by_its_function() {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("manifest.json")).unwrap()).unwrap();
+    let entries = manifest["events"].as_array().unwrap();
+    let mut listed: Vec<String> = entries.iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
+    listed.sort();
+    assert_eq!(listed, event_files(), "events/manifest.json must list every event file");
+
+    let app = TestApp::new().await;
+    let mut access_token = String::new();
+    for entry in entries {
+        let file = entry["event"].as_str().unwrap();
+        let expected = StatusCode::from_u16(entry["status"].as_u64().unwrap() as u16).unwrap();
+        let text = std::fs::read_to_string(events_dir().join(file)).unwrap().replace("REPLACE_WITH_ACCESS_TOKEN", &access_token);
+        let event: Value = serde_json::from_str(&text).unwrap();
+        let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file} is not an API Gateway event: {e}"));
+        let function = file.split('/').next().unwrap();
+        let response = function_app(function, &app).oneshot(request).await.unwrap();
+        let status = response.status();
+        let request_id = response.headers().get("x-request-id").cloned();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        assert_eq!(status, expected, "{file}: {body}");
+        assert_eq!(
+            request_id.unwrap().to_str().unwrap(),
+            event["requestContext"]["requestId"].as_str().unwrap(),
+            "{file}: the API Gateway request id is the response's"
+        );
+        if let Some(token) = body["accessToken"].as_str() {
+            access_token = token.to_owned();
+        }
+    }
+}
