@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::rate_limit::{Limit, RateLimits};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `TABLE_NAME`: the single DynamoDB table.
@@ -25,6 +27,11 @@ pub struct Config {
     pub jwt_keys_file: PathBuf,
     /// `DYNAMODB_TIMEOUT_MS`: the bound on one DynamoDB call, retries included.
     pub dynamodb_timeout_ms: u64,
+    /// `REFRESH_GRACE_SECONDS`: how long a rotated refresh token may be presented again
+    /// (a client retrying a lost response) before it counts as stolen.
+    pub refresh_grace_secs: i64,
+    /// `RATE_LIMIT_*`: see `RateLimits`.
+    pub rate_limits: RateLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +71,24 @@ impl Config {
             jwt_keys_secret_id: lookup("JWT_KEYS_SECRET_ID").filter(|v| !v.trim().is_empty()),
             jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
             dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
+            refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
+            rate_limits: {
+                let defaults = RateLimits::default();
+                let limit = |name: &'static str, default: Limit| match lookup(name).filter(|v| !v.trim().is_empty()) {
+                    None => Ok(default),
+                    Some(raw) => Limit::parse(&raw).map_err(|reason| ConfigError { name, reason }),
+                };
+                RateLimits {
+                    login_per_identifier: limit("RATE_LIMIT_LOGIN_PER_IDENTIFIER", defaults.login_per_identifier)?,
+                    login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", defaults.login_per_ip)?,
+                    failed_logins_per_account: limit(
+                        "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT",
+                        defaults.failed_logins_per_account,
+                    )?,
+                    register_per_ip: limit("RATE_LIMIT_REGISTER_PER_IP", defaults.register_per_ip)?,
+                    refresh_per_session: limit("RATE_LIMIT_REFRESH_PER_SESSION", defaults.refresh_per_session)?,
+                }
+            },
         })
     }
 }
@@ -93,6 +118,14 @@ mod tests {
         assert_eq!(config(&[("PASSWORD_MIN_LENGTH", "8")]).unwrap().password_min_length, 8);
         let err = config(&[("PASSWORD_MIN_LENGTH", "6")]).unwrap_err();
         assert_eq!(err.name, "PASSWORD_MIN_LENGTH");
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_environment() {
+        let c = config(&[("RATE_LIMIT_LOGIN_PER_IP", "3/60")]).unwrap();
+        assert_eq!(c.rate_limits.login_per_ip, Limit::new(3, 60));
+        assert_eq!(c.rate_limits.failed_logins_per_account, Limit::new(100, 3600));
+        assert_eq!(config(&[("RATE_LIMIT_REGISTER_PER_IP", "lots")]).unwrap_err().name, "RATE_LIMIT_REGISTER_PER_IP");
     }
 
     #[test]

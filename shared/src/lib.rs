@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod password;
+pub mod rate_limit;
 pub mod services;
 pub mod state;
 pub mod store;

@@ -42,6 +42,7 @@ pub fn test_keys() -> &'static PrivateJwkSet {
     KEYS.get_or_init(|| PrivateJwkSet { keys: vec![PrivateJwk::generate().expect("key generation")] })
 }
 
+/// The configuration from these variables alone; the first of a repeated name wins.
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
     let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
@@ -82,10 +83,17 @@ impl TestApp {
     }
 
     /// A fresh table and the full service (every router) with extra configuration.
+    /// Rate limits are generous unless a test sets them: most tests come from one address.
     pub async fn with_env(vars: &[(&str, &str)]) -> Self {
         let table = format!("test-{}", uuid::Uuid::new_v4());
         let mut all = vec![("TABLE_NAME", table.as_str())];
         all.extend_from_slice(vars);
+        all.extend_from_slice(&[
+            ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "1000/60"),
+            ("RATE_LIMIT_LOGIN_PER_IP", "1000/60"),
+            ("RATE_LIMIT_REGISTER_PER_IP", "1000/60"),
+            ("RATE_LIMIT_REFRESH_PER_SESSION", "1000/60"),
+        ]);
         let config = config_with(&all);
         let dynamodb = dynamodb_client();
         schema::create_table(&dynamodb, &table).await.expect("create the test table");
@@ -172,4 +180,35 @@ pub fn keys_of(items: &[shared::store::Item]) -> Vec<(String, String)> {
     let mut keys: Vec<_> = items.iter().map(|i| (text(i, "PK"), text(i, "SK"))).collect();
     keys.sort();
     keys
+}
+
+/// Access and refresh token of a register/login/refresh answer.
+pub fn tokens_of(response: &TestResponse) -> (String, String) {
+    (
+        response.body["accessToken"].as_str().expect("accessToken").to_owned(),
+        response.body["refreshToken"].as_str().expect("refreshToken").to_owned(),
+    )
+}
+
+impl TestApp {
+    pub async fn login(&self, identifier: &str) -> TestResponse {
+        self.post("/api/auth/login", serde_json::json!({ "identifier": identifier, "password": PASSWORD })).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
+        self.post("/api/auth/refresh", serde_json::json!({ "refreshToken": refresh_token })).await
+    }
+
+    /// A request from a given client address, as the local server sees it.
+    pub async fn post_from(&self, ip: &str, path: &str, body: Value) -> TestResponse {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let addr: std::net::SocketAddr = format!("[{ip}]:443").parse().or_else(|_| format!("{ip}:443").parse()).unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        self.send(request).await
+    }
 }

@@ -3,18 +3,24 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use shared::http::{Caller, ClientInfo, JsonBody};
-use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest};
+use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
+use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest, TokenPair};
+use shared::services::sessions::{ChangePasswordRequest, LogoutRequest, RefreshRequest, Revoked, SessionList};
 use shared::{AppResult, AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/auth/register", post(register))
         .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
+        .route("/api/auth/change-password", post(change_password))
+        .route("/api/auth/sessions", get(sessions).delete(revoke_other_sessions))
+        .route("/api/auth/sessions/{session_id}", delete(revoke_session))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
 }
@@ -40,8 +46,46 @@ async fn login(
     Ok(Json(state.login(body, &client).await?))
 }
 
+async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> AppResult<Json<TokenPair>> {
+    Ok(Json(state.refresh(body).await?))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<LogoutRequest>,
+) -> AppResult<StatusCode> {
+    state.logout(&caller, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<impl IntoResponse> {
     Ok(Json(state.me(&caller).await?))
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<ChangePasswordRequest>,
+) -> AppResult<Json<TokenPair>> {
+    Ok(Json(state.change_password(&caller, body).await?))
+}
+
+async fn sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<SessionList>> {
+    Ok(Json(state.sessions(&caller).await?))
+}
+
+async fn revoke_other_sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Revoked>> {
+    Ok(Json(state.revoke_other_sessions(&caller).await?))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(session_id): PathParam<String>,
+) -> AppResult<StatusCode> {
+    state.revoke_session(&caller, &session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Public keys change only on rotation; consumers may cache them for a few minutes.

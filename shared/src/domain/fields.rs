@@ -64,3 +64,16 @@ impl Fields {
         }
     }
 }
+
+/// A present, non-blank string of at most `max` characters.
+pub fn non_empty(max: usize) -> impl Fn(&str) -> Result<String, String> {
+    move |value| {
+        if value.trim().is_empty() {
+            Err("must not be empty".into())
+        } else if value.chars().count() > max {
+            Err(format!("must be at most {max} characters"))
+        } else {
+            Ok(value.to_owned())
+        }
+    }
+}

@@ -6,5 +6,5 @@ mod names;
 pub mod session;
 pub mod user;
 
-pub use fields::Fields;
+pub use fields::{non_empty, Fields};
 pub use names::{Email, PersonName, Username};

@@ -7,6 +7,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::domain::user::UserRecord;
 use crate::http::ClientInfo;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,11 +62,19 @@ pub struct SessionRecord {
     #[serde(default)]
     pub device: DeviceInfo,
     pub ip_address: Option<String>,
+    /// The user's session generation when this session was made (or carried over).
+    #[serde(default)]
+    pub generation: i64,
 }
 
 impl SessionRecord {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at <= now.timestamp()
+    }
+
+    /// Not expired, and not ended by a later "end every session" of its user.
+    pub fn is_live(&self, user: &UserRecord, now: DateTime<Utc>) -> bool {
+        !self.is_expired(now) && self.generation == user.session_generation && user.is_active()
     }
 }
 

@@ -108,6 +108,10 @@ pub struct UserRecord {
     pub followers_count: i64,
     #[serde(default)]
     pub following_count: i64,
+    /// Sessions of an older generation have ended (password change or reset,
+    /// deactivation): one write ends them all, however many there are.
+    #[serde(default)]
+    pub session_generation: i64,
 }
 
 impl UserRecord {

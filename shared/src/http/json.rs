@@ -70,3 +70,18 @@ fn describe(err: &serde_json::Error) -> String {
         None => text,
     }
 }
+
+/// A path parameter; one that cannot be read (e.g. invalid percent-encoding) names no
+/// resource, so it is a 404 in the envelope rather than axum's plain-text 400.
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for PathParam<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| PathParam(value))
+            .map_err(|_| AppError::NotFound)
+    }
+}

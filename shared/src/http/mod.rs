@@ -8,7 +8,7 @@ mod json;
 
 pub use auth::{Caller, MaybeCaller};
 pub use context::{request_id, ClientInfo};
-pub use json::{parse_json, JsonBody};
+pub use json::{parse_json, JsonBody, PathParam};
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::{AccountStatus, OwnUserView, UserRecord};
-use crate::domain::{Email, Fields, PersonName, Username};
+use crate::domain::{non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
 use crate::password::{self, Verified};
+use crate::rate_limit::{identifier_key, ip_key};
 use crate::state::AppState;
 use crate::tokens::Subject;
 
@@ -89,14 +90,14 @@ impl AppState {
         }
     }
 
-    fn new_session(&self, user_id: &str, remember_me: bool, client: &ClientInfo) -> (SessionRecord, RefreshToken) {
+    fn new_session(&self, user: &UserRecord, remember_me: bool, client: &ClientInfo) -> (SessionRecord, RefreshToken) {
         let now = Utc::now();
         let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
         let id = uuid::Uuid::new_v4().to_string();
-        let refresh = RefreshToken::new(user_id, &id);
+        let refresh = RefreshToken::new(&user.id, &id);
         let session = SessionRecord {
             id,
-            user_id: user_id.to_owned(),
+            user_id: user.id.clone(),
             refresh_token_hash: refresh.hash(),
             previous_token_hash: None,
             rotated_at: None,
@@ -106,11 +107,12 @@ impl AppState {
             remember_me,
             device: DeviceInfo::from_client(client),
             ip_address: client.ip.clone(),
+            generation: user.session_generation,
         };
         (session, refresh)
     }
 
-    fn token_pair(&self, user: &UserRecord, session_id: &str, refresh: &RefreshToken) -> AppResult<TokenPair> {
+    pub(crate) fn token_pair(&self, user: &UserRecord, session_id: &str, refresh: &RefreshToken) -> AppResult<TokenPair> {
         let access_token = self.tokens.issue(Subject {
             user_id: &user.id,
             session_id,
@@ -126,6 +128,8 @@ impl AppState {
     }
 
     pub async fn register(&self, req: RegisterRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let ip = ip_key(client.ip.as_deref());
+        self.enforce_limit("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
         let account = self.validate_registration(req)?;
         let now = Utc::now();
         let user = UserRecord {
@@ -149,8 +153,9 @@ impl AppState {
             deactivated_at: None,
             followers_count: 0,
             following_count: 0,
+            session_generation: 0,
         };
-        let (session, refresh) = self.new_session(&user.id, false, client);
+        let (session, refresh) = self.new_session(&user, false, client);
         self.store.create_user(&user, &account.username.key(), &session).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
@@ -167,24 +172,59 @@ impl AppState {
         let (Some(identifier), Some(password)) = (identifier, password) else {
             return Err(AppError::internal("validation passed without every required field"));
         };
+        let limits = self.config.rate_limits;
+        let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
+        tokio::try_join!(
+            self.enforce_limit("login-ip", &ip, limits.login_per_ip),
+            self.enforce_limit("login-id", &identifier_hash, limits.login_per_identifier),
+        )?;
 
-        let user = self.store.user_by_identifier(&identifier).await?;
+        let user = self.account_for_login(&identifier).await?;
         let verified = self.passwords.verify(password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
         let (user, needs_rehash) = match (user, verified) {
             (Some(user), Verified::Yes { needs_rehash }) => (user, needs_rehash),
-            _ => return Err(AppError::InvalidCredentials),
+            (Some(user), Verified::No) => {
+                self.count_failed_login(&user).await?;
+                return Err(AppError::InvalidCredentials);
+            }
+            (None, _) => return Err(AppError::InvalidCredentials),
         };
         if !user.is_active() {
             return Err(AppError::AccountDeactivated);
         }
         let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
         let now = Utc::now();
-        let (session, refresh) = self.new_session(&user.id, req.remember_me.unwrap_or(false), client);
+        let (session, refresh) = self.new_session(&user, req.remember_me.unwrap_or(false), client);
         self.store.record_login(&user.id, &session, now, rehashed).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+    }
+
+    /// The account behind an identifier, unless it is locked by too many failed
+    /// passwords (429). Unknown identifiers make the same number of reads.
+    async fn account_for_login(&self, identifier: &str) -> AppResult<Option<UserRecord>> {
+        let limit = self.config.rate_limits.failed_logins_per_account;
+        let Some(user_id) = self.store.user_id_by_identifier(identifier).await? else {
+            self.store.hits(FAILED_LOGIN_SCOPE, "none", limit).await?;
+            return Ok(None);
+        };
+        let (user, failures) =
+            tokio::try_join!(self.store.user_by_id(&user_id), self.store.hits(FAILED_LOGIN_SCOPE, &user_id, limit))?;
+        if failures.hits >= limit.max {
+            tracing::warn!(user_id = %user_id, "account locked by failed passwords");
+            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
+        }
+        Ok(user)
+    }
+
+    /// Counts a wrong password against the account's hourly cap (ASVS 2.2.1).
+    pub(crate) async fn count_failed_login(&self, user: &UserRecord) -> AppResult<()> {
+        let limit = self.config.rate_limits.failed_logins_per_account;
+        self.store.add_hit(FAILED_LOGIN_SCOPE, &user.id, limit).await?;
+        tracing::info!(user_id = %user.id, "wrong password");
+        Ok(())
     }
 
     /// The caller's own account. An account that is gone or deactivated no longer
@@ -197,15 +237,4 @@ impl AppState {
     }
 }
 
-/// A present, non-blank string of at most `max` characters.
-fn non_empty(max: usize) -> impl Fn(&str) -> Result<String, String> {
-    move |value| {
-        if value.trim().is_empty() {
-            Err("must not be empty".into())
-        } else if value.chars().count() > max {
-            Err(format!("must be at most {max} characters"))
-        } else {
-            Ok(value.to_owned())
-        }
-    }
-}
+const FAILED_LOGIN_SCOPE: &str = "login-fail";

@@ -1,3 +1,4 @@
 //! Domain operations: what each endpoint does, apart from HTTP parsing.
 
 pub mod auth;
+pub mod sessions;

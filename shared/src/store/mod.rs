@@ -2,9 +2,13 @@
 //! here; nothing in this module knows about HTTP.
 
 pub mod keys;
+mod rate_limits;
 pub mod schema;
 mod sessions;
 mod users;
+
+pub use rate_limits::RateWindow;
+pub use sessions::RefreshRotation;
 
 use std::collections::HashMap;
 use std::sync::Arc;

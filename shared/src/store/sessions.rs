@@ -1,19 +1,227 @@
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use std::collections::HashMap;
 
-use super::{keys, n, s, to_item, Store};
+use aws_sdk_dynamodb::types::{
+    DeleteRequest, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
+};
+use chrono::{DateTime, Utc};
+
+use super::{dynamo_error, from_item, keys, n, s, to_item, Item, Store};
 use crate::domain::session::SessionRecord;
-use crate::error::AppResult;
+use crate::domain::user::UserRecord;
+use crate::error::{AppError, AppResult};
+
+/// BatchWriteItem takes at most 25 requests.
+const BATCH_WRITE_MAX: usize = 25;
 
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
     let mut item = to_item(session, keys::user(&session.user_id), keys::session(&session.id))?;
     item.insert("expiryBucket".into(), s(keys::expiry_bucket(session.expires_at)));
-    item.insert("expiresAt".into(), n(session.expires_at));
     store.put_new(item)
 }
 
+fn key(user_id: &str, sk: String) -> Item {
+    HashMap::from([(keys::PK.to_owned(), s(keys::user(user_id))), (keys::SK.to_owned(), s(sk))])
+}
+
+/// A change of a session's refresh-token hashes.
+pub struct RefreshRotation<'a> {
+    /// The hash the session must still hold: the write is lost to a concurrent one otherwise.
+    pub expected_current: &'a str,
+    pub new_current: &'a str,
+    /// The hash a client may still present within the grace window.
+    pub previous: &'a str,
+    pub rotated_at: DateTime<Utc>,
+}
+
 impl Store {
-    pub async fn session(&self, user_id: &str, session_id: &str) -> AppResult<Option<SessionRecord>> {
-        self.get(keys::user(user_id), &keys::session(session_id)).await
+    /// The session and its user in one round trip, both read consistently.
+    pub async fn session_and_user(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> AppResult<(Option<SessionRecord>, Option<UserRecord>)> {
+        let keys_and_attributes = KeysAndAttributes::builder()
+            .keys(key(user_id, keys::session(session_id)))
+            .keys(key(user_id, keys::PROFILE.to_owned()))
+            .consistent_read(true)
+            .build()
+            .map_err(AppError::internal)?;
+        let mut request = HashMap::from([(self.table().to_owned(), keys_and_attributes)]);
+        let (mut session, mut user) = (None, None);
+        // Small batches are rarely throttled, but unprocessed keys must be asked again.
+        for _ in 0..5 {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(dynamo_error)?;
+            for item in out.responses.unwrap_or_default().into_values().flatten() {
+                match item.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+                    Some(keys::PROFILE) => user = Some(from_item(item)?),
+                    _ => session = Some(from_item(item)?),
+                }
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => return Ok((session, user)),
+                Some(unprocessed) => request = unprocessed,
+            }
+        }
+        Err(AppError::ServiceUnavailable("batch read kept returning unprocessed keys".into()))
+    }
+
+    /// Swaps the refresh-token hash if the session still holds `expected_current`
+    /// and has not expired. `false` when a concurrent rotation or revocation won.
+    pub async fn rotate_refresh_token(&self, session: &SessionRecord, change: RefreshRotation<'_>) -> AppResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(&session.user_id, keys::session(&session.id))))
+            .update_expression(
+                "SET refreshTokenHash = :new, previousTokenHash = :previous, rotatedAt = :rotated, lastUsedAt = :now",
+            )
+            .condition_expression("refreshTokenHash = :expected AND expiresAt > :now_epoch")
+            .expression_attribute_values(":new", s(change.new_current))
+            .expression_attribute_values(":previous", s(change.previous))
+            .expression_attribute_values(":rotated", s(change.rotated_at.to_rfc3339()))
+            .expression_attribute_values(":now", s(Utc::now().to_rfc3339()))
+            .expression_attribute_values(":expected", s(change.expected_current))
+            .expression_attribute_values(":now_epoch", n(Utc::now().timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(dynamo_error(err)),
+        }
+    }
+
+    /// Deletes one session of the user; `false` when there was none.
+    pub async fn delete_session(&self, user_id: &str, session_id: &str) -> AppResult<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(key(user_id, keys::session(session_id))))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(dynamo_error(err)),
+        }
+    }
+
+    /// Every session item of the user (live or not), by one paginated Query.
+    pub async fn sessions_of(&self, user_id: &str) -> AppResult<Vec<SessionRecord>> {
+        let mut sessions = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(keys::user(user_id)))
+                .expression_attribute_values(":prefix", s(keys::SESSION_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo_error)?;
+            for item in out.items.unwrap_or_default() {
+                sessions.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(sessions);
+            }
+        }
+    }
+
+    /// Deletes the given sessions of the user in batches of 25, asking again for the
+    /// unprocessed ones. Deleting a session that is already gone is no error.
+    pub async fn delete_sessions(&self, user_id: &str, session_ids: &[String]) -> AppResult<()> {
+        for chunk in session_ids.chunks(BATCH_WRITE_MAX) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|id| {
+                    let delete = DeleteRequest::builder().set_key(Some(key(user_id, keys::session(id)))).build();
+                    delete.map(|d| WriteRequest::builder().delete_request(d).build())
+                })
+                .collect::<Result<_, _>>()
+                .map_err(AppError::internal)?;
+            for attempt in 0..6u64 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table(), requests)
+                    .send()
+                    .await
+                    .map_err(dynamo_error)?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 5 {
+                    return Err(AppError::ServiceUnavailable("batch delete kept returning unprocessed items".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the user at once by moving the user to a new session
+    /// generation (older sessions stop working the moment this commits, however many
+    /// there are), optionally setting a new password hash and carrying one session over
+    /// into the new generation with a new refresh-token hash. The old session items are
+    /// deleted afterwards by the caller, or expire.
+    pub async fn bump_session_generation(
+        &self,
+        user: &UserRecord,
+        new_password_hash: Option<&str>,
+        keep: Option<(&SessionRecord, &str)>,
+    ) -> AppResult<i64> {
+        let next = user.session_generation + 1;
+        let now = Utc::now().to_rfc3339();
+        let mut user_update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key(&user.id, keys::PROFILE.to_owned())))
+            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(sessionGeneration) OR sessionGeneration = :current)")
+            .expression_attribute_values(":current", n(user.session_generation))
+            .expression_attribute_values(":next", n(next))
+            .expression_attribute_values(":now", s(&now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
+        user_update = match new_password_hash {
+            Some(hash) => user_update
+                .update_expression("SET sessionGeneration = :next, passwordHash = :hash, updatedAt = :now")
+                .expression_attribute_values(":hash", s(hash)),
+            None => user_update.update_expression("SET sessionGeneration = :next, updatedAt = :now"),
+        };
+        let mut items = vec![TransactWriteItem::builder().update(user_update.build().map_err(AppError::internal)?).build()];
+        if let Some((session, new_refresh_hash)) = keep {
+            let session_update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&session.user_id, keys::session(&session.id))))
+                .update_expression(
+                    "SET generation = :next, refreshTokenHash = :hash, lastUsedAt = :now REMOVE previousTokenHash, rotatedAt",
+                )
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":next", n(next))
+                .expression_attribute_values(":hash", s(new_refresh_hash))
+                .expression_attribute_values(":now", s(&now))
+                .build()
+                .map_err(AppError::internal)?;
+            items.push(TransactWriteItem::builder().update(session_update).build());
+        }
+        // A concurrent change of the same account, or the kept session ending meanwhile:
+        // the caller's view is stale, and its session no longer counts as live.
+        self.transact(items, |_| AppError::Unauthorized).await?;
+        Ok(next)
     }
 }

@@ -45,18 +45,16 @@ impl Store {
         self.get(keys::user(user_id), keys::PROFILE).await
     }
 
-    /// Email (with an `@`) or username, without regard to case.
-    pub async fn user_by_identifier(&self, identifier: &str) -> AppResult<Option<UserRecord>> {
+    /// The id of the account with this email (with an `@`) or username, without regard
+    /// to case.
+    pub async fn user_id_by_identifier(&self, identifier: &str) -> AppResult<Option<String>> {
         let lower = identifier.trim().to_lowercase();
         let claim: Option<Claim> = if lower.contains('@') {
             self.get(keys::email_claim(&lower), keys::EMAIL).await?
         } else {
             self.get(keys::username_claim(&lower), keys::USERNAME).await?
         };
-        match claim {
-            Some(claim) => self.user_by_id(&claim.user_id).await,
-            None => Ok(None),
-        }
+        Ok(claim.map(|c| c.user_id))
     }
 
     /// A sign-in: the new session and the user's `lastLogin` (and a re-hashed password

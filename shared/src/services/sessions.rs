@@ -1,0 +1,250 @@
+//! Refresh-token rotation with reuse detection, logout, the session list, revocation
+//! and password change.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::auth::TokenPair;
+use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
+use crate::domain::user::UserRecord;
+use crate::domain::{non_empty, Fields};
+use crate::error::{AppError, AppResult};
+use crate::http::Caller;
+use crate::password::{self, Verified};
+use crate::state::AppState;
+use crate::store::RefreshRotation;
+
+/// How often a refresh may lose the race against concurrent refreshes of the same
+/// session before it gives up.
+const ROTATION_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogoutRequest {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: String,
+    pub device_info: DeviceInfo,
+    pub ip_address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionList {
+    pub items: Vec<SessionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Revoked {
+    pub revoked: usize,
+}
+
+impl SessionView {
+    fn new(session: SessionRecord, current_id: &str) -> Self {
+        SessionView {
+            current: session.id == current_id,
+            expires_at: DateTime::from_timestamp(session.expires_at, 0).unwrap_or_default(),
+            id: session.id,
+            device_info: session.device,
+            ip_address: session.ip_address,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+        }
+    }
+}
+
+impl AppState {
+    /// Rotates a refresh token. The current token gets a successor; the previous one,
+    /// presented again within the grace window, gets a fresh pair (the client lost the
+    /// answer) and after it ends the whole session (the token was stolen). Any other
+    /// token is simply refused: a guess must not be able to end someone's session.
+    pub async fn refresh(&self, req: RefreshRequest) -> AppResult<TokenPair> {
+        let mut fields = Fields::new();
+        let raw = fields.required("refreshToken", req.refresh_token.as_deref(), non_empty(512));
+        fields.finish()?;
+        let token = raw.as_deref().and_then(RefreshToken::parse).ok_or(AppError::InvalidToken)?;
+        let limit = self.config.rate_limits.refresh_per_session;
+        self.enforce_limit("refresh-session", &token.session_id, limit).await?;
+
+        let presented = token.hash();
+        for _ in 0..ROTATION_ATTEMPTS {
+            let (Some(session), Some(user)) = self.store.session_and_user(&token.user_id, &token.session_id).await? else {
+                return Err(AppError::InvalidToken);
+            };
+            let now = Utc::now();
+            if !session.is_live(&user, now) {
+                return Err(AppError::InvalidToken);
+            }
+            let (previous, rotated_at) = if presented == session.refresh_token_hash {
+                (presented.as_str(), now)
+            } else if session.previous_token_hash.as_deref() == Some(presented.as_str()) {
+                let rotated_at = session.rotated_at.unwrap_or(session.created_at);
+                if now - rotated_at > Duration::seconds(self.config.refresh_grace_secs) {
+                    self.end_session_on_reuse(&session).await?;
+                    return Err(AppError::InvalidToken);
+                }
+                // A retry within the grace window: a new successor, the same previous
+                // token and rotation time, so the window never stretches.
+                (presented.as_str(), rotated_at)
+            } else {
+                return Err(AppError::InvalidToken);
+            };
+            let next = RefreshToken::new(&user.id, &session.id);
+            let rotation = RefreshRotation {
+                expected_current: &session.refresh_token_hash,
+                new_current: &next.hash(),
+                previous,
+                rotated_at,
+            };
+            if self.store.rotate_refresh_token(&session, rotation).await? {
+                return self.token_pair(&user, &session.id, &next);
+            }
+            // Another refresh of this session won the write: judge again on what it left.
+        }
+        Err(AppError::InvalidToken)
+    }
+
+    async fn end_session_on_reuse(&self, session: &SessionRecord) -> AppResult<()> {
+        tracing::warn!(
+            security_event = "refresh_token_reuse",
+            user_id = %session.user_id,
+            session_id = %session.id,
+            "a rotated refresh token was presented after the grace window; the session is ended"
+        );
+        self.store.delete_session(&session.user_id, &session.id).await?;
+        Ok(())
+    }
+
+    /// The caller's user and session, if the session is still live: for the operations
+    /// that must not trust a still-valid access token of an ended session.
+    pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {
+        match self.store.session_and_user(&caller.user_id, &caller.session_id).await? {
+            (Some(session), Some(user)) if session.is_live(&user, Utc::now()) => Ok((user, session)),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+
+    /// Ends the caller's session, and the session of `refreshToken` when it is another
+    /// session of the same user (a client signing out of two at once).
+    pub async fn logout(&self, caller: &Caller, req: LogoutRequest) -> AppResult<()> {
+        self.live_session(caller).await?;
+        if !self.store.delete_session(&caller.user_id, &caller.session_id).await? {
+            return Err(AppError::Unauthorized);
+        }
+        if let Some(other) = req.refresh_token.as_deref().and_then(RefreshToken::parse) {
+            if other.user_id == caller.user_id && other.session_id != caller.session_id {
+                self.store.delete_session(&caller.user_id, &other.session_id).await?;
+            }
+        }
+        tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "signed out");
+        Ok(())
+    }
+
+    /// The caller's live sessions, most recently used first.
+    pub async fn sessions(&self, caller: &Caller) -> AppResult<SessionList> {
+        let (user, _) = self.live_session(caller).await?;
+        let now = Utc::now();
+        let mut items: Vec<SessionView> = self
+            .store
+            .sessions_of(&user.id)
+            .await?
+            .into_iter()
+            .filter(|s| s.is_live(&user, now))
+            .map(|s| SessionView::new(s, &caller.session_id))
+            .collect();
+        items.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+        Ok(SessionList { items })
+    }
+
+    /// Ends every session of the caller but the current one.
+    pub async fn revoke_other_sessions(&self, caller: &Caller) -> AppResult<Revoked> {
+        let (user, _) = self.live_session(caller).await?;
+        let now = Utc::now();
+        let others: Vec<SessionRecord> =
+            self.store.sessions_of(&user.id).await?.into_iter().filter(|s| s.id != caller.session_id).collect();
+        let revoked = others.iter().filter(|s| s.is_live(&user, now)).count();
+        let ids: Vec<String> = others.into_iter().map(|s| s.id).collect();
+        self.store.delete_sessions(&user.id, &ids).await?;
+        tracing::info!(user_id = %user.id, revoked, "other sessions ended");
+        Ok(Revoked { revoked })
+    }
+
+    /// Ends one of the caller's own sessions; anyone else's id is simply not found.
+    pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> AppResult<()> {
+        self.live_session(caller).await?;
+        if !self.store.delete_session(&caller.user_id, session_id).await? {
+            return Err(AppError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Sets a new password, ends every other session at once and gives the caller's
+    /// session a fresh pair of tokens.
+    pub async fn change_password(&self, caller: &Caller, req: ChangePasswordRequest) -> AppResult<TokenPair> {
+        let (user, session) = self.live_session(caller).await?;
+        let mut fields = Fields::new();
+        let current = fields.required("currentPassword", req.current_password.as_deref(), non_empty(password::MAX_LENGTH * 4));
+        let local_part = user.email.split('@').next().unwrap_or_default();
+        let related = [user.username.as_str(), user.email.as_str(), local_part];
+        let new = fields.required("newPassword", req.new_password.as_deref(), |p| {
+            self.passwords.check_policy(p, &related).map(|()| p.to_owned())
+        });
+        if current.is_some() && current == new {
+            fields.add("newPassword", "must differ from the current password");
+        }
+        fields.finish()?;
+        let (Some(current), Some(new)) = (current, new) else {
+            return Err(AppError::internal("validation passed without every required field"));
+        };
+
+        let limit = self.config.rate_limits.failed_logins_per_account;
+        let failures = self.store.hits("login-fail", &user.id, limit).await?;
+        if failures.hits >= limit.max {
+            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
+        }
+        if self.passwords.verify(current, Some(user.password_hash.clone())).await? == Verified::No {
+            self.count_failed_login(&user).await?;
+            return Err(AppError::InvalidCredentials);
+        }
+        let hash = self.passwords.hash(new).await?;
+        let next = RefreshToken::new(&user.id, &session.id);
+        self.store.bump_session_generation(&user, Some(&hash), Some((&session, &next.hash()))).await?;
+        tracing::info!(user_id = %user.id, "password changed; other sessions ended");
+        self.delete_ended_sessions(&user.id, Some(&session.id)).await;
+        self.token_pair(&user, &session.id, &next)
+    }
+
+    /// Removes the items of sessions that a generation bump has already ended. Failure
+    /// changes nothing for security (they no longer work) and leaves them to expire.
+    pub(crate) async fn delete_ended_sessions(&self, user_id: &str, keep: Option<&str>) {
+        let result = async {
+            let ids: Vec<String> =
+                self.store.sessions_of(user_id).await?.into_iter().map(|s| s.id).filter(|id| Some(id.as_str()) != keep).collect();
+            self.store.delete_sessions(user_id, &ids).await
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(user_id = %user_id, error = %err, "ended sessions left to expire");
+        }
+    }
+}
