@@ -49,11 +49,15 @@ async fn every_event_file_is_answered_by_its_function() {
     assert_eq!(listed, event_files(), "events/manifest.json must list every event file");
 
     let app = TestApp::new().await;
-    let mut access_token = String::new();
+    let (mut access_token, mut refresh_token, mut first_session) = (String::new(), String::new(), String::new());
     for entry in entries {
         let file = entry["event"].as_str().unwrap();
         let expected = StatusCode::from_u16(entry["status"].as_u64().unwrap() as u16).unwrap();
-        let text = std::fs::read_to_string(events_dir().join(file)).unwrap().replace("REPLACE_WITH_ACCESS_TOKEN", &access_token);
+        let text = std::fs::read_to_string(events_dir().join(file))
+            .unwrap()
+            .replace("REPLACE_WITH_ACCESS_TOKEN", &access_token)
+            .replace("REPLACE_WITH_REFRESH_TOKEN", &refresh_token)
+            .replace("REPLACE_WITH_OTHER_SESSION_ID", &first_session);
         let event: Value = serde_json::from_str(&text).unwrap();
         let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file} is not an API Gateway event: {e}"));
         let function = file.split('/').next().unwrap();
@@ -68,8 +72,12 @@ async fn every_event_file_is_answered_by_its_function() {
             event["requestContext"]["requestId"].as_str().unwrap(),
             "{file}: the API Gateway request id is the response's"
         );
-        if let Some(token) = body["accessToken"].as_str() {
-            access_token = token.to_owned();
+        if let (Some(access), Some(refresh)) = (body["accessToken"].as_str(), body["refreshToken"].as_str()) {
+            access_token = access.to_owned();
+            refresh_token = refresh.to_owned();
+            if first_session.is_empty() {
+                first_session = refresh.split('.').nth(1).unwrap().to_owned();
+            }
         }
     }
 }
