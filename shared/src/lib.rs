@@ -2,6 +2,7 @@
 //! store, passwords, tokens, the HTTP error envelope and logging.
 
 pub mod config;
+pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod http;

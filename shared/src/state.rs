@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::cursor::Cursors;
 use crate::error::BoxError;
 use crate::password::Passwords;
 use crate::store::Store;
@@ -14,13 +15,22 @@ pub struct AppState {
     pub store: Store,
     pub tokens: Arc<Tokens>,
     pub passwords: Arc<Passwords>,
+    pub cursors: Arc<Cursors>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store, keys: &PrivateJwkSet) -> Result<Self, BoxError> {
         let tokens = Tokens::new(keys, &config)?;
         let passwords = Passwords::new(config.password_min_length);
-        Ok(AppState { config: Arc::new(config), store, tokens: Arc::new(tokens), passwords: Arc::new(passwords) })
+        // Cursors are signed with a key derived from the signing key: no extra secret.
+        let cursors = Cursors::new(keys.keys.first().map_or(&[][..], |k| k.d.as_bytes()));
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            tokens: Arc::new(tokens),
+            passwords: Arc::new(passwords),
+            cursors: Arc::new(cursors),
+        })
     }
 
     /// The production path: configuration from the environment, AWS clients from the
@@ -29,7 +39,11 @@ impl AppState {
     pub async fn from_env() -> Result<Self, BoxError> {
         let config = Config::from_env()?;
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
+        let store = Store::new(
+            &aws,
+            config.table_name.clone(),
+            Duration::from_millis(config.dynamodb_timeout_ms),
+        );
         let keys = tokens::load_key_set(&config, &aws).await?;
         AppState::new(config, store, &keys)
     }

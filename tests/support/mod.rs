@@ -27,7 +27,9 @@ pub fn sdk_config(endpoint_var: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::for_tests()))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            Credentials::for_tests(),
+        ))
         .endpoint_url(endpoint(endpoint_var))
         .build()
 }
@@ -39,12 +41,17 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 /// One signing key per test binary: RSA key generation is the slow part.
 pub fn test_keys() -> &'static PrivateJwkSet {
     static KEYS: OnceLock<PrivateJwkSet> = OnceLock::new();
-    KEYS.get_or_init(|| PrivateJwkSet { keys: vec![PrivateJwk::generate().expect("key generation")] })
+    KEYS.get_or_init(|| PrivateJwkSet {
+        keys: vec![PrivateJwk::generate().expect("key generation")],
+    })
 }
 
 /// The configuration from these variables alone; the first of a repeated name wins.
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         .expect("test configuration is valid")
 }
@@ -72,7 +79,11 @@ impl TestResponse {
     pub fn detail_fields(&self) -> Vec<String> {
         self.body["error"]["details"]
             .as_array()
-            .map(|d| d.iter().filter_map(|x| x["field"].as_str().map(str::to_owned)).collect())
+            .map(|d| {
+                d.iter()
+                    .filter_map(|x| x["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -96,23 +107,51 @@ impl TestApp {
         ]);
         let config = config_with(&all);
         let dynamodb = dynamodb_client();
-        schema::create_table(&dynamodb, &table).await.expect("create the test table");
+        schema::create_table(&dynamodb, &table)
+            .await
+            .expect("create the test table");
         let store = Store::from_client(dynamodb.clone(), table.clone());
         let state = AppState::new(config, store, test_keys()).expect("app state");
         let router = local_server::app(state.clone());
-        TestApp { state, router, dynamodb, table }
+        TestApp {
+            state,
+            router,
+            dynamodb,
+            table,
+        }
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("the router never fails");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        TestResponse { status, headers, body }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> TestResponse {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
@@ -148,7 +187,12 @@ impl TestApp {
                 }),
             )
             .await;
-        assert_eq!(response.status, StatusCode::CREATED, "register {username}: {:?}", response.body);
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "register {username}: {:?}",
+            response.body
+        );
         response
     }
 
@@ -176,8 +220,16 @@ impl TestApp {
 
 /// The `PK`/`SK` pairs of items, for assertions on what was written.
 pub fn keys_of(items: &[shared::store::Item]) -> Vec<(String, String)> {
-    let text = |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    let mut keys: Vec<_> = items.iter().map(|i| (text(i, "PK"), text(i, "SK"))).collect();
+    let text = |item: &shared::store::Item, k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut keys: Vec<_> = items
+        .iter()
+        .map(|i| (text(i, "PK"), text(i, "SK")))
+        .collect();
     keys.sort();
     keys
 }
@@ -185,18 +237,32 @@ pub fn keys_of(items: &[shared::store::Item]) -> Vec<(String, String)> {
 /// Access and refresh token of a register/login/refresh answer.
 pub fn tokens_of(response: &TestResponse) -> (String, String) {
     (
-        response.body["accessToken"].as_str().expect("accessToken").to_owned(),
-        response.body["refreshToken"].as_str().expect("refreshToken").to_owned(),
+        response.body["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned(),
+        response.body["refreshToken"]
+            .as_str()
+            .expect("refreshToken")
+            .to_owned(),
     )
 }
 
 impl TestApp {
     pub async fn login(&self, identifier: &str) -> TestResponse {
-        self.post("/api/auth/login", serde_json::json!({ "identifier": identifier, "password": PASSWORD })).await
+        self.post(
+            "/api/auth/login",
+            serde_json::json!({ "identifier": identifier, "password": PASSWORD }),
+        )
+        .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
-        self.post("/api/auth/refresh", serde_json::json!({ "refreshToken": refresh_token })).await
+        self.post(
+            "/api/auth/refresh",
+            serde_json::json!({ "refreshToken": refresh_token }),
+        )
+        .await
     }
 
     /// A request from a given client address, as the local server sees it.
@@ -207,8 +273,76 @@ impl TestApp {
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
-        let addr: std::net::SocketAddr = format!("[{ip}]:443").parse().or_else(|_| format!("{ip}:443").parse()).unwrap();
-        request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        let addr: std::net::SocketAddr = format!("[{ip}]:443")
+            .parse()
+            .or_else(|_| format!("{ip}:443").parse())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
         self.send(request).await
+    }
+}
+
+/// A registered user: id and access token.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub token: String,
+    pub name: String,
+}
+
+impl TestApp {
+    pub async fn user(&self, name: &str) -> User {
+        let response = self.register(name).await;
+        User {
+            id: response.body["user"]["id"].as_str().unwrap().to_owned(),
+            token: response.body["accessToken"].as_str().unwrap().to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    pub async fn post_as(&self, user: &User, path: &str, body: Value) -> TestResponse {
+        self.call(Method::POST, path, Some(body), Some(&user.token)).await
+    }
+
+    pub async fn get_as(&self, user: &User, path: &str) -> TestResponse {
+        self.call(Method::GET, path, None, Some(&user.token)).await
+    }
+
+    /// Sets attributes of a user item directly, for states no route reaches yet.
+    pub async fn set_user_attribute(&self, user_id: &str, path: &str, value: aws_sdk_dynamodb::types::AttributeValue) {
+        let mut update = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")))
+            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()));
+        let mut names = Vec::new();
+        for (i, part) in path.split('.').enumerate() {
+            update = update.expression_attribute_names(format!("#p{i}"), part);
+            names.push(format!("#p{i}"));
+        }
+        update
+            .update_expression(format!("SET {} = :v", names.join(".")))
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .expect("update user attribute");
+    }
+
+    pub async fn set_profile_visibility(&self, user: &User, visibility: &str) {
+        let value = aws_sdk_dynamodb::types::AttributeValue::S(visibility.into());
+        self.set_user_attribute(&user.id, "privacySettings.profileVisibility", value).await;
+    }
+
+    pub async fn set_email_verified(&self, user: &User) {
+        self.set_user_attribute(&user.id, "isVerified", aws_sdk_dynamodb::types::AttributeValue::Bool(true)).await;
+    }
+
+    /// `followersCount` and `followingCount` as stored.
+    pub async fn counts(&self, user: &User) -> (i64, i64) {
+        let me = self.get_as(user, "/api/auth/me").await;
+        (me.body["followersCount"].as_i64().unwrap(), me.body["followingCount"].as_i64().unwrap())
     }
 }

@@ -3,7 +3,9 @@
 
 mod fields;
 mod names;
+pub mod page;
 pub mod session;
+pub mod social;
 pub mod user;
 
 pub use fields::{non_empty, Fields};

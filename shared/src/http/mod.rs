@@ -8,7 +8,7 @@ mod json;
 
 pub use auth::{Caller, MaybeCaller};
 pub use context::{request_id, ClientInfo};
-pub use json::{parse_json, JsonBody, PathParam};
+pub use json::{parse_json, JsonBody, PathParam, QueryParams};
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};

@@ -1,8 +1,10 @@
 //! The single DynamoDB table. Every item type, its keys and its access patterns live
 //! here; nothing in this module knows about HTTP.
 
+pub mod graph;
 pub mod keys;
 mod rate_limits;
+pub mod reports;
 pub mod schema;
 mod sessions;
 mod users;
@@ -21,7 +23,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -40,12 +42,17 @@ impl Store {
             .operation_attempt_timeout(timeout)
             .operation_timeout(timeout)
             .build();
-        let config = aws_sdk_dynamodb::config::Builder::from(aws).timeout_config(timeouts).build();
+        let config = aws_sdk_dynamodb::config::Builder::from(aws)
+            .timeout_config(timeouts)
+            .build();
         Store::from_client(Client::from_conf(config), table)
     }
 
     pub fn from_client(client: Client, table: impl Into<Arc<str>>) -> Self {
-        Store { client, table: table.into() }
+        Store {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -72,6 +79,69 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Items by key, any number of them (in requests of 100, run concurrently, asking
+    /// again for unprocessed keys), read consistently. Missing items are simply absent.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
+        let chunks = keys
+            .chunks(100)
+            .map(|chunk| self.batch_get_chunk(chunk.to_vec()));
+        let results = futures_util::future::try_join_all(chunks).await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    async fn batch_get_chunk(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
+        let mut found = Vec::with_capacity(keys.len());
+        let mut request = Some(
+            aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(AppError::internal)?,
+        );
+        for attempt in 0..6u64 {
+            let Some(keys) = request.take() else {
+                return Ok(found);
+            };
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(self.table(), keys)
+                .send()
+                .await
+                .map_err(dynamo_error)?;
+            found.extend(out.responses.unwrap_or_default().into_values().flatten());
+            request = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(self.table()));
+            if request.is_some() {
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        match request {
+            None => Ok(found),
+            Some(_) => Err(AppError::ServiceUnavailable(
+                "batch read kept returning unprocessed keys".into(),
+            )),
+        }
+    }
+}
+
+/// The key of an item.
+pub(crate) fn key(pk: String, sk: String) -> Item {
+    HashMap::from([
+        (keys::PK.to_owned(), AttributeValue::S(pk)),
+        (keys::SK.to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+/// The sort key of an item.
+pub(crate) fn sort_key(item: &Item) -> &str {
+    item.get(keys::SK)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
 /// A record as an item under the given key.
 pub(crate) fn to_item<T: Serialize>(record: &T, pk: String, sk: String) -> Result<Item, AppError> {
     let mut item: Item = serde_dynamo::to_item(record).map_err(AppError::internal)?;
@@ -92,6 +162,26 @@ pub(crate) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// The outcome of a conditional write: `false` when its condition did not hold.
+pub(crate) fn conditional_write<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+) -> Result<bool, AppError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(dynamo_error(err)),
+    }
+}
+
 /// Unreachable, timed out or throttled is 503 (a client may retry); anything else is a
 /// bug or a misconfiguration, 500.
 pub fn dynamo_error<E, R>(err: SdkError<E, R>) -> AppError
@@ -100,7 +190,9 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let unavailable = match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(ctx) => matches!(
             ctx.err().code(),
             Some(

@@ -1,11 +1,11 @@
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{
-    DeleteRequest, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
+    DeleteRequest, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 
-use super::{dynamo_error, from_item, keys, n, s, to_item, Item, Store};
+use super::{
+    conditional_write, dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store,
+};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -15,13 +15,20 @@ const BATCH_WRITE_MAX: usize = 25;
 
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
-    let mut item = to_item(session, keys::user(&session.user_id), keys::session(&session.id))?;
-    item.insert("expiryBucket".into(), s(keys::expiry_bucket(session.expires_at)));
+    let mut item = to_item(
+        session,
+        keys::user(&session.user_id),
+        keys::session(&session.id),
+    )?;
+    item.insert(
+        "expiryBucket".into(),
+        s(keys::expiry_bucket(session.expires_at)),
+    );
     store.put_new(item)
 }
 
 fn key(user_id: &str, sk: String) -> Item {
-    HashMap::from([(keys::PK.to_owned(), s(keys::user(user_id))), (keys::SK.to_owned(), s(sk))])
+    super::key(keys::user(user_id), sk)
 }
 
 /// A change of a session's refresh-token hashes.
@@ -41,40 +48,28 @@ impl Store {
         user_id: &str,
         session_id: &str,
     ) -> AppResult<(Option<SessionRecord>, Option<UserRecord>)> {
-        let keys_and_attributes = KeysAndAttributes::builder()
-            .keys(key(user_id, keys::session(session_id)))
-            .keys(key(user_id, keys::PROFILE.to_owned()))
-            .consistent_read(true)
-            .build()
-            .map_err(AppError::internal)?;
-        let mut request = HashMap::from([(self.table().to_owned(), keys_and_attributes)]);
+        let keys = vec![
+            key(user_id, keys::session(session_id)),
+            key(user_id, keys::PROFILE.to_owned()),
+        ];
         let (mut session, mut user) = (None, None);
-        // Small batches are rarely throttled, but unprocessed keys must be asked again.
-        for _ in 0..5 {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(dynamo_error)?;
-            for item in out.responses.unwrap_or_default().into_values().flatten() {
-                match item.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
-                    Some(keys::PROFILE) => user = Some(from_item(item)?),
-                    _ => session = Some(from_item(item)?),
-                }
-            }
-            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                None => return Ok((session, user)),
-                Some(unprocessed) => request = unprocessed,
+        for item in self.batch_get(keys).await? {
+            if sort_key(&item) == keys::PROFILE {
+                user = Some(from_item(item)?);
+            } else {
+                session = Some(from_item(item)?);
             }
         }
-        Err(AppError::ServiceUnavailable("batch read kept returning unprocessed keys".into()))
+        Ok((session, user))
     }
 
     /// Swaps the refresh-token hash if the session still holds `expected_current`
     /// and has not expired. `false` when a concurrent rotation or revocation won.
-    pub async fn rotate_refresh_token(&self, session: &SessionRecord, change: RefreshRotation<'_>) -> AppResult<bool> {
+    pub async fn rotate_refresh_token(
+        &self,
+        session: &SessionRecord,
+        change: RefreshRotation<'_>,
+    ) -> AppResult<bool> {
         let result = self
             .client
             .update_item()
@@ -92,11 +87,7 @@ impl Store {
             .expression_attribute_values(":now_epoch", n(Utc::now().timestamp()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(dynamo_error(err)),
-        }
+        conditional_write(result)
     }
 
     /// Deletes one session of the user; `false` when there was none.
@@ -109,11 +100,7 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(dynamo_error(err)),
-        }
+        conditional_write(result)
     }
 
     /// Every session item of the user (live or not), by one paginated Query.
@@ -150,7 +137,9 @@ impl Store {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|id| {
-                    let delete = DeleteRequest::builder().set_key(Some(key(user_id, keys::session(id)))).build();
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key(user_id, keys::session(id))))
+                        .build();
                     delete.map(|d| WriteRequest::builder().delete_request(d).build())
                 })
                 .collect::<Result<_, _>>()
@@ -163,12 +152,17 @@ impl Store {
                     .send()
                     .await
                     .map_err(dynamo_error)?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(self.table()))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
                 if attempt == 5 {
-                    return Err(AppError::ServiceUnavailable("batch delete kept returning unprocessed items".into()));
+                    return Err(AppError::ServiceUnavailable(
+                        "batch delete kept returning unprocessed items".into(),
+                    ));
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
             }
@@ -199,11 +193,17 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
         user_update = match new_password_hash {
             Some(hash) => user_update
-                .update_expression("SET sessionGeneration = :next, passwordHash = :hash, updatedAt = :now")
+                .update_expression(
+                    "SET sessionGeneration = :next, passwordHash = :hash, updatedAt = :now",
+                )
                 .expression_attribute_values(":hash", s(hash)),
-            None => user_update.update_expression("SET sessionGeneration = :next, updatedAt = :now"),
+            None => {
+                user_update.update_expression("SET sessionGeneration = :next, updatedAt = :now")
+            }
         };
-        let mut items = vec![TransactWriteItem::builder().update(user_update.build().map_err(AppError::internal)?).build()];
+        let mut items = vec![TransactWriteItem::builder()
+            .update(user_update.build().map_err(AppError::internal)?)
+            .build()];
         if let Some((session, new_refresh_hash)) = keep {
             let session_update = Update::builder()
                 .table_name(self.table())

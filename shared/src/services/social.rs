@@ -1,0 +1,421 @@
+//! Follow, follow requests, lists, block, report and relationship.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::social::{sees_activity, ListedUser, Relationship, Viewer};
+use crate::domain::user::UserRecord;
+use crate::domain::{non_empty, Fields};
+use crate::error::{AppError, AppResult};
+use crate::http::Caller;
+use crate::state::AppState;
+use crate::store::graph::Edge;
+use crate::store::reports::ReportRecord;
+
+/// Reads and decides again this often when concurrent changes keep invalidating the
+/// conditions of a graph transaction.
+const GRAPH_ATTEMPTS: usize = 5;
+
+pub const REPORT_REASONS: &[&str] = &[
+    "spam",
+    "harassment",
+    "hate",
+    "violence",
+    "sexual",
+    "impersonation",
+    "self_harm",
+    "illegal",
+    "other",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetRequest {
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BlockRequest {
+    pub user_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReportRequest {
+    pub user_id: Option<String>,
+    pub reason: Option<String>,
+    pub details: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct FollowStatus {
+    pub status: &'static str,
+}
+
+const FOLLOWING: FollowStatus = FollowStatus {
+    status: "following",
+};
+const REQUESTED: FollowStatus = FollowStatus {
+    status: "requested",
+};
+const NONE: FollowStatus = FollowStatus { status: "none" };
+
+#[derive(Debug, Serialize)]
+pub struct BlockStatus {
+    pub blocking: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportCreated {
+    pub id: String,
+    pub status: &'static str,
+}
+
+/// Which list of a user.
+#[derive(Debug, Clone, Copy)]
+pub enum UserList {
+    Followers,
+    Following,
+}
+
+/// `userId` of a request body: present, and not the caller.
+fn target_field(
+    caller: &Caller,
+    user_id: Option<&str>,
+    verb: &str,
+    fields: &mut Fields,
+) -> Option<String> {
+    let target = fields.required("userId", user_id, non_empty(64))?;
+    if target == caller.user_id {
+        fields.add("userId", format!("you cannot {verb} yourself"));
+        return None;
+    }
+    Some(target)
+}
+
+/// The values of a validated request, all present once `Fields::finish` passed.
+fn complete<T>(value: Option<T>) -> AppResult<T> {
+    value.ok_or_else(|| AppError::internal("validation passed without a required field"))
+}
+
+fn contention() -> AppError {
+    AppError::ServiceUnavailable("too many concurrent changes to the same relation".into())
+}
+
+impl AppState {
+    fn target_of(&self, caller: &Caller, user_id: Option<&str>, verb: &str) -> AppResult<String> {
+        let mut fields = Fields::new();
+        let target = target_field(caller, user_id, verb, &mut fields);
+        fields.finish()?;
+        complete(target)
+    }
+
+    /// An active user and the caller's relation to them; 404 for anyone else.
+    async fn active_target(
+        &self,
+        caller: &Caller,
+        target: &str,
+    ) -> AppResult<(UserRecord, Relationship)> {
+        match self
+            .store
+            .user_and_relationship(&caller.user_id, target)
+            .await?
+        {
+            (Some(user), relation) if user.is_active() => Ok((user, relation)),
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    /// Idempotent. A private account gets a request; a block either way is 403.
+    pub async fn follow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
+        let target = self.target_of(caller, req.user_id.as_deref(), "follow")?;
+        for _ in 0..GRAPH_ATTEMPTS {
+            let (user, relation) = self.active_target(caller, &target).await?;
+            if relation.any_block() {
+                return Err(AppError::Forbidden(
+                    "a block between you and this user prevents following",
+                ));
+            }
+            if relation.following {
+                return Ok(FOLLOWING);
+            }
+            if user.is_private() {
+                if relation.requested || self.store.request_follow(&caller.user_id, &target).await?
+                {
+                    return Ok(REQUESTED);
+                }
+            } else if self
+                .store
+                .follow(&caller.user_id, &target, relation.requested)
+                .await?
+            {
+                return Ok(FOLLOWING);
+            }
+        }
+        Err(contention())
+    }
+
+    /// Idempotent; also withdraws a pending request.
+    pub async fn unfollow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
+        let target = self.target_of(caller, req.user_id.as_deref(), "unfollow")?;
+        for _ in 0..GRAPH_ATTEMPTS {
+            let (user, relation) = self
+                .store
+                .user_and_relationship(&caller.user_id, &target)
+                .await?;
+            if user.is_none() {
+                return Err(AppError::NotFound);
+            }
+            let done = if relation.following {
+                self.store.unfollow(&caller.user_id, &target).await?
+            } else if relation.requested {
+                self.store.cancel_request(&caller.user_id, &target).await?
+            } else {
+                return Ok(NONE);
+            };
+            if done && !(relation.following && relation.requested) {
+                return Ok(NONE);
+            }
+        }
+        Err(contention())
+    }
+
+    /// `requester` asked the caller; accepting makes the counted follow.
+    pub async fn accept_request(
+        &self,
+        caller: &Caller,
+        requester: &str,
+    ) -> AppResult<FollowStatus> {
+        for _ in 0..GRAPH_ATTEMPTS {
+            let relation = self.store.relationship(&caller.user_id, requester).await?;
+            if relation.followed_by {
+                return Ok(FOLLOWING);
+            }
+            if !relation.requested_by {
+                return Err(AppError::NotFound);
+            }
+            if self
+                .store
+                .accept_request(&caller.user_id, requester)
+                .await?
+            {
+                return Ok(FOLLOWING);
+            }
+        }
+        Err(contention())
+    }
+
+    pub async fn reject_request(
+        &self,
+        caller: &Caller,
+        requester: &str,
+    ) -> AppResult<FollowStatus> {
+        for _ in 0..GRAPH_ATTEMPTS {
+            let relation = self.store.relationship(&caller.user_id, requester).await?;
+            if !relation.requested_by
+                || self
+                    .store
+                    .cancel_request(requester, &caller.user_id)
+                    .await?
+            {
+                return Ok(NONE);
+            }
+        }
+        Err(contention())
+    }
+
+    /// Idempotent. Removes follows and requests both ways in the same transaction.
+    pub async fn block(&self, caller: &Caller, req: BlockRequest) -> AppResult<BlockStatus> {
+        let mut fields = Fields::new();
+        let target = target_field(caller, req.user_id.as_deref(), "block", &mut fields);
+        let reason = fields.optional("reason", req.reason.as_deref(), non_empty(500));
+        fields.finish()?;
+        let target = complete(target)?;
+        for _ in 0..GRAPH_ATTEMPTS {
+            let (user, relation) = self
+                .store
+                .user_and_relationship(&caller.user_id, &target)
+                .await?;
+            if user.is_none() {
+                return Err(AppError::NotFound);
+            }
+            if relation.blocking
+                || self
+                    .store
+                    .block(&caller.user_id, &target, relation, reason.as_deref())
+                    .await?
+            {
+                return Ok(BlockStatus { blocking: true });
+            }
+        }
+        Err(contention())
+    }
+
+    /// Idempotent; restores nothing but the ability to follow.
+    pub async fn unblock(&self, caller: &Caller, req: TargetRequest) -> AppResult<BlockStatus> {
+        let target = self.target_of(caller, req.user_id.as_deref(), "unblock")?;
+        for _ in 0..GRAPH_ATTEMPTS {
+            let relation = self.store.relationship(&caller.user_id, &target).await?;
+            if !relation.blocking || self.store.unblock(&caller.user_id, &target).await? {
+                return Ok(BlockStatus { blocking: false });
+            }
+        }
+        Err(contention())
+    }
+
+    pub async fn relationship(&self, caller: &Caller, target: &str) -> AppResult<Relationship> {
+        if target == caller.user_id {
+            return Err(AppError::validation("userId", "this is your own account"));
+        }
+        Ok(self.active_target(caller, target).await?.1)
+    }
+
+    /// Followers or following of `owner`, newest first, as the caller may see them.
+    pub async fn user_list(
+        &self,
+        caller: &Caller,
+        owner: &str,
+        list: UserList,
+        page: PageRequest,
+    ) -> AppResult<Page<ListedUser>> {
+        if owner != caller.user_id {
+            let (user, relation) = self.active_target(caller, owner).await?;
+            if !sees_activity(&user, Viewer::Other(relation)) {
+                return Err(AppError::Forbidden(
+                    "you may not see this user's connections",
+                ));
+            }
+        }
+        let edge = match list {
+            UserList::Followers => Edge::Follower,
+            UserList::Following => Edge::Following,
+        };
+        self.edge_list(caller, owner, edge, page).await
+    }
+
+    /// The caller's incoming follow requests, newest first.
+    pub async fn follow_requests(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> AppResult<Page<ListedUser>> {
+        self.edge_list(caller, &caller.user_id, Edge::Request, page)
+            .await
+    }
+
+    /// The users the caller blocks, newest first.
+    pub async fn blocked_users(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> AppResult<Page<ListedUser>> {
+        self.edge_list(caller, &caller.user_id, Edge::Blocking, page)
+            .await
+    }
+
+    async fn edge_list(
+        &self,
+        caller: &Caller,
+        owner: &str,
+        edge: Edge,
+        page: PageRequest,
+    ) -> AppResult<Page<ListedUser>> {
+        let list_id = format!("{}#{owner}", edge.list().unwrap_or_default());
+        let start = page
+            .cursor
+            .as_deref()
+            .map(|c| self.cursors.decode(&list_id, c))
+            .transpose()?;
+        let found = self.store.edge_page(owner, edge, page.limit, start).await?;
+        let ids: Vec<&str> = found.user_ids.iter().map(String::as_str).collect();
+        let items = self
+            .listed_users(Some(&caller.user_id), &ids, edge == Edge::Blocking)
+            .await?;
+        Ok(Page {
+            items,
+            next_cursor: found.last_key.map(|k| self.cursors.encode(&list_id, &k)),
+        })
+    }
+
+    /// Users in the given order as `viewer` may see them; deactivated users and users
+    /// who block the viewer are left out (unless `keep_hidden`, for the caller's own
+    /// block list, where they show as limited).
+    pub(crate) async fn listed_users(
+        &self,
+        viewer: Option<&str>,
+        ids: &[&str],
+        keep_hidden: bool,
+    ) -> AppResult<Vec<ListedUser>> {
+        let (users, relations) = match viewer {
+            Some(viewer) => tokio::try_join!(
+                self.store.users_by_ids(ids),
+                self.store.relationships(viewer, ids)
+            )?,
+            None => (self.store.users_by_ids(ids).await?, Default::default()),
+        };
+        let listed = ids.iter().filter_map(|id| {
+            let user = users.get(*id).filter(|u| u.is_active())?;
+            let as_seen = match viewer {
+                Some(v) if v == *id => Viewer::Owner,
+                Some(_) => Viewer::Other(relations.get(*id).copied().unwrap_or_default()),
+                None => Viewer::Anonymous,
+            };
+            ListedUser::new(user, as_seen)
+                .or_else(|| keep_hidden.then(|| ListedUser::Limited(user.into())))
+        });
+        Ok(listed.collect())
+    }
+
+    /// Needs a verified email; one open report per reporter and target.
+    pub async fn report(&self, caller: &Caller, req: ReportRequest) -> AppResult<ReportCreated> {
+        let mut fields = Fields::new();
+        let target = target_field(caller, req.user_id.as_deref(), "report", &mut fields);
+        let reason = fields.required("reason", req.reason.as_deref(), |r| {
+            if REPORT_REASONS.contains(&r) {
+                Ok(r.to_owned())
+            } else {
+                Err(format!("must be one of {}", REPORT_REASONS.join(", ")))
+            }
+        });
+        let details = fields.optional("details", req.details.as_deref(), non_empty(1000));
+        fields.finish()?;
+        let (target, reason) = (complete(target)?, complete(reason)?);
+
+        let reporter = self
+            .store
+            .user_by_id(&caller.user_id)
+            .await?
+            .filter(UserRecord::is_active)
+            .ok_or(AppError::Unauthorized)?;
+        if !reporter.is_verified {
+            return Err(AppError::EmailNotVerified);
+        }
+        self.enforce_limit(
+            "report-user",
+            &caller.user_id,
+            self.config.rate_limits.reports_per_user,
+        )
+        .await?;
+        if self.store.user_by_id(&target).await?.is_none() {
+            return Err(AppError::NotFound);
+        }
+        let report = ReportRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            reporter_id: caller.user_id.clone(),
+            target_id: target,
+            reason,
+            details,
+            status: "open".into(),
+            created_at: Utc::now(),
+        };
+        self.store.create_report(&report).await?;
+        tracing::info!(report_id = %report.id, reason = %report.reason, "user reported");
+        Ok(ReportCreated {
+            id: report.id,
+            status: "open",
+        })
+    }
+}

@@ -1,0 +1,479 @@
+//! The social graph: every relation is a pair of edge items, one in each user's
+//! partition, so either side reads its relations to anyone by key. Every change is one
+//! transaction with both edges, both counters and conditions in place of read-then-write
+//! checks; `false` from a change means a condition no longer held (read again, decide again).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{dynamo_error, from_item, key, keys, n, s, sort_key, to_item, Item, Store};
+use crate::domain::social::Relationship;
+use crate::domain::user::UserRecord;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    Following,
+    Follower,
+    /// An incoming follow request (in the partition of the user asked).
+    Request,
+    /// An outgoing follow request (in the partition of the user asking).
+    Requested,
+    Blocking,
+    BlockedBy,
+}
+
+impl Edge {
+    const ALL: [Edge; 6] = [
+        Edge::Following,
+        Edge::Follower,
+        Edge::Request,
+        Edge::Requested,
+        Edge::Blocking,
+        Edge::BlockedBy,
+    ];
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Edge::Following => "FOLLOWING#",
+            Edge::Follower => "FOLLOWER#",
+            Edge::Request => "REQUEST#",
+            Edge::Requested => "REQUESTED#",
+            Edge::Blocking => "BLOCKING#",
+            Edge::BlockedBy => "BLOCKEDBY#",
+        }
+    }
+
+    /// The edge the other user holds for the same relation.
+    fn mirror(self) -> Edge {
+        match self {
+            Edge::Following => Edge::Follower,
+            Edge::Follower => Edge::Following,
+            Edge::Request => Edge::Requested,
+            Edge::Requested => Edge::Request,
+            Edge::Blocking => Edge::BlockedBy,
+            Edge::BlockedBy => Edge::Blocking,
+        }
+    }
+
+    /// The list (GSI1 partition prefix) an edge appears in, newest first.
+    pub fn list(self) -> Option<&'static str> {
+        match self {
+            Edge::Following => Some("FOLLOWING"),
+            Edge::Follower => Some("FOLLOWERS"),
+            Edge::Request => Some("REQUESTS"),
+            Edge::Blocking => Some("BLOCKED"),
+            Edge::Requested | Edge::BlockedBy => None,
+        }
+    }
+
+    /// The flag this edge, held by the viewer, sets.
+    fn set_in(self, r: &mut Relationship) {
+        match self {
+            Edge::Following => r.following = true,
+            Edge::Follower => r.followed_by = true,
+            Edge::Requested => r.requested = true,
+            Edge::Request => r.requested_by = true,
+            Edge::Blocking => r.blocking = true,
+            Edge::BlockedBy => r.blocked_by = true,
+        }
+    }
+
+    fn of(sk: &str) -> Option<(Edge, &str)> {
+        Edge::ALL
+            .into_iter()
+            .find_map(|edge| sk.strip_prefix(edge.prefix()).map(|other| (edge, other)))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EdgeRecord {
+    other_id: String,
+    created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+fn edge_key(owner: &str, edge: Edge, other: &str) -> Item {
+    key(keys::user(owner), format!("{}{other}", edge.prefix()))
+}
+
+/// A page of a list: the other users' ids, newest first, and where the next page starts.
+pub struct EdgePage {
+    pub user_ids: Vec<String>,
+    pub last_key: Option<Item>,
+}
+
+impl Store {
+    /// The viewer's relation to each target, from the edge items in the viewer's partition.
+    pub async fn relationships(
+        &self,
+        viewer: &str,
+        targets: &[&str],
+    ) -> AppResult<HashMap<String, Relationship>> {
+        let keys = targets
+            .iter()
+            .flat_map(|t| Edge::ALL.map(|edge| edge_key(viewer, edge, t)))
+            .collect();
+        let mut relations: HashMap<String, Relationship> = targets
+            .iter()
+            .map(|t| (t.to_string(), Relationship::default()))
+            .collect();
+        for item in self.batch_get(keys).await? {
+            let Some((edge, other)) = Edge::of(sort_key(&item)) else {
+                continue;
+            };
+            if let Some(r) = relations.get_mut(other) {
+                edge.set_in(r);
+            }
+        }
+        Ok(relations)
+    }
+
+    pub async fn relationship(&self, viewer: &str, target: &str) -> AppResult<Relationship> {
+        Ok(self
+            .relationships(viewer, &[target])
+            .await?
+            .remove(target)
+            .unwrap_or_default())
+    }
+
+    /// The target's user item and the viewer's relation to it, in one batch read.
+    pub async fn user_and_relationship(
+        &self,
+        viewer: &str,
+        target: &str,
+    ) -> AppResult<(Option<UserRecord>, Relationship)> {
+        let mut keys: Vec<Item> = Edge::ALL.map(|edge| edge_key(viewer, edge, target)).into();
+        keys.push(key(keys::user(target), keys::PROFILE.to_owned()));
+        let (mut user, mut relation) = (None, Relationship::default());
+        for item in self.batch_get(keys).await? {
+            match Edge::of(sort_key(&item)) {
+                Some((edge, _)) => edge.set_in(&mut relation),
+                None => user = Some(from_item(item)?),
+            }
+        }
+        Ok((user, relation))
+    }
+
+    /// User records by id, in one or more batch reads.
+    pub async fn users_by_ids(&self, ids: &[&str]) -> AppResult<HashMap<String, UserRecord>> {
+        let keys = ids
+            .iter()
+            .map(|id| key(keys::user(id), keys::PROFILE.to_owned()))
+            .collect();
+        let mut users = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let user: UserRecord = from_item(item)?;
+            users.insert(user.id.clone(), user);
+        }
+        Ok(users)
+    }
+
+    /// One page of `owner`'s list of `edge` (followers, following, requests, blocked).
+    pub async fn edge_page(
+        &self,
+        owner: &str,
+        edge: Edge,
+        limit: i32,
+        start: Option<Item>,
+    ) -> AppResult<EdgePage> {
+        let list = edge
+            .list()
+            .ok_or_else(|| AppError::internal("this edge has no list"))?;
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :list")
+            .expression_attribute_values(":list", s(format!("{list}#{owner}")))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        let user_ids = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| Edge::of(sort_key(item)).map(|(_, other)| other.to_owned()))
+            .collect();
+        Ok(EdgePage {
+            user_ids,
+            last_key: out.last_evaluated_key,
+        })
+    }
+
+    fn put_edge(
+        &self,
+        owner: &str,
+        edge: Edge,
+        other: &str,
+        now: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> AppResult<TransactWriteItem> {
+        let record = EdgeRecord {
+            other_id: other.to_owned(),
+            created_at: now,
+            reason: reason.map(str::to_owned),
+        };
+        let mut item = to_item(
+            &record,
+            keys::user(owner),
+            format!("{}{other}", edge.prefix()),
+        )?;
+        if let Some(list) = edge.list() {
+            item.insert("GSI1PK".into(), s(format!("{list}#{owner}")));
+            item.insert(
+                "GSI1SK".into(),
+                s(format!(
+                    "{}#{other}",
+                    now.to_rfc3339_opts(SecondsFormat::Micros, true)
+                )),
+            );
+        }
+        self.put_new(item)
+    }
+
+    /// Both edges of a new relation, from `a`'s side.
+    fn put_pair(
+        &self,
+        a: &str,
+        edge: Edge,
+        b: &str,
+        now: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> AppResult<[TransactWriteItem; 2]> {
+        Ok([
+            self.put_edge(a, edge, b, now, reason)?,
+            self.put_edge(b, edge.mirror(), a, now, None)?,
+        ])
+    }
+
+    /// Deletes both edges of a relation that must exist.
+    fn delete_pair(&self, a: &str, edge: Edge, b: &str) -> AppResult<[TransactWriteItem; 2]> {
+        let delete = |owner: &str, edge: Edge, other: &str| {
+            Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(edge_key(owner, edge, other)))
+                .condition_expression("attribute_exists(PK)")
+                .build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(AppError::internal)
+        };
+        Ok([delete(a, edge, b)?, delete(b, edge.mirror(), a)?])
+    }
+
+    /// A condition that `a` holds no such edge (its mirror is written with it).
+    fn absent(&self, a: &str, edge: Edge, b: &str) -> AppResult<TransactWriteItem> {
+        ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(edge_key(a, edge, b)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map(|c| TransactWriteItem::builder().condition_check(c).build())
+            .map_err(AppError::internal)
+    }
+
+    /// Moves a user's counters; `condition` adds to "the user exists".
+    fn counters(
+        &self,
+        user: &str,
+        following: i64,
+        followers: i64,
+        condition: Condition,
+    ) -> AppResult<TransactWriteItem> {
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key(keys::user(user), keys::PROFILE.to_owned())))
+            .update_expression("ADD followingCount :following, followersCount :followers")
+            .expression_attribute_values(":following", n(following))
+            .expression_attribute_values(":followers", n(followers));
+        update = condition.apply_to_update(update);
+        update
+            .build()
+            .map(|u| TransactWriteItem::builder().update(u).build())
+            .map_err(AppError::internal)
+    }
+
+    fn user_check(&self, user: &str, condition: Condition) -> AppResult<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(keys::user(user), keys::PROFILE.to_owned())));
+        condition
+            .apply_to_check(check)
+            .build()
+            .map(|c| TransactWriteItem::builder().condition_check(c).build())
+            .map_err(AppError::internal)
+    }
+
+    async fn commit(&self, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    /// `a` follows `b` (not private): both edges, both counters, no block either way,
+    /// `b` active and still not private; a stale request is cleared.
+    pub async fn follow(&self, a: &str, b: &str, had_request: bool) -> AppResult<bool> {
+        let now = Utc::now();
+        let mut items = Vec::from(self.put_pair(a, Edge::Following, b, now, None)?);
+        items.push(self.counters(a, 1, 0, Condition::Active)?);
+        items.push(self.counters(b, 0, 1, Condition::ActiveAndNotPrivate)?);
+        items.push(self.absent(a, Edge::Blocking, b)?);
+        items.push(self.absent(a, Edge::BlockedBy, b)?);
+        if had_request {
+            items.extend(self.delete_pair(a, Edge::Requested, b)?);
+        }
+        self.commit(items).await
+    }
+
+    /// `a` asks to follow `b` (private).
+    pub async fn request_follow(&self, a: &str, b: &str) -> AppResult<bool> {
+        let mut items = Vec::from(self.put_pair(a, Edge::Requested, b, Utc::now(), None)?);
+        items.push(self.user_check(b, Condition::ActiveAndPrivate)?);
+        items.push(self.user_check(a, Condition::Active)?);
+        items.push(self.absent(a, Edge::Blocking, b)?);
+        items.push(self.absent(a, Edge::BlockedBy, b)?);
+        items.push(self.absent(a, Edge::Following, b)?);
+        self.commit(items).await
+    }
+
+    pub async fn unfollow(&self, a: &str, b: &str) -> AppResult<bool> {
+        let mut items = Vec::from(self.delete_pair(a, Edge::Following, b)?);
+        items.push(self.counters(a, -1, 0, Condition::Exists)?);
+        items.push(self.counters(b, 0, -1, Condition::Exists)?);
+        self.commit(items).await
+    }
+
+    /// Withdraws `a`'s request to `b` (or, seen from `b`, rejects it).
+    pub async fn cancel_request(&self, a: &str, b: &str) -> AppResult<bool> {
+        self.commit(Vec::from(self.delete_pair(a, Edge::Requested, b)?))
+            .await
+    }
+
+    /// `b` accepts `a`'s request: the request becomes a counted follow.
+    pub async fn accept_request(&self, b: &str, a: &str) -> AppResult<bool> {
+        let now = Utc::now();
+        let mut items = Vec::from(self.delete_pair(a, Edge::Requested, b)?);
+        items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
+        items.push(self.counters(a, 1, 0, Condition::Exists)?);
+        items.push(self.counters(b, 0, 1, Condition::Exists)?);
+        self.commit(items).await
+    }
+
+    /// `a` blocks `b`: the block, and every follow and request between them removed,
+    /// counters corrected, in one transaction. `seen` is the relation as read; each
+    /// absent edge is made a condition, so a follow that slipped in meanwhile fails
+    /// the transaction instead of surviving the block.
+    pub async fn block(
+        &self,
+        a: &str,
+        b: &str,
+        seen: Relationship,
+        reason: Option<&str>,
+    ) -> AppResult<bool> {
+        let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, Utc::now(), reason)?);
+        for (present, edge) in [
+            (seen.following, Edge::Following),
+            (seen.followed_by, Edge::Follower),
+            (seen.requested, Edge::Requested),
+            (seen.requested_by, Edge::Request),
+        ] {
+            if present {
+                items.extend(self.delete_pair(a, edge, b)?);
+            } else {
+                items.push(self.absent(a, edge, b)?);
+            }
+        }
+        let (out, back) = (i64::from(seen.following), i64::from(seen.followed_by));
+        if out + back > 0 {
+            items.push(self.counters(a, -out, -back, Condition::Exists)?);
+            items.push(self.counters(b, -back, -out, Condition::Exists)?);
+        }
+        self.commit(items).await
+    }
+
+    pub async fn unblock(&self, a: &str, b: &str) -> AppResult<bool> {
+        self.commit(Vec::from(self.delete_pair(a, Edge::Blocking, b)?))
+            .await
+    }
+}
+
+/// What a user item must satisfy for a graph change.
+#[derive(Clone, Copy)]
+enum Condition {
+    Exists,
+    Active,
+    ActiveAndPrivate,
+    ActiveAndNotPrivate,
+}
+
+impl Condition {
+    fn expression(self) -> &'static str {
+        match self {
+            Condition::Exists => "attribute_exists(PK)",
+            Condition::Active => "attribute_exists(PK) AND #status = :active",
+            Condition::ActiveAndPrivate => {
+                "attribute_exists(PK) AND #status = :active AND #ps.#pv = :private"
+            }
+            Condition::ActiveAndNotPrivate => {
+                "attribute_exists(PK) AND #status = :active AND #ps.#pv <> :private"
+            }
+        }
+    }
+
+    fn names_and_values(
+        self,
+    ) -> (
+        Vec<(&'static str, &'static str)>,
+        Vec<(&'static str, &'static str)>,
+    ) {
+        match self {
+            Condition::Exists => (vec![], vec![]),
+            Condition::Active => (vec![("#status", "status")], vec![(":active", "active")]),
+            Condition::ActiveAndPrivate | Condition::ActiveAndNotPrivate => (
+                vec![
+                    ("#status", "status"),
+                    ("#ps", "privacySettings"),
+                    ("#pv", "profileVisibility"),
+                ],
+                vec![(":active", "active"), (":private", "private")],
+            ),
+        }
+    }
+
+    fn apply_to_update(
+        self,
+        mut update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        let (names, values) = self.names_and_values();
+        update = update.condition_expression(self.expression());
+        for (k, v) in names {
+            update = update.expression_attribute_names(k, v);
+        }
+        for (k, v) in values {
+            update = update.expression_attribute_values(k, s(v));
+        }
+        update
+    }
+
+    fn apply_to_check(
+        self,
+        mut check: aws_sdk_dynamodb::types::builders::ConditionCheckBuilder,
+    ) -> aws_sdk_dynamodb::types::builders::ConditionCheckBuilder {
+        let (names, values) = self.names_and_values();
+        check = check.condition_expression(self.expression());
+        for (k, v) in names {
+            check = check.expression_attribute_names(k, v);
+        }
+        for (k, v) in values {
+            check = check.expression_attribute_values(k, s(v));
+        }
+        check
+    }
+}
