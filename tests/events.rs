@@ -61,8 +61,8 @@ async fn every_event_file_is_answered_by_its_function() {
     );
 
     let app = TestApp::new().await;
-    let (mut access_token, mut refresh_token, mut first_session) =
-        (String::new(), String::new(), String::new());
+    let (mut access_token, mut refresh_token) = (String::new(), String::new());
+    let (mut first_session, mut first_user) = (String::new(), String::new());
     for entry in entries {
         let file = entry["event"].as_str().unwrap();
         let expected = StatusCode::from_u16(entry["status"].as_u64().unwrap() as u16).unwrap();
@@ -70,7 +70,8 @@ async fn every_event_file_is_answered_by_its_function() {
             .unwrap()
             .replace("REPLACE_WITH_ACCESS_TOKEN", &access_token)
             .replace("REPLACE_WITH_REFRESH_TOKEN", &refresh_token)
-            .replace("REPLACE_WITH_OTHER_SESSION_ID", &first_session);
+            .replace("REPLACE_WITH_OTHER_SESSION_ID", &first_session)
+            .replace("REPLACE_WITH_OTHER_USER_ID", &first_user);
         let event: Value = serde_json::from_str(&text).unwrap();
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{file} is not an API Gateway event: {e}"));
@@ -99,6 +100,7 @@ async fn every_event_file_is_answered_by_its_function() {
             refresh_token = refresh.to_owned();
             if first_session.is_empty() {
                 first_session = refresh.split('.').nth(1).unwrap().to_owned();
+                first_user = body["user"]["id"].as_str().unwrap().to_owned();
             }
         }
     }
