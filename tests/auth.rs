@@ -17,12 +17,7 @@ async fn register_then_login_by_email_and_username_then_me() {
             }),
         )
         .await;
-    assert_eq!(
-        registered.status,
-        StatusCode::CREATED,
-        "{:?}",
-        registered.body
-    );
+    assert_eq!(registered.status, StatusCode::CREATED, "{:?}", registered.body);
     let user = &registered.body["user"];
     assert_eq!(user["username"], "Ada_L");
     assert_eq!(user["email"], "ada@example.org");
@@ -34,29 +29,14 @@ async fn register_then_login_by_email_and_username_then_me() {
     assert_eq!(registered.body["expiresIn"], 900);
     assert_eq!(registered.headers["cache-control"], "no-store");
     let text = registered.body.to_string();
-    assert!(
-        !text.contains("argon2") && !text.contains("passwordHash"),
-        "no secret in responses: {text}"
-    );
+    assert!(!text.contains("argon2") && !text.contains("passwordHash"), "no secret in responses: {text}");
 
     for identifier in ["ada@example.org", "ADA@EXAMPLE.ORG", "ada_l", "Ada_L"] {
-        let login = app
-            .post(
-                "/api/auth/login",
-                json!({ "identifier": identifier, "password": PASSWORD }),
-            )
-            .await;
-        assert_eq!(
-            login.status,
-            StatusCode::OK,
-            "{identifier}: {:?}",
-            login.body
-        );
+        let login = app.post("/api/auth/login", json!({ "identifier": identifier, "password": PASSWORD })).await;
+        assert_eq!(login.status, StatusCode::OK, "{identifier}: {:?}", login.body);
         assert_eq!(login.body["user"]["id"], user["id"]);
         assert!(login.body["user"]["lastLogin"].is_string());
-        let me = app
-            .get("/api/auth/me", login.body["accessToken"].as_str())
-            .await;
+        let me = app.get("/api/auth/me", login.body["accessToken"].as_str()).await;
         assert_eq!(me.status, StatusCode::OK);
         assert_eq!(me.body["id"], user["id"]);
         assert_eq!(me.body["email"], "ada@example.org");
@@ -78,31 +58,15 @@ async fn me_needs_a_token() {
 async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let app = TestApp::new().await;
     app.register("grace").await;
-    let wrong = app
-        .post(
-            "/api/auth/login",
-            json!({ "identifier": "grace", "password": "not-the-password-at-all" }),
-        )
-        .await;
-    let unknown = app
-        .post(
-            "/api/auth/login",
-            json!({ "identifier": "nobody_here", "password": PASSWORD }),
-        )
-        .await;
-    let unknown_email = app
-        .post(
-            "/api/auth/login",
-            json!({ "identifier": "nobody@example.org", "password": PASSWORD }),
-        )
-        .await;
+    let wrong =
+        app.post("/api/auth/login", json!({ "identifier": "grace", "password": "not-the-password-at-all" })).await;
+    let unknown = app.post("/api/auth/login", json!({ "identifier": "nobody_here", "password": PASSWORD })).await;
+    let unknown_email =
+        app.post("/api/auth/login", json!({ "identifier": "nobody@example.org", "password": PASSWORD })).await;
     for response in [&wrong, &unknown, &unknown_email] {
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         assert_eq!(response.error_code(), "INVALID_CREDENTIALS");
-        assert_eq!(
-            response.body["error"]["message"],
-            wrong.body["error"]["message"]
-        );
+        assert_eq!(response.body["error"]["message"], wrong.body["error"]["message"]);
     }
 }
 
@@ -128,12 +92,7 @@ async fn duplicate_email_or_username_is_409_whatever_the_case() {
     assert_eq!(same_username.error_code(), "USERNAME_TAKEN");
     // Nothing of the refused sign-ups was written.
     let keys = keys_of(&app.all_items().await);
-    assert!(
-        !keys
-            .iter()
-            .any(|(pk, _)| pk == "EMAIL#other@example.org" || pk == "USERNAME#other"),
-        "{keys:?}"
-    );
+    assert!(!keys.iter().any(|(pk, _)| pk == "EMAIL#other@example.org" || pk == "USERNAME#other"), "{keys:?}");
     assert_eq!(keys.iter().filter(|(_, sk)| sk == "PROFILE").count(), 1);
 }
 
@@ -148,51 +107,18 @@ async fn concurrent_duplicate_sign_ups_have_exactly_one_winner_and_no_orphans() 
         )
     });
     let responses = join_all(attempts).await;
-    let created = responses
-        .iter()
-        .filter(|r| r.status == StatusCode::CREATED)
-        .count();
-    let conflicts = responses
-        .iter()
-        .filter(|r| r.error_code() == "EMAIL_TAKEN")
-        .count();
-    assert_eq!(
-        (created, conflicts),
-        (1, 7),
-        "{:?}",
-        responses.iter().map(|r| &r.body).collect::<Vec<_>>()
-    );
+    let created = responses.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let conflicts = responses.iter().filter(|r| r.error_code() == "EMAIL_TAKEN").count();
+    assert_eq!((created, conflicts), (1, 7), "{:?}", responses.iter().map(|r| &r.body).collect::<Vec<_>>());
 
-    let winner = responses
-        .iter()
-        .find(|r| r.status == StatusCode::CREATED)
-        .unwrap();
-    let winner_name = winner.body["user"]["username"]
-        .as_str()
-        .unwrap()
-        .to_lowercase();
+    let winner = responses.iter().find(|r| r.status == StatusCode::CREATED).unwrap();
+    let winner_name = winner.body["user"]["username"].as_str().unwrap().to_lowercase();
     let keys = keys_of(&app.all_items().await);
-    let usernames: Vec<_> = keys
-        .iter()
-        .filter(|(pk, _)| pk.starts_with("USERNAME#"))
-        .collect();
-    assert_eq!(
-        usernames,
-        vec![&(format!("USERNAME#{winner_name}"), "USERNAME".to_string())]
-    );
-    assert_eq!(
-        keys.iter()
-            .filter(|(pk, _)| pk.starts_with("EMAIL#"))
-            .count(),
-        1
-    );
+    let usernames: Vec<_> = keys.iter().filter(|(pk, _)| pk.starts_with("USERNAME#")).collect();
+    assert_eq!(usernames, vec![&(format!("USERNAME#{winner_name}"), "USERNAME".to_string())]);
+    assert_eq!(keys.iter().filter(|(pk, _)| pk.starts_with("EMAIL#")).count(), 1);
     assert_eq!(keys.iter().filter(|(_, sk)| sk == "PROFILE").count(), 1);
-    assert_eq!(
-        keys.iter()
-            .filter(|(_, sk)| sk.starts_with("SESSION#"))
-            .count(),
-        1
-    );
+    assert_eq!(keys.iter().filter(|(_, sk)| sk.starts_with("SESSION#")).count(), 1);
 
     // Same username in different case, different emails.
     let attempts = (0..6).map(|i| {
@@ -203,32 +129,18 @@ async fn concurrent_duplicate_sign_ups_have_exactly_one_winner_and_no_orphans() 
         )
     });
     let responses = join_all(attempts).await;
-    let created = responses
-        .iter()
-        .filter(|r| r.status == StatusCode::CREATED)
-        .count();
-    let conflicts = responses
-        .iter()
-        .filter(|r| r.error_code() == "USERNAME_TAKEN")
-        .count();
+    let created = responses.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let conflicts = responses.iter().filter(|r| r.error_code() == "USERNAME_TAKEN").count();
     assert_eq!((created, conflicts), (1, 5));
     let keys = keys_of(&app.all_items().await);
-    assert_eq!(
-        keys.iter()
-            .filter(|(pk, _)| pk.starts_with("EMAIL#twin"))
-            .count(),
-        1
-    );
+    assert_eq!(keys.iter().filter(|(pk, _)| pk.starts_with("EMAIL#twin")).count(), 1);
 }
 
 #[tokio::test]
 async fn every_validation_rule_names_its_field() {
     let app = TestApp::new().await;
     let cases = [
-        (
-            json!({}),
-            vec!["username", "email", "agreeToTerms", "password"],
-        ),
+        (json!({}), vec!["username", "email", "agreeToTerms", "password"]),
         (
             json!({ "username": "ab", "email": "x@example.org", "password": PASSWORD, "agreeToTerms": true }),
             vec!["username"],
@@ -261,10 +173,7 @@ async fn every_validation_rule_names_its_field() {
             json!({ "username": "okname", "email": "x@example.org", "password": PASSWORD, "agreeToTerms": false }),
             vec!["agreeToTerms"],
         ),
-        (
-            json!({ "username": "okname", "email": "x@example.org", "password": PASSWORD }),
-            vec!["agreeToTerms"],
-        ),
+        (json!({ "username": "okname", "email": "x@example.org", "password": PASSWORD }), vec!["agreeToTerms"]),
         (
             json!({ "username": "okname", "email": "x@example.org", "password": PASSWORD, "agreeToTerms": true, "firstName": "R2D2" }),
             vec!["firstName"],
@@ -300,21 +209,14 @@ async fn every_validation_rule_names_its_field() {
         want.sort();
         assert_eq!(got, want, "{body}: {:?}", response.body);
     }
-    let login = app
-        .post("/api/auth/login", json!({ "identifier": "" }))
-        .await;
+    let login = app.post("/api/auth/login", json!({ "identifier": "" })).await;
     assert_eq!(login.error_code(), "VALIDATION_ERROR");
     let mut fields = login.detail_fields();
     fields.sort();
     assert_eq!(fields, ["identifier", "password"]);
-    let written: Vec<_> = support::keys_of(&app.all_items().await)
-        .into_iter()
-        .filter(|(pk, _)| !pk.starts_with("RATE#"))
-        .collect();
-    assert!(
-        written.is_empty(),
-        "no invalid sign-up wrote anything but rate-limit counts: {written:?}"
-    );
+    let written: Vec<_> =
+        support::keys_of(&app.all_items().await).into_iter().filter(|(pk, _)| !pk.starts_with("RATE#")).collect();
+    assert!(written.is_empty(), "no invalid sign-up wrote anything but rate-limit counts: {written:?}");
 }
 
 #[tokio::test]
@@ -349,11 +251,7 @@ async fn weak_and_user_similar_passwords_are_rejected() {
                 json!({ "username": "marcus_aurelius", "email": "marcus@example.org", "password": password, "agreeToTerms": true }),
             )
             .await;
-        assert_eq!(
-            response.status,
-            StatusCode::BAD_REQUEST,
-            "{password} was accepted"
-        );
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{password} was accepted");
         assert_eq!(response.detail_fields(), ["password"], "{password}");
     }
 }
@@ -366,41 +264,21 @@ async fn deactivated_accounts_are_told_only_after_the_right_password() {
     app.dynamodb
         .update_item()
         .table_name(&app.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
-        )
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
         .update_expression("SET #s = :d")
         .expression_attribute_names("#s", "status")
-        .expression_attribute_values(
-            ":d",
-            aws_sdk_dynamodb::types::AttributeValue::S("deactivated".into()),
-        )
+        .expression_attribute_values(":d", aws_sdk_dynamodb::types::AttributeValue::S("deactivated".into()))
         .send()
         .await
         .unwrap();
-    let wrong = app
-        .post(
-            "/api/auth/login",
-            json!({ "identifier": "sleeper", "password": "not-the-password-at-all" }),
-        )
-        .await;
+    let wrong =
+        app.post("/api/auth/login", json!({ "identifier": "sleeper", "password": "not-the-password-at-all" })).await;
     assert_eq!(wrong.error_code(), "INVALID_CREDENTIALS");
-    let right = app
-        .post(
-            "/api/auth/login",
-            json!({ "identifier": "sleeper", "password": PASSWORD }),
-        )
-        .await;
+    let right = app.post("/api/auth/login", json!({ "identifier": "sleeper", "password": PASSWORD })).await;
     assert_eq!(right.status, StatusCode::FORBIDDEN);
     assert_eq!(right.error_code(), "ACCOUNT_DEACTIVATED");
-    let me = app
-        .get("/api/auth/me", registered.body["accessToken"].as_str())
-        .await;
+    let me = app.get("/api/auth/me", registered.body["accessToken"].as_str()).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -412,13 +290,9 @@ async fn login_creates_a_session_item_with_device_and_expiry() {
         .method(Method::POST)
         .uri("/api/auth/login")
         .header("content-type", "application/json")
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36",
-        )
+        .header("user-agent", "Mozilla/5.0 (Linux; Android 14; Pixel 8) Mobile Safari/537.36")
         .body(axum::body::Body::from(
-            json!({ "identifier": "traveller", "password": PASSWORD, "rememberMe": true })
-                .to_string(),
+            json!({ "identifier": "traveller", "password": PASSWORD, "rememberMe": true }).to_string(),
         ))
         .unwrap();
     let login = app.send(request).await;
@@ -426,23 +300,13 @@ async fn login_creates_a_session_item_with_device_and_expiry() {
     let refresh = login.body["refreshToken"].as_str().unwrap();
     let session_id = refresh.split('.').nth(1).unwrap();
     let items = app.all_items().await;
-    let session = items
-        .iter()
-        .find(|i| i["SK"].as_s().unwrap() == &format!("SESSION#{session_id}"))
-        .expect("the session item");
-    assert_eq!(
-        session["device"].as_m().unwrap()["platform"]
-            .as_s()
-            .unwrap(),
-        "Android"
-    );
+    let session =
+        items.iter().find(|i| i["SK"].as_s().unwrap() == &format!("SESSION#{session_id}")).expect("the session item");
+    assert_eq!(session["device"].as_m().unwrap()["platform"].as_s().unwrap(), "Android");
     assert_eq!(session["rememberMe"].as_bool().unwrap(), &true);
     let expires: i64 = session["expiresAt"].as_n().unwrap().parse().unwrap();
     let days = (expires - chrono::Utc::now().timestamp()) as f64 / 86400.0;
-    assert!(
-        (29.9..=30.0).contains(&days),
-        "remember-me sessions last 30 days, got {days}"
-    );
+    assert!((29.9..=30.0).contains(&days), "remember-me sessions last 30 days, got {days}");
     assert!(session["expiryBucket"].as_s().unwrap().starts_with("EXP#"));
     // Only a hash of the refresh token is stored.
     let secret = refresh.split('.').nth(2).unwrap();

@@ -12,34 +12,16 @@ use support::{config_with, test_keys, TestApp, TestResponse, PASSWORD};
 fn assert_envelope(response: &TestResponse, status: StatusCode, code: &str) {
     assert_eq!(response.status, status, "{:?}", response.body);
     assert_eq!(response.error_code(), code, "{:?}", response.body);
-    assert!(response.body["error"]["message"]
-        .as_str()
-        .is_some_and(|m| !m.is_empty()));
-    let request_id = response.body["requestId"]
-        .as_str()
-        .expect("requestId in the body");
+    assert!(response.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let request_id = response.body["requestId"].as_str().expect("requestId in the body");
     assert!(!request_id.is_empty());
-    assert_eq!(
-        response.headers["x-request-id"], request_id,
-        "the same id in header and body"
-    );
+    assert_eq!(response.headers["x-request-id"], request_id, "the same id in header and body");
     assert_eq!(response.headers["x-content-type-options"], "nosniff");
-    assert_eq!(
-        response.headers["strict-transport-security"],
-        "max-age=63072000"
-    );
-    assert!(response.headers["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
+    assert_eq!(response.headers["strict-transport-security"], "max-age=63072000");
+    assert!(response.headers["content-type"].to_str().unwrap().starts_with("application/json"));
 }
 
-fn raw(
-    method: Method,
-    path: &str,
-    content_type: Option<&str>,
-    body: impl Into<Body>,
-) -> Request<Body> {
+fn raw(method: Method, path: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
     let mut builder = Request::builder().method(method).uri(path);
     if let Some(ct) = content_type {
         builder = builder.header("content-type", ct);
@@ -50,27 +32,11 @@ fn raw(
 #[tokio::test]
 async fn unknown_route_is_404_and_wrong_method_is_405() {
     let app = TestApp::new().await;
-    assert_envelope(
-        &app.get("/api/nothing/here", None).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    );
-    assert_envelope(
-        &app.get("/", None).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    );
-    assert_envelope(
-        &app.get("/api/auth/register", None).await,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-    );
+    assert_envelope(&app.get("/api/nothing/here", None).await, StatusCode::NOT_FOUND, "NOT_FOUND");
+    assert_envelope(&app.get("/", None).await, StatusCode::NOT_FOUND, "NOT_FOUND");
+    assert_envelope(&app.get("/api/auth/register", None).await, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
     let delete_me = app.call(Method::DELETE, "/api/auth/me", None, None).await;
-    assert_envelope(
-        &delete_me,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-    );
+    assert_envelope(&delete_me, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
 }
 
 #[tokio::test]
@@ -78,72 +44,37 @@ async fn malformed_json_wrong_type_and_oversized_bodies() {
     let app = TestApp::new().await;
     let cases = [
         (
-            raw(
-                Method::POST,
-                "/api/auth/register",
-                Some("application/json"),
-                "{\"username\": ",
-            ),
+            raw(Method::POST, "/api/auth/register", Some("application/json"), "{\"username\": "),
             StatusCode::BAD_REQUEST,
             "INVALID_JSON",
         ),
         (
-            raw(
-                Method::POST,
-                "/api/auth/register",
-                Some("application/json"),
-                "{} trailing",
-            ),
+            raw(Method::POST, "/api/auth/register", Some("application/json"), "{} trailing"),
             StatusCode::BAD_REQUEST,
             "INVALID_JSON",
         ),
         (
-            raw(
-                Method::POST,
-                "/api/auth/register",
-                Some("application/json"),
-                "[1, 2]",
-            ),
+            raw(Method::POST, "/api/auth/register", Some("application/json"), "[1, 2]"),
             StatusCode::BAD_REQUEST,
             "INVALID_JSON",
         ),
         (
-            raw(
-                Method::POST,
-                "/api/auth/register",
-                Some("application/json"),
-                "\"text\"",
-            ),
+            raw(Method::POST, "/api/auth/register", Some("application/json"), "\"text\""),
             StatusCode::BAD_REQUEST,
             "INVALID_JSON",
         ),
         (
-            raw(
-                Method::POST,
-                "/api/auth/login",
-                Some("text/plain"),
-                "identifier=a&password=b",
-            ),
+            raw(Method::POST, "/api/auth/login", Some("text/plain"), "identifier=a&password=b"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
         ),
         (
-            raw(
-                Method::POST,
-                "/api/auth/login",
-                None,
-                "{\"identifier\":\"a\"}",
-            ),
+            raw(Method::POST, "/api/auth/login", None, "{\"identifier\":\"a\"}"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
         ),
         (
-            raw(
-                Method::POST,
-                "/api/auth/login",
-                Some("application/json"),
-                vec![0xff, 0xfe, 0x00],
-            ),
+            raw(Method::POST, "/api/auth/login", Some("application/json"), vec![0xff, 0xfe, 0x00]),
             StatusCode::BAD_REQUEST,
             "INVALID_JSON",
         ),
@@ -153,30 +84,12 @@ async fn malformed_json_wrong_type_and_oversized_bodies() {
     }
 
     let big = json!({ "identifier": "someone", "password": "x".repeat(70 * 1024) }).to_string();
-    let response = app
-        .send(raw(
-            Method::POST,
-            "/api/auth/login",
-            Some("application/json"),
-            big,
-        ))
-        .await;
-    assert_envelope(
-        &response,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-    );
+    let response = app.send(raw(Method::POST, "/api/auth/login", Some("application/json"), big)).await;
+    assert_envelope(&response, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
 
     // Just under the limit is read (and then refused on its merits, not its size).
     let under = json!({ "identifier": "someone", "password": "x".repeat(60 * 1024) }).to_string();
-    let response = app
-        .send(raw(
-            Method::POST,
-            "/api/auth/login",
-            Some("application/json; charset=utf-8"),
-            under,
-        ))
-        .await;
+    let response = app.send(raw(Method::POST, "/api/auth/login", Some("application/json; charset=utf-8"), under)).await;
     assert_envelope(&response, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
 }
 
@@ -185,18 +98,12 @@ async fn successful_answers_carry_the_security_headers_too() {
     let app = TestApp::new().await;
     let registered = app.register("headers").await;
     assert_eq!(registered.headers["x-content-type-options"], "nosniff");
-    assert_eq!(
-        registered.headers["strict-transport-security"],
-        "max-age=63072000"
-    );
+    assert_eq!(registered.headers["strict-transport-security"], "max-age=63072000");
     assert!(!registered.headers["x-request-id"].is_empty());
     let jwks = app.get("/.well-known/jwks.json", None).await;
     assert_eq!(jwks.headers["cache-control"], "public, max-age=300");
     let health = app.get("/health", None).await;
-    assert_eq!(
-        (health.status, health.body.clone()),
-        (StatusCode::OK, json!({ "status": "ok" }))
-    );
+    assert_eq!((health.status, health.body.clone()), (StatusCode::OK, json!({ "status": "ok" })));
 }
 
 #[tokio::test]
@@ -207,12 +114,7 @@ async fn unreachable_dynamodb_is_503_quickly() {
             .endpoint_url("http://127.0.0.1:9")
             .build(),
     );
-    let state = AppState::new(
-        config_with(&[]),
-        Store::from_client(dead, "unreachable"),
-        test_keys(),
-    )
-    .unwrap();
+    let state = AppState::new(config_with(&[]), Store::from_client(dead, "unreachable"), test_keys()).unwrap();
     let router = local_server::app(state);
     let started = Instant::now();
     let request = raw(
@@ -223,21 +125,10 @@ async fn unreachable_dynamodb_is_503_quickly() {
     );
     let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
-    assert!(
-        !body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("127.0.0.1"),
-        "no internals: {body}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "bounded, not a hang"
-    );
+    assert!(!body["error"]["message"].as_str().unwrap().contains("127.0.0.1"), "no internals: {body}");
+    assert!(started.elapsed() < Duration::from_secs(10), "bounded, not a hang");
 }

@@ -20,11 +20,7 @@ fn event_files() -> Vec<String> {
         if function.is_dir() {
             for event in std::fs::read_dir(&function).unwrap() {
                 let event = event.unwrap().path();
-                let relative = event
-                    .strip_prefix(events_dir())
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
+                let relative = event.strip_prefix(events_dir()).unwrap().to_string_lossy().into_owned();
                 files.push(relative);
             }
         }
@@ -46,19 +42,11 @@ fn function_app(name: &str, app: &TestApp) -> Router {
 #[tokio::test]
 async fn every_event_file_is_answered_by_its_function() {
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(events_dir().join("manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("manifest.json")).unwrap()).unwrap();
     let entries = manifest["events"].as_array().unwrap();
-    let mut listed: Vec<String> = entries
-        .iter()
-        .map(|e| e["event"].as_str().unwrap().to_owned())
-        .collect();
+    let mut listed: Vec<String> = entries.iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
     listed.sort();
-    assert_eq!(
-        listed,
-        event_files(),
-        "events/manifest.json must list every event file"
-    );
+    assert_eq!(listed, event_files(), "events/manifest.json must list every event file");
 
     let app = TestApp::new().await;
     let (mut access_token, mut refresh_token) = (String::new(), String::new());
@@ -73,29 +61,21 @@ async fn every_event_file_is_answered_by_its_function() {
             .replace("REPLACE_WITH_OTHER_SESSION_ID", &first_session)
             .replace("REPLACE_WITH_OTHER_USER_ID", &first_user);
         let event: Value = serde_json::from_str(&text).unwrap();
-        let request = lambda_http::request::from_str(&text)
-            .unwrap_or_else(|e| panic!("{file} is not an API Gateway event: {e}"));
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file} is not an API Gateway event: {e}"));
         let function = file.split('/').next().unwrap();
         let response = function_app(function, &app).oneshot(request).await.unwrap();
         let status = response.status();
         let request_id = response.headers().get("x-request-id").cloned();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
         assert_eq!(status, expected, "{file}: {body}");
         assert_eq!(
             request_id.unwrap().to_str().unwrap(),
             event["requestContext"]["requestId"].as_str().unwrap(),
             "{file}: the API Gateway request id is the response's"
         );
-        if let (Some(access), Some(refresh)) =
-            (body["accessToken"].as_str(), body["refreshToken"].as_str())
-        {
+        if let (Some(access), Some(refresh)) = (body["accessToken"].as_str(), body["refreshToken"].as_str()) {
             access_token = access.to_owned();
             refresh_token = refresh.to_owned();
             if first_session.is_empty() {

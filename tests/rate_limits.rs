@@ -9,39 +9,22 @@ use serde_json::json;
 use support::{tokens_of, TestApp, TestResponse, PASSWORD};
 
 fn assert_limited(response: &TestResponse, window_secs: u64) {
-    assert_eq!(
-        response.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{:?}",
-        response.body
-    );
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", response.body);
     assert_eq!(response.error_code(), "RATE_LIMITED");
-    let retry_after: u64 = response.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        (1..=window_secs).contains(&retry_after),
-        "Retry-After {retry_after}"
-    );
+    let retry_after: u64 = response.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=window_secs).contains(&retry_after), "Retry-After {retry_after}");
 }
 
 /// Sleeps until a fixed window of `secs` begins, so the hits that follow share it.
 async fn start_of_window(secs: i64) {
     let now = chrono::Utc::now();
-    let into =
-        now.timestamp().rem_euclid(secs) as u64 * 1000 + now.timestamp_subsec_millis() as u64;
+    let into = now.timestamp().rem_euclid(secs) as u64 * 1000 + now.timestamp_subsec_millis() as u64;
     tokio::time::sleep(Duration::from_millis(secs as u64 * 1000 - into + 50)).await;
 }
 
 /// Sleeps into the window after the one that answered `response`.
 async fn next_window(response: &TestResponse) {
-    let retry_after: u64 = response.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = response.headers["retry-after"].to_str().unwrap().parse().unwrap();
     tokio::time::sleep(Duration::from_millis(retry_after * 1000 + 100)).await;
 }
 
@@ -62,16 +45,9 @@ async fn login_per_identifier_trips_and_resets() {
     }
     // Another identifier is not affected; the same one in other case is.
     assert_limited(&app.login("LIMITED").await, 3);
-    assert_eq!(
-        app.login("limited@example.org").await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.login("limited@example.org").await.status, StatusCode::OK);
     next_window(&last.unwrap()).await;
-    assert_eq!(
-        app.login("limited").await.status,
-        StatusCode::OK,
-        "a new window"
-    );
+    assert_eq!(app.login("limited").await.status, StatusCode::OK, "a new window");
 }
 
 #[tokio::test]
@@ -79,75 +55,27 @@ async fn login_per_ip_groups_ipv6_by_64() {
     let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IP", "2/60")]).await;
     app.register("roamer").await;
     let body = json!({ "identifier": "roamer", "password": PASSWORD });
+    assert_eq!(app.post_from("2001:db8:5:6::1", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
+    assert_eq!(app.post_from("2001:db8:5:6::2", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
+    assert_limited(&app.post_from("2001:db8:5:6:ffff::9", "/api/auth/login", body.clone()).await, 60);
     assert_eq!(
-        app.post_from("2001:db8:5:6::1", "/api/auth/login", body.clone())
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.post_from("2001:db8:5:6::2", "/api/auth/login", body.clone())
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_limited(
-        &app.post_from("2001:db8:5:6:ffff::9", "/api/auth/login", body.clone())
-            .await,
-        60,
-    );
-    assert_eq!(
-        app.post_from("2001:db8:5:7::1", "/api/auth/login", body.clone())
-            .await
-            .status,
+        app.post_from("2001:db8:5:7::1", "/api/auth/login", body.clone()).await.status,
         StatusCode::OK,
         "another /64"
     );
-    assert_eq!(
-        app.post_from("198.51.100.4", "/api/auth/login", body.clone())
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.post_from("198.51.100.4", "/api/auth/login", body.clone())
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_limited(
-        &app.post_from("198.51.100.4", "/api/auth/login", body).await,
-        60,
-    );
+    assert_eq!(app.post_from("198.51.100.4", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
+    assert_eq!(app.post_from("198.51.100.4", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
+    assert_limited(&app.post_from("198.51.100.4", "/api/auth/login", body).await, 60);
 }
 
 #[tokio::test]
 async fn register_per_ip() {
     let app = TestApp::with_env(&[("RATE_LIMIT_REGISTER_PER_IP", "2/60")]).await;
     let body = |name: &str| json!({ "username": name, "email": format!("{name}@example.org"), "password": PASSWORD, "agreeToTerms": true });
-    assert_eq!(
-        app.post_from("203.0.113.5", "/api/auth/register", body("first"))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.post_from("203.0.113.5", "/api/auth/register", body("second"))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
-    assert_limited(
-        &app.post_from("203.0.113.5", "/api/auth/register", body("third"))
-            .await,
-        60,
-    );
-    assert_eq!(
-        app.post_from("203.0.113.6", "/api/auth/register", body("third"))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    assert_eq!(app.post_from("203.0.113.5", "/api/auth/register", body("first")).await.status, StatusCode::CREATED);
+    assert_eq!(app.post_from("203.0.113.5", "/api/auth/register", body("second")).await.status, StatusCode::CREATED);
+    assert_limited(&app.post_from("203.0.113.5", "/api/auth/register", body("third")).await, 60);
+    assert_eq!(app.post_from("203.0.113.6", "/api/auth/register", body("third")).await.status, StatusCode::CREATED);
 }
 
 #[tokio::test]
@@ -161,11 +89,7 @@ async fn refresh_per_session() {
     }
     assert_limited(&app.refresh(&refresh).await, 60);
     let (_, other_session) = tokens_of(&app.login("refresher").await);
-    assert_eq!(
-        app.refresh(&other_session).await.status,
-        StatusCode::OK,
-        "limits are per session"
-    );
+    assert_eq!(app.refresh(&other_session).await.status, StatusCode::OK, "limits are per session");
 }
 
 #[tokio::test]
@@ -176,12 +100,7 @@ async fn failed_logins_lock_the_account_for_the_window_even_with_the_right_passw
     start_of_window(3).await;
     let wrong = json!({ "identifier": "target", "password": "not-the-password-at-all" });
     for _ in 0..3 {
-        assert_eq!(
-            app.post("/api/auth/login", wrong.clone())
-                .await
-                .error_code(),
-            "INVALID_CREDENTIALS"
-        );
+        assert_eq!(app.post("/api/auth/login", wrong.clone()).await.error_code(), "INVALID_CREDENTIALS");
     }
     let locked = app.login("target").await;
     assert_limited(&locked, 3);

@@ -11,27 +11,14 @@ fn secrets_client() -> aws_sdk_secretsmanager::Client {
 async fn keys_load_from_secrets_manager_once_configured() {
     let client = secrets_client();
     let name = format!("user-service/jwks-{}", uuid::Uuid::new_v4());
-    client
-        .create_secret()
-        .name(&name)
-        .secret_string(serde_json::to_string(test_keys()).unwrap())
-        .send()
-        .await
-        .unwrap();
+    client.create_secret().name(&name).secret_string(serde_json::to_string(test_keys()).unwrap()).send().await.unwrap();
 
     let config = config_with(&[("JWT_KEYS_SECRET_ID", &name)]);
-    let keys = tokens::load_key_set(&config, &sdk_config("MOTO_ENDPOINT"))
-        .await
-        .unwrap();
+    let keys = tokens::load_key_set(&config, &sdk_config("MOTO_ENDPOINT")).await.unwrap();
     assert_eq!(keys.keys[0].kid, test_keys().keys[0].kid);
     let tokens = Tokens::new(&keys, &config).unwrap();
     let token = tokens
-        .issue(tokens::Subject {
-            user_id: "u",
-            session_id: "s",
-            username: "vault",
-            email_verified: false,
-        })
+        .issue(tokens::Subject { user_id: "u", session_id: "s", username: "vault", email_verified: false })
         .unwrap();
     assert_eq!(tokens.verify(&token).unwrap().username, "vault");
 }
@@ -43,29 +30,13 @@ async fn a_missing_empty_or_malformed_secret_fails_start_up_clearly() {
     assert!(missing.is_err());
 
     let empty = format!("user-service/empty-{}", uuid::Uuid::new_v4());
-    client
-        .create_secret()
-        .name(&empty)
-        .secret_string(r#"{"keys":[]}"#)
-        .send()
-        .await
-        .unwrap();
-    let err = tokens::key_set_from_secret(&client, &empty)
-        .await
-        .unwrap_err();
+    client.create_secret().name(&empty).secret_string(r#"{"keys":[]}"#).send().await.unwrap();
+    let err = tokens::key_set_from_secret(&client, &empty).await.unwrap_err();
     assert!(err.to_string().contains("holds no key"), "{err}");
 
     let garbage = format!("user-service/garbage-{}", uuid::Uuid::new_v4());
-    client
-        .create_secret()
-        .name(&garbage)
-        .secret_string("not json")
-        .send()
-        .await
-        .unwrap();
-    let err = tokens::key_set_from_secret(&client, &garbage)
-        .await
-        .unwrap_err();
+    client.create_secret().name(&garbage).secret_string("not json").send().await.unwrap();
+    let err = tokens::key_set_from_secret(&client, &garbage).await.unwrap_err();
     assert!(err.to_string().contains("not a JWK set"), "{err}");
 }
 
@@ -79,10 +50,7 @@ async fn the_local_key_file_is_generated_once_and_reused() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

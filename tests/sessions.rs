@@ -19,14 +19,8 @@ async fn session_item(app: &TestApp, refresh_token: &str) -> Option<shared::stor
         .dynamodb
         .get_item()
         .table_name(&app.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", token.user_id)),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("SESSION#{}", token.session_id)),
-        )
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", token.user_id)))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("SESSION#{}", token.session_id)))
         .consistent_read(true)
         .send()
         .await
@@ -47,10 +41,7 @@ async fn a_refresh_chain_rotates_every_time() {
         let (access, next) = tokens_of(&response);
         assert!(!seen.contains(&next), "a new refresh token every time");
         assert_eq!(session_id(&next), sid, "the same session");
-        assert_eq!(
-            app.get("/api/auth/me", Some(&access)).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.get("/api/auth/me", Some(&access)).await.status, StatusCode::OK);
         seen.push(next.clone());
         refresh = next;
     }
@@ -68,16 +59,9 @@ async fn reuse_after_the_grace_window_ends_the_whole_session() {
     assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reuse.error_code(), "INVALID_TOKEN");
     let newest = app.refresh(&successor).await;
-    assert_eq!(
-        newest.error_code(),
-        "INVALID_TOKEN",
-        "the newest token of the session dies too"
-    );
+    assert_eq!(newest.error_code(), "INVALID_TOKEN", "the newest token of the session dies too");
     assert!(session_item(&app, &successor).await.is_none());
-    assert_eq!(
-        app.get("/api/auth/sessions", Some(&access)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/auth/sessions", Some(&access)).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -89,10 +73,7 @@ async fn a_retry_within_the_grace_window_gets_a_fresh_pair() {
     assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
     let (access, fresh) = tokens_of(&retry);
     assert_ne!(fresh, lost);
-    assert_eq!(
-        app.get("/api/auth/sessions", Some(&access)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/api/auth/sessions", Some(&access)).await.status, StatusCode::OK);
     // The answer that was lost is superseded, without ending the session.
     assert_eq!(app.refresh(&lost).await.error_code(), "INVALID_TOKEN");
     assert_eq!(app.refresh(&fresh).await.status, StatusCode::OK);
@@ -103,32 +84,16 @@ async fn concurrent_refreshes_leave_exactly_one_live_chain() {
     let app = TestApp::new().await;
     let (_, original) = tokens_of(&app.register("racer").await);
     let responses = join_all((0..10).map(|_| app.refresh(&original))).await;
-    let issued: Vec<String> = responses
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .map(|r| tokens_of(r).1)
-        .collect();
+    let issued: Vec<String> = responses.iter().filter(|r| r.status == StatusCode::OK).map(|r| tokens_of(r).1).collect();
     assert!(!issued.is_empty());
     for failed in responses.iter().filter(|r| r.status != StatusCode::OK) {
         assert_eq!(failed.error_code(), "INVALID_TOKEN");
     }
-    let item = session_item(&app, &original)
-        .await
-        .expect("the session lives on");
+    let item = session_item(&app, &original).await.expect("the session lives on");
     let current = item["refreshTokenHash"].as_s().unwrap();
-    let live: Vec<&String> = issued
-        .iter()
-        .filter(|t| &RefreshToken::parse(t).unwrap().hash() == current)
-        .collect();
-    assert_eq!(
-        live.len(),
-        1,
-        "exactly one issued token is the session's current one"
-    );
-    assert_eq!(
-        item["previousTokenHash"].as_s().unwrap(),
-        &RefreshToken::parse(&original).unwrap().hash()
-    );
+    let live: Vec<&String> = issued.iter().filter(|t| &RefreshToken::parse(t).unwrap().hash() == current).collect();
+    assert_eq!(live.len(), 1, "exactly one issued token is the session's current one");
+    assert_eq!(item["previousTokenHash"].as_s().unwrap(), &RefreshToken::parse(&original).unwrap().hash());
     for token in issued.iter().filter(|t| *t != live[0]) {
         assert_eq!(app.refresh(token).await.error_code(), "INVALID_TOKEN");
     }
@@ -146,11 +111,7 @@ async fn garbage_and_foreign_refresh_tokens_are_refused_without_harm() {
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{bad}");
         assert_eq!(response.error_code(), "INVALID_TOKEN");
     }
-    assert_eq!(
-        app.refresh(&real).await.status,
-        StatusCode::OK,
-        "a guess does not end the session"
-    );
+    assert_eq!(app.refresh(&real).await.status, StatusCode::OK, "a guess does not end the session");
     let missing = app.post("/api/auth/refresh", json!({})).await;
     assert_eq!(missing.detail_fields(), ["refreshToken"]);
 }
@@ -163,49 +124,31 @@ async fn expired_sessions_are_refused_before_ttl_deletes_them() {
     app.dynamodb
         .update_item()
         .table_name(&app.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", token.user_id)),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("SESSION#{}", token.session_id)),
-        )
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", token.user_id)))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("SESSION#{}", token.session_id)))
         .update_expression("SET expiresAt = :past")
         .expression_attribute_values(
             ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N(
-                (chrono::Utc::now().timestamp() - 5).to_string(),
-            ),
+            aws_sdk_dynamodb::types::AttributeValue::N((chrono::Utc::now().timestamp() - 5).to_string()),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(app.refresh(&refresh).await.error_code(), "INVALID_TOKEN");
-    assert_eq!(
-        app.get("/api/auth/sessions", Some(&access)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/auth/sessions", Some(&access)).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn logout_ends_the_session_at_once() {
     let app = TestApp::new().await;
     let (access, refresh) = tokens_of(&app.register("leaver").await);
-    let logout = app
-        .call(Method::POST, "/api/auth/logout", None, Some(&access))
-        .await;
+    let logout = app.call(Method::POST, "/api/auth/logout", None, Some(&access)).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
     assert_eq!(app.refresh(&refresh).await.error_code(), "INVALID_TOKEN");
     // The access token still verifies, but the live-session endpoints refuse it.
-    let again = app
-        .call(Method::POST, "/api/auth/logout", None, Some(&access))
-        .await;
+    let again = app.call(Method::POST, "/api/auth/logout", None, Some(&access)).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        app.get("/api/auth/sessions", Some(&access)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/auth/sessions", Some(&access)).await.status, StatusCode::UNAUTHORIZED);
     let change = app
         .call(
             Method::POST,
@@ -215,12 +158,7 @@ async fn logout_ends_the_session_at_once() {
         )
         .await;
     assert_eq!(change.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        app.call(Method::POST, "/api/auth/logout", None, None)
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.call(Method::POST, "/api/auth/logout", None, None).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -238,14 +176,7 @@ async fn the_session_list_marks_the_current_one() {
     assert_eq!(current[0]["id"], session_id(&refresh));
     assert!(items.iter().any(|s| s["id"] == session_id(&first_refresh)));
     for session in items {
-        for field in [
-            "id",
-            "deviceInfo",
-            "createdAt",
-            "lastUsedAt",
-            "expiresAt",
-            "current",
-        ] {
+        for field in ["id", "deviceInfo", "createdAt", "lastUsedAt", "expiresAt", "current"] {
             assert!(!session[field].is_null(), "{field} in {session}");
         }
         assert!(session.get("refreshTokenHash").is_none());
@@ -258,19 +189,11 @@ async fn revoking_the_others_keeps_the_caller() {
     let (_, registered_refresh) = tokens_of(&app.register("keeper").await);
     let (_, other_refresh) = tokens_of(&app.login("keeper").await);
     let (access, refresh) = tokens_of(&app.login("keeper").await);
-    let revoked = app
-        .call(Method::DELETE, "/api/auth/sessions", None, Some(&access))
-        .await;
+    let revoked = app.call(Method::DELETE, "/api/auth/sessions", None, Some(&access)).await;
     assert_eq!(revoked.status, StatusCode::OK);
     assert_eq!(revoked.body, json!({ "revoked": 2 }));
-    assert_eq!(
-        app.refresh(&registered_refresh).await.error_code(),
-        "INVALID_TOKEN"
-    );
-    assert_eq!(
-        app.refresh(&other_refresh).await.error_code(),
-        "INVALID_TOKEN"
-    );
+    assert_eq!(app.refresh(&registered_refresh).await.error_code(), "INVALID_TOKEN");
+    assert_eq!(app.refresh(&other_refresh).await.error_code(), "INVALID_TOKEN");
     let list = app.get("/api/auth/sessions", Some(&access)).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK);
@@ -284,52 +207,21 @@ async fn one_session_can_be_revoked_but_only_ones_own() {
     let (_, alice_other) = tokens_of(&app.login("alice").await);
 
     let foreign = app
-        .call(
-            Method::DELETE,
-            &format!("/api/auth/sessions/{}", session_id(&mallory_refresh)),
-            None,
-            Some(&access),
-        )
+        .call(Method::DELETE, &format!("/api/auth/sessions/{}", session_id(&mallory_refresh)), None, Some(&access))
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     assert_eq!(foreign.error_code(), "NOT_FOUND");
-    assert_eq!(
-        app.refresh(&mallory_refresh).await.status,
-        StatusCode::OK,
-        "someone else's session is untouched"
-    );
-    let unknown = app
-        .call(
-            Method::DELETE,
-            "/api/auth/sessions/no-such-session",
-            None,
-            Some(&access),
-        )
-        .await;
+    assert_eq!(app.refresh(&mallory_refresh).await.status, StatusCode::OK, "someone else's session is untouched");
+    let unknown = app.call(Method::DELETE, "/api/auth/sessions/no-such-session", None, Some(&access)).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let bad_encoding = app
-        .call(
-            Method::DELETE,
-            "/api/auth/sessions/%FF%FE",
-            None,
-            Some(&access),
-        )
-        .await;
+    let bad_encoding = app.call(Method::DELETE, "/api/auth/sessions/%FF%FE", None, Some(&access)).await;
     assert_eq!(bad_encoding.error_code(), "NOT_FOUND");
 
     let own = app
-        .call(
-            Method::DELETE,
-            &format!("/api/auth/sessions/{}", session_id(&alice_other)),
-            None,
-            Some(&access),
-        )
+        .call(Method::DELETE, &format!("/api/auth/sessions/{}", session_id(&alice_other)), None, Some(&access))
         .await;
     assert_eq!(own.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.refresh(&alice_other).await.error_code(),
-        "INVALID_TOKEN"
-    );
+    assert_eq!(app.refresh(&alice_other).await.error_code(), "INVALID_TOKEN");
 }
 
 #[tokio::test]
@@ -347,42 +239,18 @@ async fn changing_the_password_ends_the_other_sessions() {
         )
     };
     let wrong = change("not-the-password-at-all", NEW_PASSWORD).await;
-    assert_eq!(
-        (wrong.status, wrong.error_code()),
-        (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS")
-    );
-    assert_eq!(
-        change(PASSWORD, PASSWORD).await.detail_fields(),
-        ["newPassword"]
-    );
-    assert_eq!(
-        change(PASSWORD, "password1234").await.detail_fields(),
-        ["newPassword"]
-    );
-    assert_eq!(
-        change(PASSWORD, "changer-is-my-name").await.detail_fields(),
-        ["newPassword"]
-    );
+    assert_eq!((wrong.status, wrong.error_code()), (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS"));
+    assert_eq!(change(PASSWORD, PASSWORD).await.detail_fields(), ["newPassword"]);
+    assert_eq!(change(PASSWORD, "password1234").await.detail_fields(), ["newPassword"]);
+    assert_eq!(change(PASSWORD, "changer-is-my-name").await.detail_fields(), ["newPassword"]);
 
     let changed = change(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
     let (new_access, new_refresh) = tokens_of(&changed);
-    assert_eq!(
-        session_id(&new_refresh),
-        session_id(&old_refresh),
-        "the caller keeps its session"
-    );
+    assert_eq!(session_id(&new_refresh), session_id(&old_refresh), "the caller keeps its session");
 
-    assert_eq!(
-        app.refresh(&other_refresh).await.error_code(),
-        "INVALID_TOKEN"
-    );
-    assert_eq!(
-        app.get("/api/auth/sessions", Some(&other_access))
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.refresh(&other_refresh).await.error_code(), "INVALID_TOKEN");
+    assert_eq!(app.get("/api/auth/sessions", Some(&other_access)).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.refresh(&old_refresh).await.error_code(),
         "INVALID_TOKEN",
@@ -392,24 +260,9 @@ async fn changing_the_password_ends_the_other_sessions() {
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(app.refresh(&new_refresh).await.status, StatusCode::OK);
 
-    assert_eq!(
-        app.login("changer").await.error_code(),
-        "INVALID_CREDENTIALS",
-        "the old password stops working"
-    );
-    let with_new = app
-        .post(
-            "/api/auth/login",
-            json!({ "identifier": "changer", "password": NEW_PASSWORD }),
-        )
-        .await;
+    assert_eq!(app.login("changer").await.error_code(), "INVALID_CREDENTIALS", "the old password stops working");
+    let with_new = app.post("/api/auth/login", json!({ "identifier": "changer", "password": NEW_PASSWORD })).await;
     assert_eq!(with_new.status, StatusCode::OK);
     let keys = support::keys_of(&app.all_items().await);
-    assert_eq!(
-        keys.iter()
-            .filter(|(_, sk)| sk.starts_with("SESSION#"))
-            .count(),
-        2,
-        "ended session items are deleted"
-    );
+    assert_eq!(keys.iter().filter(|(_, sk)| sk.starts_with("SESSION#")).count(), 2, "ended session items are deleted");
 }

@@ -20,7 +20,14 @@ async fn relationship(app: &TestApp, who: &User, whom: &User) -> Value {
     response.body
 }
 
-fn flags(following: bool, followed_by: bool, requested: bool, requested_by: bool, blocking: bool, blocked_by: bool) -> Value {
+fn flags(
+    following: bool,
+    followed_by: bool,
+    requested: bool,
+    requested_by: bool,
+    blocking: bool,
+    blocked_by: bool,
+) -> Value {
     json!({ "following": following, "followedBy": followed_by, "requested": requested,
             "requestedBy": requested_by, "blocking": blocking, "blockedBy": blocked_by })
 }
@@ -134,8 +141,16 @@ async fn a_block_removes_everything_between_the_two_either_way() {
         assert_eq!(unblock.body, json!({ "blocking": false }));
         let again = app.post_as(blocker, "/api/social/unblock", json!({ "userId": blocked.id })).await;
         assert_eq!(again.body, json!({ "blocking": false }));
-        assert_eq!(relationship(&app, blocker, blocked).await, flags(false, false, false, false, false, false), "nothing restored");
-        assert_eq!(follow(&app, blocked, blocker).await, json!({ "status": "following" }), "following is possible again");
+        assert_eq!(
+            relationship(&app, blocker, blocked).await,
+            flags(false, false, false, false, false, false),
+            "nothing restored"
+        );
+        assert_eq!(
+            follow(&app, blocked, blocker).await,
+            json!({ "status": "following" }),
+            "following is possible again"
+        );
     }
 }
 
@@ -176,7 +191,9 @@ async fn lists_page_newest_first_with_stable_cursors() {
             let page = app.get_as(&fans[0], &format!("/api/social/{}/{list}{query}", star.id)).await;
             assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
             pages += 1;
-            seen.extend(page.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()));
+            seen.extend(
+                page.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()),
+            );
             match page.body["nextCursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
                 None => break,
@@ -204,29 +221,53 @@ async fn lists_page_newest_first_with_stable_cursors() {
 #[tokio::test]
 async fn hidden_lists_answer_403_and_deactivated_users_are_left_out() {
     let app = TestApp::new().await;
-    let (ann, bob, cat, dan) = (app.user("ann").await, app.user("bob").await, app.user("cat").await, app.user("dan").await);
+    let (ann, bob, cat, dan) =
+        (app.user("ann").await, app.user("bob").await, app.user("cat").await, app.user("dan").await);
     follow(&app, &cat, &ann).await;
     follow(&app, &dan, &ann).await;
     app.set_user_attribute(&dan.id, "status", aws_sdk_dynamodb::types::AttributeValue::S("deactivated".into())).await;
     let followers = app.get_as(&bob, &format!("/api/social/{}/followers", ann.id)).await;
-    let names: Vec<&str> = followers.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        followers.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["cat"]);
 
     app.set_profile_visibility(&ann, "private").await;
     let private = app.get_as(&bob, &format!("/api/social/{}/followers", ann.id)).await;
     assert_eq!((private.status, private.error_code()), (StatusCode::FORBIDDEN, "FORBIDDEN"));
-    assert_eq!(app.get_as(&cat, &format!("/api/social/{}/following", ann.id)).await.status, StatusCode::OK, "accepted follower");
+    assert_eq!(
+        app.get_as(&cat, &format!("/api/social/{}/following", ann.id)).await.status,
+        StatusCode::OK,
+        "accepted follower"
+    );
     assert_eq!(app.get_as(&ann, &format!("/api/social/{}/followers", ann.id)).await.status, StatusCode::OK, "self");
 
     app.set_profile_visibility(&ann, "public").await;
-    app.set_user_attribute(&ann.id, "privacySettings.activityVisibility", aws_sdk_dynamodb::types::AttributeValue::S("friends".into())).await;
-    assert_eq!(app.get_as(&cat, &format!("/api/social/{}/followers", ann.id)).await.status, StatusCode::FORBIDDEN, "not mutual");
+    app.set_user_attribute(
+        &ann.id,
+        "privacySettings.activityVisibility",
+        aws_sdk_dynamodb::types::AttributeValue::S("friends".into()),
+    )
+    .await;
+    assert_eq!(
+        app.get_as(&cat, &format!("/api/social/{}/followers", ann.id)).await.status,
+        StatusCode::FORBIDDEN,
+        "not mutual"
+    );
     follow(&app, &ann, &cat).await;
     assert_eq!(app.get_as(&cat, &format!("/api/social/{}/followers", ann.id)).await.status, StatusCode::OK, "mutual");
 
     app.post_as(&ann, "/api/social/block", json!({ "userId": bob.id })).await;
-    app.set_user_attribute(&ann.id, "privacySettings.activityVisibility", aws_sdk_dynamodb::types::AttributeValue::S("public".into())).await;
-    assert_eq!(app.get_as(&bob, &format!("/api/social/{}/followers", ann.id)).await.status, StatusCode::FORBIDDEN, "blocked");
+    app.set_user_attribute(
+        &ann.id,
+        "privacySettings.activityVisibility",
+        aws_sdk_dynamodb::types::AttributeValue::S("public".into()),
+    )
+    .await;
+    assert_eq!(
+        app.get_as(&bob, &format!("/api/social/{}/followers", ann.id)).await.status,
+        StatusCode::FORBIDDEN,
+        "blocked"
+    );
     assert_eq!(app.get_as(&bob, "/api/social/no-such-user/followers").await.status, StatusCode::NOT_FOUND);
 }
 
@@ -329,10 +370,15 @@ async fn concurrent_graph_changes_keep_counters_and_edges_consistent() {
     assert!(ok > 100, "most operations succeed ({ok}/200)");
 
     let items = app.all_items().await;
-    let text = |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let text =
+        |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
     let edges: HashSet<(String, String)> = items
         .iter()
-        .filter(|i| ["FOLLOWING#", "FOLLOWER#", "REQUEST#", "REQUESTED#", "BLOCKING#", "BLOCKEDBY#"].iter().any(|p| text(i, "SK").starts_with(p)))
+        .filter(|i| {
+            ["FOLLOWING#", "FOLLOWER#", "REQUEST#", "REQUESTED#", "BLOCKING#", "BLOCKEDBY#"]
+                .iter()
+                .any(|p| text(i, "SK").starts_with(p))
+        })
         .map(|i| (text(i, "PK").trim_start_matches("USER#").to_owned(), text(i, "SK")))
         .collect();
     let has = |owner: &str, prefix: &str, other: &str| edges.contains(&(owner.to_owned(), format!("{prefix}{other}")));
@@ -361,6 +407,11 @@ async fn concurrent_graph_changes_keep_counters_and_edges_consistent() {
         }
     }
     for user in &users {
-        assert_eq!(app.counts(user).await, counted.get(&user.id).copied().unwrap_or_default(), "{}'s counters", user.name);
+        assert_eq!(
+            app.counts(user).await,
+            counted.get(&user.id).copied().unwrap_or_default(),
+            "{}'s counters",
+            user.name
+        );
     }
 }

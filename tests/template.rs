@@ -32,12 +32,7 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// `[(attribute, HASH|RANGE)]` of a KeySchema.
 fn key_schema(value: &Value) -> Vec<(String, String)> {
-    value
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| (text(&k["AttributeName"]), text(&k["KeyType"])))
-        .collect()
+    value.as_sequence().unwrap().iter().map(|k| (text(&k["AttributeName"]), text(&k["KeyType"]))).collect()
 }
 
 #[test]
@@ -54,16 +49,11 @@ fn the_table_matches_the_code_definition() {
         .iter()
         .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
         .collect();
-    let expected: BTreeSet<(String, String)> = schema::KEY_ATTRIBUTES
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.to_string()))
-        .collect();
+    let expected: BTreeSet<(String, String)> =
+        schema::KEY_ATTRIBUTES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
     assert_eq!(attributes, expected);
 
-    assert_eq!(
-        key_schema(&props["KeySchema"]),
-        [("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]
-    );
+    assert_eq!(key_schema(&props["KeySchema"]), [("PK".into(), "HASH".into()), ("SK".into(), "RANGE".into())]);
 
     let indexes = props["GlobalSecondaryIndexes"].as_sequence().unwrap();
     assert_eq!(indexes.len(), schema::INDEXES.len());
@@ -74,54 +64,29 @@ fn the_table_matches_the_code_definition() {
             .unwrap_or_else(|| panic!("index {} is missing from template.yaml", expected.name));
         assert_eq!(
             key_schema(&index["KeySchema"]),
-            [
-                (expected.partition_key.into(), "HASH".into()),
-                (expected.sort_key.into(), "RANGE".into())
-            ],
+            [(expected.partition_key.into(), "HASH".into()), (expected.sort_key.into(), "RANGE".into())],
             "{}",
             expected.name
         );
-        assert_eq!(
-            text(&index["Projection"]["ProjectionType"]),
-            expected.projection,
-            "{}",
-            expected.name
-        );
+        assert_eq!(text(&index["Projection"]["ProjectionType"]), expected.projection, "{}", expected.name);
     }
 
-    assert_eq!(
-        text(&props["TimeToLiveSpecification"]["AttributeName"]),
-        schema::TTL_ATTRIBUTE
-    );
+    assert_eq!(text(&props["TimeToLiveSpecification"]["AttributeName"]), schema::TTL_ATTRIBUTE);
     assert_eq!(text(&props["TimeToLiveSpecification"]["Enabled"]), "true");
-    assert_eq!(
-        text(&props["StreamSpecification"]["StreamViewType"]),
-        schema::STREAM_VIEW_TYPE
-    );
-    assert_eq!(
-        text(&props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]),
-        "true"
-    );
+    assert_eq!(text(&props["StreamSpecification"]["StreamViewType"]), schema::STREAM_VIEW_TYPE);
+    assert_eq!(text(&props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]), "true");
 }
 
 #[test]
 fn cors_matches_the_local_server() {
     let template = template();
     let config = &resource(&template, "HttpApi")["Properties"]["CorsConfiguration"];
-    let lower = |v: &Value| {
-        strings(v)
-            .iter()
-            .map(|s| s.to_lowercase())
-            .collect::<Vec<_>>()
-    };
+    let lower = |v: &Value| strings(v).iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
     assert_eq!(strings(&config["AllowMethods"]), cors::ALLOWED_METHODS);
     assert_eq!(lower(&config["AllowHeaders"]), cors::ALLOWED_HEADERS);
     assert_eq!(lower(&config["ExposeHeaders"]), cors::EXPOSED_HEADERS);
     assert_eq!(text(&config["MaxAge"]), cors::MAX_AGE_SECS.to_string());
-    assert_eq!(
-        text(&template["Parameters"]["AllowedOrigins"]["Default"]),
-        cors::DEFAULT_ALLOWED_ORIGINS
-    );
+    assert_eq!(text(&template["Parameters"]["AllowedOrigins"]["Default"]), cors::DEFAULT_ALLOWED_ORIGINS);
 }
 
 /// Every path of ../shared/API.md, by the function that serves it.
@@ -183,9 +148,7 @@ const ROUTES: &[(&str, &[&str])] = &[
 fn every_route_goes_to_its_function_and_unknown_routes_get_the_envelope() {
     let template = template();
     for (function, paths) in ROUTES {
-        let events = resource(&template, function)["Properties"]["Events"]
-            .as_mapping()
-            .unwrap();
+        let events = resource(&template, function)["Properties"]["Events"].as_mapping().unwrap();
         let mut routed = BTreeSet::new();
         for event in events.values() {
             assert_eq!(text(&event["Type"]), "HttpApi", "{function}");
@@ -196,10 +159,7 @@ fn every_route_goes_to_its_function_and_unknown_routes_get_the_envelope() {
                     assert_eq!(text(&props["Method"]), "ANY", "{function} {}", text(path));
                     routed.insert(text(path));
                 }
-                None => assert_eq!(
-                    *function, "UsersFunction",
-                    "only one function takes the $default route"
-                ),
+                None => assert_eq!(*function, "UsersFunction", "only one function takes the $default route"),
             }
         }
         let expected: BTreeSet<String> = paths.iter().map(|p| p.to_string()).collect();
@@ -221,21 +181,11 @@ fn every_function_is_a_cargo_lambda_build_of_its_binary() {
     ] {
         let function = resource(&template, resource_name);
         assert_eq!(text(&function["Type"]), "AWS::Serverless::Function");
-        assert_eq!(
-            text(&function["Metadata"]["BuildMethod"]),
-            "rust-cargolambda"
-        );
-        assert_eq!(
-            text(&function["Metadata"]["BuildProperties"]["Binary"]),
-            binary
-        );
-        let manifest =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{binary}/Cargo.toml"));
+        assert_eq!(text(&function["Metadata"]["BuildMethod"]), "rust-cargolambda");
+        assert_eq!(text(&function["Metadata"]["BuildProperties"]["Binary"]), binary);
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../functions/{binary}/Cargo.toml"));
         let cargo = std::fs::read_to_string(manifest).unwrap();
-        assert!(
-            cargo.contains(&format!("name = \"{binary}\"")),
-            "functions/{binary} builds a binary named {binary}"
-        );
+        assert!(cargo.contains(&format!("name = \"{binary}\"")), "functions/{binary} builds a binary named {binary}");
     }
     let schedule = &resource(&template, "CleanupFunction")["Properties"]["Events"];
     let schedule = schedule.as_mapping().unwrap().values().next().unwrap();

@@ -6,9 +6,7 @@ use shared::AppState;
 
 /// All routes of the service, as the tests and the local server mount them.
 pub fn app(state: AppState) -> Router {
-    let routes = auth::routes()
-        .merge(users::routes())
-        .merge(social::routes());
+    let routes = auth::routes().merge(users::routes()).merge(social::routes());
     shared::http::service(routes, state)
 }
 
@@ -17,27 +15,15 @@ pub fn cors_from_env() -> Result<tower_http::cors::CorsLayer, shared::error::Box
     use shared::http::cors;
     use tower_http::cors::{AllowOrigin, CorsLayer};
 
-    let origins = std::env::var("CORS_ALLOWED_ORIGINS")
-        .unwrap_or_else(|_| cors::DEFAULT_ALLOWED_ORIGINS.into());
+    let origins = std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_else(|_| cors::DEFAULT_ALLOWED_ORIGINS.into());
     let allow_origin = if origins.trim() == "*" {
         AllowOrigin::any()
     } else {
-        let list = origins
-            .split(',')
-            .map(|o| o.trim().parse())
-            .collect::<Result<Vec<http::HeaderValue>, _>>()?;
+        let list = origins.split(',').map(|o| o.trim().parse()).collect::<Result<Vec<http::HeaderValue>, _>>()?;
         AllowOrigin::list(list)
     };
-    let methods = cors::ALLOWED_METHODS
-        .iter()
-        .map(|m| m.parse())
-        .collect::<Result<Vec<http::Method>, _>>()?;
-    let headers = |names: &[&str]| {
-        names
-            .iter()
-            .map(|h| h.parse())
-            .collect::<Result<Vec<http::HeaderName>, _>>()
-    };
+    let methods = cors::ALLOWED_METHODS.iter().map(|m| m.parse()).collect::<Result<Vec<http::Method>, _>>()?;
+    let headers = |names: &[&str]| names.iter().map(|h| h.parse()).collect::<Result<Vec<http::HeaderName>, _>>();
     Ok(CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods(methods)

@@ -49,27 +49,20 @@ impl Config {
     /// Builds the configuration from any variable source (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let text = |name: &'static str, default: &str| {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned())
+            lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
         };
         let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
             match lookup(name).filter(|v| !v.trim().is_empty()) {
                 None => Ok(default),
                 Some(raw) => match raw.trim().parse::<i64>() {
                     Ok(n) if n >= min => Ok(n),
-                    _ => Err(ConfigError {
-                        name,
-                        reason: format!("expected a whole number ≥ {min}"),
-                    }),
+                    _ => Err(ConfigError { name, reason: format!("expected a whole number ≥ {min}") }),
                 },
             }
         };
         Ok(Config {
             table_name: text("TABLE_NAME", "user-service"),
-            issuer: text("JWT_ISSUER", "http://localhost:3000")
-                .trim_end_matches('/')
-                .to_owned(),
+            issuer: text("JWT_ISSUER", "http://localhost:3000").trim_end_matches('/').to_owned(),
             audience: text("JWT_AUDIENCE", "social-platform"),
             access_token_ttl_secs: number("ACCESS_TOKEN_TTL_SECONDS", 900, 60)?,
             session_ttl_days: number("SESSION_TTL_DAYS", 7, 1)?,
@@ -81,31 +74,20 @@ impl Config {
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
             rate_limits: {
                 let defaults = RateLimits::default();
-                let limit = |name: &'static str, default: Limit| match lookup(name)
-                    .filter(|v| !v.trim().is_empty())
-                {
+                let limit = |name: &'static str, default: Limit| match lookup(name).filter(|v| !v.trim().is_empty()) {
                     None => Ok(default),
                     Some(raw) => Limit::parse(&raw).map_err(|reason| ConfigError { name, reason }),
                 };
                 RateLimits {
-                    login_per_identifier: limit(
-                        "RATE_LIMIT_LOGIN_PER_IDENTIFIER",
-                        defaults.login_per_identifier,
-                    )?,
+                    login_per_identifier: limit("RATE_LIMIT_LOGIN_PER_IDENTIFIER", defaults.login_per_identifier)?,
                     login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", defaults.login_per_ip)?,
                     failed_logins_per_account: limit(
                         "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT",
                         defaults.failed_logins_per_account,
                     )?,
                     register_per_ip: limit("RATE_LIMIT_REGISTER_PER_IP", defaults.register_per_ip)?,
-                    refresh_per_session: limit(
-                        "RATE_LIMIT_REFRESH_PER_SESSION",
-                        defaults.refresh_per_session,
-                    )?,
-                    reports_per_user: limit(
-                        "RATE_LIMIT_REPORTS_PER_USER",
-                        defaults.reports_per_user,
-                    )?,
+                    refresh_per_session: limit("RATE_LIMIT_REFRESH_PER_SESSION", defaults.refresh_per_session)?,
+                    reports_per_user: limit("RATE_LIMIT_REPORTS_PER_USER", defaults.reports_per_user)?,
                 }
             },
         })
@@ -118,10 +100,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -136,12 +115,7 @@ mod tests {
 
     #[test]
     fn password_minimum_never_goes_below_eight() {
-        assert_eq!(
-            config(&[("PASSWORD_MIN_LENGTH", "8")])
-                .unwrap()
-                .password_min_length,
-            8
-        );
+        assert_eq!(config(&[("PASSWORD_MIN_LENGTH", "8")]).unwrap().password_min_length, 8);
         let err = config(&[("PASSWORD_MIN_LENGTH", "6")]).unwrap_err();
         assert_eq!(err.name, "PASSWORD_MIN_LENGTH");
     }
@@ -150,16 +124,8 @@ mod tests {
     fn rate_limits_come_from_the_environment() {
         let c = config(&[("RATE_LIMIT_LOGIN_PER_IP", "3/60")]).unwrap();
         assert_eq!(c.rate_limits.login_per_ip, Limit::new(3, 60));
-        assert_eq!(
-            c.rate_limits.failed_logins_per_account,
-            Limit::new(100, 3600)
-        );
-        assert_eq!(
-            config(&[("RATE_LIMIT_REGISTER_PER_IP", "lots")])
-                .unwrap_err()
-                .name,
-            "RATE_LIMIT_REGISTER_PER_IP"
-        );
+        assert_eq!(c.rate_limits.failed_logins_per_account, Limit::new(100, 3600));
+        assert_eq!(config(&[("RATE_LIMIT_REGISTER_PER_IP", "lots")]).unwrap_err().name, "RATE_LIMIT_REGISTER_PER_IP");
     }
 
     #[test]

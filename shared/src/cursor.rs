@@ -34,9 +34,7 @@ impl Cursors {
         let mut hasher = Sha256::new();
         hasher.update(b"user-service page cursor v1\0");
         hasher.update(secret);
-        Cursors {
-            key: hasher.finalize().into(),
-        }
+        Cursors { key: hasher.finalize().into() }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -44,22 +42,11 @@ impl Cursors {
     }
 
     pub fn encode(&self, list: &str, last_key: &Item) -> String {
-        let k = last_key
-            .iter()
-            .filter_map(|(name, v)| v.as_s().ok().map(|v| (name.clone(), v.clone())))
-            .collect();
-        let json = serde_json::to_vec(&Payload {
-            l: list.to_owned(),
-            k,
-        })
-        .unwrap_or_default();
+        let k = last_key.iter().filter_map(|(name, v)| v.as_s().ok().map(|v| (name.clone(), v.clone()))).collect();
+        let json = serde_json::to_vec(&Payload { l: list.to_owned(), k }).unwrap_or_default();
         let mut mac = self.mac();
         mac.update(&json);
-        format!(
-            "{}.{}",
-            B64.encode(&json),
-            B64.encode(mac.finalize().into_bytes())
-        )
+        format!("{}.{}", B64.encode(&json), B64.encode(mac.finalize().into_bytes()))
     }
 
     pub fn decode(&self, list: &str, cursor: &str) -> AppResult<Item> {
@@ -68,18 +55,12 @@ impl Cursors {
         let tag = B64.decode(tag).map_err(|_| AppError::InvalidCursor)?;
         let mut mac = self.mac();
         mac.update(&json);
-        mac.verify_slice(&tag)
-            .map_err(|_| AppError::InvalidCursor)?;
-        let payload: Payload =
-            serde_json::from_slice(&json).map_err(|_| AppError::InvalidCursor)?;
+        mac.verify_slice(&tag).map_err(|_| AppError::InvalidCursor)?;
+        let payload: Payload = serde_json::from_slice(&json).map_err(|_| AppError::InvalidCursor)?;
         if payload.l != list {
             return Err(AppError::InvalidCursor);
         }
-        Ok(payload
-            .k
-            .into_iter()
-            .map(|(k, v)| (k, AttributeValue::S(v)))
-            .collect())
+        Ok(payload.k.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
     }
 }
 
@@ -88,15 +69,10 @@ mod tests {
     use super::*;
 
     fn key() -> Item {
-        [
-            ("PK", "USER#a"),
-            ("SK", "FOLLOWER#b"),
-            ("GSI1PK", "FOLLOWERS#a"),
-            ("GSI1SK", "2026#b"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
-        .collect()
+        [("PK", "USER#a"), ("SK", "FOLLOWER#b"), ("GSI1PK", "FOLLOWERS#a"), ("GSI1SK", "2026#b")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
+            .collect()
     }
 
     #[test]
@@ -104,27 +80,15 @@ mod tests {
         let cursors = Cursors::new(b"secret");
         let cursor = cursors.encode("FOLLOWERS#a", &key());
         assert_eq!(cursors.decode("FOLLOWERS#a", &cursor).unwrap(), key());
-        assert!(matches!(
-            cursors.decode("FOLLOWING#a", &cursor),
-            Err(AppError::InvalidCursor)
-        ));
-        assert!(matches!(
-            Cursors::new(b"other").decode("FOLLOWERS#a", &cursor),
-            Err(AppError::InvalidCursor)
-        ));
+        assert!(matches!(cursors.decode("FOLLOWING#a", &cursor), Err(AppError::InvalidCursor)));
+        assert!(matches!(Cursors::new(b"other").decode("FOLLOWERS#a", &cursor), Err(AppError::InvalidCursor)));
         let (body, tag) = cursor.split_once('.').unwrap();
         let mut json = B64.decode(body).unwrap();
         let at = json.iter().position(|b| *b == b'b').unwrap();
         json[at] = b'c';
         let altered = format!("{}.{tag}", B64.encode(json));
         for bad in [altered.as_str(), "", "garbage", "a.b", "..", &cursor[1..]] {
-            assert!(
-                matches!(
-                    cursors.decode("FOLLOWERS#a", bad),
-                    Err(AppError::InvalidCursor)
-                ),
-                "{bad}"
-            );
+            assert!(matches!(cursors.decode("FOLLOWERS#a", bad), Err(AppError::InvalidCursor)), "{bad}");
         }
     }
 }

@@ -15,10 +15,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -150,10 +147,7 @@ fn log_cause_chain(err: &AppError) {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if matches!(
-            self,
-            AppError::Internal(_) | AppError::ServiceUnavailable(_)
-        ) {
+        if matches!(self, AppError::Internal(_) | AppError::ServiceUnavailable(_)) {
             log_cause_chain(&self);
         }
         let details = match &self {
@@ -161,18 +155,12 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let body = Envelope {
-            error: ErrorBody {
-                code: self.code(),
-                message: self.to_string(),
-                details,
-            },
+            error: ErrorBody { code: self.code(), message: self.to_string(), details },
             request_id: request_id(),
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let AppError::RateLimited { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(retry_after_secs));
+            response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
         }
         response
     }

@@ -19,7 +19,8 @@ const PARALLELISM: u32 = 1;
 /// A PHC string with the parameters above whose digest matches no known password. It is
 /// verified when the account does not exist, so that the answer takes as long as a wrong
 /// password. A unit test keeps its parameters in step with the real ones.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXJhbmRvbXNhbHQ$4a1TLOJOedtMZrGmCoHhPbZh1GgMcEmaYmQ2dcsnj2A";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXJhbmRvbXNhbHQ$4a1TLOJOedtMZrGmCoHhPbZh1GgMcEmaYmQ2dcsnj2A";
 
 pub struct Passwords {
     min_length: usize,
@@ -35,12 +36,8 @@ pub enum Verified {
 
 impl Passwords {
     pub fn new(min_length: usize) -> Self {
-        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-            .expect("OWASP argon2 parameters are valid");
-        Passwords {
-            min_length: min_length.max(8),
-            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-        }
+        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("OWASP argon2 parameters are valid");
+        Passwords { min_length: min_length.max(8), argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) }
     }
 
     /// API.md's rules: length in characters (any Unicode), no composition rules, not too
@@ -78,9 +75,7 @@ impl Passwords {
         let argon2 = self.argon2.clone();
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
+            argon2.hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
         })
         .await
         .map_err(AppError::internal)?
@@ -94,8 +89,7 @@ impl Passwords {
         let is_real = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         tokio::task::spawn_blocking(move || {
-            let hash = PasswordHash::new(&phc)
-                .map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
+            let hash = PasswordHash::new(&phc).map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
             let matches = argon2.verify_password(password.as_bytes(), &hash).is_ok();
             Ok(match (is_real && matches, needs_rehash(&argon2, &hash)) {
                 (false, _) => Verified::No,
@@ -113,9 +107,7 @@ fn needs_rehash(argon2: &Argon2<'_>, hash: &PasswordHash<'_>) -> bool {
     let stored = Params::try_from(hash).ok();
     hash.algorithm != Algorithm::Argon2id.ident()
         || stored.is_none_or(|p| {
-            p.m_cost() != current.m_cost()
-                || p.t_cost() != current.t_cost()
-                || p.p_cost() != current.p_cost()
+            p.m_cost() != current.m_cost() || p.t_cost() != current.t_cost() || p.p_cost() != current.p_cost()
         })
 }
 
@@ -140,42 +132,20 @@ mod tests {
         let hash = p.hash("lantern-orbit-velvet-93".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert_eq!(
-            p.verify("lantern-orbit-velvet-93".into(), Some(hash.clone()))
-                .await
-                .unwrap(),
-            Verified::Yes {
-                needs_rehash: false
-            }
+            p.verify("lantern-orbit-velvet-93".into(), Some(hash.clone())).await.unwrap(),
+            Verified::Yes { needs_rehash: false }
         );
-        assert_eq!(
-            p.verify("lantern-orbit-velvet-94".into(), Some(hash))
-                .await
-                .unwrap(),
-            Verified::No
-        );
-        assert_eq!(
-            p.verify("anything".into(), None).await.unwrap(),
-            Verified::No
-        );
+        assert_eq!(p.verify("lantern-orbit-velvet-94".into(), Some(hash)).await.unwrap(), Verified::No);
+        assert_eq!(p.verify("anything".into(), None).await.unwrap(), Verified::No);
     }
 
     #[tokio::test]
     async fn weaker_stored_parameters_ask_for_a_rehash() {
-        let weak = Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Params::new(8192, 1, 1, None).unwrap(),
-        );
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap());
         let salt = SaltString::generate(&mut OsRng);
-        let hash = weak
-            .hash_password(b"lantern-orbit-velvet-93", &salt)
-            .unwrap()
-            .to_string();
+        let hash = weak.hash_password(b"lantern-orbit-velvet-93", &salt).unwrap().to_string();
         assert_eq!(
-            passwords()
-                .verify("lantern-orbit-velvet-93".into(), Some(hash))
-                .await
-                .unwrap(),
+            passwords().verify("lantern-orbit-velvet-93".into(), Some(hash)).await.unwrap(),
             Verified::Yes { needs_rehash: true }
         );
     }
@@ -185,32 +155,12 @@ mod tests {
         let p = passwords();
         let related = ["river_song", "river@example.org", "river"];
         assert!(p.check_policy("lantern-orbit-velvet-93", &related).is_ok());
-        assert!(p
-            .check_policy("短いけれど十分に長い日本語のパスワードです", &related)
-            .is_ok());
-        assert!(p
-            .check_policy("short", &related)
-            .unwrap_err()
-            .contains("at least 12"));
-        assert!(p
-            .check_policy(&"x".repeat(129), &related)
-            .unwrap_err()
-            .contains("at most 128"));
-        assert!(p
-            .check_policy("password1234", &related)
-            .unwrap_err()
-            .contains("guess"));
-        assert!(p
-            .check_policy("aaaaaaaaaaaaaaaa", &related)
-            .unwrap_err()
-            .contains("guess"));
-        assert!(p
-            .check_policy("River_Song_2024!", &related)
-            .unwrap_err()
-            .contains("username"));
-        assert!(p
-            .check_policy("xriver@example.orgx", &related)
-            .unwrap_err()
-            .contains("username"));
+        assert!(p.check_policy("短いけれど十分に長い日本語のパスワードです", &related).is_ok());
+        assert!(p.check_policy("short", &related).unwrap_err().contains("at least 12"));
+        assert!(p.check_policy(&"x".repeat(129), &related).unwrap_err().contains("at most 128"));
+        assert!(p.check_policy("password1234", &related).unwrap_err().contains("guess"));
+        assert!(p.check_policy("aaaaaaaaaaaaaaaa", &related).unwrap_err().contains("guess"));
+        assert!(p.check_policy("River_Song_2024!", &related).unwrap_err().contains("username"));
+        assert!(p.check_policy("xriver@example.orgx", &related).unwrap_err().contains("username"));
     }
 }

@@ -23,18 +23,9 @@ impl Limit {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (max, window) = text
-            .trim()
-            .split_once('/')
-            .ok_or("expected MAX/WINDOW_SECONDS, e.g. 10/300")?;
-        let max: i64 = max
-            .trim()
-            .parse()
-            .map_err(|_| "MAX must be a whole number")?;
-        let window_secs: i64 = window
-            .trim()
-            .parse()
-            .map_err(|_| "WINDOW_SECONDS must be a whole number")?;
+        let (max, window) = text.trim().split_once('/').ok_or("expected MAX/WINDOW_SECONDS, e.g. 10/300")?;
+        let max: i64 = max.trim().parse().map_err(|_| "MAX must be a whole number")?;
+        let window_secs: i64 = window.trim().parse().map_err(|_| "WINDOW_SECONDS must be a whole number")?;
         if max < 1 || window_secs < 1 {
             return Err("both numbers must be at least 1".into());
         }
@@ -94,9 +85,7 @@ impl AppState {
         let window = self.store.add_hit(scope, key, limit).await?;
         if window.hits > limit.max {
             tracing::warn!(scope, "rate limit reached");
-            return Err(AppError::RateLimited {
-                retry_after_secs: window.retry_after_secs,
-            });
+            return Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs });
         }
         Ok(())
     }
@@ -119,14 +108,8 @@ mod tests {
     fn ipv6_is_grouped_by_64_and_ipv4_kept_whole() {
         assert_eq!(ip_key(Some("203.0.113.7")), "203.0.113.7");
         assert_eq!(ip_key(Some("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
-        assert_eq!(
-            ip_key(Some("2001:db8:1:2:ffff:ffff:ffff:ffff")),
-            "2001:db8:1:2::/64"
-        );
-        assert_ne!(
-            ip_key(Some("2001:db8:1:3::1")),
-            ip_key(Some("2001:db8:1:2::1"))
-        );
+        assert_eq!(ip_key(Some("2001:db8:1:2:ffff:ffff:ffff:ffff")), "2001:db8:1:2::/64");
+        assert_ne!(ip_key(Some("2001:db8:1:3::1")), ip_key(Some("2001:db8:1:2::1")));
         assert_eq!(ip_key(Some("::ffff:198.51.100.1")), "198.51.100.1");
         assert_eq!(ip_key(None), "unknown");
         assert_eq!(ip_key(Some("not an ip")), "unknown");
@@ -134,10 +117,7 @@ mod tests {
 
     #[test]
     fn identifiers_are_hashed_without_regard_to_case() {
-        assert_eq!(
-            identifier_key("Ada@Example.org"),
-            identifier_key(" ada@example.org")
-        );
+        assert_eq!(identifier_key("Ada@Example.org"), identifier_key(" ada@example.org"));
         assert!(!identifier_key("ada@example.org").contains("ada"));
     }
 }

@@ -39,11 +39,7 @@ impl AppState {
     pub async fn from_env() -> Result<Self, BoxError> {
         let config = Config::from_env()?;
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let store = Store::new(
-            &aws,
-            config.table_name.clone(),
-            Duration::from_millis(config.dynamodb_timeout_ms),
-        );
+        let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
         let keys = tokens::load_key_set(&config, &aws).await?;
         AppState::new(config, store, &keys)
     }

@@ -54,9 +54,7 @@ fn b64_uint(n: &BigUint) -> String {
 }
 
 fn uint(field: &str, value: &str) -> Result<BigUint, BoxError> {
-    let bytes = B64
-        .decode(value)
-        .map_err(|e| format!("JWK field {field}: {e}"))?;
+    let bytes = B64.decode(value).map_err(|e| format!("JWK field {field}: {e}"))?;
     Ok(BigUint::from_bytes_be(&bytes))
 }
 
@@ -145,10 +143,7 @@ impl Tokens {
             if key.kty != "RSA" || key.alg.as_deref().is_some_and(|a| a != "RS256") {
                 return Err(format!("key {} is not an RS256 RSA key", key.kid).into());
             }
-            verifying_keys.insert(
-                key.kid.clone(),
-                DecodingKey::from_rsa_components(&key.n, &key.e)?,
-            );
+            verifying_keys.insert(key.kid.clone(), DecodingKey::from_rsa_components(&key.n, &key.e)?);
         }
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&config.issuer]);
@@ -206,29 +201,20 @@ impl Tokens {
             tracing::info!(alg = ?header.alg, "access token refused: algorithm or type");
             return Err(AppError::Unauthorized);
         }
-        let key = header
-            .kid
-            .as_ref()
-            .and_then(|kid| self.verifying_keys.get(kid))
-            .ok_or_else(|| {
-                tracing::info!("access token refused: unknown key id");
-                AppError::Unauthorized
-            })?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| {
-                tracing::info!(reason = ?e.kind(), "access token refused");
-                AppError::Unauthorized
-            })
+        let key = header.kid.as_ref().and_then(|kid| self.verifying_keys.get(kid)).ok_or_else(|| {
+            tracing::info!("access token refused: unknown key id");
+            AppError::Unauthorized
+        })?;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
+            tracing::info!(reason = ?e.kind(), "access token refused");
+            AppError::Unauthorized
+        })
     }
 }
 
 /// Loads the signing keys once per container: from Secrets Manager when
 /// `JWT_KEYS_SECRET_ID` is set, else from the local key file (created on first run).
-pub async fn load_key_set(
-    config: &Config,
-    aws: &aws_config::SdkConfig,
-) -> Result<PrivateJwkSet, BoxError> {
+pub async fn load_key_set(config: &Config, aws: &aws_config::SdkConfig) -> Result<PrivateJwkSet, BoxError> {
     match &config.jwt_keys_secret_id {
         Some(secret_id) => {
             let client = aws_sdk_secretsmanager::Client::new(aws);
@@ -242,16 +228,10 @@ pub async fn key_set_from_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
 ) -> Result<PrivateJwkSet, BoxError> {
-    let secret = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await?;
-    let text = secret
-        .secret_string()
-        .ok_or("the signing-key secret has no string value")?;
-    let keys: PrivateJwkSet = serde_json::from_str(text)
-        .map_err(|e| format!("the signing-key secret is not a JWK set: {e}"))?;
+    let secret = client.get_secret_value().secret_id(secret_id).send().await?;
+    let text = secret.secret_string().ok_or("the signing-key secret has no string value")?;
+    let keys: PrivateJwkSet =
+        serde_json::from_str(text).map_err(|e| format!("the signing-key secret is not a JWK set: {e}"))?;
     if keys.keys.is_empty() {
         return Err("the signing-key secret holds no key: see the README, Deploy".into());
     }
@@ -264,9 +244,7 @@ pub fn key_set_from_file(path: &Path) -> Result<PrivateJwkSet, BoxError> {
         let text = std::fs::read_to_string(path)?;
         return Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?);
     }
-    let keys = PrivateJwkSet {
-        keys: vec![PrivateJwk::generate()?],
-    };
+    let keys = PrivateJwkSet { keys: vec![PrivateJwk::generate()?] };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -279,11 +257,7 @@ pub fn key_set_from_file(path: &Path) -> Result<PrivateJwkSet, BoxError> {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(text.as_bytes())
 }
 

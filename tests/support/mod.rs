@@ -27,9 +27,7 @@ pub fn sdk_config(endpoint_var: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            Credentials::for_tests(),
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::for_tests()))
         .endpoint_url(endpoint(endpoint_var))
         .build()
 }
@@ -41,17 +39,12 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 /// One signing key per test binary: RSA key generation is the slow part.
 pub fn test_keys() -> &'static PrivateJwkSet {
     static KEYS: OnceLock<PrivateJwkSet> = OnceLock::new();
-    KEYS.get_or_init(|| PrivateJwkSet {
-        keys: vec![PrivateJwk::generate().expect("key generation")],
-    })
+    KEYS.get_or_init(|| PrivateJwkSet { keys: vec![PrivateJwk::generate().expect("key generation")] })
 }
 
 /// The configuration from these variables alone; the first of a repeated name wins.
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         .expect("test configuration is valid")
 }
@@ -79,11 +72,7 @@ impl TestResponse {
     pub fn detail_fields(&self) -> Vec<String> {
         self.body["error"]["details"]
             .as_array()
-            .map(|d| {
-                d.iter()
-                    .filter_map(|x| x["field"].as_str().map(str::to_owned))
-                    .collect()
-            })
+            .map(|d| d.iter().filter_map(|x| x["field"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     }
 }
@@ -107,51 +96,23 @@ impl TestApp {
         ]);
         let config = config_with(&all);
         let dynamodb = dynamodb_client();
-        schema::create_table(&dynamodb, &table)
-            .await
-            .expect("create the test table");
+        schema::create_table(&dynamodb, &table).await.expect("create the test table");
         let store = Store::from_client(dynamodb.clone(), table.clone());
         let state = AppState::new(config, store, test_keys()).expect("app state");
         let router = local_server::app(state.clone());
-        TestApp {
-            state,
-            router,
-            dynamodb,
-            table,
-        }
+        TestApp { state, router, dynamodb, table }
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router never fails");
+        let response = self.router.clone().oneshot(request).await.expect("the router never fails");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON body")
-        };
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        TestResponse { status, headers, body }
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> TestResponse {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
@@ -187,12 +148,7 @@ impl TestApp {
                 }),
             )
             .await;
-        assert_eq!(
-            response.status,
-            StatusCode::CREATED,
-            "register {username}: {:?}",
-            response.body
-        );
+        assert_eq!(response.status, StatusCode::CREATED, "register {username}: {:?}", response.body);
         response
     }
 
@@ -201,14 +157,8 @@ impl TestApp {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
-                .dynamodb
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
+            let out =
+                self.dynamodb.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.expect("scan");
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -220,16 +170,9 @@ impl TestApp {
 
 /// The `PK`/`SK` pairs of items, for assertions on what was written.
 pub fn keys_of(items: &[shared::store::Item]) -> Vec<(String, String)> {
-    let text = |item: &shared::store::Item, k: &str| {
-        item.get(k)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default()
-    };
-    let mut keys: Vec<_> = items
-        .iter()
-        .map(|i| (text(i, "PK"), text(i, "SK")))
-        .collect();
+    let text =
+        |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let mut keys: Vec<_> = items.iter().map(|i| (text(i, "PK"), text(i, "SK"))).collect();
     keys.sort();
     keys
 }
@@ -237,32 +180,18 @@ pub fn keys_of(items: &[shared::store::Item]) -> Vec<(String, String)> {
 /// Access and refresh token of a register/login/refresh answer.
 pub fn tokens_of(response: &TestResponse) -> (String, String) {
     (
-        response.body["accessToken"]
-            .as_str()
-            .expect("accessToken")
-            .to_owned(),
-        response.body["refreshToken"]
-            .as_str()
-            .expect("refreshToken")
-            .to_owned(),
+        response.body["accessToken"].as_str().expect("accessToken").to_owned(),
+        response.body["refreshToken"].as_str().expect("refreshToken").to_owned(),
     )
 }
 
 impl TestApp {
     pub async fn login(&self, identifier: &str) -> TestResponse {
-        self.post(
-            "/api/auth/login",
-            serde_json::json!({ "identifier": identifier, "password": PASSWORD }),
-        )
-        .await
+        self.post("/api/auth/login", serde_json::json!({ "identifier": identifier, "password": PASSWORD })).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
-        self.post(
-            "/api/auth/refresh",
-            serde_json::json!({ "refreshToken": refresh_token }),
-        )
-        .await
+        self.post("/api/auth/refresh", serde_json::json!({ "refreshToken": refresh_token })).await
     }
 
     /// A request from a given client address, as the local server sees it.
@@ -273,13 +202,9 @@ impl TestApp {
             .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
-        let addr: std::net::SocketAddr = format!("[{ip}]:443")
-            .parse()
-            .or_else(|_| format!("{ip}:443").parse())
-            .unwrap();
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(addr));
+        let addr: std::net::SocketAddr =
+            format!("[{ip}]:443").parse().or_else(|_| format!("{ip}:443").parse()).unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
         self.send(request).await
     }
 }

@@ -8,9 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
 use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest, TokenPair};
-use shared::services::sessions::{
-    ChangePasswordRequest, LogoutRequest, RefreshRequest, Revoked, SessionList,
-};
+use shared::services::sessions::{ChangePasswordRequest, LogoutRequest, RefreshRequest, Revoked, SessionList};
 use shared::{AppResult, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -21,16 +19,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
         .route("/api/auth/change-password", post(change_password))
-        .route(
-            "/api/auth/sessions",
-            get(sessions).delete(revoke_other_sessions),
-        )
+        .route("/api/auth/sessions", get(sessions).delete(revoke_other_sessions))
         .route("/api/auth/sessions/{session_id}", delete(revoke_session))
         .route("/.well-known/jwks.json", get(jwks))
-        .route(
-            "/.well-known/openid-configuration",
-            get(openid_configuration),
-        )
+        .route("/.well-known/openid-configuration", get(openid_configuration))
 }
 
 /// The function as Lambda runs it.
@@ -43,10 +35,7 @@ async fn register(
     client: ClientInfo,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> AppResult<(StatusCode, Json<AuthResponse>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.register(body, &client).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(state.register(body, &client).await?)))
 }
 
 async fn login(
@@ -89,10 +78,7 @@ async fn sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Js
     Ok(Json(state.sessions(&caller).await?))
 }
 
-async fn revoke_other_sessions(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> AppResult<Json<Revoked>> {
+async fn revoke_other_sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Revoked>> {
     Ok(Json(state.revoke_other_sessions(&caller).await?))
 }
 

@@ -57,11 +57,7 @@ async fn followers(
     PathParam(user_id): PathParam<String>,
     QueryParams(page): QueryParams<PageQuery>,
 ) -> Listed {
-    Ok(Json(
-        state
-            .user_list(&caller, &user_id, UserList::Followers, page.validate()?)
-            .await?,
-    ))
+    Ok(Json(state.user_list(&caller, &user_id, UserList::Followers, page.validate()?).await?))
 }
 
 async fn following(
@@ -70,21 +66,11 @@ async fn following(
     PathParam(user_id): PathParam<String>,
     QueryParams(page): QueryParams<PageQuery>,
 ) -> Listed {
-    Ok(Json(
-        state
-            .user_list(&caller, &user_id, UserList::Following, page.validate()?)
-            .await?,
-    ))
+    Ok(Json(state.user_list(&caller, &user_id, UserList::Following, page.validate()?).await?))
 }
 
-async fn requests(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryParams(page): QueryParams<PageQuery>,
-) -> Listed {
-    Ok(Json(
-        state.follow_requests(&caller, page.validate()?).await?,
-    ))
+async fn requests(State(state): State<AppState>, caller: Caller, QueryParams(page): QueryParams<PageQuery>) -> Listed {
+    Ok(Json(state.follow_requests(&caller, page.validate()?).await?))
 }
 
 async fn accept(
@@ -119,11 +105,7 @@ async fn unblock(
     Ok(Json(state.unblock(&caller, body).await?))
 }
 
-async fn blocked(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryParams(page): QueryParams<PageQuery>,
-) -> Listed {
+async fn blocked(State(state): State<AppState>, caller: Caller, QueryParams(page): QueryParams<PageQuery>) -> Listed {
     Ok(Json(state.blocked_users(&caller, page.validate()?).await?))
 }
 
@@ -132,10 +114,7 @@ async fn report(
     caller: Caller,
     JsonBody(body): JsonBody<ReportRequest>,
 ) -> AppResult<(StatusCode, Json<ReportCreated>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.report(&caller, body).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(state.report(&caller, body).await?)))
 }
 
 async fn relationship(

@@ -53,9 +53,7 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|label| {
@@ -65,9 +63,7 @@ impl Email {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             })
-            && labels
-                .last()
-                .is_some_and(|tld| tld.chars().all(char::is_alphabetic) && tld.len() >= 2);
+            && labels.last().is_some_and(|tld| tld.chars().all(char::is_alphabetic) && tld.len() >= 2);
         if local_ok && domain_ok {
             Ok(Email(email))
         } else {
@@ -122,10 +118,7 @@ mod tests {
 
     #[test]
     fn usernames() {
-        assert_eq!(
-            Username::parse("Ada_Lovelace1").unwrap().key(),
-            "ada_lovelace1"
-        );
+        assert_eq!(Username::parse("Ada_Lovelace1").unwrap().key(), "ada_lovelace1");
         for bad in ["ab", "a".repeat(31).as_str(), "has space", "dash-ed", "zoë"] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
@@ -133,16 +126,8 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_need_two_domain_labels() {
-        assert_eq!(
-            Email::parse("Ada@Example.ORG").unwrap().as_str(),
-            "ada@example.org"
-        );
-        assert_eq!(
-            Email::parse("first.last+tag@mail.example.co")
-                .unwrap()
-                .local_part(),
-            "first.last+tag"
-        );
+        assert_eq!(Email::parse("Ada@Example.ORG").unwrap().as_str(), "ada@example.org");
+        assert_eq!(Email::parse("first.last+tag@mail.example.co").unwrap().local_part(), "first.last+tag");
         for bad in [
             "plain",
             "@example.org",
@@ -163,30 +148,11 @@ mod tests {
 
     #[test]
     fn names_accept_any_script_and_normalise() {
-        assert_eq!(
-            PersonName::parse("Zoe\u{308}").unwrap().into_string(),
-            "Zoë"
-        );
-        for good in [
-            "O'Brien",
-            "Jean-Luc",
-            "Anne Marie",
-            "Žofie",
-            "李",
-            "Ærø",
-            "Владимир",
-        ] {
+        assert_eq!(PersonName::parse("Zoe\u{308}").unwrap().into_string(), "Zoë");
+        for good in ["O'Brien", "Jean-Luc", "Anne Marie", "Žofie", "李", "Ærø", "Владимир"] {
             assert!(PersonName::parse(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "   ",
-            "R2D2",
-            "a_b",
-            "<script>",
-            "-dash",
-            &"x".repeat(101),
-        ] {
+        for bad in ["", "   ", "R2D2", "a_b", "<script>", "-dash", &"x".repeat(101)] {
             assert!(PersonName::parse(bad).is_err(), "{bad}");
         }
     }

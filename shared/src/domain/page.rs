@@ -35,10 +35,7 @@ impl PageQuery {
                 }
             },
         };
-        Ok(PageRequest {
-            limit,
-            cursor: self.cursor.filter(|c| !c.is_empty()),
-        })
+        Ok(PageRequest { limit, cursor: self.cursor.filter(|c| !c.is_empty()) })
     }
 }
 
@@ -55,13 +52,7 @@ mod tests {
 
     #[test]
     fn limits() {
-        let page = |limit: Option<&str>| {
-            PageQuery {
-                limit: limit.map(str::to_owned),
-                cursor: None,
-            }
-            .validate()
-        };
+        let page = |limit: Option<&str>| PageQuery { limit: limit.map(str::to_owned), cursor: None }.validate();
         assert_eq!(page(None).unwrap().limit, 20);
         assert_eq!(page(Some("100")).unwrap().limit, 100);
         assert_eq!(page(Some("1")).unwrap().limit, 1);

@@ -37,18 +37,9 @@ impl DeviceInfo {
         .map(|(_, platform)| platform.to_string());
         DeviceInfo {
             // Bounded: the header is client-controlled and lands in the table.
-            user_agent: client
-                .user_agent
-                .as_ref()
-                .map(|ua| ua.chars().take(512).collect()),
-            platform: client
-                .platform_hint
-                .clone()
-                .filter(|p| !p.is_empty())
-                .or(guessed),
-            mobile: client
-                .mobile_hint
-                .unwrap_or_else(|| ua.contains("Mobi") || ua.contains("iPhone")),
+            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(512).collect()),
+            platform: client.platform_hint.clone().filter(|p| !p.is_empty()).or(guessed),
+            mobile: client.mobile_hint.unwrap_or_else(|| ua.contains("Mobi") || ua.contains("iPhone")),
         }
     }
 }
@@ -100,30 +91,17 @@ impl RefreshToken {
     pub fn new(user_id: &str, session_id: &str) -> Self {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        RefreshToken {
-            user_id: user_id.to_owned(),
-            session_id: session_id.to_owned(),
-            secret: B64.encode(bytes),
-        }
+        RefreshToken { user_id: user_id.to_owned(), session_id: session_id.to_owned(), secret: B64.encode(bytes) }
     }
 
     pub fn parse(token: &str) -> Option<Self> {
         let mut parts = token.split('.');
         let (user_id, session_id, secret) = (parts.next()?, parts.next()?, parts.next()?);
         let well_formed = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
-        (parts.next().is_none()
-            && well_formed(user_id)
-            && well_formed(session_id)
-            && well_formed(secret))
-        .then(|| RefreshToken {
-            user_id: user_id.to_owned(),
-            session_id: session_id.to_owned(),
-            secret: secret.to_owned(),
+        (parts.next().is_none() && well_formed(user_id) && well_formed(session_id) && well_formed(secret)).then(|| {
+            RefreshToken { user_id: user_id.to_owned(), session_id: session_id.to_owned(), secret: secret.to_owned() }
         })
     }
 
@@ -160,9 +138,7 @@ mod tests {
     #[test]
     fn device_from_user_agent_and_hints() {
         let iphone = ClientInfo {
-            user_agent: Some(
-                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148".into(),
-            ),
+            user_agent: Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148".into()),
             ..Default::default()
         };
         let d = DeviceInfo::from_client(&iphone);
@@ -174,13 +150,7 @@ mod tests {
             ..Default::default()
         };
         let d = DeviceInfo::from_client(&hinted);
-        assert_eq!(
-            (d.platform.as_deref(), d.mobile),
-            (Some("Chrome OS"), false)
-        );
-        assert_eq!(
-            DeviceInfo::from_client(&ClientInfo::default()),
-            DeviceInfo::default()
-        );
+        assert_eq!((d.platform.as_deref(), d.mobile), (Some("Chrome OS"), false));
+        assert_eq!(DeviceInfo::from_client(&ClientInfo::default()), DeviceInfo::default());
     }
 }

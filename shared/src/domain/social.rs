@@ -79,9 +79,7 @@ pub fn access(target: &UserRecord, viewer: Viewer) -> Access {
     }
     let settings = &target.privacy_settings;
     if sees_profile(settings.profile_visibility, viewer) {
-        Access::Full {
-            contact_info: sees_detail(settings.contact_info_visibility, viewer),
-        }
+        Access::Full { contact_info: sees_detail(settings.contact_info_visibility, viewer) }
     } else {
         Access::Limited
     }
@@ -113,9 +111,7 @@ impl ListedUser {
         match access(target, viewer) {
             Access::Hidden => None,
             Access::Limited => Some(ListedUser::Limited(target.into())),
-            Access::Full { contact_info } => {
-                Some(ListedUser::Full(UserView::new(target, contact_info)))
-            }
+            Access::Full { contact_info } => Some(ListedUser::Full(UserView::new(target, contact_info))),
             Access::Own => Some(ListedUser::Full(UserView::new(target, true))),
         }
     }
@@ -158,11 +154,7 @@ mod tests {
     }
 
     fn rel(following: bool, followed_by: bool) -> Viewer {
-        Viewer::Other(Relationship {
-            following,
-            followed_by,
-            ..Default::default()
-        })
+        Viewer::Other(Relationship { following, followed_by, ..Default::default() })
     }
 
     #[test]
@@ -188,19 +180,12 @@ mod tests {
         ];
         for (setting, viewer, full) in cases {
             let got = access(&user(setting, Public, Public), viewer);
-            assert_eq!(
-                matches!(got, Access::Full { .. }),
-                full,
-                "{setting:?} {viewer:?}"
-            );
+            assert_eq!(matches!(got, Access::Full { .. }), full, "{setting:?} {viewer:?}");
             if !full {
                 assert_eq!(got, Access::Limited);
             }
         }
-        assert_eq!(
-            access(&user(Private, Private, Private), Viewer::Owner),
-            Access::Own
-        );
+        assert_eq!(access(&user(Private, Private, Private), Viewer::Owner), Access::Own);
     }
 
     #[test]
@@ -208,36 +193,14 @@ mod tests {
         use Visibility::*;
         let mutual = rel(true, true);
         let follower = rel(true, false);
-        assert_eq!(
-            access(&user(Public, Friends, Public), follower),
-            Access::Full {
-                contact_info: false
-            }
-        );
-        assert_eq!(
-            access(&user(Public, Friends, Public), mutual),
-            Access::Full { contact_info: true }
-        );
-        assert_eq!(
-            access(&user(Public, Private, Public), mutual),
-            Access::Full {
-                contact_info: false
-            }
-        );
-        assert_eq!(
-            access(&user(Public, Public, Public), Viewer::Anonymous),
-            Access::Full { contact_info: true }
-        );
-        assert!(sees_activity(
-            &user(Public, Public, Public),
-            Viewer::Anonymous
-        ));
+        assert_eq!(access(&user(Public, Friends, Public), follower), Access::Full { contact_info: false });
+        assert_eq!(access(&user(Public, Friends, Public), mutual), Access::Full { contact_info: true });
+        assert_eq!(access(&user(Public, Private, Public), mutual), Access::Full { contact_info: false });
+        assert_eq!(access(&user(Public, Public, Public), Viewer::Anonymous), Access::Full { contact_info: true });
+        assert!(sees_activity(&user(Public, Public, Public), Viewer::Anonymous));
         assert!(!sees_activity(&user(Public, Public, Friends), follower));
         assert!(sees_activity(&user(Public, Public, Friends), mutual));
-        assert!(!sees_activity(
-            &user(Private, Public, Public),
-            rel(false, true)
-        ));
+        assert!(!sees_activity(&user(Private, Public, Public), rel(false, true)));
         assert!(sees_activity(&user(Private, Public, Public), follower));
         assert!(!sees_activity(&user(Public, Public, Private), mutual));
         assert!(sees_activity(&user(Public, Public, Private), Viewer::Owner));
@@ -246,22 +209,10 @@ mod tests {
     #[test]
     fn blocks_and_deactivation_hide() {
         use Visibility::*;
-        let blocked_by = Viewer::Other(Relationship {
-            blocked_by: true,
-            ..Default::default()
-        });
-        let blocking = Viewer::Other(Relationship {
-            blocking: true,
-            ..Default::default()
-        });
-        assert_eq!(
-            access(&user(Public, Public, Public), blocked_by),
-            Access::Hidden
-        );
-        assert_eq!(
-            access(&user(Public, Public, Public), blocking),
-            Access::Full { contact_info: true }
-        );
+        let blocked_by = Viewer::Other(Relationship { blocked_by: true, ..Default::default() });
+        let blocking = Viewer::Other(Relationship { blocking: true, ..Default::default() });
+        assert_eq!(access(&user(Public, Public, Public), blocked_by), Access::Hidden);
+        assert_eq!(access(&user(Public, Public, Public), blocking), Access::Full { contact_info: true });
         assert!(!sees_activity(&user(Public, Public, Public), blocking));
         let mut gone = user(Public, Public, Public);
         gone.status = AccountStatus::Deactivated;

@@ -119,6 +119,11 @@ impl UserRecord {
         self.status == AccountStatus::Active
     }
 
+    /// What search finds this user by.
+    pub fn search_tokens(&self) -> std::collections::BTreeSet<String> {
+        super::search::tokens(&self.username, self.first_name.as_deref(), self.last_name.as_deref())
+    }
+
     /// "private" makes follows into requests; friends-only profiles accept follows.
     pub fn is_private(&self) -> bool {
         self.privacy_settings.profile_visibility == Visibility::Private

@@ -75,9 +75,7 @@ impl AppState {
             related.extend([e.as_str(), e.local_part()]);
         }
         let password = fields.required("password", req.password.as_deref(), |p| {
-            self.passwords
-                .check_policy(p, &related)
-                .map(|()| p.to_owned())
+            self.passwords.check_policy(p, &related).map(|()| p.to_owned())
         });
         fields.finish()?;
         match (username, email, password) {
@@ -88,24 +86,13 @@ impl AppState {
                 first_name: first_name.map(PersonName::into_string),
                 last_name: last_name.map(PersonName::into_string),
             }),
-            _ => Err(AppError::internal(
-                "validation passed without every required field",
-            )),
+            _ => Err(AppError::internal("validation passed without every required field")),
         }
     }
 
-    fn new_session(
-        &self,
-        user: &UserRecord,
-        remember_me: bool,
-        client: &ClientInfo,
-    ) -> (SessionRecord, RefreshToken) {
+    fn new_session(&self, user: &UserRecord, remember_me: bool, client: &ClientInfo) -> (SessionRecord, RefreshToken) {
         let now = Utc::now();
-        let days = if remember_me {
-            self.config.remember_me_session_ttl_days
-        } else {
-            self.config.session_ttl_days
-        };
+        let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
         let id = uuid::Uuid::new_v4().to_string();
         let refresh = RefreshToken::new(&user.id, &id);
         let session = SessionRecord {
@@ -145,14 +132,9 @@ impl AppState {
         })
     }
 
-    pub async fn register(
-        &self,
-        req: RegisterRequest,
-        client: &ClientInfo,
-    ) -> AppResult<AuthResponse> {
+    pub async fn register(&self, req: RegisterRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
         let ip = ip_key(client.ip.as_deref());
-        self.enforce_limit("register-ip", &ip, self.config.rate_limits.register_per_ip)
-            .await?;
+        self.enforce_limit("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
         let account = self.validate_registration(req)?;
         let now = Utc::now();
         let user = UserRecord {
@@ -179,15 +161,10 @@ impl AppState {
             session_generation: 0,
         };
         let (session, refresh) = self.new_session(&user, false, client);
-        self.store
-            .create_user(&user, &account.username.key(), &session)
-            .await?;
+        self.store.create_user(&user, &account.username.key(), &session).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
-        Ok(AuthResponse {
-            user: OwnUserView::from(&user),
-            tokens,
-        })
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
     }
 
     /// Unknown identifier and wrong password give the same 401 after the same work;
@@ -195,16 +172,10 @@ impl AppState {
     pub async fn login(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
         let mut fields = Fields::new();
         let identifier = fields.required("identifier", req.identifier.as_deref(), non_empty(255));
-        let password = fields.required(
-            "password",
-            req.password.as_deref(),
-            non_empty(password::MAX_LENGTH * 4),
-        );
+        let password = fields.required("password", req.password.as_deref(), non_empty(password::MAX_LENGTH * 4));
         fields.finish()?;
         let (Some(identifier), Some(password)) = (identifier, password) else {
-            return Err(AppError::internal(
-                "validation passed without every required field",
-            ));
+            return Err(AppError::internal("validation passed without every required field"));
         };
         let limits = self.config.rate_limits;
         let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
@@ -214,13 +185,7 @@ impl AppState {
         )?;
 
         let user = self.account_for_login(&identifier).await?;
-        let verified = self
-            .passwords
-            .verify(
-                password.clone(),
-                user.as_ref().map(|u| u.password_hash.clone()),
-            )
-            .await?;
+        let verified = self.passwords.verify(password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
         let (user, needs_rehash) = match (user, verified) {
             (Some(user), Verified::Yes { needs_rehash }) => (user, needs_rehash),
             (Some(user), Verified::No) => {
@@ -232,26 +197,14 @@ impl AppState {
         if !user.is_active() {
             return Err(AppError::AccountDeactivated);
         }
-        let rehashed = if needs_rehash {
-            Some(self.passwords.hash(password).await?)
-        } else {
-            None
-        };
+        let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
         let now = Utc::now();
         let (session, refresh) = self.new_session(&user, req.remember_me.unwrap_or(false), client);
-        self.store
-            .record_login(&user.id, &session, now, rehashed)
-            .await?;
+        self.store.record_login(&user.id, &session, now, rehashed).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
-        let user = UserRecord {
-            last_login: Some(now),
-            ..user
-        };
+        let user = UserRecord { last_login: Some(now), ..user };
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
-        Ok(AuthResponse {
-            user: OwnUserView::from(&user),
-            tokens,
-        })
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
     }
 
     /// The account behind an identifier, unless it is locked by too many failed
@@ -262,15 +215,11 @@ impl AppState {
             self.store.hits(FAILED_LOGIN_SCOPE, "none", limit).await?;
             return Ok(None);
         };
-        let (user, failures) = tokio::try_join!(
-            self.store.user_by_id(&user_id),
-            self.store.hits(FAILED_LOGIN_SCOPE, &user_id, limit)
-        )?;
+        let (user, failures) =
+            tokio::try_join!(self.store.user_by_id(&user_id), self.store.hits(FAILED_LOGIN_SCOPE, &user_id, limit))?;
         if failures.hits >= limit.max {
             tracing::warn!(user_id = %user_id, "account locked by failed passwords");
-            return Err(AppError::RateLimited {
-                retry_after_secs: failures.retry_after_secs,
-            });
+            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
         }
         Ok(user)
     }
@@ -278,9 +227,7 @@ impl AppState {
     /// Counts a wrong password against the account's hourly cap (ASVS 2.2.1).
     pub(crate) async fn count_failed_login(&self, user: &UserRecord) -> AppResult<()> {
         let limit = self.config.rate_limits.failed_logins_per_account;
-        self.store
-            .add_hit(FAILED_LOGIN_SCOPE, &user.id, limit)
-            .await?;
+        self.store.add_hit(FAILED_LOGIN_SCOPE, &user.id, limit).await?;
         tracing::info!(user_id = %user.id, "wrong password");
         Ok(())
     }

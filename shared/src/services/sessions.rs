@@ -82,20 +82,13 @@ impl AppState {
         let mut fields = Fields::new();
         let raw = fields.required("refreshToken", req.refresh_token.as_deref(), non_empty(512));
         fields.finish()?;
-        let token = raw
-            .as_deref()
-            .and_then(RefreshToken::parse)
-            .ok_or(AppError::InvalidToken)?;
+        let token = raw.as_deref().and_then(RefreshToken::parse).ok_or(AppError::InvalidToken)?;
         let limit = self.config.rate_limits.refresh_per_session;
-        self.enforce_limit("refresh-session", &token.session_id, limit)
-            .await?;
+        self.enforce_limit("refresh-session", &token.session_id, limit).await?;
 
         let presented = token.hash();
         for _ in 0..ROTATION_ATTEMPTS {
-            let (Some(session), Some(user)) = self
-                .store
-                .session_and_user(&token.user_id, &token.session_id)
-                .await?
+            let (Some(session), Some(user)) = self.store.session_and_user(&token.user_id, &token.session_id).await?
             else {
                 return Err(AppError::InvalidToken);
             };
@@ -139,23 +132,15 @@ impl AppState {
             session_id = %session.id,
             "a rotated refresh token was presented after the grace window; the session is ended"
         );
-        self.store
-            .delete_session(&session.user_id, &session.id)
-            .await?;
+        self.store.delete_session(&session.user_id, &session.id).await?;
         Ok(())
     }
 
     /// The caller's user and session, if the session is still live: for the operations
     /// that must not trust a still-valid access token of an ended session.
     pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {
-        match self
-            .store
-            .session_and_user(&caller.user_id, &caller.session_id)
-            .await?
-        {
-            (Some(session), Some(user)) if session.is_live(&user, Utc::now()) => {
-                Ok((user, session))
-            }
+        match self.store.session_and_user(&caller.user_id, &caller.session_id).await? {
+            (Some(session), Some(user)) if session.is_live(&user, Utc::now()) => Ok((user, session)),
             _ => Err(AppError::Unauthorized),
         }
     }
@@ -164,18 +149,12 @@ impl AppState {
     /// session of the same user (a client signing out of two at once).
     pub async fn logout(&self, caller: &Caller, req: LogoutRequest) -> AppResult<()> {
         self.live_session(caller).await?;
-        if !self
-            .store
-            .delete_session(&caller.user_id, &caller.session_id)
-            .await?
-        {
+        if !self.store.delete_session(&caller.user_id, &caller.session_id).await? {
             return Err(AppError::Unauthorized);
         }
         if let Some(other) = req.refresh_token.as_deref().and_then(RefreshToken::parse) {
             if other.user_id == caller.user_id && other.session_id != caller.session_id {
-                self.store
-                    .delete_session(&caller.user_id, &other.session_id)
-                    .await?;
+                self.store.delete_session(&caller.user_id, &other.session_id).await?;
             }
         }
         tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "signed out");
@@ -202,13 +181,8 @@ impl AppState {
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> AppResult<Revoked> {
         let (user, _) = self.live_session(caller).await?;
         let now = Utc::now();
-        let others: Vec<SessionRecord> = self
-            .store
-            .sessions_of(&user.id)
-            .await?
-            .into_iter()
-            .filter(|s| s.id != caller.session_id)
-            .collect();
+        let others: Vec<SessionRecord> =
+            self.store.sessions_of(&user.id).await?.into_iter().filter(|s| s.id != caller.session_id).collect();
         let revoked = others.iter().filter(|s| s.is_live(&user, now)).count();
         let ids: Vec<String> = others.into_iter().map(|s| s.id).collect();
         self.store.delete_sessions(&user.id, &ids).await?;
@@ -219,11 +193,7 @@ impl AppState {
     /// Ends one of the caller's own sessions; anyone else's id is simply not found.
     pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> AppResult<()> {
         self.live_session(caller).await?;
-        if !self
-            .store
-            .delete_session(&caller.user_id, session_id)
-            .await?
-        {
+        if !self.store.delete_session(&caller.user_id, session_id).await? {
             return Err(AppError::NotFound);
         }
         Ok(())
@@ -231,59 +201,38 @@ impl AppState {
 
     /// Sets a new password, ends every other session at once and gives the caller's
     /// session a fresh pair of tokens.
-    pub async fn change_password(
-        &self,
-        caller: &Caller,
-        req: ChangePasswordRequest,
-    ) -> AppResult<TokenPair> {
+    pub async fn change_password(&self, caller: &Caller, req: ChangePasswordRequest) -> AppResult<TokenPair> {
         let (user, session) = self.live_session(caller).await?;
         let mut fields = Fields::new();
-        let current = fields.required(
-            "currentPassword",
-            req.current_password.as_deref(),
-            non_empty(password::MAX_LENGTH * 4),
-        );
+        let current =
+            fields.required("currentPassword", req.current_password.as_deref(), non_empty(password::MAX_LENGTH * 4));
         let local_part = user.email.split('@').next().unwrap_or_default();
         let related = [user.username.as_str(), user.email.as_str(), local_part];
         let new = fields.required("newPassword", req.new_password.as_deref(), |p| {
-            self.passwords
-                .check_policy(p, &related)
-                .map(|()| p.to_owned())
+            self.passwords.check_policy(p, &related).map(|()| p.to_owned())
         });
         if current.is_some() && current == new {
             fields.add("newPassword", "must differ from the current password");
         }
         fields.finish()?;
         let (Some(current), Some(new)) = (current, new) else {
-            return Err(AppError::internal(
-                "validation passed without every required field",
-            ));
+            return Err(AppError::internal("validation passed without every required field"));
         };
 
         let limit = self.config.rate_limits.failed_logins_per_account;
         let failures = self.store.hits("login-fail", &user.id, limit).await?;
         if failures.hits >= limit.max {
-            return Err(AppError::RateLimited {
-                retry_after_secs: failures.retry_after_secs,
-            });
+            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
         }
-        if self
-            .passwords
-            .verify(current, Some(user.password_hash.clone()))
-            .await?
-            == Verified::No
-        {
+        if self.passwords.verify(current, Some(user.password_hash.clone())).await? == Verified::No {
             self.count_failed_login(&user).await?;
             return Err(AppError::InvalidCredentials);
         }
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
-        self.store
-            .bump_session_generation(&user, Some(&hash), Some((&session, &next.hash())))
-            .await?;
+        self.store.bump_session_generation(&user, Some(&hash), Some((&session, &next.hash()))).await?;
         tracing::info!(user_id = %user.id, "password changed; other sessions ended");
-        self.delete_ended_sessions(&user.id, Some(&session.id))
-            .await;
+        self.delete_ended_sessions(&user.id, Some(&session.id)).await;
         self.token_pair(&user, &session.id, &next)
     }
 

@@ -17,17 +17,8 @@ use crate::store::reports::ReportRecord;
 /// conditions of a graph transaction.
 const GRAPH_ATTEMPTS: usize = 5;
 
-pub const REPORT_REASONS: &[&str] = &[
-    "spam",
-    "harassment",
-    "hate",
-    "violence",
-    "sexual",
-    "impersonation",
-    "self_harm",
-    "illegal",
-    "other",
-];
+pub const REPORT_REASONS: &[&str] =
+    &["spam", "harassment", "hate", "violence", "sexual", "impersonation", "self_harm", "illegal", "other"];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,12 +46,8 @@ pub struct FollowStatus {
     pub status: &'static str,
 }
 
-const FOLLOWING: FollowStatus = FollowStatus {
-    status: "following",
-};
-const REQUESTED: FollowStatus = FollowStatus {
-    status: "requested",
-};
+const FOLLOWING: FollowStatus = FollowStatus { status: "following" };
+const REQUESTED: FollowStatus = FollowStatus { status: "requested" };
 const NONE: FollowStatus = FollowStatus { status: "none" };
 
 #[derive(Debug, Serialize)]
@@ -82,12 +69,7 @@ pub enum UserList {
 }
 
 /// `userId` of a request body: present, and not the caller.
-fn target_field(
-    caller: &Caller,
-    user_id: Option<&str>,
-    verb: &str,
-    fields: &mut Fields,
-) -> Option<String> {
+fn target_field(caller: &Caller, user_id: Option<&str>, verb: &str, fields: &mut Fields) -> Option<String> {
     let target = fields.required("userId", user_id, non_empty(64))?;
     if target == caller.user_id {
         fields.add("userId", format!("you cannot {verb} yourself"));
@@ -114,16 +96,8 @@ impl AppState {
     }
 
     /// An active user and the caller's relation to them; 404 for anyone else.
-    async fn active_target(
-        &self,
-        caller: &Caller,
-        target: &str,
-    ) -> AppResult<(UserRecord, Relationship)> {
-        match self
-            .store
-            .user_and_relationship(&caller.user_id, target)
-            .await?
-        {
+    async fn active_target(&self, caller: &Caller, target: &str) -> AppResult<(UserRecord, Relationship)> {
+        match self.store.user_and_relationship(&caller.user_id, target).await? {
             (Some(user), relation) if user.is_active() => Ok((user, relation)),
             _ => Err(AppError::NotFound),
         }
@@ -135,23 +109,16 @@ impl AppState {
         for _ in 0..GRAPH_ATTEMPTS {
             let (user, relation) = self.active_target(caller, &target).await?;
             if relation.any_block() {
-                return Err(AppError::Forbidden(
-                    "a block between you and this user prevents following",
-                ));
+                return Err(AppError::Forbidden("a block between you and this user prevents following"));
             }
             if relation.following {
                 return Ok(FOLLOWING);
             }
             if user.is_private() {
-                if relation.requested || self.store.request_follow(&caller.user_id, &target).await?
-                {
+                if relation.requested || self.store.request_follow(&caller.user_id, &target).await? {
                     return Ok(REQUESTED);
                 }
-            } else if self
-                .store
-                .follow(&caller.user_id, &target, relation.requested)
-                .await?
-            {
+            } else if self.store.follow(&caller.user_id, &target, relation.requested).await? {
                 return Ok(FOLLOWING);
             }
         }
@@ -162,10 +129,7 @@ impl AppState {
     pub async fn unfollow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
         let target = self.target_of(caller, req.user_id.as_deref(), "unfollow")?;
         for _ in 0..GRAPH_ATTEMPTS {
-            let (user, relation) = self
-                .store
-                .user_and_relationship(&caller.user_id, &target)
-                .await?;
+            let (user, relation) = self.store.user_and_relationship(&caller.user_id, &target).await?;
             if user.is_none() {
                 return Err(AppError::NotFound);
             }
@@ -184,11 +148,7 @@ impl AppState {
     }
 
     /// `requester` asked the caller; accepting makes the counted follow.
-    pub async fn accept_request(
-        &self,
-        caller: &Caller,
-        requester: &str,
-    ) -> AppResult<FollowStatus> {
+    pub async fn accept_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let relation = self.store.relationship(&caller.user_id, requester).await?;
             if relation.followed_by {
@@ -197,30 +157,17 @@ impl AppState {
             if !relation.requested_by {
                 return Err(AppError::NotFound);
             }
-            if self
-                .store
-                .accept_request(&caller.user_id, requester)
-                .await?
-            {
+            if self.store.accept_request(&caller.user_id, requester).await? {
                 return Ok(FOLLOWING);
             }
         }
         Err(contention())
     }
 
-    pub async fn reject_request(
-        &self,
-        caller: &Caller,
-        requester: &str,
-    ) -> AppResult<FollowStatus> {
+    pub async fn reject_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let relation = self.store.relationship(&caller.user_id, requester).await?;
-            if !relation.requested_by
-                || self
-                    .store
-                    .cancel_request(requester, &caller.user_id)
-                    .await?
-            {
+            if !relation.requested_by || self.store.cancel_request(requester, &caller.user_id).await? {
                 return Ok(NONE);
             }
         }
@@ -235,19 +182,11 @@ impl AppState {
         fields.finish()?;
         let target = complete(target)?;
         for _ in 0..GRAPH_ATTEMPTS {
-            let (user, relation) = self
-                .store
-                .user_and_relationship(&caller.user_id, &target)
-                .await?;
+            let (user, relation) = self.store.user_and_relationship(&caller.user_id, &target).await?;
             if user.is_none() {
                 return Err(AppError::NotFound);
             }
-            if relation.blocking
-                || self
-                    .store
-                    .block(&caller.user_id, &target, relation, reason.as_deref())
-                    .await?
-            {
+            if relation.blocking || self.store.block(&caller.user_id, &target, relation, reason.as_deref()).await? {
                 return Ok(BlockStatus { blocking: true });
             }
         }
@@ -284,9 +223,7 @@ impl AppState {
         if owner != caller.user_id {
             let (user, relation) = self.active_target(caller, owner).await?;
             if !sees_activity(&user, Viewer::Other(relation)) {
-                return Err(AppError::Forbidden(
-                    "you may not see this user's connections",
-                ));
+                return Err(AppError::Forbidden("you may not see this user's connections"));
             }
         }
         let edge = match list {
@@ -297,23 +234,13 @@ impl AppState {
     }
 
     /// The caller's incoming follow requests, newest first.
-    pub async fn follow_requests(
-        &self,
-        caller: &Caller,
-        page: PageRequest,
-    ) -> AppResult<Page<ListedUser>> {
-        self.edge_list(caller, &caller.user_id, Edge::Request, page)
-            .await
+    pub async fn follow_requests(&self, caller: &Caller, page: PageRequest) -> AppResult<Page<ListedUser>> {
+        self.edge_list(caller, &caller.user_id, Edge::Request, page).await
     }
 
     /// The users the caller blocks, newest first.
-    pub async fn blocked_users(
-        &self,
-        caller: &Caller,
-        page: PageRequest,
-    ) -> AppResult<Page<ListedUser>> {
-        self.edge_list(caller, &caller.user_id, Edge::Blocking, page)
-            .await
+    pub async fn blocked_users(&self, caller: &Caller, page: PageRequest) -> AppResult<Page<ListedUser>> {
+        self.edge_list(caller, &caller.user_id, Edge::Blocking, page).await
     }
 
     async fn edge_list(
@@ -324,20 +251,11 @@ impl AppState {
         page: PageRequest,
     ) -> AppResult<Page<ListedUser>> {
         let list_id = format!("{}#{owner}", edge.list().unwrap_or_default());
-        let start = page
-            .cursor
-            .as_deref()
-            .map(|c| self.cursors.decode(&list_id, c))
-            .transpose()?;
+        let start = page.cursor.as_deref().map(|c| self.cursors.decode(&list_id, c)).transpose()?;
         let found = self.store.edge_page(owner, edge, page.limit, start).await?;
         let ids: Vec<&str> = found.user_ids.iter().map(String::as_str).collect();
-        let items = self
-            .listed_users(Some(&caller.user_id), &ids, edge == Edge::Blocking)
-            .await?;
-        Ok(Page {
-            items,
-            next_cursor: found.last_key.map(|k| self.cursors.encode(&list_id, &k)),
-        })
+        let items = self.listed_users(Some(&caller.user_id), &ids, edge == Edge::Blocking).await?;
+        Ok(Page { items, next_cursor: found.last_key.map(|k| self.cursors.encode(&list_id, &k)) })
     }
 
     /// Users in the given order as `viewer` may see them; deactivated users and users
@@ -350,10 +268,7 @@ impl AppState {
         keep_hidden: bool,
     ) -> AppResult<Vec<ListedUser>> {
         let (users, relations) = match viewer {
-            Some(viewer) => tokio::try_join!(
-                self.store.users_by_ids(ids),
-                self.store.relationships(viewer, ids)
-            )?,
+            Some(viewer) => tokio::try_join!(self.store.users_by_ids(ids), self.store.relationships(viewer, ids))?,
             None => (self.store.users_by_ids(ids).await?, Default::default()),
         };
         let listed = ids.iter().filter_map(|id| {
@@ -363,8 +278,7 @@ impl AppState {
                 Some(_) => Viewer::Other(relations.get(*id).copied().unwrap_or_default()),
                 None => Viewer::Anonymous,
             };
-            ListedUser::new(user, as_seen)
-                .or_else(|| keep_hidden.then(|| ListedUser::Limited(user.into())))
+            ListedUser::new(user, as_seen).or_else(|| keep_hidden.then(|| ListedUser::Limited(user.into())))
         });
         Ok(listed.collect())
     }
@@ -393,12 +307,7 @@ impl AppState {
         if !reporter.is_verified {
             return Err(AppError::EmailNotVerified);
         }
-        self.enforce_limit(
-            "report-user",
-            &caller.user_id,
-            self.config.rate_limits.reports_per_user,
-        )
-        .await?;
+        self.enforce_limit("report-user", &caller.user_id, self.config.rate_limits.reports_per_user).await?;
         if self.store.user_by_id(&target).await?.is_none() {
             return Err(AppError::NotFound);
         }
@@ -413,9 +322,6 @@ impl AppState {
         };
         self.store.create_report(&report).await?;
         tracing::info!(report_id = %report.id, reason = %report.reason, "user reported");
-        Ok(ReportCreated {
-            id: report.id,
-            status: "open",
-        })
+        Ok(ReportCreated { id: report.id, status: "open" })
     }
 }

@@ -27,14 +27,8 @@ pub enum Edge {
 }
 
 impl Edge {
-    const ALL: [Edge; 6] = [
-        Edge::Following,
-        Edge::Follower,
-        Edge::Request,
-        Edge::Requested,
-        Edge::Blocking,
-        Edge::BlockedBy,
-    ];
+    const ALL: [Edge; 6] =
+        [Edge::Following, Edge::Follower, Edge::Request, Edge::Requested, Edge::Blocking, Edge::BlockedBy];
 
     fn prefix(self) -> &'static str {
         match self {
@@ -83,9 +77,7 @@ impl Edge {
     }
 
     fn of(sk: &str) -> Option<(Edge, &str)> {
-        Edge::ALL
-            .into_iter()
-            .find_map(|edge| sk.strip_prefix(edge.prefix()).map(|other| (edge, other)))
+        Edge::ALL.into_iter().find_map(|edge| sk.strip_prefix(edge.prefix()).map(|other| (edge, other)))
     }
 }
 
@@ -110,19 +102,10 @@ pub struct EdgePage {
 
 impl Store {
     /// The viewer's relation to each target, from the edge items in the viewer's partition.
-    pub async fn relationships(
-        &self,
-        viewer: &str,
-        targets: &[&str],
-    ) -> AppResult<HashMap<String, Relationship>> {
-        let keys = targets
-            .iter()
-            .flat_map(|t| Edge::ALL.map(|edge| edge_key(viewer, edge, t)))
-            .collect();
-        let mut relations: HashMap<String, Relationship> = targets
-            .iter()
-            .map(|t| (t.to_string(), Relationship::default()))
-            .collect();
+    pub async fn relationships(&self, viewer: &str, targets: &[&str]) -> AppResult<HashMap<String, Relationship>> {
+        let keys = targets.iter().flat_map(|t| Edge::ALL.map(|edge| edge_key(viewer, edge, t))).collect();
+        let mut relations: HashMap<String, Relationship> =
+            targets.iter().map(|t| (t.to_string(), Relationship::default())).collect();
         for item in self.batch_get(keys).await? {
             let Some((edge, other)) = Edge::of(sort_key(&item)) else {
                 continue;
@@ -135,11 +118,7 @@ impl Store {
     }
 
     pub async fn relationship(&self, viewer: &str, target: &str) -> AppResult<Relationship> {
-        Ok(self
-            .relationships(viewer, &[target])
-            .await?
-            .remove(target)
-            .unwrap_or_default())
+        Ok(self.relationships(viewer, &[target]).await?.remove(target).unwrap_or_default())
     }
 
     /// The target's user item and the viewer's relation to it, in one batch read.
@@ -162,10 +141,7 @@ impl Store {
 
     /// User records by id, in one or more batch reads.
     pub async fn users_by_ids(&self, ids: &[&str]) -> AppResult<HashMap<String, UserRecord>> {
-        let keys = ids
-            .iter()
-            .map(|id| key(keys::user(id), keys::PROFILE.to_owned()))
-            .collect();
+        let keys = ids.iter().map(|id| key(keys::user(id), keys::PROFILE.to_owned())).collect();
         let mut users = HashMap::new();
         for item in self.batch_get(keys).await? {
             let user: UserRecord = from_item(item)?;
@@ -175,16 +151,8 @@ impl Store {
     }
 
     /// One page of `owner`'s list of `edge` (followers, following, requests, blocked).
-    pub async fn edge_page(
-        &self,
-        owner: &str,
-        edge: Edge,
-        limit: i32,
-        start: Option<Item>,
-    ) -> AppResult<EdgePage> {
-        let list = edge
-            .list()
-            .ok_or_else(|| AppError::internal("this edge has no list"))?;
+    pub async fn edge_page(&self, owner: &str, edge: Edge, limit: i32, start: Option<Item>) -> AppResult<EdgePage> {
+        let list = edge.list().ok_or_else(|| AppError::internal("this edge has no list"))?;
         let out = self
             .client
             .query()
@@ -204,10 +172,7 @@ impl Store {
             .iter()
             .filter_map(|item| Edge::of(sort_key(item)).map(|(_, other)| other.to_owned()))
             .collect();
-        Ok(EdgePage {
-            user_ids,
-            last_key: out.last_evaluated_key,
-        })
+        Ok(EdgePage { user_ids, last_key: out.last_evaluated_key })
     }
 
     fn put_edge(
@@ -218,25 +183,11 @@ impl Store {
         now: DateTime<Utc>,
         reason: Option<&str>,
     ) -> AppResult<TransactWriteItem> {
-        let record = EdgeRecord {
-            other_id: other.to_owned(),
-            created_at: now,
-            reason: reason.map(str::to_owned),
-        };
-        let mut item = to_item(
-            &record,
-            keys::user(owner),
-            format!("{}{other}", edge.prefix()),
-        )?;
+        let record = EdgeRecord { other_id: other.to_owned(), created_at: now, reason: reason.map(str::to_owned) };
+        let mut item = to_item(&record, keys::user(owner), format!("{}{other}", edge.prefix()))?;
         if let Some(list) = edge.list() {
             item.insert("GSI1PK".into(), s(format!("{list}#{owner}")));
-            item.insert(
-                "GSI1SK".into(),
-                s(format!(
-                    "{}#{other}",
-                    now.to_rfc3339_opts(SecondsFormat::Micros, true)
-                )),
-            );
+            item.insert("GSI1SK".into(), s(format!("{}#{other}", now.to_rfc3339_opts(SecondsFormat::Micros, true))));
         }
         self.put_new(item)
     }
@@ -250,10 +201,7 @@ impl Store {
         now: DateTime<Utc>,
         reason: Option<&str>,
     ) -> AppResult<[TransactWriteItem; 2]> {
-        Ok([
-            self.put_edge(a, edge, b, now, reason)?,
-            self.put_edge(b, edge.mirror(), a, now, None)?,
-        ])
+        Ok([self.put_edge(a, edge, b, now, reason)?, self.put_edge(b, edge.mirror(), a, now, None)?])
     }
 
     /// Deletes both edges of a relation that must exist.
@@ -296,10 +244,7 @@ impl Store {
             .expression_attribute_values(":following", n(following))
             .expression_attribute_values(":followers", n(followers));
         update = condition.apply_to_update(update);
-        update
-            .build()
-            .map(|u| TransactWriteItem::builder().update(u).build())
-            .map_err(AppError::internal)
+        update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
     }
 
     fn user_check(&self, user: &str, condition: Condition) -> AppResult<TransactWriteItem> {
@@ -352,8 +297,7 @@ impl Store {
 
     /// Withdraws `a`'s request to `b` (or, seen from `b`, rejects it).
     pub async fn cancel_request(&self, a: &str, b: &str) -> AppResult<bool> {
-        self.commit(Vec::from(self.delete_pair(a, Edge::Requested, b)?))
-            .await
+        self.commit(Vec::from(self.delete_pair(a, Edge::Requested, b)?)).await
     }
 
     /// `b` accepts `a`'s request: the request becomes a counted follow.
@@ -370,13 +314,7 @@ impl Store {
     /// counters corrected, in one transaction. `seen` is the relation as read; each
     /// absent edge is made a condition, so a follow that slipped in meanwhile fails
     /// the transaction instead of surviving the block.
-    pub async fn block(
-        &self,
-        a: &str,
-        b: &str,
-        seen: Relationship,
-        reason: Option<&str>,
-    ) -> AppResult<bool> {
+    pub async fn block(&self, a: &str, b: &str, seen: Relationship, reason: Option<&str>) -> AppResult<bool> {
         let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, Utc::now(), reason)?);
         for (present, edge) in [
             (seen.following, Edge::Following),
@@ -399,8 +337,7 @@ impl Store {
     }
 
     pub async fn unblock(&self, a: &str, b: &str) -> AppResult<bool> {
-        self.commit(Vec::from(self.delete_pair(a, Edge::Blocking, b)?))
-            .await
+        self.commit(Vec::from(self.delete_pair(a, Edge::Blocking, b)?)).await
     }
 }
 
@@ -418,30 +355,17 @@ impl Condition {
         match self {
             Condition::Exists => "attribute_exists(PK)",
             Condition::Active => "attribute_exists(PK) AND #status = :active",
-            Condition::ActiveAndPrivate => {
-                "attribute_exists(PK) AND #status = :active AND #ps.#pv = :private"
-            }
-            Condition::ActiveAndNotPrivate => {
-                "attribute_exists(PK) AND #status = :active AND #ps.#pv <> :private"
-            }
+            Condition::ActiveAndPrivate => "attribute_exists(PK) AND #status = :active AND #ps.#pv = :private",
+            Condition::ActiveAndNotPrivate => "attribute_exists(PK) AND #status = :active AND #ps.#pv <> :private",
         }
     }
 
-    fn names_and_values(
-        self,
-    ) -> (
-        Vec<(&'static str, &'static str)>,
-        Vec<(&'static str, &'static str)>,
-    ) {
+    fn names_and_values(self) -> (Vec<(&'static str, &'static str)>, Vec<(&'static str, &'static str)>) {
         match self {
             Condition::Exists => (vec![], vec![]),
             Condition::Active => (vec![("#status", "status")], vec![(":active", "active")]),
             Condition::ActiveAndPrivate | Condition::ActiveAndNotPrivate => (
-                vec![
-                    ("#status", "status"),
-                    ("#ps", "privacySettings"),
-                    ("#pv", "profileVisibility"),
-                ],
+                vec![("#status", "status"), ("#ps", "privacySettings"), ("#pv", "profileVisibility")],
                 vec![(":active", "active"), (":private", "private")],
             ),
         }

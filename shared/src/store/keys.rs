@@ -28,8 +28,6 @@ pub const SESSION_PREFIX: &str = "SESSION#";
 /// The partition of the expiry index an item expiring at `epoch_secs` falls in: one
 /// per UTC day, so that cleanup reads only the days that have passed.
 pub fn expiry_bucket(epoch_secs: i64) -> String {
-    let day = chrono::DateTime::from_timestamp(epoch_secs, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%d");
+    let day = chrono::DateTime::from_timestamp(epoch_secs, 0).unwrap_or_default().format("%Y-%m-%d");
     format!("EXP#{day}")
 }

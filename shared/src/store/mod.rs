@@ -6,6 +6,7 @@ pub mod keys;
 mod rate_limits;
 pub mod reports;
 pub mod schema;
+pub mod search;
 mod sessions;
 mod users;
 
@@ -42,17 +43,12 @@ impl Store {
             .operation_attempt_timeout(timeout)
             .operation_timeout(timeout)
             .build();
-        let config = aws_sdk_dynamodb::config::Builder::from(aws)
-            .timeout_config(timeouts)
-            .build();
+        let config = aws_sdk_dynamodb::config::Builder::from(aws).timeout_config(timeouts).build();
         Store::from_client(Client::from_conf(config), table)
     }
 
     pub fn from_client(client: Client, table: impl Into<Arc<str>>) -> Self {
-        Store {
-            client,
-            table: table.into(),
-        }
+        Store { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -83,9 +79,7 @@ impl Store {
     /// Items by key, any number of them (in requests of 100, run concurrently, asking
     /// again for unprocessed keys), read consistently. Missing items are simply absent.
     pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
-        let chunks = keys
-            .chunks(100)
-            .map(|chunk| self.batch_get_chunk(chunk.to_vec()));
+        let chunks = keys.chunks(100).map(|chunk| self.batch_get_chunk(chunk.to_vec()));
         let results = futures_util::future::try_join_all(chunks).await?;
         Ok(results.into_iter().flatten().collect())
     }
@@ -103,43 +97,29 @@ impl Store {
             let Some(keys) = request.take() else {
                 return Ok(found);
             };
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(self.table(), keys)
-                .send()
-                .await
-                .map_err(dynamo_error)?;
+            let out =
+                self.client.batch_get_item().request_items(self.table(), keys).send().await.map_err(dynamo_error)?;
             found.extend(out.responses.unwrap_or_default().into_values().flatten());
-            request = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(self.table()));
+            request = out.unprocessed_keys.and_then(|mut u| u.remove(self.table()));
             if request.is_some() {
                 tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
             }
         }
         match request {
             None => Ok(found),
-            Some(_) => Err(AppError::ServiceUnavailable(
-                "batch read kept returning unprocessed keys".into(),
-            )),
+            Some(_) => Err(AppError::ServiceUnavailable("batch read kept returning unprocessed keys".into())),
         }
     }
 }
 
 /// The key of an item.
 pub(crate) fn key(pk: String, sk: String) -> Item {
-    HashMap::from([
-        (keys::PK.to_owned(), AttributeValue::S(pk)),
-        (keys::SK.to_owned(), AttributeValue::S(sk)),
-    ])
+    HashMap::from([(keys::PK.to_owned(), AttributeValue::S(pk)), (keys::SK.to_owned(), AttributeValue::S(sk))])
 }
 
 /// The sort key of an item.
 pub(crate) fn sort_key(item: &Item) -> &str {
-    item.get(keys::SK)
-        .and_then(|v| v.as_s().ok())
-        .map_or("", String::as_str)
+    item.get(keys::SK).and_then(|v| v.as_s().ok()).map_or("", String::as_str)
 }
 
 /// A record as an item under the given key.
@@ -163,19 +143,14 @@ pub(crate) fn n(value: i64) -> AttributeValue {
 }
 
 /// The outcome of a conditional write: `false` when its condition did not hold.
-pub(crate) fn conditional_write<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
-) -> Result<bool, AppError>
+pub(crate) fn conditional_write<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, AppError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
-        Err(err)
-            if err.as_service_error().and_then(|e| e.code())
-                == Some("ConditionalCheckFailedException") =>
-        {
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
             Ok(false)
         }
         Err(err) => Err(dynamo_error(err)),
@@ -190,9 +165,7 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let unavailable = match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(ctx) => matches!(
             ctx.err().code(),
             Some(

@@ -43,10 +43,7 @@ impl Store {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| AppError::internal("rate-limit update returned no count"))?;
-        Ok(RateWindow {
-            hits,
-            retry_after_secs: remaining as u64,
-        })
+        Ok(RateWindow { hits, retry_after_secs: remaining as u64 })
     }
 
     /// The window's count without adding to it.
@@ -56,12 +53,7 @@ impl Store {
         struct Window {
             hits: i64,
         }
-        let found: Option<Window> = self
-            .get(format!("RATE#{scope}#{key}"), &start.to_string())
-            .await?;
-        Ok(RateWindow {
-            hits: found.map_or(0, |w| w.hits),
-            retry_after_secs: remaining as u64,
-        })
+        let found: Option<Window> = self.get(format!("RATE#{scope}#{key}"), &start.to_string()).await?;
+        Ok(RateWindow { hits: found.map_or(0, |w| w.hits), retry_after_secs: remaining as u64 })
     }
 }

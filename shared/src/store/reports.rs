@@ -33,18 +33,10 @@ impl Store {
         item.insert("GSI1PK".into(), s(format!("REPORTS#{}", report.status)));
         item.insert(
             "GSI1SK".into(),
-            s(format!(
-                "{}#{}",
-                report
-                    .created_at
-                    .to_rfc3339_opts(SecondsFormat::Micros, true),
-                report.id
-            )),
+            s(format!("{}#{}", report.created_at.to_rfc3339_opts(SecondsFormat::Micros, true), report.id)),
         );
         let guard = to_item(
-            &OpenReportGuard {
-                report_id: &report.id,
-            },
+            &OpenReportGuard { report_id: &report.id },
             keys::user(&report.reporter_id),
             format!("REPORTED#{}", report.target_id),
         )?;

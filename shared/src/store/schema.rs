@@ -2,9 +2,8 @@
 //! that `template.yaml` declares exactly the same keys, indexes, TTL and stream.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -20,24 +19,13 @@ pub struct IndexDefinition {
 }
 
 /// Every key attribute of the table and its indexes, with its type (`S` or `N`).
-pub const KEY_ATTRIBUTES: &[(&str, &str)] = &[
-    (keys::PK, "S"),
-    (keys::SK, "S"),
-    ("GSI1PK", "S"),
-    ("GSI1SK", "S"),
-    ("expiryBucket", "S"),
-    ("expiresAt", "N"),
-];
+pub const KEY_ATTRIBUTES: &[(&str, &str)] =
+    &[(keys::PK, "S"), (keys::SK, "S"), ("GSI1PK", "S"), ("GSI1SK", "S"), ("expiryBucket", "S"), ("expiresAt", "N")];
 
 pub const INDEXES: &[IndexDefinition] = &[
     // Inverted lookups: follower/following/request/block lists newest first, search
     // entries, the moderation queue. Keys only: readers fetch the current items by key.
-    IndexDefinition {
-        name: "GSI1",
-        partition_key: "GSI1PK",
-        sort_key: "GSI1SK",
-        projection: "KEYS_ONLY",
-    },
+    IndexDefinition { name: "GSI1", partition_key: "GSI1PK", sort_key: "GSI1SK", projection: "KEYS_ONLY" },
     // Sparse: only items that expire carry `expiryBucket`; cleanup reads past buckets.
     IndexDefinition {
         name: "ExpiryIndex",
@@ -52,10 +40,7 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 pub const STREAM_VIEW_TYPE: &str = "NEW_AND_OLD_IMAGES";
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BoxError> {
-    Ok(KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()?)
+    Ok(KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()?)
 }
 
 /// Creates the table as defined above (on-demand, stream on) and turns TTL on.
@@ -86,11 +71,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), BoxError> 
                 .index_name(index.name)
                 .key_schema(key(index.partition_key, KeyType::Hash)?)
                 .key_schema(key(index.sort_key, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(index.projection))
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::from(index.projection)).build())
                 .build()?,
         );
     }
@@ -99,10 +80,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), BoxError> 
         .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL_ATTRIBUTE)
-                .enabled(true)
-                .build()?,
+            TimeToLiveSpecification::builder().attribute_name(TTL_ATTRIBUTE).enabled(true).build()?,
         )
         .send()
         .await?;
@@ -113,11 +91,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), BoxError> 
 pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, BoxError> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => Ok(false),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
             create_table(client, table).await?;
             Ok(true)
         }

@@ -3,9 +3,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{
-    conditional_write, dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store,
-};
+use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -15,15 +13,8 @@ const BATCH_WRITE_MAX: usize = 25;
 
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
-    let mut item = to_item(
-        session,
-        keys::user(&session.user_id),
-        keys::session(&session.id),
-    )?;
-    item.insert(
-        "expiryBucket".into(),
-        s(keys::expiry_bucket(session.expires_at)),
-    );
+    let mut item = to_item(session, keys::user(&session.user_id), keys::session(&session.id))?;
+    item.insert("expiryBucket".into(), s(keys::expiry_bucket(session.expires_at)));
     store.put_new(item)
 }
 
@@ -48,10 +39,7 @@ impl Store {
         user_id: &str,
         session_id: &str,
     ) -> AppResult<(Option<SessionRecord>, Option<UserRecord>)> {
-        let keys = vec![
-            key(user_id, keys::session(session_id)),
-            key(user_id, keys::PROFILE.to_owned()),
-        ];
+        let keys = vec![key(user_id, keys::session(session_id)), key(user_id, keys::PROFILE.to_owned())];
         let (mut session, mut user) = (None, None);
         for item in self.batch_get(keys).await? {
             if sort_key(&item) == keys::PROFILE {
@@ -65,11 +53,7 @@ impl Store {
 
     /// Swaps the refresh-token hash if the session still holds `expected_current`
     /// and has not expired. `false` when a concurrent rotation or revocation won.
-    pub async fn rotate_refresh_token(
-        &self,
-        session: &SessionRecord,
-        change: RefreshRotation<'_>,
-    ) -> AppResult<bool> {
+    pub async fn rotate_refresh_token(&self, session: &SessionRecord, change: RefreshRotation<'_>) -> AppResult<bool> {
         let result = self
             .client
             .update_item()
@@ -137,9 +121,7 @@ impl Store {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|id| {
-                    let delete = DeleteRequest::builder()
-                        .set_key(Some(key(user_id, keys::session(id))))
-                        .build();
+                    let delete = DeleteRequest::builder().set_key(Some(key(user_id, keys::session(id)))).build();
                     delete.map(|d| WriteRequest::builder().delete_request(d).build())
                 })
                 .collect::<Result<_, _>>()
@@ -152,17 +134,12 @@ impl Store {
                     .send()
                     .await
                     .map_err(dynamo_error)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(self.table()))
-                    .unwrap_or_default();
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
                 if attempt == 5 {
-                    return Err(AppError::ServiceUnavailable(
-                        "batch delete kept returning unprocessed items".into(),
-                    ));
+                    return Err(AppError::ServiceUnavailable("batch delete kept returning unprocessed items".into()));
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
             }
@@ -186,24 +163,21 @@ impl Store {
         let mut user_update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(&user.id, keys::PROFILE.to_owned())))
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(sessionGeneration) OR sessionGeneration = :current)")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(sessionGeneration) OR sessionGeneration = :current)",
+            )
             .expression_attribute_values(":current", n(user.session_generation))
             .expression_attribute_values(":next", n(next))
             .expression_attribute_values(":now", s(&now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
         user_update = match new_password_hash {
             Some(hash) => user_update
-                .update_expression(
-                    "SET sessionGeneration = :next, passwordHash = :hash, updatedAt = :now",
-                )
+                .update_expression("SET sessionGeneration = :next, passwordHash = :hash, updatedAt = :now")
                 .expression_attribute_values(":hash", s(hash)),
-            None => {
-                user_update.update_expression("SET sessionGeneration = :next, updatedAt = :now")
-            }
+            None => user_update.update_expression("SET sessionGeneration = :next, updatedAt = :now"),
         };
-        let mut items = vec![TransactWriteItem::builder()
-            .update(user_update.build().map_err(AppError::internal)?)
-            .build()];
+        let mut items =
+            vec![TransactWriteItem::builder().update(user_update.build().map_err(AppError::internal)?).build()];
         if let Some((session, new_refresh_hash)) = keep {
             let session_update = Update::builder()
                 .table_name(self.table())

@@ -19,33 +19,19 @@ struct Claim {
 
 impl Store {
     /// Sign-up as one transaction: the user, the claims on their email and username
-    /// (whose conditions make both unique), and the first session. Two racing sign-ups
+    /// (whose conditions make both unique), the first session and the search entries. Two racing sign-ups
     /// for one email end with one user and one 409, never with an orphan claim.
-    pub async fn create_user(
-        &self,
-        user: &UserRecord,
-        username_key: &str,
-        session: &SessionRecord,
-    ) -> AppResult<()> {
+    pub async fn create_user(&self, user: &UserRecord, username_key: &str, session: &SessionRecord) -> AppResult<()> {
         let user_pk = keys::user(&user.id);
-        let claim = Claim {
-            user_id: user.id.clone(),
-        };
-        let items = [
+        let claim = Claim { user_id: user.id.clone() };
+        let mut items = vec![
             self.put_new(to_item(user, user_pk, keys::PROFILE.into())?)?,
-            self.put_new(to_item(
-                &claim,
-                keys::email_claim(&user.email),
-                keys::EMAIL.into(),
-            )?)?,
-            self.put_new(to_item(
-                &claim,
-                keys::username_claim(username_key),
-                keys::USERNAME.into(),
-            )?)?,
+            self.put_new(to_item(&claim, keys::email_claim(&user.email), keys::EMAIL.into())?)?,
+            self.put_new(to_item(&claim, keys::username_claim(username_key), keys::USERNAME.into())?)?,
             session_put(self, session)?,
         ];
-        self.transact(items.to_vec(), |reasons| {
+        items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
+        self.transact(items, |reasons| {
             if failed(reasons, 1) {
                 AppError::EmailTaken
             } else if failed(reasons, 2) {
@@ -68,8 +54,7 @@ impl Store {
         let claim: Option<Claim> = if lower.contains('@') {
             self.get(keys::email_claim(&lower), keys::EMAIL).await?
         } else {
-            self.get(keys::username_claim(&lower), keys::USERNAME)
-                .await?
+            self.get(keys::username_claim(&lower), keys::USERNAME).await?
         };
         Ok(claim.map(|c| c.user_id))
     }
@@ -97,9 +82,7 @@ impl Store {
         };
         let items = vec![
             session_put(self, session)?,
-            TransactWriteItem::builder()
-                .update(update.build().map_err(AppError::internal)?)
-                .build(),
+            TransactWriteItem::builder().update(update.build().map_err(AppError::internal)?).build(),
         ];
         self.transact(items, |_| AppError::Unauthorized).await
     }
@@ -122,9 +105,7 @@ impl Store {
         items: Vec<TransactWriteItem>,
         on_condition_failed: impl Fn(&[Option<String>]) -> AppError,
     ) -> AppResult<()> {
-        self.try_transact(items)
-            .await?
-            .map_err(|reasons| on_condition_failed(&reasons))
+        self.try_transact(items).await?.map_err(|reasons| on_condition_failed(&reasons))
     }
 
     /// Runs a transaction; the inner `Err` holds the per-item cancellation reasons when
@@ -134,50 +115,30 @@ impl Store {
         items: Vec<TransactWriteItem>,
     ) -> AppResult<Result<(), Vec<Option<String>>>> {
         for attempt in 0..=CONFLICT_RETRIES {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
             let err = match result {
                 Ok(_) => return Ok(Ok(())),
                 Err(err) => err,
             };
             let reasons: Option<Vec<Option<String>>> = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Some(
-                    cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().map(str::to_owned))
-                        .collect(),
-                ),
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    Some(cancelled.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect())
+                }
                 _ => None,
             };
             let Some(reasons) = reasons else {
                 return Err(dynamo_error(err));
             };
-            if reasons
-                .iter()
-                .any(|r| r.as_deref() == Some("ConditionalCheckFailed"))
-            {
+            if reasons.iter().any(|r| r.as_deref() == Some("ConditionalCheckFailed")) {
                 return Ok(Err(reasons));
             }
-            if !reasons
-                .iter()
-                .any(|r| r.as_deref() == Some("TransactionConflict"))
-            {
+            if !reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")) {
                 return Err(dynamo_error(err));
             }
             let jitter = rand::random::<u64>() % 20;
-            tokio::time::sleep(std::time::Duration::from_millis(
-                10 * (attempt as u64 + 1) + jitter,
-            ))
-            .await;
+            tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt as u64 + 1) + jitter)).await;
         }
-        Err(AppError::ServiceUnavailable(
-            "transaction kept conflicting with concurrent ones".into(),
-        ))
+        Err(AppError::ServiceUnavailable("transaction kept conflicting with concurrent ones".into()))
     }
 }
 

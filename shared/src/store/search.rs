@@ -1,0 +1,95 @@
+//! Search entries: one item per token a user is found by, in the user's partition, and
+//! in `GSI1` under `SEARCH#<first character>` sorted by `<token>#<userId>`, so a prefix
+//! is one `begins_with` query. Entries change in the same transaction as the names.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+
+use super::{dynamo_error, key, keys, s, Item, Store};
+use crate::domain::search;
+use crate::error::{AppError, AppResult};
+
+fn entry_sk(token: &str) -> String {
+    format!("SEARCH#{token}")
+}
+
+/// A token that matched and the user it belongs to.
+pub struct SearchHit {
+    pub token: String,
+    pub user_id: String,
+}
+
+pub struct SearchPage {
+    pub hits: Vec<SearchHit>,
+    pub last_key: Option<Item>,
+}
+
+impl Store {
+    pub(crate) fn search_entry_puts(
+        &self,
+        user_id: &str,
+        tokens: &BTreeSet<String>,
+    ) -> AppResult<Vec<TransactWriteItem>> {
+        tokens
+            .iter()
+            .map(|token| {
+                let mut item = key(keys::user(user_id), entry_sk(token));
+                item.insert("GSI1PK".into(), s(format!("SEARCH#{}", search::partition(token))));
+                item.insert("GSI1SK".into(), s(format!("{token}#{user_id}")));
+                Put::builder()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| TransactWriteItem::builder().put(p).build())
+                    .map_err(AppError::internal)
+            })
+            .collect()
+    }
+
+    pub(crate) fn search_entry_deletes(
+        &self,
+        user_id: &str,
+        tokens: &BTreeSet<String>,
+    ) -> AppResult<Vec<TransactWriteItem>> {
+        tokens
+            .iter()
+            .map(|token| {
+                Delete::builder()
+                    .table_name(self.table())
+                    .set_key(Some(key(keys::user(user_id), entry_sk(token))))
+                    .build()
+                    .map(|d| TransactWriteItem::builder().delete(d).build())
+                    .map_err(AppError::internal)
+            })
+            .collect()
+    }
+
+    /// Entries whose token starts with the folded `prefix`, in token order.
+    pub async fn search_entries(&self, prefix: &str, limit: i32, start: Option<Item>) -> AppResult<SearchPage> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name("GSI1")
+            .key_condition_expression("GSI1PK = :partition AND begins_with(GSI1SK, :prefix)")
+            .expression_attribute_values(":partition", s(format!("SEARCH#{}", search::partition(prefix))))
+            .expression_attribute_values(":prefix", s(prefix))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        let hits = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| {
+                let sk = item.get("GSI1SK")?.as_s().ok()?;
+                let (token, user_id) = sk.rsplit_once('#')?;
+                Some(SearchHit { token: token.to_owned(), user_id: user_id.to_owned() })
+            })
+            .collect();
+        Ok(SearchPage { hits, last_key: out.last_evaluated_key })
+    }
+}
