@@ -271,3 +271,21 @@ impl TestApp {
         (me.body["followersCount"].as_i64().unwrap(), me.body["followingCount"].as_i64().unwrap())
     }
 }
+
+impl TestApp {
+    pub async fn put_as(&self, user: &User, path: &str, body: Value) -> TestResponse {
+        self.call(Method::PUT, path, Some(body), Some(&user.token)).await
+    }
+
+    /// Updates the user's profile through the API and checks it succeeded.
+    pub async fn update_profile(&self, user: &User, patch: Value) -> TestResponse {
+        let response = self.put_as(user, "/api/users/profile", patch.clone()).await;
+        assert_eq!(response.status, StatusCode::OK, "{patch}: {:?}", response.body);
+        response
+    }
+
+    pub async fn follow(&self, who: &User, whom: &User) {
+        let response = self.post_as(who, "/api/social/follow", serde_json::json!({ "userId": whom.id })).await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    }
+}

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/change-password", post(change_password))
         .route("/api/auth/sessions", get(sessions).delete(revoke_other_sessions))
         .route("/api/auth/sessions/{session_id}", delete(revoke_session))
+        .route("/api/auth/reactivate", post(reactivate))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
 }
@@ -44,6 +45,14 @@ async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> AppResult<Json<AuthResponse>> {
     Ok(Json(state.login(body, &client).await?))
+}
+
+async fn reactivate(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> AppResult<Json<AuthResponse>> {
+    Ok(Json(state.reactivate(body, &client).await?))
 }
 
 async fn refresh(

@@ -4,6 +4,7 @@
 mod fields;
 mod names;
 pub mod page;
+pub mod profile;
 pub mod search;
 pub mod session;
 pub mod social;

@@ -48,6 +48,14 @@ pub struct AuthResponse {
     pub tokens: TokenPair,
 }
 
+/// A matching identifier and password.
+pub(crate) struct Credentials {
+    pub user: UserRecord,
+    password: String,
+    needs_rehash: bool,
+    pub remember_me: bool,
+}
+
 /// A validated sign-up.
 struct NewAccount {
     username: Username,
@@ -90,7 +98,7 @@ impl AppState {
         }
     }
 
-    fn new_session(&self, user: &UserRecord, remember_me: bool, client: &ClientInfo) -> (SessionRecord, RefreshToken) {
+    pub(crate) fn new_session(&self, user: &UserRecord, remember_me: bool, client: &ClientInfo) -> (SessionRecord, RefreshToken) {
         let now = Utc::now();
         let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
         let id = uuid::Uuid::new_v4().to_string();
@@ -170,6 +178,16 @@ impl AppState {
     /// Unknown identifier and wrong password give the same 401 after the same work;
     /// a deactivated account is told so only after the right password.
     pub async fn login(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let credentials = self.authenticate(req, client).await?;
+        if !credentials.user.is_active() {
+            return Err(AppError::AccountDeactivated);
+        }
+        self.sign_in(credentials, client).await
+    }
+
+    /// Checks an identifier and password under the login rate limits; the account,
+    /// active or not, when they match.
+    pub(crate) async fn authenticate(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<Credentials> {
         let mut fields = Fields::new();
         let identifier = fields.required("identifier", req.identifier.as_deref(), non_empty(255));
         let password = fields.required("password", req.password.as_deref(), non_empty(password::MAX_LENGTH * 4));
@@ -186,25 +204,44 @@ impl AppState {
 
         let user = self.account_for_login(&identifier).await?;
         let verified = self.passwords.verify(password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
-        let (user, needs_rehash) = match (user, verified) {
-            (Some(user), Verified::Yes { needs_rehash }) => (user, needs_rehash),
+        match (user, verified) {
+            (Some(user), Verified::Yes { needs_rehash }) => {
+                Ok(Credentials { user, password, needs_rehash, remember_me: req.remember_me.unwrap_or(false) })
+            }
             (Some(user), Verified::No) => {
                 self.count_failed_login(&user).await?;
-                return Err(AppError::InvalidCredentials);
+                Err(AppError::InvalidCredentials)
             }
-            (None, _) => return Err(AppError::InvalidCredentials),
-        };
-        if !user.is_active() {
-            return Err(AppError::AccountDeactivated);
+            (None, _) => Err(AppError::InvalidCredentials),
         }
+    }
+
+    /// A new session for authenticated credentials (re-hashing an outdated password hash).
+    pub(crate) async fn sign_in(&self, credentials: Credentials, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let Credentials { user, password, needs_rehash, remember_me } = credentials;
         let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
         let now = Utc::now();
-        let (session, refresh) = self.new_session(&user, req.remember_me.unwrap_or(false), client);
+        let (session, refresh) = self.new_session(&user, remember_me, client);
         self.store.record_login(&user.id, &session, now, rehashed).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+    }
+
+    /// Checks the password of a signed-in user (change password, deactivation), under
+    /// the same failed-password cap as login.
+    pub(crate) async fn check_password(&self, user: &UserRecord, password: String) -> AppResult<()> {
+        let limit = self.config.rate_limits.failed_logins_per_account;
+        let failures = self.store.hits(FAILED_LOGIN_SCOPE, &user.id, limit).await?;
+        if failures.hits >= limit.max {
+            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
+        }
+        if self.passwords.verify(password, Some(user.password_hash.clone())).await? == Verified::No {
+            self.count_failed_login(user).await?;
+            return Err(AppError::InvalidCredentials);
+        }
+        Ok(())
     }
 
     /// The account behind an identifier, unless it is locked by too many failed

@@ -3,3 +3,4 @@
 pub mod auth;
 pub mod sessions;
 pub mod social;
+pub mod users;

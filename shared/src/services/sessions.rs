@@ -10,7 +10,7 @@ use crate::domain::user::UserRecord;
 use crate::domain::{non_empty, Fields};
 use crate::error::{AppError, AppResult};
 use crate::http::Caller;
-use crate::password::{self, Verified};
+use crate::password;
 use crate::state::AppState;
 use crate::store::RefreshRotation;
 
@@ -219,15 +219,7 @@ impl AppState {
             return Err(AppError::internal("validation passed without every required field"));
         };
 
-        let limit = self.config.rate_limits.failed_logins_per_account;
-        let failures = self.store.hits("login-fail", &user.id, limit).await?;
-        if failures.hits >= limit.max {
-            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
-        }
-        if self.passwords.verify(current, Some(user.password_hash.clone())).await? == Verified::No {
-            self.count_failed_login(&user).await?;
-            return Err(AppError::InvalidCredentials);
-        }
+        self.check_password(&user, current).await?;
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
         self.store.bump_session_generation(&user, Some(&hash), Some((&session, &next.hash()))).await?;

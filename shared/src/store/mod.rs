@@ -1,6 +1,7 @@
 //! The single DynamoDB table. Every item type, its keys and its access patterns live
 //! here; nothing in this module knows about HTTP.
 
+mod accounts;
 pub mod graph;
 pub mod keys;
 mod rate_limits;
@@ -78,7 +79,10 @@ impl Store {
 impl Store {
     /// Items by key, any number of them (in requests of 100, run concurrently, asking
     /// again for unprocessed keys), read consistently. Missing items are simply absent.
-    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
+    pub(crate) async fn batch_get(&self, mut keys: Vec<Item>) -> AppResult<Vec<Item>> {
+        // BatchGetItem refuses a request that names a key twice.
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert((sort_key(k).to_owned(), k.get(keys::PK).and_then(|v| v.as_s().ok()).cloned())));
         let chunks = keys.chunks(100).map(|chunk| self.batch_get_chunk(chunk.to_vec()));
         let results = futures_util::future::try_join_all(chunks).await?;
         Ok(results.into_iter().flatten().collect())

@@ -1,0 +1,269 @@
+//! Profiles as others see them, profile and notification updates, search, stats,
+//! deactivation and reactivation, and the detailed health check.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::auth::{AuthResponse, LoginRequest};
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::profile::{NotificationPatch, ProfilePatch};
+use crate::domain::search::fold;
+use crate::domain::social::{access, Access, ListedUser, Viewer};
+use crate::domain::user::{AccountStatus, LimitedUserView, OwnUserView, UserRecord, UserView};
+use crate::domain::{non_empty, Fields, Username};
+use crate::error::{AppError, AppResult};
+use crate::http::{Caller, ClientInfo};
+use crate::password;
+use crate::state::AppState;
+
+/// A deactivated account can be restored this long.
+pub const REACTIVATION_DAYS: i64 = 30;
+/// Reads and writes again this often when concurrent updates of one account collide.
+const UPDATE_ATTEMPTS: usize = 3;
+/// The bound on the health check's DynamoDB round trip.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A profile as the viewer may see it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Profile {
+    Own(Box<OwnUserView>),
+    Full(UserView),
+    Limited(LimitedUserView),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub followers_count: i64,
+    pub following_count: i64,
+    pub member_since: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeactivateRequest {
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+}
+
+impl AppState {
+    /// The target and how the viewer sees it; 404 for what the viewer may not see.
+    async fn viewed(&self, viewer: Option<&Caller>, target: &str) -> AppResult<(UserRecord, Access)> {
+        let (user, as_seen) = match viewer {
+            Some(caller) if caller.user_id == target => (self.store.user_by_id(target).await?, Viewer::Owner),
+            Some(caller) => {
+                let (user, relation) = self.store.user_and_relationship(&caller.user_id, target).await?;
+                (user, Viewer::Other(relation))
+            }
+            None => (self.store.user_by_id(target).await?, Viewer::Anonymous),
+        };
+        let user = user.ok_or(AppError::NotFound)?;
+        match access(&user, as_seen) {
+            Access::Hidden => Err(AppError::NotFound),
+            // An owner whose account is gone sees nothing either.
+            Access::Own if !user.is_active() => Err(AppError::NotFound),
+            seen => Ok((user, seen)),
+        }
+    }
+
+    pub async fn profile(&self, viewer: Option<&Caller>, target: &str) -> AppResult<Profile> {
+        let (user, seen) = self.viewed(viewer, target).await?;
+        Ok(match seen {
+            Access::Own => Profile::Own(Box::new(OwnUserView::from(&user))),
+            Access::Full { contact_info } => Profile::Full(UserView::new(&user, contact_info)),
+            Access::Limited | Access::Hidden => Profile::Limited(LimitedUserView::from(&user)),
+        })
+    }
+
+    pub async fn profile_by_username(&self, viewer: Option<&Caller>, username: &str) -> AppResult<Profile> {
+        let id = match Username::parse(username) {
+            Ok(name) => self.store.user_id_by_identifier(&name.key()).await?,
+            Err(_) => None,
+        };
+        self.profile(viewer, &id.ok_or(AppError::NotFound)?).await
+    }
+
+    pub async fn stats(&self, viewer: Option<&Caller>, target: &str) -> AppResult<Stats> {
+        let (user, _) = self.viewed(viewer, target).await?;
+        Ok(Stats { followers_count: user.followers_count, following_count: user.following_count, member_since: user.created_at })
+    }
+
+    /// Reads the caller's account, applies `change`, writes it back guarded by what was
+    /// read (again on a concurrent change), and answers the account as written.
+    async fn update_own(&self, caller: &Caller, change: impl Fn(&mut UserRecord) -> AppResult<()>) -> AppResult<OwnUserView> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let before = self.store.user_by_id(&caller.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::Unauthorized)?;
+            let mut after = before.clone();
+            change(&mut after)?;
+            after.updated_at = Utc::now();
+            if self.store.save_profile(&before, &after).await? {
+                return Ok(OwnUserView::from(&after));
+            }
+        }
+        Err(AppError::ServiceUnavailable("the account kept changing concurrently".into()))
+    }
+
+    pub async fn update_profile(&self, caller: &Caller, patch: ProfilePatch) -> AppResult<OwnUserView> {
+        self.update_own(caller, |user| patch.apply(user)).await
+    }
+
+    pub async fn update_notifications(&self, caller: &Caller, patch: NotificationPatch) -> AppResult<OwnUserView> {
+        self.update_own(caller, |user| patch.apply(&mut user.notification_preferences)).await
+    }
+
+    /// Needs the password and a live session. Every session ends; the account leaves
+    /// search, profiles and lists; username and email stay reserved.
+    pub async fn deactivate(&self, caller: &Caller, req: DeactivateRequest) -> AppResult<()> {
+        let mut fields = Fields::new();
+        let password = fields.required("password", req.password.as_deref(), non_empty(password::MAX_LENGTH * 4));
+        fields.finish()?;
+        let password = password.ok_or_else(|| AppError::internal("validation passed without password"))?;
+        let (user, _) = self.live_session(caller).await?;
+        self.check_password(&user, password).await?;
+        if !self.store.deactivate(&user, Utc::now()).await? {
+            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
+        }
+        tracing::info!(user_id = %user.id, "account deactivated");
+        self.delete_ended_sessions(&user.id, None).await;
+        Ok(())
+    }
+
+    /// Like sign-in, for a deactivated account within the reactivation window (an
+    /// active account simply signs in).
+    pub async fn reactivate(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let credentials = self.authenticate(req, client).await?;
+        if credentials.user.is_active() {
+            return self.sign_in(credentials, client).await;
+        }
+        let user = credentials.user;
+        let now = Utc::now();
+        let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
+        if now - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
+            return Err(AppError::AccountDeactivated);
+        }
+        let (session, refresh) = self.new_session(&user, credentials.remember_me, client);
+        if !self.store.reactivate(&user, &session, now).await? {
+            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
+        }
+        tracing::info!(user_id = %user.id, "account reactivated");
+        let user = UserRecord {
+            status: AccountStatus::Active,
+            deactivated_at: None,
+            last_login: Some(now),
+            updated_at: now,
+            ..user
+        };
+        let tokens = self.token_pair(&user, &session.id, &refresh)?;
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+    }
+
+    /// Search by a prefix of the username, first or last name, ignoring case and
+    /// accents; an exact username first; deactivated users and block relations left out.
+    pub async fn search(&self, viewer: Option<&Caller>, query: SearchQuery, page: PageRequest) -> AppResult<Page<ListedUser>> {
+        let mut fields = Fields::new();
+        let q = fields.required("q", query.q.as_deref(), |q| {
+            if !(1..=50).contains(&q.trim().chars().count()) {
+                return Err("must be 1 to 50 characters".to_owned());
+            }
+            let folded = fold(q);
+            if folded.is_empty() {
+                return Err("must contain a letter or digit".to_owned());
+            }
+            Ok((q.trim().to_owned(), folded))
+        });
+        fields.finish()?;
+        let (raw, prefix) = q.ok_or_else(|| AppError::internal("validation passed without q"))?;
+        let list_id = format!("SEARCH#{prefix}");
+        let (first_page, start) = match page.cursor.as_deref() {
+            None => (true, None),
+            Some(cursor) => {
+                let key = self.cursors.decode(&list_id, cursor)?;
+                (false, (!key.is_empty()).then_some(key))
+            }
+        };
+        let viewer_id = viewer.map(|c| c.user_id.as_str());
+
+        // The exact username: first on the first page, and left out of every page after.
+        let exact = match Username::parse(&raw) {
+            Ok(name) => self.store.user_id_by_identifier(&name.key()).await?,
+            Err(_) => None,
+        };
+        let mut items = Vec::new();
+        if let (true, Some(id)) = (first_page, &exact) {
+            items.extend(self.searchable(viewer_id, &[id.as_str()]).await?.into_values().map(|(_, listed)| listed));
+        }
+        let room = page.limit - items.len() as i32;
+        if room == 0 {
+            // The rest starts from the beginning of the prefix matches.
+            return Ok(Page { items, next_cursor: Some(self.cursors.encode(&list_id, &Default::default())) });
+        }
+        let found = self.store.search_entries(&prefix, room, start).await?;
+        let ids: Vec<&str> = found.hits.iter().map(|h| h.user_id.as_str()).collect();
+        let mut visible = self.searchable(viewer_id, &ids).await?;
+        for hit in &found.hits {
+            if Some(&hit.user_id) == exact.as_ref() {
+                continue;
+            }
+            let Some((user, _)) = visible.get(&hit.user_id) else { continue };
+            // A user matching by several tokens is listed once: at the first of them.
+            if user.search_tokens().into_iter().find(|t| t.starts_with(&prefix)).as_deref() != Some(hit.token.as_str()) {
+                continue;
+            }
+            if let Some((_, listed)) = visible.remove(&hit.user_id) {
+                items.push(listed);
+            }
+        }
+        Ok(Page { items, next_cursor: found.last_key.map(|k| self.cursors.encode(&list_id, &k)) })
+    }
+
+    /// The users search may show the viewer: active, no block either way, as seen.
+    async fn searchable(&self, viewer: Option<&str>, ids: &[&str]) -> AppResult<HashMap<String, (UserRecord, ListedUser)>> {
+        let (users, relations) = match viewer {
+            Some(v) => tokio::try_join!(self.store.users_by_ids(ids), self.store.relationships(v, ids))?,
+            None => (self.store.users_by_ids(ids).await?, Default::default()),
+        };
+        Ok(users
+            .into_iter()
+            .filter_map(|(id, user)| {
+                let as_seen = match viewer {
+                    Some(v) if v == id => Viewer::Owner,
+                    Some(_) => Viewer::Other(relations.get(&id).copied().unwrap_or_default()),
+                    None => Viewer::Anonymous,
+                };
+                if matches!(as_seen, Viewer::Other(r) if r.any_block()) || !user.is_active() {
+                    return None;
+                }
+                let listed = ListedUser::new(&user, as_seen)?;
+                Some((id, (user, listed)))
+            })
+            .collect())
+    }
+
+    /// DynamoDB reachability and latency, the key set, the version; `false` when a
+    /// dependency is down. No configuration values or secrets in it.
+    pub async fn health_report(&self) -> (bool, Value) {
+        let started = Instant::now();
+        let dynamodb_ok = matches!(tokio::time::timeout(HEALTH_TIMEOUT, self.store.ping()).await, Ok(Ok(())));
+        let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+        let keys = self.tokens.public_jwks()["keys"].as_array().map_or(0, Vec::len);
+        let status = |ok: bool| if ok { "ok" } else { "unavailable" };
+        let body = json!({
+            "status": status(dynamodb_ok),
+            "checks": {
+                "dynamodb": { "status": status(dynamodb_ok), "latencyMs": latency_ms },
+                "signingKeys": { "status": status(keys > 0), "keys": keys },
+            },
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        (dynamodb_ok, body)
+    }
+}

@@ -1,0 +1,123 @@
+//! Writes to an existing account: profile and settings, deactivation, reactivation.
+//! Each is one write guarded by `updatedAt` as read, so a concurrent change is never
+//! overwritten (counters, which the graph moves, are never written here).
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::sessions::session_put;
+use super::{key, keys, n, s, Store};
+use crate::domain::session::SessionRecord;
+use crate::domain::user::UserRecord;
+use crate::error::{AppError, AppResult};
+
+fn value<T: Serialize>(v: &T) -> AppResult<AttributeValue> {
+    serde_dynamo::to_attribute_value(v).map_err(AppError::internal)
+}
+
+impl Store {
+    fn user_update(&self, user: &UserRecord) -> AppResult<aws_sdk_dynamodb::types::builders::UpdateBuilder> {
+        Ok(Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key(keys::user(&user.id), keys::PROFILE.to_owned())))
+            .condition_expression("updatedAt = :seen")
+            .expression_attribute_values(":seen", value(&user.updated_at)?))
+    }
+
+    /// Writes the profile fields and settings of `after`, as long as the user item is
+    /// still as `before` was read, with the search entries of changed names. `false`
+    /// when a concurrent change came first.
+    pub async fn save_profile(&self, before: &UserRecord, after: &UserRecord) -> AppResult<bool> {
+        let update = self
+            .user_update(before)?
+            .update_expression(
+                "SET firstName = :first, lastName = :last, bio = :bio, profilePicture = :picture, \
+                 dateOfBirth = :dob, #profile = :profile, privacySettings = :privacy, \
+                 notificationPreferences = :notifications, updatedAt = :now",
+            )
+            .expression_attribute_names("#profile", "profile")
+            .expression_attribute_values(":first", value(&after.first_name)?)
+            .expression_attribute_values(":last", value(&after.last_name)?)
+            .expression_attribute_values(":bio", value(&after.bio)?)
+            .expression_attribute_values(":picture", value(&after.profile_picture)?)
+            .expression_attribute_values(":dob", value(&after.date_of_birth)?)
+            .expression_attribute_values(":profile", value(&after.profile)?)
+            .expression_attribute_values(":privacy", value(&after.privacy_settings)?)
+            .expression_attribute_values(":notifications", value(&after.notification_preferences)?)
+            .expression_attribute_values(":now", value(&after.updated_at)?)
+            .build()
+            .map_err(AppError::internal)?;
+        let (old, new) = (before.search_tokens(), after.search_tokens());
+        if old == new {
+            // No search entry changes: a plain update costs half a transaction.
+            return self.update_alone(update).await;
+        }
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.search_entry_deletes(&before.id, &old.difference(&new).cloned().collect())?);
+        items.extend(self.search_entry_puts(&before.id, &new.difference(&old).cloned().collect())?);
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    async fn update_alone(&self, update: Update) -> AppResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .send()
+            .await;
+        super::conditional_write(result)
+    }
+
+    /// Deactivation: the status, every session ended (a new generation), and the
+    /// search entries removed, at once. Username and email claims stay reserved.
+    pub async fn deactivate(&self, user: &UserRecord, at: DateTime<Utc>) -> AppResult<bool> {
+        let update = self
+            .user_update(user)?
+            .update_expression(
+                "SET #status = :deactivated, deactivatedAt = :at, updatedAt = :at, sessionGeneration = :generation",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":deactivated", s("deactivated"))
+            .expression_attribute_values(":at", value(&at)?)
+            .expression_attribute_values(":generation", n(user.session_generation + 1))
+            .build()
+            .map_err(AppError::internal)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.search_entry_deletes(&user.id, &user.search_tokens())?);
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    /// Reactivation: the status back, the search entries back, and a first session.
+    pub async fn reactivate(&self, user: &UserRecord, session: &SessionRecord, at: DateTime<Utc>) -> AppResult<bool> {
+        let update = self
+            .user_update(user)?
+            .update_expression("SET #status = :active, updatedAt = :at, lastLogin = :at REMOVE deactivatedAt")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":at", value(&at)?)
+            .build()
+            .map_err(AppError::internal)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build(), session_put(self, session)?];
+        items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    /// One cheap read, to tell whether the table answers.
+    pub async fn ping(&self) -> AppResult<()> {
+        self.client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key("HEALTH".into(), "HEALTH".into())))
+            .projection_expression("PK")
+            .send()
+            .await
+            .map_err(super::dynamo_error)?;
+        Ok(())
+    }
+}
