@@ -32,6 +32,11 @@ pub struct Config {
     pub refresh_grace_secs: i64,
     /// `RATE_LIMIT_*`: see `RateLimits`.
     pub rate_limits: RateLimits,
+    /// `CLEANUP_LOOKBACK_DAYS`: how many past days of the expiry index a cleanup run reads.
+    pub cleanup_lookback_days: i64,
+    /// `APP_BASE_URL`: where the links in verification and reset messages point (the
+    /// client app's pages `/verify-email?token=` and `/reset-password?token=`).
+    pub app_base_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +77,8 @@ impl Config {
             jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
             dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
+            cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
+            app_base_url: text("APP_BASE_URL", "http://localhost:3000").trim_end_matches('/').to_owned(),
             rate_limits: {
                 let defaults = RateLimits::default();
                 let limit = |name: &'static str, default: Limit| match lookup(name).filter(|v| !v.trim().is_empty()) {
@@ -88,6 +95,13 @@ impl Config {
                     register_per_ip: limit("RATE_LIMIT_REGISTER_PER_IP", defaults.register_per_ip)?,
                     refresh_per_session: limit("RATE_LIMIT_REFRESH_PER_SESSION", defaults.refresh_per_session)?,
                     reports_per_user: limit("RATE_LIMIT_REPORTS_PER_USER", defaults.reports_per_user)?,
+                    forgot_password_per_email: limit(
+                        "RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL",
+                        defaults.forgot_password_per_email,
+                    )?,
+                    forgot_password_per_ip: limit("RATE_LIMIT_FORGOT_PASSWORD_PER_IP", defaults.forgot_password_per_ip)?,
+                    verification_per_user: limit("RATE_LIMIT_VERIFICATION_PER_USER", defaults.verification_per_user)?,
+                    token_attempts_per_ip: limit("RATE_LIMIT_TOKEN_ATTEMPTS_PER_IP", defaults.token_attempts_per_ip)?,
                 }
             },
         })

@@ -41,6 +41,10 @@ pub struct RateLimits {
     pub register_per_ip: Limit,
     pub refresh_per_session: Limit,
     pub reports_per_user: Limit,
+    pub forgot_password_per_email: Limit,
+    pub forgot_password_per_ip: Limit,
+    pub verification_per_user: Limit,
+    pub token_attempts_per_ip: Limit,
 }
 
 impl Default for RateLimits {
@@ -53,6 +57,10 @@ impl Default for RateLimits {
             register_per_ip: Limit::new(10, 3600),
             refresh_per_session: Limit::new(60, 3600),
             reports_per_user: Limit::new(10, 3600),
+            forgot_password_per_email: Limit::new(3, 3600),
+            forgot_password_per_ip: Limit::new(10, 3600),
+            verification_per_user: Limit::new(5, 3600),
+            token_attempts_per_ip: Limit::new(30, 300),
         }
     }
 }

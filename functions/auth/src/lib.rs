@@ -5,7 +5,9 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{json, Value};
+use shared::domain::user::OwnUserView;
+use shared::services::verification::{ForgotPasswordRequest, ResetPasswordRequest, TokenRequest};
 use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
 use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest, TokenPair};
 use shared::services::sessions::{ChangePasswordRequest, LogoutRequest, RefreshRequest, Revoked, SessionList};
@@ -22,6 +24,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/sessions", get(sessions).delete(revoke_other_sessions))
         .route("/api/auth/sessions/{session_id}", delete(revoke_session))
         .route("/api/auth/reactivate", post(reactivate))
+        .route("/api/auth/verify-email", post(verify_email))
+        .route("/api/auth/resend-verification", post(resend_verification))
+        .route("/api/auth/forgot-password", post(forgot_password))
+        .route("/api/auth/reset-password", post(reset_password))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
 }
@@ -45,6 +51,37 @@ async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> AppResult<Json<AuthResponse>> {
     Ok(Json(state.login(body, &client).await?))
+}
+
+async fn verify_email(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> AppResult<Json<OwnUserView>> {
+    Ok(Json(state.verify_email(body, &client).await?))
+}
+
+async fn resend_verification(State(state): State<AppState>, caller: Caller) -> AppResult<(StatusCode, Json<Value>)> {
+    state.resend_verification(&caller).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+async fn forgot_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<ForgotPasswordRequest>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    state.forgot_password(body, &client).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<ResetPasswordRequest>,
+) -> AppResult<Json<Value>> {
+    state.reset_password(body, &client).await?;
+    Ok(Json(json!({})))
 }
 
 async fn reactivate(

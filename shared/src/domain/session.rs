@@ -44,6 +44,14 @@ impl DeviceInfo {
     }
 }
 
+impl DeviceInfo {
+    /// What identifies a device for "new sign-in" notices: its user agent and platform.
+    pub fn fingerprint(&self) -> String {
+        let text = format!("{}|{}", self.user_agent.as_deref().unwrap_or(""), self.platform.as_deref().unwrap_or(""));
+        hash_secret(&text)[..16].to_owned()
+    }
+}
+
 /// A session as stored. Only hashes of refresh tokens are kept.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -150,6 +150,8 @@ mod tests {
             followers_count: 0,
             following_count: 0,
             session_generation: 0,
+            verify_token_hash: None,
+            known_devices: Vec::new(),
         }
     }
 

@@ -112,6 +112,12 @@ pub struct UserRecord {
     /// deactivation): one write ends them all, however many there are.
     #[serde(default)]
     pub session_generation: i64,
+    /// The hash of the one verification token that may still verify the email.
+    #[serde(default)]
+    pub verify_token_hash: Option<String>,
+    /// Fingerprints of the devices that signed in before (a new one gets a notice).
+    #[serde(default)]
+    pub known_devices: Vec<String>,
 }
 
 impl UserRecord {

@@ -11,6 +11,8 @@ use crate::http::{Caller, ClientInfo};
 use crate::password::{self, Verified};
 use crate::rate_limit::{identifier_key, ip_key};
 use crate::state::AppState;
+use crate::store::outbox::MessageKind;
+use crate::store::LoginWrite;
 use crate::tokens::Subject;
 
 #[derive(Debug, Deserialize)]
@@ -145,7 +147,7 @@ impl AppState {
         self.enforce_limit("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
         let account = self.validate_registration(req)?;
         let now = Utc::now();
-        let user = UserRecord {
+        let mut user = UserRecord {
             id: uuid::Uuid::new_v4().to_string(),
             username: account.username.as_str().to_owned(),
             email: account.email.as_str().to_owned(),
@@ -167,9 +169,14 @@ impl AppState {
             followers_count: 0,
             following_count: 0,
             session_generation: 0,
+            verify_token_hash: None,
+            known_devices: Vec::new(),
         };
         let (session, refresh) = self.new_session(&user, false, client);
-        self.store.create_user(&user, &account.username.key(), &session).await?;
+        user.known_devices.push(session.device.fingerprint());
+        let (verify_hash, verification) = self.verification_items(&user)?;
+        user.verify_token_hash = Some(verify_hash);
+        self.store.create_user(&user, &account.username.key(), &session, verification).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
@@ -222,7 +229,29 @@ impl AppState {
         let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
         let now = Utc::now();
         let (session, refresh) = self.new_session(&user, remember_me, client);
-        self.store.record_login(&user.id, &session, now, rehashed).await?;
+        let device = session.device.fingerprint();
+        let (known_devices, extra) = if user.known_devices.contains(&device) {
+            (None, Vec::new())
+        } else {
+            // A device not seen before: remember it (the latest few) and tell the owner.
+            let mut known = user.known_devices.clone();
+            known.push(device);
+            let excess = known.len().saturating_sub(MAX_KNOWN_DEVICES);
+            known.drain(..excess);
+            let what = [session.device.platform.clone(), session.device.user_agent.clone()];
+            let notice = self.notice(
+                MessageKind::NewSignIn,
+                &user,
+                [
+                    ("device", what.into_iter().flatten().collect::<Vec<_>>().join(" — ")),
+                    ("ipAddress", session.ip_address.clone().unwrap_or_default()),
+                    ("at", now.to_rfc3339()),
+                ],
+            )?;
+            (Some(known), vec![notice])
+        };
+        let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, extra };
+        self.store.record_login(&user.id, &session, login).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
@@ -280,3 +309,5 @@ impl AppState {
 }
 
 const FAILED_LOGIN_SCOPE: &str = "login-fail";
+/// Devices remembered per account for new-sign-in notices.
+const MAX_KNOWN_DEVICES: usize = 10;

@@ -4,3 +4,4 @@ pub mod auth;
 pub mod sessions;
 pub mod social;
 pub mod users;
+pub mod verification;

@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::Caller;
 use crate::password;
 use crate::state::AppState;
+use crate::store::outbox::MessageKind;
 use crate::store::RefreshRotation;
 
 /// How often a refresh may lose the race against concurrent refreshes of the same
@@ -101,7 +102,7 @@ impl AppState {
             } else if session.previous_token_hash.as_deref() == Some(presented.as_str()) {
                 let rotated_at = session.rotated_at.unwrap_or(session.created_at);
                 if now - rotated_at > Duration::seconds(self.config.refresh_grace_secs) {
-                    self.end_session_on_reuse(&session).await?;
+                    self.end_session_on_reuse(&session, &user).await?;
                     return Err(AppError::InvalidToken);
                 }
                 // A retry within the grace window: a new successor, the same previous
@@ -125,14 +126,20 @@ impl AppState {
         Err(AppError::InvalidToken)
     }
 
-    async fn end_session_on_reuse(&self, session: &SessionRecord) -> AppResult<()> {
+    async fn end_session_on_reuse(&self, session: &SessionRecord, user: &UserRecord) -> AppResult<()> {
         tracing::warn!(
             security_event = "refresh_token_reuse",
             user_id = %session.user_id,
             session_id = %session.id,
             "a rotated refresh token was presented after the grace window; the session is ended"
         );
-        self.store.delete_session(&session.user_id, &session.id).await?;
+        let notice = self.notice(
+            MessageKind::RefreshTokenReuse,
+            user,
+            [("sessionId", session.id.clone()), ("at", Utc::now().to_rfc3339())],
+        )?;
+        // Lost to a concurrent end of the same session: it is ended either way.
+        self.store.delete_session_with(&session.user_id, &session.id, vec![notice]).await?;
         Ok(())
     }
 
@@ -222,7 +229,8 @@ impl AppState {
         self.check_password(&user, current).await?;
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
-        self.store.bump_session_generation(&user, Some(&hash), Some((&session, &next.hash()))).await?;
+        let notice = self.notice(MessageKind::PasswordChanged, &user, [("via", "change-password".to_owned())])?;
+        self.store.bump_session_generation(&user, Some(&hash), Some((&session, &next.hash())), vec![notice]).await?;
         tracing::info!(user_id = %user.id, "password changed; other sessions ended");
         self.delete_ended_sessions(&user.id, Some(&session.id)).await;
         self.token_pair(&user, &session.id, &next)

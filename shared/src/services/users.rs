@@ -19,6 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
 use crate::password;
 use crate::state::AppState;
+use crate::store::outbox::MessageKind;
 
 /// A deactivated account can be restored this long.
 pub const REACTIVATION_DAYS: i64 = 30;
@@ -129,7 +130,8 @@ impl AppState {
         let password = password.ok_or_else(|| AppError::internal("validation passed without password"))?;
         let (user, _) = self.live_session(caller).await?;
         self.check_password(&user, password).await?;
-        if !self.store.deactivate(&user, Utc::now()).await? {
+        let notice = self.notice(MessageKind::AccountDeactivated, &user, [("reactivateWithinDays", REACTIVATION_DAYS.to_string())])?;
+        if !self.store.deactivate(&user, Utc::now(), vec![notice]).await? {
             return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
         }
         tracing::info!(user_id = %user.id, "account deactivated");

@@ -76,7 +76,7 @@ impl Store {
 
     /// Deactivation: the status, every session ended (a new generation), and the
     /// search entries removed, at once. Username and email claims stay reserved.
-    pub async fn deactivate(&self, user: &UserRecord, at: DateTime<Utc>) -> AppResult<bool> {
+    pub async fn deactivate(&self, user: &UserRecord, at: DateTime<Utc>, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
         let update = self
             .user_update(user)?
             .update_expression(
@@ -90,6 +90,7 @@ impl Store {
             .map_err(AppError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(self.search_entry_deletes(&user.id, &user.search_tokens())?);
+        items.extend(extra);
         Ok(self.try_transact(items).await?.is_ok())
     }
 
@@ -106,6 +107,68 @@ impl Store {
         let mut items = vec![TransactWriteItem::builder().update(update).build(), session_put(self, session)?];
         items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
         Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    /// Points the user at a new verification token (the items write it and its message).
+    pub async fn set_verify_token(&self, user: &UserRecord, hash: &str, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let update = self
+            .user_update(user)?
+            .update_expression("SET verifyTokenHash = :hash, updatedAt = :now")
+            .expression_attribute_values(":hash", s(hash))
+            .expression_attribute_values(":now", value(&Utc::now())?)
+            .build()
+            .map_err(AppError::internal)?;
+        let mut all = vec![TransactWriteItem::builder().update(update).build()];
+        all.extend(items);
+        Ok(self.try_transact(all).await?.is_ok())
+    }
+
+    /// Spends the verification token and marks the email verified, if the token is
+    /// still the user's current one.
+    pub async fn mark_verified(&self, user: &UserRecord, hash: &str) -> AppResult<bool> {
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key(keys::user(&user.id), keys::PROFILE.to_owned())))
+            .update_expression("SET isVerified = :yes, updatedAt = :now REMOVE verifyTokenHash")
+            .condition_expression("verifyTokenHash = :hash")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", value(&Utc::now())?)
+            .expression_attribute_values(":hash", s(hash))
+            .build()
+            .map_err(AppError::internal)?;
+        let items = vec![
+            self.one_time_token_consume(hash, crate::store::one_time::Purpose::Verify)?,
+            TransactWriteItem::builder().update(update).build(),
+        ];
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    /// Writes `items` only while the user is active.
+    pub async fn write_for_active_user(&self, user: &UserRecord, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(keys::user(&user.id), keys::PROFILE.to_owned())))
+            .condition_expression("#status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s("active"))
+            .build()
+            .map_err(AppError::internal)?;
+        let mut all = vec![TransactWriteItem::builder().condition_check(check).build()];
+        all.extend(items);
+        Ok(self.try_transact(all).await?.is_ok())
+    }
+
+    /// A transaction that checks for a user that does not exist and so writes nothing:
+    /// the same round trip as `write_for_active_user`, for requests about unknown emails.
+    pub async fn condition_on_missing_user(&self) -> AppResult<()> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(keys::user(&uuid::Uuid::new_v4().to_string()), keys::PROFILE.to_owned())))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(AppError::internal)?;
+        self.try_transact(vec![TransactWriteItem::builder().condition_check(check).build()]).await?.ok();
+        Ok(())
     }
 
     /// One cheap read, to tell whether the table answers.

@@ -2,7 +2,10 @@
 //! here; nothing in this module knows about HTTP.
 
 mod accounts;
+pub mod cleanup;
 pub mod graph;
+pub mod one_time;
+pub mod outbox;
 pub mod keys;
 mod rate_limits;
 pub mod reports;
@@ -13,6 +16,7 @@ mod users;
 
 pub use rate_limits::RateWindow;
 pub use sessions::RefreshRotation;
+pub use users::LoginWrite;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +50,13 @@ impl Store {
             .build();
         let config = aws_sdk_dynamodb::config::Builder::from(aws).timeout_config(timeouts).build();
         Store::from_client(Client::from_conf(config), table)
+    }
+
+    /// The store as configured: AWS's default credential chain and endpoint (or
+    /// `AWS_ENDPOINT_URL_DYNAMODB`), `TABLE_NAME`, `DYNAMODB_TIMEOUT_MS`.
+    pub async fn from_config(config: &crate::config::Config) -> Self {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms))
     }
 
     pub fn from_client(client: Client, table: impl Into<Arc<str>>) -> Self {
@@ -113,6 +124,41 @@ impl Store {
             None => Ok(found),
             Some(_) => Err(AppError::ServiceUnavailable("batch read kept returning unprocessed keys".into())),
         }
+    }
+}
+
+impl Store {
+    /// Deletes items by key, 25 to a BatchWriteItem, asking again for unprocessed ones.
+    /// Deleting an item that is already gone is no error.
+    pub(crate) async fn delete_items(&self, keys: Vec<Item>) -> AppResult<()> {
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|k| {
+                    let delete = aws_sdk_dynamodb::types::DeleteRequest::builder().set_key(Some(k.clone())).build();
+                    delete.map(|d| aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(d).build())
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(AppError::internal)?;
+            for attempt in 0..6u64 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table(), requests)
+                    .send()
+                    .await
+                    .map_err(dynamo_error)?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 5 {
+                    return Err(AppError::ServiceUnavailable("batch delete kept returning unprocessed items".into()));
+                }
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        Ok(())
     }
 }
 

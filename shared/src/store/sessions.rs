@@ -1,5 +1,5 @@
 use aws_sdk_dynamodb::types::{
-    DeleteRequest, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 
@@ -7,9 +7,6 @@ use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, to
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
-
-/// BatchWriteItem takes at most 25 requests.
-const BATCH_WRITE_MAX: usize = 25;
 
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
@@ -87,6 +84,19 @@ impl Store {
         conditional_write(result)
     }
 
+    /// Deletes a session together with other writes (a notice of why) in one transaction.
+    pub async fn delete_session_with(&self, user_id: &str, session_id: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(key(user_id, keys::session(session_id))))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(AppError::internal)?;
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        items.extend(extra);
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
     /// Every session item of the user (live or not), by one paginated Query.
     pub async fn sessions_of(&self, user_id: &str) -> AppResult<Vec<SessionRecord>> {
         let mut sessions = Vec::new();
@@ -117,34 +127,7 @@ impl Store {
     /// Deletes the given sessions of the user in batches of 25, asking again for the
     /// unprocessed ones. Deleting a session that is already gone is no error.
     pub async fn delete_sessions(&self, user_id: &str, session_ids: &[String]) -> AppResult<()> {
-        for chunk in session_ids.chunks(BATCH_WRITE_MAX) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|id| {
-                    let delete = DeleteRequest::builder().set_key(Some(key(user_id, keys::session(id)))).build();
-                    delete.map(|d| WriteRequest::builder().delete_request(d).build())
-                })
-                .collect::<Result<_, _>>()
-                .map_err(AppError::internal)?;
-            for attempt in 0..6u64 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.table(), requests)
-                    .send()
-                    .await
-                    .map_err(dynamo_error)?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt == 5 {
-                    return Err(AppError::ServiceUnavailable("batch delete kept returning unprocessed items".into()));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-        }
-        Ok(())
+        self.delete_items(session_ids.iter().map(|id| key(user_id, keys::session(id))).collect()).await
     }
 
     /// Ends every session of the user at once by moving the user to a new session
@@ -157,6 +140,7 @@ impl Store {
         user: &UserRecord,
         new_password_hash: Option<&str>,
         keep: Option<(&SessionRecord, &str)>,
+        extra: Vec<TransactWriteItem>,
     ) -> AppResult<i64> {
         let next = user.session_generation + 1;
         let now = Utc::now().to_rfc3339();
@@ -193,6 +177,7 @@ impl Store {
                 .map_err(AppError::internal)?;
             items.push(TransactWriteItem::builder().update(session_update).build());
         }
+        items.extend(extra);
         // A concurrent change of the same account, or the kept session ending meanwhile:
         // the caller's view is stale, and its session no longer counts as live.
         self.transact(items, |_| AppError::Unauthorized).await?;

@@ -8,6 +8,14 @@ use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 use crate::store::sessions::session_put;
 
+/// What a sign-in writes beside its session.
+pub struct LoginWrite {
+    pub at: DateTime<Utc>,
+    pub rehashed_password: Option<String>,
+    pub known_devices: Option<Vec<String>>,
+    pub extra: Vec<TransactWriteItem>,
+}
+
 /// Attempts at a transaction that DynamoDB cancelled for a conflicting concurrent one.
 const CONFLICT_RETRIES: usize = 5;
 
@@ -21,7 +29,13 @@ impl Store {
     /// Sign-up as one transaction: the user, the claims on their email and username
     /// (whose conditions make both unique), the first session and the search entries. Two racing sign-ups
     /// for one email end with one user and one 409, never with an orphan claim.
-    pub async fn create_user(&self, user: &UserRecord, username_key: &str, session: &SessionRecord) -> AppResult<()> {
+    pub async fn create_user(
+        &self,
+        user: &UserRecord,
+        username_key: &str,
+        session: &SessionRecord,
+        extra: Vec<TransactWriteItem>,
+    ) -> AppResult<()> {
         let user_pk = keys::user(&user.id);
         let claim = Claim { user_id: user.id.clone() };
         let mut items = vec![
@@ -31,6 +45,7 @@ impl Store {
             session_put(self, session)?,
         ];
         items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
+        items.extend(extra);
         self.transact(items, |reasons| {
             if failed(reasons, 1) {
                 AppError::EmailTaken
@@ -59,31 +74,32 @@ impl Store {
         Ok(claim.map(|c| c.user_id))
     }
 
-    /// A sign-in: the new session and the user's `lastLogin` (and a re-hashed password
-    /// when its parameters are out of date) in one transaction.
-    pub async fn record_login(
-        &self,
-        user_id: &str,
-        session: &SessionRecord,
-        at: DateTime<Utc>,
-        rehashed_password: Option<String>,
-    ) -> AppResult<()> {
+    /// A sign-in: the new session and the user's `lastLogin` (with a re-hashed password
+    /// when its parameters are out of date, the device list when the device is new, and
+    /// the notice of it) in one transaction.
+    pub async fn record_login(&self, user_id: &str, session: &SessionRecord, login: LoginWrite) -> AppResult<()> {
+        let mut sets = vec!["lastLogin = :at"];
         let mut update = Update::builder()
             .table_name(self.table())
             .key(keys::PK, s(keys::user(user_id)))
             .key(keys::SK, s(keys::PROFILE))
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":at", s(at.to_rfc3339()));
-        update = match rehashed_password {
-            Some(hash) => update
-                .update_expression("SET lastLogin = :at, passwordHash = :hash")
-                .expression_attribute_values(":hash", s(hash)),
-            None => update.update_expression("SET lastLogin = :at"),
-        };
-        let items = vec![
+            .expression_attribute_values(":at", s(login.at.to_rfc3339()));
+        if let Some(hash) = login.rehashed_password {
+            sets.push("passwordHash = :hash");
+            update = update.expression_attribute_values(":hash", s(hash));
+        }
+        if let Some(devices) = login.known_devices {
+            sets.push("knownDevices = :devices");
+            let devices = serde_dynamo::to_attribute_value(&devices).map_err(AppError::internal)?;
+            update = update.expression_attribute_values(":devices", devices);
+        }
+        update = update.update_expression(format!("SET {}", sets.join(", ")));
+        let mut items = vec![
             session_put(self, session)?,
             TransactWriteItem::builder().update(update.build().map_err(AppError::internal)?).build(),
         ];
+        items.extend(login.extra);
         self.transact(items, |_| AppError::Unauthorized).await
     }
 

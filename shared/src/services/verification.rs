@@ -1,0 +1,206 @@
+//! Email verification, password reset and the notices sent through the outbox.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use serde::Deserialize;
+
+use crate::domain::session::hash_secret;
+use crate::domain::user::{OwnUserView, UserRecord};
+use crate::domain::{non_empty, Email, Fields};
+use crate::error::{AppError, AppResult};
+use crate::http::{Caller, ClientInfo};
+use crate::rate_limit::{identifier_key, ip_key};
+use crate::state::AppState;
+use crate::store::one_time::{OneTimeToken, Purpose};
+use crate::store::outbox::{MessageKind, OutboxMessage};
+
+pub const VERIFY_TTL_HOURS: i64 = 24;
+pub const RESET_TTL_MINUTES: i64 = 30;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    pub token: Option<String>,
+    pub new_password: Option<String>,
+}
+
+/// A one-time secret: 256 random bits, URL-safe.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    B64.encode(bytes)
+}
+
+/// A short fingerprint of a password hash, so a reset token dies with the password.
+fn password_fingerprint(password_hash: &str) -> String {
+    hash_secret(password_hash)[..16].to_owned()
+}
+
+impl AppState {
+    /// An outbox message to `user`, for the transaction of the change it reports.
+    pub(crate) fn notice(
+        &self,
+        kind: MessageKind,
+        user: &UserRecord,
+        data: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> AppResult<TransactWriteItem> {
+        self.store.outbox_put(&OutboxMessage::new(kind, &user.id, &user.email, data))
+    }
+
+    /// A new verification token for `user`: the hash to keep on the user item, and the
+    /// token and message items to write with it.
+    pub(crate) fn verification_items(&self, user: &UserRecord) -> AppResult<(String, Vec<TransactWriteItem>)> {
+        let secret = new_secret();
+        let hash = hash_secret(&secret);
+        let expires_at = (Utc::now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
+        let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None };
+        let link = format!("{}/verify-email?token={secret}", self.config.app_base_url);
+        let items = vec![
+            self.store.one_time_token_put(&hash, Purpose::Verify, &token)?,
+            self.notice(MessageKind::VerifyEmail, user, [("link", link), ("token", secret)])?,
+        ];
+        Ok((hash, items))
+    }
+
+    /// Issues a new verification token; the previous one stops working.
+    pub async fn resend_verification(&self, caller: &Caller) -> AppResult<()> {
+        let user = self.store.user_by_id(&caller.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::Unauthorized)?;
+        if user.is_verified {
+            return Ok(());
+        }
+        self.enforce_limit("verify-user", &user.id, self.config.rate_limits.verification_per_user).await?;
+        let (hash, mut items) = self.verification_items(&user)?;
+        if let Some(old) = &user.verify_token_hash {
+            items.push(self.store.one_time_token_discard(old, Purpose::Verify)?);
+        }
+        if !self.store.set_verify_token(&user, &hash, items).await? {
+            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
+        }
+        Ok(())
+    }
+
+    /// Consumes a verification token and marks the email verified.
+    pub async fn verify_email(&self, req: TokenRequest, client: &ClientInfo) -> AppResult<OwnUserView> {
+        let token = self.one_time_token_field(req.token.as_deref(), client).await?;
+        let hash = hash_secret(&token);
+        let record = self.live_one_time_token(&hash, Purpose::Verify).await?;
+        let user = self.store.user_by_id(&record.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::InvalidToken)?;
+        if user.verify_token_hash.as_deref() != Some(hash.as_str()) {
+            return Err(AppError::InvalidToken);
+        }
+        if !self.store.mark_verified(&user, &hash).await? {
+            return Err(AppError::InvalidToken);
+        }
+        tracing::info!(user_id = %user.id, "email verified");
+        let user = UserRecord { is_verified: true, verify_token_hash: None, updated_at: Utc::now(), ..user };
+        Ok(OwnUserView::from(&user))
+    }
+
+    /// Answers the same for every well-formed email, known or not, after the same
+    /// number of round trips; only a known, active account gets a token and a message.
+    pub async fn forgot_password(&self, req: ForgotPasswordRequest, client: &ClientInfo) -> AppResult<()> {
+        let mut fields = Fields::new();
+        let email = fields.required("email", req.email.as_deref(), Email::parse);
+        fields.finish()?;
+        let email = email.ok_or_else(|| AppError::internal("validation passed without email"))?;
+        let limits = self.config.rate_limits;
+        let (ip, email_key) = (ip_key(client.ip.as_deref()), identifier_key(email.as_str()));
+        tokio::try_join!(
+            self.enforce_limit("forgot-ip", &ip, limits.forgot_password_per_ip),
+            self.enforce_limit("forgot-email", &email_key, limits.forgot_password_per_email),
+        )?;
+        let user = match self.store.user_id_by_identifier(email.as_str()).await? {
+            Some(id) => self.store.user_by_id(&id).await?.filter(UserRecord::is_active),
+            None => None,
+        };
+        let Some(user) = user else {
+            // The same shape of work as for a real account, writing nothing.
+            self.store.condition_on_missing_user().await?;
+            return Ok(());
+        };
+        let secret = new_secret();
+        let hash = hash_secret(&secret);
+        let token = OneTimeToken {
+            user_id: user.id.clone(),
+            expires_at: (Utc::now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
+            password_fingerprint: Some(password_fingerprint(&user.password_hash)),
+        };
+        let link = format!("{}/reset-password?token={secret}", self.config.app_base_url);
+        let items = vec![
+            self.store.one_time_token_put(&hash, Purpose::Reset, &token)?,
+            self.notice(MessageKind::ResetPassword, &user, [("link", link), ("token", secret)])?,
+        ];
+        self.store.write_for_active_user(&user, items).await?;
+        tracing::info!(user_id = %user.id, "password reset requested");
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token; every session ends.
+    pub async fn reset_password(&self, req: ResetPasswordRequest, client: &ClientInfo) -> AppResult<()> {
+        let mut fields = Fields::new();
+        let token = fields.required("token", req.token.as_deref(), non_empty(256));
+        let new_password = fields.required("newPassword", req.new_password.as_deref(), non_empty(crate::password::MAX_LENGTH * 4));
+        fields.finish()?;
+        let (Some(token), Some(new_password)) = (token, new_password) else {
+            return Err(AppError::internal("validation passed without every required field"));
+        };
+        let token = self.one_time_token_field(Some(&token), client).await?;
+        let hash = hash_secret(&token);
+        let record = self.live_one_time_token(&hash, Purpose::Reset).await?;
+        let user = self.store.user_by_id(&record.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::InvalidToken)?;
+        if record.password_fingerprint.as_deref() != Some(password_fingerprint(&user.password_hash).as_str()) {
+            return Err(AppError::InvalidToken);
+        }
+        // The rules are checked before the token is spent, so a weak choice can be retried.
+        let local_part = user.email.split('@').next().unwrap_or_default();
+        let mut fields = Fields::new();
+        fields.check("newPassword", self.passwords.check_policy(&new_password, &[&user.username, &user.email, local_part]));
+        fields.finish()?;
+        let password_hash = self.passwords.hash(new_password).await?;
+        let extra = vec![
+            self.store.one_time_token_consume(&hash, Purpose::Reset)?,
+            self.notice(MessageKind::PasswordChanged, &user, [("via", "reset".to_owned())])?,
+        ];
+        match self.store.bump_session_generation(&user, Some(&password_hash), None, extra).await {
+            Ok(_) => {}
+            Err(AppError::Unauthorized) => return Err(AppError::InvalidToken),
+            Err(other) => return Err(other),
+        }
+        tracing::info!(user_id = %user.id, "password reset; every session ended");
+        self.delete_ended_sessions(&user.id, None).await;
+        Ok(())
+    }
+
+    /// A token field of a body, under the per-address attempt limit.
+    async fn one_time_token_field(&self, token: Option<&str>, client: &ClientInfo) -> AppResult<String> {
+        let mut fields = Fields::new();
+        let token = fields.required("token", token, non_empty(256));
+        fields.finish()?;
+        let limit = self.config.rate_limits.token_attempts_per_ip;
+        self.enforce_limit("token-ip", &ip_key(client.ip.as_deref()), limit).await?;
+        token.ok_or_else(|| AppError::internal("validation passed without token"))
+    }
+
+    /// The token if it exists and has not expired (TTL deletion lags; reads check).
+    async fn live_one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<OneTimeToken> {
+        match self.store.one_time_token(hash, purpose).await? {
+            Some(token) if token.expires_at > Utc::now().timestamp() => Ok(token),
+            _ => Err(AppError::InvalidToken),
+        }
+    }
+}

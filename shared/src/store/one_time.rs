@@ -1,0 +1,73 @@
+//! One-time tokens (email verification, password reset): stored only by the SHA-256 of
+//! the token, single use (consumed by a conditional delete), with an expiry that every
+//! read checks and that the cleanup index and TTL both know.
+
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+use super::{key, keys, s, to_item, Store};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Verify,
+    Reset,
+}
+
+impl Purpose {
+    fn sort_key(self) -> &'static str {
+        match self {
+            Purpose::Verify => "VERIFY",
+            Purpose::Reset => "RESET",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OneTimeToken {
+    pub user_id: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    /// For reset tokens: a fingerprint of the password hash when issued, so that any
+    /// password change makes every older reset token useless.
+    #[serde(default)]
+    pub password_fingerprint: Option<String>,
+}
+
+fn token_key(hash: &str, purpose: Purpose) -> super::Item {
+    key(format!("TOKEN#{hash}"), purpose.sort_key().to_owned())
+}
+
+impl Store {
+    pub(crate) fn one_time_token_put(&self, hash: &str, purpose: Purpose, token: &OneTimeToken) -> AppResult<TransactWriteItem> {
+        let mut item = to_item(token, format!("TOKEN#{hash}"), purpose.sort_key().to_owned())?;
+        item.insert("expiryBucket".into(), s(keys::expiry_bucket(token.expires_at)));
+        self.put_new(item)
+    }
+
+    /// Consumes the token: the transaction fails if it was used meanwhile.
+    pub(crate) fn one_time_token_consume(&self, hash: &str, purpose: Purpose) -> AppResult<TransactWriteItem> {
+        Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(token_key(hash, purpose)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+            .map_err(AppError::internal)
+    }
+
+    /// Removes a superseded token, whether or not it is still there.
+    pub(crate) fn one_time_token_discard(&self, hash: &str, purpose: Purpose) -> AppResult<TransactWriteItem> {
+        Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(token_key(hash, purpose)))
+            .build()
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+            .map_err(AppError::internal)
+    }
+
+    pub async fn one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<Option<OneTimeToken>> {
+        self.get(format!("TOKEN#{hash}"), purpose.sort_key()).await
+    }
+}
