@@ -289,3 +289,60 @@ impl TestApp {
         assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
     }
 }
+
+/// An outbox message as stored.
+#[derive(Debug, Clone)]
+pub struct Outboxed {
+    pub kind: String,
+    pub user_id: String,
+    pub to: String,
+    pub data: std::collections::HashMap<String, String>,
+}
+
+impl TestApp {
+    /// Every outbox message in the table.
+    pub async fn outbox(&self) -> Vec<Outboxed> {
+        let text = |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        self.all_items()
+            .await
+            .iter()
+            .filter(|item| text(item, "PK").starts_with("OUTBOX#"))
+            .map(|item| Outboxed {
+                kind: text(item, "kind"),
+                user_id: text(item, "userId"),
+                to: text(item, "to"),
+                data: item
+                    .get("data")
+                    .and_then(|d| d.as_m().ok())
+                    .map(|m| m.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone()))).collect())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The token of the newest outbox message of `kind` to `user_id`.
+    pub async fn outbox_token(&self, kind: &str, user_id: &str) -> String {
+        let messages: Vec<Outboxed> =
+            self.outbox().await.into_iter().filter(|m| m.kind == kind && m.user_id == user_id).collect();
+        assert!(!messages.is_empty(), "no {kind} message for {user_id}");
+        // Tokens are random; the newest message is the one whose token item still exists.
+        for message in &messages {
+            let token = &message.data["token"];
+            let hash = shared::domain::session::hash_secret(token);
+            let sk = if kind == "verify_email" { "VERIFY" } else { "RESET" };
+            let found = self
+                .dynamodb
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("TOKEN#{hash}")))
+                .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+                .send()
+                .await
+                .unwrap();
+            if found.item.is_some() {
+                return token.clone();
+            }
+        }
+        panic!("no live {kind} token for {user_id}");
+    }
+}

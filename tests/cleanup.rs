@@ -1,0 +1,79 @@
+//! The cleanup function: exactly the expired items go, reading only them, safely twice
+//! at once; and the schedule's event through the handler.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use shared::store::keys::expiry_bucket;
+use support::{tokens_of, TestApp};
+
+/// Makes the session of `refresh_token` one that expired `secs_ago`.
+async fn expire_session(app: &TestApp, refresh_token: &str, secs_ago: i64) {
+    let token = shared::domain::session::RefreshToken::parse(refresh_token).unwrap();
+    let at = Utc::now().timestamp() - secs_ago;
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", AttributeValue::S(format!("USER#{}", token.user_id)))
+        .key("SK", AttributeValue::S(format!("SESSION#{}", token.session_id)))
+        .update_expression("SET expiresAt = :at, expiryBucket = :bucket")
+        .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+        .expression_attribute_values(":bucket", AttributeValue::S(expiry_bucket(at)))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn session_count(app: &TestApp) -> usize {
+    support::keys_of(&app.all_items().await).iter().filter(|(_, sk)| sk.starts_with("SESSION#")).count()
+}
+
+/// 1 + `live` + `expired` sessions, the expired ones spread over today and two days back.
+async fn sessions(app: &TestApp, live: usize, expired: usize) {
+    app.register("sleepy").await;
+    let mut refresh_tokens = Vec::new();
+    for _ in 0..live + expired {
+        refresh_tokens.push(tokens_of(&app.login("sleepy").await).1);
+    }
+    for (i, token) in refresh_tokens.iter().take(expired).enumerate() {
+        expire_session(app, token, 60 + (i as i64 % 3) * 86_400).await;
+    }
+}
+
+#[tokio::test]
+async fn cleanup_removes_exactly_the_expired_and_reads_only_them() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "1000/60")]).await;
+    sessions(&app, 30, 7).await;
+    assert_eq!(session_count(&app).await, 38);
+    let report = app.state.store.remove_expired(Utc::now(), 3).await.unwrap();
+    assert_eq!(report.removed, 7);
+    assert_eq!(report.examined, 7, "the index read only the expired items, not the 31 live ones");
+    assert_eq!(report.buckets, 4);
+    assert_eq!(session_count(&app).await, 31);
+    let again = app.state.store.remove_expired(Utc::now(), 3).await.unwrap();
+    assert_eq!((again.removed, again.examined), (0, 0), "nothing left to read");
+}
+
+#[tokio::test]
+async fn two_cleanups_at_once_end_in_the_same_state() {
+    let app = TestApp::new().await;
+    sessions(&app, 5, 6).await;
+    let (a, b) = tokio::join!(app.state.store.remove_expired(Utc::now(), 3), app.state.store.remove_expired(Utc::now(), 3));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.removed <= 6 && b.removed <= 6);
+    assert_eq!(session_count(&app).await, 6);
+}
+
+#[tokio::test]
+async fn the_schedule_event_runs_the_handler() {
+    let app = TestApp::new().await;
+    sessions(&app, 2, 3).await;
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/cleanup/schedule.json")).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
+    let report = cleanup::handle(&app.state.store, 3, event).await.unwrap();
+    assert_eq!(report.removed, 3);
+    assert_eq!(session_count(&app).await, 3);
+    // One-time tokens expire through the same index.
+    let user_tokens = support::keys_of(&app.all_items().await).into_iter().filter(|(pk, _)| pk.starts_with("TOKEN#")).count();
+    assert_eq!(user_tokens, 1, "the live verification token stays");
+}
