@@ -261,6 +261,8 @@ async fn changing_the_password_ends_the_other_sessions() {
     assert_eq!(app.refresh(&new_refresh).await.status, StatusCode::OK);
 
     assert_eq!(app.login("changer").await.error_code(), "INVALID_CREDENTIALS", "the old password stops working");
+    let user = support::User { id: String::new(), token: new_access.clone(), name: "changer".into() };
+    app.update_profile(&user, json!({ "bio": "still editable after a password change" })).await;
     let with_new = app.post("/api/auth/login", json!({ "identifier": "changer", "password": NEW_PASSWORD })).await;
     assert_eq!(with_new.status, StatusCode::OK);
     let keys = support::keys_of(&app.all_items().await);

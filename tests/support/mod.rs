@@ -36,6 +36,39 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config("DYNAMODB_ENDPOINT"))
 }
 
+/// Records the name of every DynamoDB operation a client sends (once per operation,
+/// however many attempts it takes).
+#[derive(Debug, Clone, Default)]
+pub struct CallLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// The operations recorded since the last call, sorted.
+    pub fn take(&self) -> Vec<String> {
+        let mut calls = std::mem::take(&mut *self.0.lock().unwrap());
+        calls.sort();
+        calls
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    /// Once per operation (before any retry): the operation from its `X-Amz-Target`.
+    fn read_after_serialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        let name = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0.lock().unwrap().push(name);
+        Ok(())
+    }
+}
+
 /// One signing key per test binary: RSA key generation is the slow part.
 pub fn test_keys() -> &'static PrivateJwkSet {
     static KEYS: OnceLock<PrivateJwkSet> = OnceLock::new();
@@ -50,6 +83,8 @@ pub fn config_with(vars: &[(&str, &str)]) -> Config {
 }
 
 pub struct TestApp {
+    /// The DynamoDB operations the service sent (the test's own reads go unrecorded).
+    pub calls: CallLog,
     pub state: AppState,
     pub router: Router,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -97,10 +132,14 @@ impl TestApp {
         let config = config_with(&all);
         let dynamodb = dynamodb_client();
         schema::create_table(&dynamodb, &table).await.expect("create the test table");
-        let store = Store::from_client(dynamodb.clone(), table.clone());
+        let calls = CallLog::default();
+        let counted = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk_config("DYNAMODB_ENDPOINT")).interceptor(calls.clone()).build(),
+        );
+        let store = Store::from_client(counted, table.clone());
         let state = AppState::new(config, store, test_keys()).expect("app state");
         let router = local_server::app(state.clone());
-        TestApp { state, router, dynamodb, table }
+        TestApp { calls, state, router, dynamodb, table }
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
@@ -344,5 +383,13 @@ impl TestApp {
             }
         }
         panic!("no live {kind} token for {user_id}");
+    }
+}
+
+impl TestApp {
+    pub async fn login_with(&self, identifier: &str, password: &str) -> TestResponse {
+        let response = self.post("/api/auth/login", serde_json::json!({ "identifier": identifier, "password": password })).await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+        response
     }
 }

@@ -124,12 +124,18 @@ impl AppState {
             self.enforce_limit("forgot-ip", &ip, limits.forgot_password_per_ip),
             self.enforce_limit("forgot-email", &email_key, limits.forgot_password_per_email),
         )?;
-        let user = match self.store.user_id_by_identifier(email.as_str()).await? {
+        let claim = self.store.user_id_by_identifier(email.as_str()).await?;
+        let unknown_claim = claim.is_none();
+        let user = match claim {
             Some(id) => self.store.user_by_id(&id).await?.filter(UserRecord::is_active),
             None => None,
         };
         let Some(user) = user else {
-            // The same shape of work as for a real account, writing nothing.
+            // The same round trips as for a real account (a user read, a transaction),
+            // writing nothing.
+            if unknown_claim {
+                self.store.user_by_id("none").await?;
+            }
             self.store.condition_on_missing_user().await?;
             return Ok(());
         };

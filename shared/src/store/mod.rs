@@ -188,6 +188,11 @@ pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+/// A time exactly as the records serialize it, so conditions comparing it match.
+pub(crate) fn time(value: &chrono::DateTime<chrono::Utc>) -> AttributeValue {
+    serde_dynamo::to_attribute_value(value).unwrap_or_else(|_| AttributeValue::S(value.to_rfc3339()))
+}
+
 pub(crate) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }

@@ -3,7 +3,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
+use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Item, Store};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -62,8 +62,8 @@ impl Store {
             .condition_expression("refreshTokenHash = :expected AND expiresAt > :now_epoch")
             .expression_attribute_values(":new", s(change.new_current))
             .expression_attribute_values(":previous", s(change.previous))
-            .expression_attribute_values(":rotated", s(change.rotated_at.to_rfc3339()))
-            .expression_attribute_values(":now", s(Utc::now().to_rfc3339()))
+            .expression_attribute_values(":rotated", time(&change.rotated_at))
+            .expression_attribute_values(":now", time(&Utc::now()))
             .expression_attribute_values(":expected", s(change.expected_current))
             .expression_attribute_values(":now_epoch", n(Utc::now().timestamp()))
             .send()
@@ -143,7 +143,7 @@ impl Store {
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<i64> {
         let next = user.session_generation + 1;
-        let now = Utc::now().to_rfc3339();
+        let now = time(&Utc::now());
         let mut user_update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(&user.id, keys::PROFILE.to_owned())))
@@ -152,7 +152,7 @@ impl Store {
             )
             .expression_attribute_values(":current", n(user.session_generation))
             .expression_attribute_values(":next", n(next))
-            .expression_attribute_values(":now", s(&now))
+            .expression_attribute_values(":now", now.clone())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
         user_update = match new_password_hash {
             Some(hash) => user_update
@@ -172,7 +172,7 @@ impl Store {
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":next", n(next))
                 .expression_attribute_values(":hash", s(new_refresh_hash))
-                .expression_attribute_values(":now", s(&now))
+                .expression_attribute_values(":now", now.clone())
                 .build()
                 .map_err(AppError::internal)?;
             items.push(TransactWriteItem::builder().update(session_update).build());

@@ -84,7 +84,7 @@ impl Store {
             .key(keys::PK, s(keys::user(user_id)))
             .key(keys::SK, s(keys::PROFILE))
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":at", s(login.at.to_rfc3339()));
+            .expression_attribute_values(":at", super::time(&login.at));
         if let Some(hash) = login.rehashed_password {
             sets.push("passwordHash = :hash");
             update = update.expression_attribute_values(":hash", s(hash));

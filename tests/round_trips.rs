@@ -1,0 +1,151 @@
+//! How many DynamoDB calls each endpoint makes, counted by an SDK interceptor. This is
+//! deterministic, so it is asserted; the README's table of round trips and costs follows it.
+
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{tokens_of, TestApp, TestResponse, User, PASSWORD};
+
+/// `n` times the operation `name`.
+fn ops(list: &[(&str, usize)]) -> Vec<String> {
+    let mut all: Vec<String> = list.iter().flat_map(|(name, n)| std::iter::repeat_n(name.to_string(), *n)).collect();
+    all.sort();
+    all
+}
+
+/// Runs `request`, checks its status, and compares the calls it made.
+async fn expect_calls(app: &TestApp, what: &str, status: StatusCode, expected: &[(&str, usize)], response: TestResponse) {
+    assert_eq!(response.status, status, "{what}: {:?}", response.body);
+    assert_eq!(app.calls.take(), ops(expected), "{what}");
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, user: Option<&User>) -> TestResponse {
+    app.calls.take();
+    app.call(method, path, body, user.map(|u| u.token.as_str())).await
+}
+
+#[tokio::test]
+async fn auth_endpoints() {
+    let app = TestApp::new().await;
+    app.calls.take();
+    let register = app.register("counted").await;
+    assert_eq!(app.calls.take(), ops(&[("UpdateItem", 1), ("TransactWriteItems", 1)]), "register");
+    let user = User {
+        id: register.body["user"]["id"].as_str().unwrap().into(),
+        token: register.body["accessToken"].as_str().unwrap().into(),
+        name: "counted".into(),
+    };
+    let (_, refresh) = tokens_of(&register);
+
+    let login = json!({ "identifier": "counted", "password": PASSWORD });
+    let r = call(&app, Method::POST, "/api/auth/login", Some(login), None).await;
+    expect_calls(&app, "login", StatusCode::OK, &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)], r).await;
+    let wrong = json!({ "identifier": "counted", "password": "not-the-password-at-all" });
+    let r = call(&app, Method::POST, "/api/auth/login", Some(wrong), None).await;
+    expect_calls(&app, "login, wrong password", StatusCode::UNAUTHORIZED, &[("UpdateItem", 3), ("GetItem", 3)], r).await;
+    let unknown = json!({ "identifier": "nobody", "password": PASSWORD });
+    let r = call(&app, Method::POST, "/api/auth/login", Some(unknown), None).await;
+    expect_calls(&app, "login, unknown user", StatusCode::UNAUTHORIZED, &[("UpdateItem", 2), ("GetItem", 2)], r).await;
+
+    let r = call(&app, Method::GET, "/api/auth/me", None, Some(&user)).await;
+    expect_calls(&app, "me", StatusCode::OK, &[("GetItem", 1)], r).await;
+    let r = call(&app, Method::POST, "/api/auth/refresh", Some(json!({ "refreshToken": refresh })), None).await;
+    expect_calls(&app, "refresh", StatusCode::OK, &[("UpdateItem", 2), ("BatchGetItem", 1)], r).await;
+    let r = call(&app, Method::GET, "/api/auth/sessions", None, Some(&user)).await;
+    expect_calls(&app, "sessions", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1)], r).await;
+    let r = call(&app, Method::DELETE, "/api/auth/sessions", None, Some(&user)).await;
+    expect_calls(&app, "revoke others", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1), ("BatchWriteItem", 1)], r).await;
+    let change = json!({ "currentPassword": PASSWORD, "newPassword": "quartz-meadow-harbor-58" });
+    let r = call(&app, Method::POST, "/api/auth/change-password", Some(change), Some(&user)).await;
+    expect_calls(&app, "change password", StatusCode::OK, &[("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("Query", 1)], r)
+        .await;
+    let r = call(&app, Method::POST, "/api/auth/resend-verification", None, Some(&user)).await;
+    expect_calls(&app, "resend verification", StatusCode::ACCEPTED, &[("GetItem", 1), ("UpdateItem", 1), ("TransactWriteItems", 1)], r).await;
+    let token = app.outbox_token("verify_email", &user.id).await;
+    let r = call(&app, Method::POST, "/api/auth/verify-email", Some(json!({ "token": token })), None).await;
+    expect_calls(&app, "verify email", StatusCode::OK, &[("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)], r).await;
+
+    let forgot = |email: &str| json!({ "email": email });
+    let r = call(&app, Method::POST, "/api/auth/forgot-password", Some(forgot("counted@example.org")), None).await;
+    let same = [("UpdateItem", 2), ("GetItem", 2), ("TransactWriteItems", 1)];
+    expect_calls(&app, "forgot password", StatusCode::ACCEPTED, &same, r).await;
+    let r = call(&app, Method::POST, "/api/auth/forgot-password", Some(forgot("unknown@example.org")), None).await;
+    expect_calls(&app, "forgot password, unknown email: the same calls", StatusCode::ACCEPTED, &same, r).await;
+    let token = app.outbox_token("reset_password", &user.id).await;
+    let reset = json!({ "token": token, "newPassword": "another-fine-passphrase-77" });
+    let r = call(&app, Method::POST, "/api/auth/reset-password", Some(reset), None).await;
+    expect_calls(&app, "reset password", StatusCode::OK, &[("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1), ("Query", 1), ("BatchWriteItem", 1)], r)
+        .await;
+
+    let r = call(&app, Method::GET, "/.well-known/jwks.json", None, None).await;
+    expect_calls(&app, "jwks", StatusCode::OK, &[], r).await;
+    let again = app.login_with("counted", "another-fine-passphrase-77").await;
+    let user = User { token: again.body["accessToken"].as_str().unwrap().into(), ..user };
+    let r = call(&app, Method::POST, "/api/auth/logout", None, Some(&user)).await;
+    expect_calls(&app, "logout", StatusCode::NO_CONTENT, &[("BatchGetItem", 1), ("DeleteItem", 1)], r).await;
+}
+
+#[tokio::test]
+async fn users_endpoints() {
+    let app = TestApp::new().await;
+    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let r = call(&app, Method::GET, &format!("/api/users/{}", ann.id), None, None).await;
+    expect_calls(&app, "profile, anonymous", StatusCode::OK, &[("GetItem", 1)], r).await;
+    let r = call(&app, Method::GET, &format!("/api/users/{}", ann.id), None, Some(&bob)).await;
+    expect_calls(&app, "profile, signed in", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
+    let r = call(&app, Method::GET, "/api/users/by-username/ann", None, None).await;
+    expect_calls(&app, "profile by username", StatusCode::OK, &[("GetItem", 2)], r).await;
+    let r = call(&app, Method::GET, &format!("/api/users/{}/stats", ann.id), None, None).await;
+    expect_calls(&app, "stats", StatusCode::OK, &[("GetItem", 1)], r).await;
+    let r = call(&app, Method::PUT, "/api/users/profile", Some(json!({ "bio": "hi" })), Some(&ann)).await;
+    expect_calls(&app, "profile update", StatusCode::OK, &[("GetItem", 1), ("UpdateItem", 1)], r).await;
+    let r = call(&app, Method::PUT, "/api/users/profile", Some(json!({ "firstName": "Annie" })), Some(&ann)).await;
+    expect_calls(&app, "profile update with a name", StatusCode::OK, &[("GetItem", 1), ("TransactWriteItems", 1)], r).await;
+    let r = call(&app, Method::PUT, "/api/users/notifications", Some(json!({ "follows": false })), Some(&ann)).await;
+    expect_calls(&app, "notifications", StatusCode::OK, &[("GetItem", 1), ("UpdateItem", 1)], r).await;
+    let r = call(&app, Method::GET, "/api/users/search?q=ann", None, None).await;
+    expect_calls(&app, "search, anonymous", StatusCode::OK, &[("GetItem", 1), ("Query", 1), ("BatchGetItem", 2)], r).await;
+    let r = call(&app, Method::GET, "/api/users/search?q=ann", None, Some(&bob)).await;
+    expect_calls(&app, "search, signed in", StatusCode::OK, &[("GetItem", 1), ("Query", 1), ("BatchGetItem", 4)], r).await;
+    let r = call(&app, Method::GET, "/health/detailed", None, None).await;
+    expect_calls(&app, "health/detailed", StatusCode::OK, &[("GetItem", 1)], r).await;
+    let r = call(&app, Method::GET, "/health", None, None).await;
+    expect_calls(&app, "health", StatusCode::OK, &[], r).await;
+    let r = call(&app, Method::POST, "/api/users/deactivate", Some(json!({ "password": PASSWORD })), Some(&ann)).await;
+    expect_calls(&app, "deactivate", StatusCode::OK, &[("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("Query", 1), ("BatchWriteItem", 1)], r)
+        .await;
+    let r = call(&app, Method::POST, "/api/auth/reactivate", Some(json!({ "identifier": "ann", "password": PASSWORD })), None).await;
+    expect_calls(&app, "reactivate", StatusCode::OK, &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)], r).await;
+}
+
+#[tokio::test]
+async fn social_endpoints() {
+    let app = TestApp::new().await;
+    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    app.set_email_verified(&ann).await;
+    let target = json!({ "userId": bob.id });
+    let r = call(&app, Method::POST, "/api/social/follow", Some(target.clone()), Some(&ann)).await;
+    expect_calls(&app, "follow", StatusCode::OK, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r).await;
+    let r = call(&app, Method::POST, "/api/social/follow", Some(target.clone()), Some(&ann)).await;
+    expect_calls(&app, "follow again", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
+    let r = call(&app, Method::GET, &format!("/api/social/relationship/{}", bob.id), None, Some(&ann)).await;
+    expect_calls(&app, "relationship", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
+    let r = call(&app, Method::GET, &format!("/api/social/{}/followers", bob.id), None, Some(&ann)).await;
+    expect_calls(&app, "followers", StatusCode::OK, &[("BatchGetItem", 3), ("Query", 1)], r).await;
+    let r = call(&app, Method::GET, &format!("/api/social/{}/following", ann.id), None, Some(&ann)).await;
+    expect_calls(&app, "own following", StatusCode::OK, &[("BatchGetItem", 2), ("Query", 1)], r).await;
+    let r = call(&app, Method::GET, "/api/social/requests", None, Some(&bob)).await;
+    expect_calls(&app, "requests (none)", StatusCode::OK, &[("Query", 1)], r).await;
+    let r = call(&app, Method::POST, "/api/social/unfollow", Some(target.clone()), Some(&ann)).await;
+    expect_calls(&app, "unfollow", StatusCode::OK, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r).await;
+    let r = call(&app, Method::POST, "/api/social/block", Some(target.clone()), Some(&ann)).await;
+    expect_calls(&app, "block", StatusCode::OK, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r).await;
+    let r = call(&app, Method::GET, "/api/social/blocked", None, Some(&ann)).await;
+    expect_calls(&app, "blocked", StatusCode::OK, &[("Query", 1), ("BatchGetItem", 2)], r).await;
+    let r = call(&app, Method::POST, "/api/social/unblock", Some(target.clone()), Some(&ann)).await;
+    expect_calls(&app, "unblock", StatusCode::OK, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r).await;
+    let r = call(&app, Method::POST, &format!("/api/social/requests/{}/reject", bob.id), None, Some(&ann)).await;
+    expect_calls(&app, "reject (none)", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
+    let report = json!({ "userId": bob.id, "reason": "spam" });
+    let r = call(&app, Method::POST, "/api/social/report", Some(report), Some(&ann)).await;
+    expect_calls(&app, "report", StatusCode::CREATED, &[("GetItem", 2), ("UpdateItem", 1), ("TransactWriteItems", 1)], r).await;
+}
