@@ -54,6 +54,7 @@ async fn login_per_identifier_trips_and_resets() {
 async fn login_per_ip_groups_ipv6_by_64() {
     let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IP", "2/60")]).await;
     app.register("roamer").await;
+    support::clear_of_window_end(60, 20).await;
     let body = json!({ "identifier": "roamer", "password": PASSWORD });
     assert_eq!(app.post_from("2001:db8:5:6::1", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
     assert_eq!(app.post_from("2001:db8:5:6::2", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
@@ -72,6 +73,7 @@ async fn login_per_ip_groups_ipv6_by_64() {
 async fn register_per_ip() {
     let app = TestApp::with_env(&[("RATE_LIMIT_REGISTER_PER_IP", "2/60")]).await;
     let body = |name: &str| json!({ "username": name, "email": format!("{name}@example.org"), "password": PASSWORD, "agreeToTerms": true });
+    support::clear_of_window_end(60, 20).await;
     assert_eq!(app.post_from("203.0.113.5", "/api/auth/register", body("first")).await.status, StatusCode::CREATED);
     assert_eq!(app.post_from("203.0.113.5", "/api/auth/register", body("second")).await.status, StatusCode::CREATED);
     assert_limited(&app.post_from("203.0.113.5", "/api/auth/register", body("third")).await, 60);
@@ -82,6 +84,7 @@ async fn register_per_ip() {
 async fn refresh_per_session() {
     let app = TestApp::with_env(&[("RATE_LIMIT_REFRESH_PER_SESSION", "2/60")]).await;
     let (_, mut refresh) = tokens_of(&app.register("refresher").await);
+    support::clear_of_window_end(60, 20).await;
     for _ in 0..2 {
         let response = app.refresh(&refresh).await;
         assert_eq!(response.status, StatusCode::OK);

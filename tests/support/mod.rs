@@ -393,3 +393,14 @@ impl TestApp {
         response
     }
 }
+
+/// Rate-limit windows are fixed and aligned to the epoch: a test that counts hits
+/// within one window waits out the end of the current one when it is near.
+pub async fn clear_of_window_end(window_secs: i64, needed_secs: i64) {
+    let now = chrono::Utc::now();
+    let into_ms = now.timestamp().rem_euclid(window_secs) * 1000 + i64::from(now.timestamp_subsec_millis());
+    let left_ms = window_secs * 1000 - into_ms;
+    if left_ms < needed_secs * 1000 {
+        tokio::time::sleep(std::time::Duration::from_millis(left_ms as u64 + 50)).await;
+    }
+}
