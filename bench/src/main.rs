@@ -1,0 +1,328 @@
+//! `scripts/bench`: every figure beside its floor, measured side by side in one run on
+//! this machine, printed as a table. Absolute times drift on a shared machine; the
+//! ratios are what to read.
+
+mod emulator;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::error::BoxError;
+use shared::password::Passwords;
+use shared::store::{schema, Store};
+use shared::tokens::{self, Subject};
+use shared::AppState;
+use tower::ServiceExt;
+
+const COLD_STARTS: usize = 20;
+const WARM_CALLS: usize = 2000;
+const LOGINS: usize = 30;
+const PASSWORD: &str = "lantern-orbit-velvet-93";
+
+struct Row {
+    figure: String,
+    value: String,
+    floor: String,
+    ratio: String,
+    target: &'static str,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
+}
+
+fn env(name: &str) -> Result<String, BoxError> {
+    std::env::var(name).map_err(|_| format!("{name} is not set: run scripts/bench").into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let bin_dir = PathBuf::from(env("BENCH_BIN_DIR")?);
+    let endpoint = env("DYNAMODB_ENDPOINT")?;
+    let work = std::env::temp_dir().join(format!("user-service-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+
+    // One table, one key file, one user: shared by the in-process and the spawned runs.
+    let table = format!("bench-{}", uuid::Uuid::new_v4());
+    let key_file = work.join("jwt-keys.json");
+    let vars = [
+        ("TABLE_NAME", table.clone()),
+        ("JWT_KEYS_FILE", key_file.display().to_string()),
+        ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "100000/60".into()),
+        ("RATE_LIMIT_LOGIN_PER_IP", "100000/60".into()),
+        ("RATE_LIMIT_REGISTER_PER_IP", "100000/60".into()),
+    ];
+    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))?;
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench"),
+        ))
+        .endpoint_url(&endpoint)
+        .build();
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    schema::create_table(&client, &table).await?;
+    let keys = tokens::key_set_from_file(&key_file)?;
+    let store = Store::new(&sdk, table.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
+    let state = AppState::new(config, store, &keys)?;
+    let app = local_server::app(state.clone());
+    let registered = call(&app, "POST", "/api/auth/register", Some(json!({
+        "username": "bench_user", "email": "bench@example.org", "password": PASSWORD, "agreeToTerms": true
+    })), None).await?;
+    let user_id = registered["user"]["id"].as_str().ok_or("register failed")?.to_owned();
+    let token = state.tokens.issue(Subject { user_id: &user_id, session_id: "bench", username: "bench_user", email_verified: false })?;
+
+    let mut rows = Vec::new();
+    let child_env: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .chain([
+            ("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "local".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ])
+        .collect();
+    cold_starts(&bin_dir, &child_env, &user_id, &token, &mut rows).await?;
+    warm_overhead(&app, &client, &table, &user_id, &mut rows).await?;
+    login(&app, &mut rows).await?;
+    throughput(&bin_dir, &child_env, &endpoint, &table, &user_id, &work, &mut rows)?;
+    for name in ["hello", "auth", "users", "social", "cleanup"] {
+        let size = std::fs::metadata(bin_dir.join(name))?.len();
+        rows.push(Row {
+            figure: format!("binary size: {name} (stripped)"),
+            value: format!("{:.1} MB", size as f64 / 1e6),
+            floor: String::new(),
+            ratio: String::new(),
+            target: "",
+        });
+    }
+    print(&rows);
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+async fn call(app: &axum::Router, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Result<Value, BoxError> {
+    let mut request = http::Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let body = body.map(|b| axum::body::Body::from(b.to_string())).unwrap_or_default();
+    let response = app.clone().oneshot(request.body(body)?).await?;
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+    Ok(if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes)? })
+}
+
+/// An API Gateway event for `path`, from the events folder's shape.
+fn http_event(path: &str, token: Option<&str>) -> Value {
+    let mut headers = json!({ "accept": "application/json", "host": "bench.local" });
+    if let Some(token) = token {
+        headers["authorization"] = json!(format!("Bearer {token}"));
+    }
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "", "headers": headers,
+        "requestContext": { "accountId": "123456789012", "apiId": "bench", "domainName": "bench.local", "domainPrefix": "bench",
+            "http": { "method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench" },
+            "requestId": "bench", "routeKey": "$default", "stage": "$default", "time": "25/Nov/2026:12:00:00 +0000", "timeEpoch": 0 },
+        "isBase64Encoded": false
+    })
+}
+
+async fn cold_starts(bin_dir: &Path, vars: &[(String, String)], user_id: &str, token: &str, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let runs = [
+        ("hello", http_event("/health", None), "nothing"),
+        ("auth", http_event("/.well-known/jwks.json", None), "GET /.well-known/jwks.json"),
+        ("users", http_event(&format!("/api/users/{user_id}"), None), "GET /api/users/{id} (GetItem)"),
+        ("social", http_event(&format!("/api/social/relationship/{user_id}"), Some(token)), "GET relationship (BatchGetItem)"),
+        ("cleanup", json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} }), "scheduled run (Query)"),
+    ];
+    let mut floor = None;
+    for (name, event, what) in runs {
+        let (mut inits, mut firsts) = (Vec::new(), Vec::new());
+        for _ in 0..COLD_STARTS {
+            let start = emulator::cold_start(&bin_dir.join(name), name, vars, &event).await?;
+            inits.push(start.init);
+            firsts.push(start.first_response);
+        }
+        let (init, first) = (median(inits), median(firsts));
+        let (floor_init, floor_first) = *floor.get_or_insert((init, first));
+        rows.push(Row {
+            figure: format!("cold start: {name}, spawn → first poll (median of {COLD_STARTS})"),
+            value: ms(init),
+            floor: if name == "hello" { "(the floor)".into() } else { ms(floor_init) },
+            ratio: ratio(init, floor_init),
+            target: if name == "hello" { "" } else { "≤ 1.5" },
+        });
+        rows.push(Row {
+            figure: format!("cold start: {name}, spawn → first answer: {what}"),
+            value: ms(first),
+            floor: if name == "hello" { "(the floor)".into() } else { ms(floor_first) },
+            ratio: ratio(first, floor_first),
+            target: "",
+        });
+    }
+    Ok(())
+}
+
+async fn warm_overhead(app: &axum::Router, client: &aws_sdk_dynamodb::Client, table: &str, user_id: &str, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let path = format!("/api/users/{user_id}");
+    let (mut handler, mut bare) = (Vec::with_capacity(WARM_CALLS), Vec::with_capacity(WARM_CALLS));
+    // Interleaved, so both see the same machine.
+    for _ in 0..WARM_CALLS {
+        let t = Instant::now();
+        let body = call(app, "GET", &path, None, None).await?;
+        handler.push(t.elapsed());
+        assert!(body["id"].is_string(), "profile read failed: {body}");
+        let t = Instant::now();
+        client
+            .get_item()
+            .table_name(table)
+            .key("PK", AttributeValue::S(format!("USER#{user_id}")))
+            .key("SK", AttributeValue::S("PROFILE".into()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        bare.push(t.elapsed());
+    }
+    for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
+        let (h, b) = (percentile(handler.clone(), p), percentile(bare.clone(), p));
+        rows.push(Row {
+            figure: format!("warm GET /api/users/{{id}} through the handler, {label} of {WARM_CALLS}"),
+            value: ms(h),
+            floor: format!("bare GetItem {}", ms(b)),
+            ratio: ratio(h, b),
+            target: "≤ 1.10",
+        });
+    }
+    rows.push(Row {
+        figure: "peak RSS of the bench process after the warm run".into(),
+        value: peak_rss(std::process::id()).unwrap_or_default(),
+        floor: String::new(),
+        ratio: String::new(),
+        target: "",
+    });
+    Ok(())
+}
+
+async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let passwords = Passwords::new(12);
+    let hash = passwords.hash(PASSWORD.into()).await?;
+    let (mut logins, mut verifies) = (Vec::new(), Vec::new());
+    for _ in 0..LOGINS {
+        let t = Instant::now();
+        let body = call(app, "POST", "/api/auth/login", Some(json!({ "identifier": "bench_user", "password": PASSWORD })), None).await?;
+        logins.push(t.elapsed());
+        assert!(body["accessToken"].is_string(), "login failed: {body}");
+        let t = Instant::now();
+        passwords.verify(PASSWORD.into(), Some(hash.clone())).await?;
+        verifies.push(t.elapsed());
+    }
+    let (l, v) = (median(logins), median(verifies));
+    rows.push(Row {
+        figure: format!("login, median of {LOGINS}"),
+        value: ms(l),
+        floor: format!("one argon2id verify {}", ms(v)),
+        ratio: ratio(l, v),
+        target: "≤ 1.25",
+    });
+    Ok(())
+}
+
+/// The local server under wrk, beside wrk on DynamoDB Local's own GetItem.
+fn throughput(bin_dir: &Path, vars: &[(String, String)], endpoint: &str, table: &str, user_id: &str, work: &Path, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    if Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+        rows.push(Row { figure: "throughput".into(), value: "wrk not installed".into(), floor: String::new(), ratio: String::new(), target: "" });
+        return Ok(());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Command::new(bin_dir.join("local-server"))
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PRINT_OUTBOX", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            return Err("the local server did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let service = wrk(&format!("{base}/api/users/{user_id}"), None)?;
+    let rss = peak_rss(server.id()).unwrap_or_default();
+    let _ = server.kill();
+    let _ = server.wait();
+    let script = work.join("getitem.lua");
+    let body = json!({ "TableName": table, "Key": { "PK": { "S": format!("USER#{user_id}") }, "SK": { "S": "PROFILE" } }, "ConsistentRead": true });
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{}'\nwrk.headers[\"Content-Type\"] = \"application/x-amz-json-1.0\"\nwrk.headers[\"X-Amz-Target\"] = \"DynamoDB_20120810.GetItem\"\nwrk.headers[\"Authorization\"] = \"AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\"\n",
+            body
+        ),
+    )?;
+    let raw = wrk(endpoint, Some(&script))?;
+    rows.push(Row {
+        figure: "throughput: local server, GET /api/users/{id} (wrk -t2 -c32 -d10s)".into(),
+        value: format!("{service:.0} req/s"),
+        floor: format!("raw GetItem {raw:.0} req/s"),
+        ratio: format!("{:.2}", service / raw),
+        target: "",
+    });
+    rows.push(Row { figure: "peak RSS of the local server under that load".into(), value: rss, floor: String::new(), ratio: String::new(), target: "" });
+    Ok(())
+}
+
+fn wrk(url: &str, script: Option<&Path>) -> Result<f64, BoxError> {
+    let mut command = Command::new("wrk");
+    command.args(["-t2", "-c32", "-d10s"]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let out = command.arg(url).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("Requests/sec:")).ok_or_else(|| format!("wrk said: {text}"))?;
+    Ok(line.trim_start_matches("Requests/sec:").trim().parse()?)
+}
+
+fn peak_rss(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{:.1} MB", kb / 1024.0))
+}
+
+fn print(rows: &[Row]) {
+    let width = rows.iter().map(|r| r.figure.chars().count()).max().unwrap_or(10);
+    println!("\n{:width$}  {:>14}  {:>28}  {:>6}  {}", "figure", "value", "floor", "ratio", "target");
+    println!("{}", "-".repeat(width + 60));
+    for r in rows {
+        println!("{:width$}  {:>14}  {:>28}  {:>6}  {}", r.figure, r.value, r.floor, r.ratio, r.target);
+    }
+}
