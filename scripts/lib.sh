@@ -59,13 +59,22 @@ free_port() {
 # wait_until_answers URL SECONDS: any HTTP answer counts.
 wait_until_answers() {
   local url=$1 deadline=$((SECONDS + $2))
-  until curl -s -o /dev/null "$url"; do
+  until curl -s -m 2 -o /dev/null "$url"; do
     if ((SECONDS > deadline)); then echo "$url did not answer in $2 s" >&2; return 1; fi
     sleep 0.2
   done
 }
 
 # start_dynamodb_local PORT [DATA_DIR]: in memory without DATA_DIR, else persisted there.
+# wait_until_listening PORT SECONDS: for servers that answer nothing on `/`.
+wait_until_listening() {
+  local port=$1 deadline=$((SECONDS + $2))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    if ((SECONDS > deadline)); then echo "nothing listens on port $port after $2 s" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
 start_dynamodb_local() {
   local port=$1 storage=(-inMemory)
   if [[ -n ${2:-} ]]; then mkdir -p "$2"; storage=(-dbPath "$2"); fi

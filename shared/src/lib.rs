@@ -10,6 +10,7 @@ pub mod logging;
 pub mod password;
 pub mod rate_limit;
 pub mod services;
+pub mod startup;
 pub mod state;
 pub mod store;
 pub mod tokens;

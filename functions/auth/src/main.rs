@@ -1,6 +1,5 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::logging::init();
-    let state = shared::AppState::from_env().await?;
-    lambda_http::run(auth::app(state)).await
+    shared::http::run_on_lambda(async { Ok(auth::app(shared::AppState::from_env().await?)) }).await
 }

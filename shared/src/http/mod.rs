@@ -36,3 +36,19 @@ pub fn service(routes: Router<AppState>, state: AppState) -> Router {
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     AppError::internal("handler panicked").into_response()
 }
+
+/// Runs a function's router on Lambda, building it (AWS clients, keys) beside the
+/// runtime's first poll instead of before it (see `Startup`).
+pub async fn run_on_lambda<F>(build: F) -> Result<(), lambda_http::Error>
+where
+    F: std::future::Future<Output = Result<Router, crate::error::BoxError>> + Send + 'static,
+{
+    use tower::ServiceExt;
+
+    let app = crate::startup::Startup::spawn(build);
+    lambda_http::run(tower::service_fn(move |request: lambda_http::Request| {
+        let app = app.clone();
+        async move { app.get().await.clone().oneshot(request).await }
+    }))
+    .await
+}

@@ -204,12 +204,12 @@ impl AppState {
         };
         let limits = self.config.rate_limits;
         let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
-        tokio::try_join!(
+        // The counts and the account reads are independent: one round trip's wait, not two.
+        let ((), (), user) = tokio::try_join!(
             self.enforce_limit("login-ip", &ip, limits.login_per_ip),
             self.enforce_limit("login-id", &identifier_hash, limits.login_per_identifier),
+            self.account_for_login(&identifier),
         )?;
-
-        let user = self.account_for_login(&identifier).await?;
         let verified = self.passwords.verify(password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
         match (user, verified) {
             (Some(user), Verified::Yes { needs_rehash }) => {
