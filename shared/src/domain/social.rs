@@ -123,35 +123,13 @@ mod tests {
     use crate::domain::user::{AccountStatus, PrivacySettings};
 
     fn user(profile: Visibility, contact: Visibility, activity: Visibility) -> UserRecord {
-        let now = chrono::Utc::now();
         UserRecord {
-            id: "t".into(),
-            username: "target".into(),
-            email: "t@example.org".into(),
-            password_hash: String::new(),
-            first_name: None,
-            last_name: None,
-            bio: None,
-            profile_picture: None,
-            date_of_birth: None,
-            profile: Default::default(),
             privacy_settings: PrivacySettings {
                 profile_visibility: profile,
                 contact_info_visibility: contact,
                 activity_visibility: activity,
             },
-            notification_preferences: Default::default(),
-            is_verified: false,
-            status: AccountStatus::Active,
-            created_at: now,
-            updated_at: now,
-            last_login: None,
-            deactivated_at: None,
-            followers_count: 0,
-            following_count: 0,
-            session_generation: 0,
-            verify_token_hash: None,
-            known_devices: Vec::new(),
+            ..UserRecord::new("target", "t@example.org", String::new(), chrono::Utc::now())
         }
     }
 

@@ -121,6 +121,35 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// A new, active account with default settings and no profile yet.
+    pub fn new(username: &str, email: &str, password_hash: String, now: DateTime<Utc>) -> Self {
+        UserRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.to_owned(),
+            email: email.to_owned(),
+            password_hash,
+            first_name: None,
+            last_name: None,
+            bio: None,
+            profile_picture: None,
+            date_of_birth: None,
+            profile: ContactProfile::default(),
+            privacy_settings: PrivacySettings::default(),
+            notification_preferences: NotificationPreferences::default(),
+            is_verified: false,
+            status: AccountStatus::Active,
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+            deactivated_at: None,
+            followers_count: 0,
+            following_count: 0,
+            session_generation: 0,
+            verify_token_hash: None,
+            known_devices: Vec::new(),
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == AccountStatus::Active
     }

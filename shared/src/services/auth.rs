@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
-use crate::domain::user::{AccountStatus, OwnUserView, UserRecord};
+use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
@@ -147,30 +147,12 @@ impl AppState {
         self.enforce_limit("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
         let account = self.validate_registration(req)?;
         let now = Utc::now();
+        let password_hash = self.passwords.hash(account.password).await?;
         let mut user = UserRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            username: account.username.as_str().to_owned(),
-            email: account.email.as_str().to_owned(),
-            password_hash: self.passwords.hash(account.password).await?,
             first_name: account.first_name,
             last_name: account.last_name,
-            bio: None,
-            profile_picture: None,
-            date_of_birth: None,
-            profile: Default::default(),
-            privacy_settings: Default::default(),
-            notification_preferences: Default::default(),
-            is_verified: false,
-            status: AccountStatus::Active,
-            created_at: now,
-            updated_at: now,
             last_login: Some(now),
-            deactivated_at: None,
-            followers_count: 0,
-            following_count: 0,
-            session_generation: 0,
-            verify_token_hash: None,
-            known_devices: Vec::new(),
+            ..UserRecord::new(account.username.as_str(), account.email.as_str(), password_hash, now)
         };
         let (session, refresh) = self.new_session(&user, false, client);
         user.known_devices.push(session.device.fingerprint());
