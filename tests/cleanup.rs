@@ -57,7 +57,8 @@ async fn cleanup_removes_exactly_the_expired_and_reads_only_them() {
 async fn two_cleanups_at_once_end_in_the_same_state() {
     let app = TestApp::new().await;
     sessions(&app, 5, 6).await;
-    let (a, b) = tokio::join!(app.state.store.remove_expired(Utc::now(), 3), app.state.store.remove_expired(Utc::now(), 3));
+    let (a, b) =
+        tokio::join!(app.state.store.remove_expired(Utc::now(), 3), app.state.store.remove_expired(Utc::now(), 3));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.removed <= 6 && b.removed <= 6);
     assert_eq!(session_count(&app).await, 6);
@@ -67,13 +68,15 @@ async fn two_cleanups_at_once_end_in_the_same_state() {
 async fn the_schedule_event_runs_the_handler() {
     let app = TestApp::new().await;
     sessions(&app, 2, 3).await;
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/cleanup/schedule.json")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/cleanup/schedule.json")).unwrap();
     let payload: serde_json::Value = serde_json::from_str(&text).unwrap();
     let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
     let report = cleanup::handle(&app.state.store, 3, event).await.unwrap();
     assert_eq!(report.removed, 3);
     assert_eq!(session_count(&app).await, 3);
     // One-time tokens expire through the same index.
-    let user_tokens = support::keys_of(&app.all_items().await).into_iter().filter(|(pk, _)| pk.starts_with("TOKEN#")).count();
+    let user_tokens =
+        support::keys_of(&app.all_items().await).into_iter().filter(|(pk, _)| pk.starts_with("TOKEN#")).count();
     assert_eq!(user_tokens, 1, "the live verification token stays");
 }

@@ -13,7 +13,13 @@ fn ops(list: &[(&str, usize)]) -> Vec<String> {
 }
 
 /// Runs `request`, checks its status, and compares the calls it made.
-async fn expect_calls(app: &TestApp, what: &str, status: StatusCode, expected: &[(&str, usize)], response: TestResponse) {
+async fn expect_calls(
+    app: &TestApp,
+    what: &str,
+    status: StatusCode,
+    expected: &[(&str, usize)],
+    response: TestResponse,
+) {
     assert_eq!(response.status, status, "{what}: {:?}", response.body);
     assert_eq!(app.calls.take(), ops(expected), "{what}");
 }
@@ -38,10 +44,12 @@ async fn auth_endpoints() {
 
     let login = json!({ "identifier": "counted", "password": PASSWORD });
     let r = call(&app, Method::POST, "/api/auth/login", Some(login), None).await;
-    expect_calls(&app, "login", StatusCode::OK, &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)], r).await;
+    expect_calls(&app, "login", StatusCode::OK, &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)], r)
+        .await;
     let wrong = json!({ "identifier": "counted", "password": "not-the-password-at-all" });
     let r = call(&app, Method::POST, "/api/auth/login", Some(wrong), None).await;
-    expect_calls(&app, "login, wrong password", StatusCode::UNAUTHORIZED, &[("UpdateItem", 3), ("GetItem", 3)], r).await;
+    expect_calls(&app, "login, wrong password", StatusCode::UNAUTHORIZED, &[("UpdateItem", 3), ("GetItem", 3)], r)
+        .await;
     let unknown = json!({ "identifier": "nobody", "password": PASSWORD });
     let r = call(&app, Method::POST, "/api/auth/login", Some(unknown), None).await;
     expect_calls(&app, "login, unknown user", StatusCode::UNAUTHORIZED, &[("UpdateItem", 2), ("GetItem", 2)], r).await;
@@ -53,16 +61,37 @@ async fn auth_endpoints() {
     let r = call(&app, Method::GET, "/api/auth/sessions", None, Some(&user)).await;
     expect_calls(&app, "sessions", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1)], r).await;
     let r = call(&app, Method::DELETE, "/api/auth/sessions", None, Some(&user)).await;
-    expect_calls(&app, "revoke others", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1), ("BatchWriteItem", 1)], r).await;
+    expect_calls(&app, "revoke others", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1), ("BatchWriteItem", 1)], r)
+        .await;
     let change = json!({ "currentPassword": PASSWORD, "newPassword": "quartz-meadow-harbor-58" });
     let r = call(&app, Method::POST, "/api/auth/change-password", Some(change), Some(&user)).await;
-    expect_calls(&app, "change password", StatusCode::OK, &[("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("Query", 1)], r)
-        .await;
+    expect_calls(
+        &app,
+        "change password",
+        StatusCode::OK,
+        &[("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("Query", 1)],
+        r,
+    )
+    .await;
     let r = call(&app, Method::POST, "/api/auth/resend-verification", None, Some(&user)).await;
-    expect_calls(&app, "resend verification", StatusCode::ACCEPTED, &[("GetItem", 1), ("UpdateItem", 1), ("TransactWriteItems", 1)], r).await;
+    expect_calls(
+        &app,
+        "resend verification",
+        StatusCode::ACCEPTED,
+        &[("GetItem", 1), ("UpdateItem", 1), ("TransactWriteItems", 1)],
+        r,
+    )
+    .await;
     let token = app.outbox_token("verify_email", &user.id).await;
     let r = call(&app, Method::POST, "/api/auth/verify-email", Some(json!({ "token": token })), None).await;
-    expect_calls(&app, "verify email", StatusCode::OK, &[("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)], r).await;
+    expect_calls(
+        &app,
+        "verify email",
+        StatusCode::OK,
+        &[("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)],
+        r,
+    )
+    .await;
 
     let forgot = |email: &str| json!({ "email": email });
     let r = call(&app, Method::POST, "/api/auth/forgot-password", Some(forgot("counted@example.org")), None).await;
@@ -73,8 +102,14 @@ async fn auth_endpoints() {
     let token = app.outbox_token("reset_password", &user.id).await;
     let reset = json!({ "token": token, "newPassword": "another-fine-passphrase-77" });
     let r = call(&app, Method::POST, "/api/auth/reset-password", Some(reset), None).await;
-    expect_calls(&app, "reset password", StatusCode::OK, &[("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1), ("Query", 1), ("BatchWriteItem", 1)], r)
-        .await;
+    expect_calls(
+        &app,
+        "reset password",
+        StatusCode::OK,
+        &[("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1), ("Query", 1), ("BatchWriteItem", 1)],
+        r,
+    )
+    .await;
 
     let r = call(&app, Method::GET, "/.well-known/jwks.json", None, None).await;
     expect_calls(&app, "jwks", StatusCode::OK, &[], r).await;
@@ -99,22 +134,45 @@ async fn users_endpoints() {
     let r = call(&app, Method::PUT, "/api/users/profile", Some(json!({ "bio": "hi" })), Some(&ann)).await;
     expect_calls(&app, "profile update", StatusCode::OK, &[("GetItem", 1), ("UpdateItem", 1)], r).await;
     let r = call(&app, Method::PUT, "/api/users/profile", Some(json!({ "firstName": "Annie" })), Some(&ann)).await;
-    expect_calls(&app, "profile update with a name", StatusCode::OK, &[("GetItem", 1), ("TransactWriteItems", 1)], r).await;
+    expect_calls(&app, "profile update with a name", StatusCode::OK, &[("GetItem", 1), ("TransactWriteItems", 1)], r)
+        .await;
     let r = call(&app, Method::PUT, "/api/users/notifications", Some(json!({ "follows": false })), Some(&ann)).await;
     expect_calls(&app, "notifications", StatusCode::OK, &[("GetItem", 1), ("UpdateItem", 1)], r).await;
     let r = call(&app, Method::GET, "/api/users/search?q=ann", None, None).await;
-    expect_calls(&app, "search, anonymous", StatusCode::OK, &[("GetItem", 1), ("Query", 1), ("BatchGetItem", 2)], r).await;
+    expect_calls(&app, "search, anonymous", StatusCode::OK, &[("GetItem", 1), ("Query", 1), ("BatchGetItem", 2)], r)
+        .await;
     let r = call(&app, Method::GET, "/api/users/search?q=ann", None, Some(&bob)).await;
-    expect_calls(&app, "search, signed in", StatusCode::OK, &[("GetItem", 1), ("Query", 1), ("BatchGetItem", 4)], r).await;
+    expect_calls(&app, "search, signed in", StatusCode::OK, &[("GetItem", 1), ("Query", 1), ("BatchGetItem", 4)], r)
+        .await;
     let r = call(&app, Method::GET, "/health/detailed", None, None).await;
     expect_calls(&app, "health/detailed", StatusCode::OK, &[("GetItem", 1)], r).await;
     let r = call(&app, Method::GET, "/health", None, None).await;
     expect_calls(&app, "health", StatusCode::OK, &[], r).await;
     let r = call(&app, Method::POST, "/api/users/deactivate", Some(json!({ "password": PASSWORD })), Some(&ann)).await;
-    expect_calls(&app, "deactivate", StatusCode::OK, &[("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("Query", 1), ("BatchWriteItem", 1)], r)
-        .await;
-    let r = call(&app, Method::POST, "/api/auth/reactivate", Some(json!({ "identifier": "ann", "password": PASSWORD })), None).await;
-    expect_calls(&app, "reactivate", StatusCode::OK, &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)], r).await;
+    expect_calls(
+        &app,
+        "deactivate",
+        StatusCode::OK,
+        &[("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("Query", 1), ("BatchWriteItem", 1)],
+        r,
+    )
+    .await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/auth/reactivate",
+        Some(json!({ "identifier": "ann", "password": PASSWORD })),
+        None,
+    )
+    .await;
+    expect_calls(
+        &app,
+        "reactivate",
+        StatusCode::OK,
+        &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)],
+        r,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -147,5 +205,12 @@ async fn social_endpoints() {
     expect_calls(&app, "reject (none)", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
     let report = json!({ "userId": bob.id, "reason": "spam" });
     let r = call(&app, Method::POST, "/api/social/report", Some(report), Some(&ann)).await;
-    expect_calls(&app, "report", StatusCode::CREATED, &[("GetItem", 2), ("UpdateItem", 1), ("TransactWriteItems", 1)], r).await;
+    expect_calls(
+        &app,
+        "report",
+        StatusCode::CREATED,
+        &[("GetItem", 2), ("UpdateItem", 1), ("TransactWriteItems", 1)],
+        r,
+    )
+    .await;
 }

@@ -123,6 +123,7 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/users/{userId}/stats",
             "/health",
             "/health/detailed",
+            "/api/openapi.json",
         ],
     ),
     (

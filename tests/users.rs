@@ -161,7 +161,10 @@ async fn profile_updates_validate_every_field() {
     assert_eq!(user["bio"], "Mathematician");
     assert_eq!(user["profile"]["interests"], json!(["Engines", "Poetry"]));
     assert_eq!(user["profile"]["socialLinks"], json!({ "github": "https://github.com/ada" }));
-    assert_eq!(user["privacySettings"], json!({ "profileVisibility": "public", "contactInfoVisibility": "friends", "activityVisibility": "friends" }));
+    assert_eq!(
+        user["privacySettings"],
+        json!({ "profileVisibility": "public", "contactInfoVisibility": "friends", "activityVisibility": "friends" })
+    );
     assert_eq!(user["dateOfBirth"], "1990-12-10");
 
     let cleared = app.update_profile(&ada, json!({ "bio": null, "interests": null, "website": null })).await;
@@ -183,7 +186,8 @@ async fn notification_preferences_but_security_alerts_stay_on() {
     for (patch, field) in [(json!({ "follows": "no" }), "follows"), (json!({ "sms": true }), "sms")] {
         assert_eq!(app.put_as(&ada, "/api/users/notifications", patch).await.detail_fields(), [field]);
     }
-    let updated = app.put_as(&ada, "/api/users/notifications", json!({ "follows": false, "securityAlerts": true })).await;
+    let updated =
+        app.put_as(&ada, "/api/users/notifications", json!({ "follows": false, "securityAlerts": true })).await;
     assert_eq!(updated.status, StatusCode::OK);
     assert_eq!(
         updated.body["notificationPreferences"],
@@ -220,7 +224,9 @@ async fn search_by_prefix_of_each_name_ignoring_case_and_accents() {
     assert!(usernames(&search(&app, None, "q=smi").await).is_empty());
     assert_eq!(usernames(&search(&app, None, "q=jon").await), ["zoe_smith"]);
 
-    for (query, field) in [("", "q"), ("q=", "q"), (&format!("q={}", "a".repeat(51)), "q"), ("q=%21%21", "q"), ("q=a&limit=0", "limit")] {
+    for (query, field) in
+        [("", "q"), ("q=", "q"), (&format!("q={}", "a".repeat(51)), "q"), ("q=%21%21", "q"), ("q=a&limit=0", "limit")]
+    {
         let response = app.get(&format!("/api/users/search?{query}"), None).await;
         assert_eq!(response.detail_fields(), [field], "{query}");
     }
@@ -262,7 +268,8 @@ async fn search_ranks_the_exact_username_first_and_pages() {
     // An exact match with limit 1 fills the first page; the rest follows without it.
     let first = search(&app, None, "q=ann&limit=1").await;
     assert_eq!(usernames(&first), ["ann"]);
-    let rest = search(&app, None, &format!("q=ann&limit=10&cursor={}", first.body["nextCursor"].as_str().unwrap())).await;
+    let rest =
+        search(&app, None, &format!("q=ann&limit=10&cursor={}", first.body["nextCursor"].as_str().unwrap())).await;
     assert_eq!(usernames(&rest), ["anna_k", "annabel"]);
     let forged = app.get("/api/users/search?q=ann&cursor=abc.def", None).await;
     assert_eq!(forged.error_code(), "INVALID_CURSOR");
@@ -271,8 +278,12 @@ async fn search_ranks_the_exact_username_first_and_pages() {
 #[tokio::test]
 async fn search_leaves_out_blocks_both_ways() {
     let app = TestApp::new().await;
-    let (seeker, blocker, blockee, bystander) =
-        (app.user("seeker").await, app.user("sblocker").await, app.user("sblockee").await, app.user("sbystander").await);
+    let (seeker, blocker, blockee, bystander) = (
+        app.user("seeker").await,
+        app.user("sblocker").await,
+        app.user("sblockee").await,
+        app.user("sbystander").await,
+    );
     app.post_as(&blocker, "/api/social/block", json!({ "userId": seeker.id })).await;
     app.post_as(&seeker, "/api/social/block", json!({ "userId": blockee.id })).await;
     assert_eq!(usernames(&search(&app, Some(&seeker), "q=sb").await), ["sbystander"]);
@@ -305,14 +316,25 @@ async fn deactivation_hides_everywhere_until_reactivation() {
     assert!(usernames(&search(&app, None, "q=leaver").await).is_empty());
     let following = app.get_as(&fan, &format!("/api/social/{}/following", fan.id)).await;
     assert_eq!(following.body["items"], json!([]));
-    assert_eq!(app.post_as(&fan, "/api/social/follow", json!({ "userId": leaver.id })).await.status, StatusCode::NOT_FOUND);
-    let taken = app.post("/api/auth/register", json!({ "username": "Leaver", "email": "x@example.org", "password": PASSWORD, "agreeToTerms": true })).await;
+    assert_eq!(
+        app.post_as(&fan, "/api/social/follow", json!({ "userId": leaver.id })).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let taken = app
+        .post(
+            "/api/auth/register",
+            json!({ "username": "Leaver", "email": "x@example.org", "password": PASSWORD, "agreeToTerms": true }),
+        )
+        .await;
     assert_eq!(taken.error_code(), "USERNAME_TAKEN", "the username stays reserved");
 
     assert_eq!(app.login("leaver").await.error_code(), "ACCOUNT_DEACTIVATED");
-    let wrong = app.post("/api/auth/reactivate", json!({ "identifier": "leaver", "password": "not-the-password-at-all" })).await;
+    let wrong = app
+        .post("/api/auth/reactivate", json!({ "identifier": "leaver", "password": "not-the-password-at-all" }))
+        .await;
     assert_eq!(wrong.error_code(), "INVALID_CREDENTIALS");
-    let back = app.post("/api/auth/reactivate", json!({ "identifier": "leaver@example.org", "password": PASSWORD })).await;
+    let back =
+        app.post("/api/auth/reactivate", json!({ "identifier": "leaver@example.org", "password": PASSWORD })).await;
     assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
     assert_eq!(back.body["user"]["username"], "leaver");
     let token = back.body["accessToken"].as_str().unwrap();
@@ -349,15 +371,22 @@ async fn health_reports_dynamodb_and_fails_fast_without_it() {
     assert!(!healthy.body.to_string().contains(&app.table), "no configuration values in it");
 
     let dead = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&support::sdk_config("DYNAMODB_ENDPOINT")).endpoint_url("http://127.0.0.1:9").build(),
+        aws_sdk_dynamodb::config::Builder::from(&support::sdk_config("DYNAMODB_ENDPOINT"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
     );
     let state = AppState::new(config_with(&[]), Store::from_client(dead, "gone"), test_keys()).unwrap();
     let router = users::app(state);
     let started = Instant::now();
-    let request = http::Request::builder().method(Method::GET).uri("/health/detailed").body(axum::body::Body::empty()).unwrap();
+    let request =
+        http::Request::builder().method(Method::GET).uri("/health/detailed").body(axum::body::Body::empty()).unwrap();
     let response = tower::ServiceExt::oneshot(router.clone(), request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(started.elapsed() < Duration::from_secs(5), "bounded: {:?}", started.elapsed());
     let request = http::Request::builder().method(Method::GET).uri("/health").body(axum::body::Body::empty()).unwrap();
-    assert_eq!(tower::ServiceExt::oneshot(router, request).await.unwrap().status(), StatusCode::OK, "liveness needs nothing");
+    assert_eq!(
+        tower::ServiceExt::oneshot(router, request).await.unwrap().status(),
+        StatusCode::OK,
+        "liveness needs nothing"
+    );
 }

@@ -18,7 +18,10 @@ async fn expire_token(app: &TestApp, token: &str, sk: &str) {
         .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("TOKEN#{}", hash(token))))
         .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
         .update_expression("SET expiresAt = :past")
-        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N((chrono::Utc::now().timestamp() - 1).to_string()))
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N((chrono::Utc::now().timestamp() - 1).to_string()),
+        )
         .send()
         .await
         .unwrap();
@@ -113,7 +116,9 @@ async fn a_reset_sets_the_password_once_and_ends_every_session() {
     assert_eq!((reset.status, reset.body.clone()), (StatusCode::OK, json!({})));
     assert_eq!(app.refresh(&refresh).await.error_code(), "INVALID_TOKEN", "every session ended");
     assert_eq!(app.get_as(&ada, "/api/auth/sessions").await.status, StatusCode::UNAUTHORIZED);
-    let again = app.post("/api/auth/reset-password", json!({ "token": token, "newPassword": "another-fine-passphrase-77" })).await;
+    let again = app
+        .post("/api/auth/reset-password", json!({ "token": token, "newPassword": "another-fine-passphrase-77" }))
+        .await;
     assert_eq!((again.status, again.error_code()), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
     assert_eq!(app.login("ada").await.error_code(), "INVALID_CREDENTIALS");
     let login = app.post("/api/auth/login", json!({ "identifier": "ada", "password": NEW_PASSWORD })).await;
@@ -136,23 +141,43 @@ async fn reset_tokens_expire_and_die_with_any_password_change() {
     app.post("/api/auth/forgot-password", json!({ "email": "ada@example.org" })).await;
     let stale = app.outbox_token("reset_password", &ada.id).await;
     let change = app
-        .call(Method::POST, "/api/auth/change-password", Some(json!({ "currentPassword": PASSWORD, "newPassword": NEW_PASSWORD })), Some(&ada.token))
+        .call(
+            Method::POST,
+            "/api/auth/change-password",
+            Some(json!({ "currentPassword": PASSWORD, "newPassword": NEW_PASSWORD })),
+            Some(&ada.token),
+        )
         .await;
     assert_eq!(change.status, StatusCode::OK);
-    let response = app.post("/api/auth/reset-password", json!({ "token": stale, "newPassword": "another-fine-passphrase-77" })).await;
+    let response = app
+        .post("/api/auth/reset-password", json!({ "token": stale, "newPassword": "another-fine-passphrase-77" }))
+        .await;
     assert_eq!(response.error_code(), "INVALID_TOKEN", "a token issued before a password change is dead");
 }
 
 #[tokio::test]
 async fn forgot_password_is_rate_limited_per_email_and_per_address() {
-    let app = TestApp::with_env(&[("RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL", "2/60"), ("RATE_LIMIT_FORGOT_PASSWORD_PER_IP", "3/60")]).await;
+    let app = TestApp::with_env(&[
+        ("RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL", "2/60"),
+        ("RATE_LIMIT_FORGOT_PASSWORD_PER_IP", "3/60"),
+    ])
+    .await;
     support::clear_of_window_end(60, 20).await;
     for _ in 0..2 {
-        assert_eq!(app.post_from("198.51.100.1", "/api/auth/forgot-password", json!({ "email": "a@example.org" })).await.status, StatusCode::ACCEPTED);
+        assert_eq!(
+            app.post_from("198.51.100.1", "/api/auth/forgot-password", json!({ "email": "a@example.org" }))
+                .await
+                .status,
+            StatusCode::ACCEPTED
+        );
     }
-    let per_email = app.post_from("198.51.100.2", "/api/auth/forgot-password", json!({ "email": "A@example.org" })).await;
+    let per_email =
+        app.post_from("198.51.100.2", "/api/auth/forgot-password", json!({ "email": "A@example.org" })).await;
     assert_eq!(per_email.error_code(), "RATE_LIMITED");
-    assert_eq!(app.post_from("198.51.100.1", "/api/auth/forgot-password", json!({ "email": "b@example.org" })).await.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.post_from("198.51.100.1", "/api/auth/forgot-password", json!({ "email": "b@example.org" })).await.status,
+        StatusCode::ACCEPTED
+    );
     let per_ip = app.post_from("198.51.100.1", "/api/auth/forgot-password", json!({ "email": "c@example.org" })).await;
     assert_eq!(per_ip.error_code(), "RATE_LIMITED");
     assert!(per_ip.headers.contains_key("retry-after"));
@@ -179,8 +204,13 @@ async fn security_notices_go_through_the_outbox() {
     let notice = messages.iter().find(|m| m.kind == "new_sign_in").unwrap();
     assert!(notice.data["device"].contains("iOS"), "{:?}", notice.data);
 
-    app.call(Method::POST, "/api/auth/change-password", Some(json!({ "currentPassword": PASSWORD, "newPassword": NEW_PASSWORD })), Some(&ada.token))
-        .await;
+    app.call(
+        Method::POST,
+        "/api/auth/change-password",
+        Some(json!({ "currentPassword": PASSWORD, "newPassword": NEW_PASSWORD })),
+        Some(&ada.token),
+    )
+    .await;
     assert_eq!(count(&app.outbox().await, "password_changed"), 1);
 
     let app2 = TestApp::with_env(&[("REFRESH_GRACE_SECONDS", "0")]).await;

@@ -60,7 +60,12 @@ async fn error(State(emulator): State<Emulator>, body: String) -> StatusCode {
 }
 
 /// Spawns `binary` against a fresh emulator serving `event`, and times it.
-pub async fn cold_start(binary: &Path, name: &str, vars: &[(String, String)], event: &Value) -> Result<ColdStart, BoxError> {
+pub async fn cold_start(
+    binary: &Path,
+    name: &str,
+    vars: &[(String, String)],
+    event: &Value,
+) -> Result<ColdStart, BoxError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let emulator = Emulator { event: Arc::new(event.clone()), served: Arc::new(Mutex::new(false)), seen: tx };
     let app = Router::new()

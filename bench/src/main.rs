@@ -85,11 +85,23 @@ async fn main() -> Result<(), BoxError> {
     let store = Store::new(&sdk, table.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
     let state = AppState::new(config, store, &keys)?;
     let app = local_server::app(state.clone());
-    let registered = call(&app, "POST", "/api/auth/register", Some(json!({
-        "username": "bench_user", "email": "bench@example.org", "password": PASSWORD, "agreeToTerms": true
-    })), None).await?;
+    let registered = call(
+        &app,
+        "POST",
+        "/api/auth/register",
+        Some(json!({
+            "username": "bench_user", "email": "bench@example.org", "password": PASSWORD, "agreeToTerms": true
+        })),
+        None,
+    )
+    .await?;
     let user_id = registered["user"]["id"].as_str().ok_or("register failed")?.to_owned();
-    let token = state.tokens.issue(Subject { user_id: &user_id, session_id: "bench", username: "bench_user", email_verified: false })?;
+    let token = state.tokens.issue(Subject {
+        user_id: &user_id,
+        session_id: "bench",
+        username: "bench_user",
+        email_verified: false,
+    })?;
 
     let mut rows = Vec::new();
     let child_env: Vec<(String, String)> = vars
@@ -122,7 +134,13 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn call(app: &axum::Router, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Result<Value, BoxError> {
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> Result<Value, BoxError> {
     let mut request = http::Request::builder().method(method).uri(path);
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
@@ -151,13 +169,27 @@ fn http_event(path: &str, token: Option<&str>) -> Value {
     })
 }
 
-async fn cold_starts(bin_dir: &Path, vars: &[(String, String)], user_id: &str, token: &str, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+async fn cold_starts(
+    bin_dir: &Path,
+    vars: &[(String, String)],
+    user_id: &str,
+    token: &str,
+    rows: &mut Vec<Row>,
+) -> Result<(), BoxError> {
     let runs = [
         ("hello", http_event("/health", None), "nothing"),
         ("auth", http_event("/.well-known/jwks.json", None), "GET /.well-known/jwks.json"),
         ("users", http_event(&format!("/api/users/{user_id}"), None), "GET /api/users/{id} (GetItem)"),
-        ("social", http_event(&format!("/api/social/relationship/{user_id}"), Some(token)), "GET relationship (BatchGetItem)"),
-        ("cleanup", json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} }), "scheduled run (Query)"),
+        (
+            "social",
+            http_event(&format!("/api/social/relationship/{user_id}"), Some(token)),
+            "GET relationship (BatchGetItem)",
+        ),
+        (
+            "cleanup",
+            json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} }),
+            "scheduled run (Query)",
+        ),
     ];
     let mut floor = None;
     for (name, event, what) in runs {
@@ -187,7 +219,13 @@ async fn cold_starts(bin_dir: &Path, vars: &[(String, String)], user_id: &str, t
     Ok(())
 }
 
-async fn warm_overhead(app: &axum::Router, client: &aws_sdk_dynamodb::Client, table: &str, user_id: &str, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+async fn warm_overhead(
+    app: &axum::Router,
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    user_id: &str,
+    rows: &mut Vec<Row>,
+) -> Result<(), BoxError> {
     let path = format!("/api/users/{user_id}");
     let (mut handler, mut bare) = (Vec::with_capacity(WARM_CALLS), Vec::with_capacity(WARM_CALLS));
     // Interleaved, so both see the same machine.
@@ -233,7 +271,14 @@ async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> 
     let (mut logins, mut verifies) = (Vec::new(), Vec::new());
     for _ in 0..LOGINS {
         let t = Instant::now();
-        let body = call(app, "POST", "/api/auth/login", Some(json!({ "identifier": "bench_user", "password": PASSWORD })), None).await?;
+        let body = call(
+            app,
+            "POST",
+            "/api/auth/login",
+            Some(json!({ "identifier": "bench_user", "password": PASSWORD })),
+            None,
+        )
+        .await?;
         logins.push(t.elapsed());
         assert!(body["accessToken"].is_string(), "login failed: {body}");
         let t = Instant::now();
@@ -252,9 +297,23 @@ async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> 
 }
 
 /// The local server under wrk, beside wrk on DynamoDB Local's own GetItem.
-fn throughput(bin_dir: &Path, vars: &[(String, String)], endpoint: &str, table: &str, user_id: &str, work: &Path, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+fn throughput(
+    bin_dir: &Path,
+    vars: &[(String, String)],
+    endpoint: &str,
+    table: &str,
+    user_id: &str,
+    work: &Path,
+    rows: &mut Vec<Row>,
+) -> Result<(), BoxError> {
     if Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        rows.push(Row { figure: "throughput".into(), value: "wrk not installed".into(), floor: String::new(), ratio: String::new(), target: "" });
+        rows.push(Row {
+            figure: "throughput".into(),
+            value: "wrk not installed".into(),
+            floor: String::new(),
+            ratio: String::new(),
+            target: "",
+        });
         return Ok(());
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -295,7 +354,13 @@ fn throughput(bin_dir: &Path, vars: &[(String, String)], endpoint: &str, table: 
         ratio: format!("{:.2}", service / raw),
         target: "",
     });
-    rows.push(Row { figure: "peak RSS of the local server under that load".into(), value: rss, floor: String::new(), ratio: String::new(), target: "" });
+    rows.push(Row {
+        figure: "peak RSS of the local server under that load".into(),
+        value: rss,
+        floor: String::new(),
+        ratio: String::new(),
+        target: "",
+    });
     Ok(())
 }
 

@@ -11,7 +11,8 @@ async fn main() -> Result<(), BoxError> {
         tracing::info!(table = state.store.table(), "created the table");
     }
     if std::env::var("PRINT_OUTBOX").map_or(true, |v| v != "0") {
-        let (aws, table) = (aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await, state.store.table().to_owned());
+        let (aws, table) =
+            (aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await, state.store.table().to_owned());
         tokio::spawn(async move {
             loop {
                 if let Err(err) = local_server::outbox::print_messages(&aws, &table).await {

@@ -99,7 +99,10 @@ impl Config {
                         "RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL",
                         defaults.forgot_password_per_email,
                     )?,
-                    forgot_password_per_ip: limit("RATE_LIMIT_FORGOT_PASSWORD_PER_IP", defaults.forgot_password_per_ip)?,
+                    forgot_password_per_ip: limit(
+                        "RATE_LIMIT_FORGOT_PASSWORD_PER_IP",
+                        defaults.forgot_password_per_ip,
+                    )?,
                     verification_per_user: limit("RATE_LIMIT_VERIFICATION_PER_USER", defaults.verification_per_user)?,
                     token_attempts_per_ip: limit("RATE_LIMIT_TOKEN_ATTEMPTS_PER_IP", defaults.token_attempts_per_ip)?,
                 }

@@ -3,11 +3,12 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::http::request_id;
 
 /// One field-level validation problem, as it appears in `error.details`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -115,18 +116,23 @@ impl AppError {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The body of every non-2xx response.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct Envelope<'a> {
     error: ErrorBody<'a>,
     #[serde(rename = "requestId")]
     request_id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ErrorBody<'a> {
+    /// One of the codes of API.md, e.g. `VALIDATION_ERROR`.
     code: &'static str,
     message: String,
+    /// Field-level problems, with `VALIDATION_ERROR` only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<FieldError>>, nullable = false)]
     details: Option<&'a [FieldError]>,
 }
 

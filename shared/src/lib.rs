@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod openapi;
 pub mod password;
 pub mod rate_limit;
 pub mod services;

@@ -13,8 +13,8 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, RsaPrivateKey};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult, BoxError};
@@ -90,9 +90,27 @@ impl PrivateJwk {
         Ok(EncodingKey::from_rsa_der(key.to_pkcs1_der()?.as_bytes()))
     }
 
-    fn public_jwk(&self) -> Value {
-        json!({ "kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256", "n": self.n, "e": self.e })
+    fn public_jwk(&self) -> PublicJwk {
+        PublicJwk { kty: "RSA", kid: self.kid.clone(), use_: "sig", alg: "RS256", n: self.n.clone(), e: self.e.clone() }
     }
+}
+
+/// The public keys that verify access tokens, as served at `/.well-known/jwks.json`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicJwkSet {
+    pub keys: Vec<PublicJwk>,
+}
+
+/// An RS256 public key (RFC 7517): modulus `n` and exponent `e`, base64url.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicJwk {
+    pub kty: &'static str,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    pub alg: &'static str,
+    pub n: String,
+    pub e: String,
 }
 
 fn thumbprint(n: &str, e: &str) -> String {
@@ -120,7 +138,7 @@ pub struct Tokens {
     signing_kid: String,
     signing_key: EncodingKey,
     verifying_keys: HashMap<String, DecodingKey>,
-    public_jwks: Value,
+    public_jwks: PublicJwkSet,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -154,7 +172,7 @@ impl Tokens {
             signing_kid: first.kid.clone(),
             signing_key: first.encoding_key()?,
             verifying_keys,
-            public_jwks: json!({ "keys": keys.keys.iter().map(PrivateJwk::public_jwk).collect::<Vec<_>>() }),
+            public_jwks: PublicJwkSet { keys: keys.keys.iter().map(PrivateJwk::public_jwk).collect() },
             validation,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -171,7 +189,7 @@ impl Tokens {
     }
 
     /// The JWK set of public keys, as served at `/.well-known/jwks.json`.
-    pub fn public_jwks(&self) -> &Value {
+    pub fn public_jwks(&self) -> &PublicJwkSet {
         &self.public_jwks
     }
 

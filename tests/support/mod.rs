@@ -134,7 +134,9 @@ impl TestApp {
         schema::create_table(&dynamodb, &table).await.expect("create the test table");
         let calls = CallLog::default();
         let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk_config("DYNAMODB_ENDPOINT")).interceptor(calls.clone()).build(),
+            aws_sdk_dynamodb::config::Builder::from(&sdk_config("DYNAMODB_ENDPOINT"))
+                .interceptor(calls.clone())
+                .build(),
         );
         let store = Store::from_client(counted, table.clone());
         let state = AppState::new(config, store, test_keys()).expect("app state");
@@ -341,7 +343,8 @@ pub struct Outboxed {
 impl TestApp {
     /// Every outbox message in the table.
     pub async fn outbox(&self) -> Vec<Outboxed> {
-        let text = |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let text =
+            |item: &shared::store::Item, k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         self.all_items()
             .await
             .iter()
@@ -388,7 +391,8 @@ impl TestApp {
 
 impl TestApp {
     pub async fn login_with(&self, identifier: &str, password: &str) -> TestResponse {
-        let response = self.post("/api/auth/login", serde_json::json!({ "identifier": identifier, "password": password })).await;
+        let response =
+            self.post("/api/auth/login", serde_json::json!({ "identifier": identifier, "password": password })).await;
         assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
         response
     }

@@ -5,13 +5,16 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::Serialize;
 use shared::domain::user::OwnUserView;
-use shared::services::verification::{ForgotPasswordRequest, ResetPasswordRequest, TokenRequest};
 use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
+use shared::openapi::{ApiError, Empty};
 use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest, TokenPair};
 use shared::services::sessions::{ChangePasswordRequest, LogoutRequest, RefreshRequest, Revoked, SessionList};
+use shared::services::verification::{ForgotPasswordRequest, ResetPasswordRequest, TokenRequest};
+use shared::tokens::PublicJwkSet;
 use shared::{AppResult, AppState};
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,6 +40,38 @@ pub fn app(state: AppState) -> Router {
     shared::http::service(routes(), state)
 }
 
+/// This function's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        register,
+        login,
+        refresh,
+        logout,
+        me,
+        change_password,
+        forgot_password,
+        reset_password,
+        verify_email,
+        resend_verification,
+        sessions,
+        revoke_other_sessions,
+        revoke_session,
+        reactivate,
+        jwks,
+        openid_configuration
+    ),
+    tags((name = "auth", description = "Sign-up, sign-in, sessions and the published keys"))
+)]
+pub struct ApiDoc;
+
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The account and a first session", body = AuthResponse),
+        (status = 409, description = "USERNAME_TAKEN or EMAIL_TAKEN", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -45,6 +80,14 @@ async fn register(
     Ok((StatusCode::CREATED, Json(state.register(body, &client).await?)))
 }
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = AuthResponse),
+        (status = 401, description = "INVALID_CREDENTIALS, for an unknown identifier as for a wrong password", body = ApiError),
+        (status = 403, description = "ACCOUNT_DEACTIVATED (after the right password)", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -53,6 +96,13 @@ async fn login(
     Ok(Json(state.login(body, &client).await?))
 }
 
+#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "The verified account", body = OwnUserView),
+        (status = 401, description = "INVALID_TOKEN: unknown, used or expired", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn verify_email(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -61,29 +111,57 @@ async fn verify_email(
     Ok(Json(state.verify_email(body, &client).await?))
 }
 
-async fn resend_verification(State(state): State<AppState>, caller: Caller) -> AppResult<(StatusCode, Json<Value>)> {
+#[utoipa::path(post, path = "/api/auth/resend-verification", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A new verification message is on its way (none when already verified)", body = Empty),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
+async fn resend_verification(State(state): State<AppState>, caller: Caller) -> AppResult<(StatusCode, Json<Empty>)> {
     state.resend_verification(&caller).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok((StatusCode::ACCEPTED, Json(Empty {})))
 }
 
+#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "The same answer whether or not the email is known", body = Empty),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn forgot_password(
     State(state): State<AppState>,
     client: ClientInfo,
     JsonBody(body): JsonBody<ForgotPasswordRequest>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Empty>)> {
     state.forgot_password(body, &client).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok((StatusCode::ACCEPTED, Json(Empty {})))
 }
 
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, description = "The password is set; every session ended", body = Empty),
+        (status = 401, description = "INVALID_TOKEN: unknown, used or expired", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn reset_password(
     State(state): State<AppState>,
     client: ClientInfo,
     JsonBody(body): JsonBody<ResetPasswordRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Empty>> {
     state.reset_password(body, &client).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
+#[utoipa::path(post, path = "/api/auth/reactivate", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "The account is active again, with a new session", body = AuthResponse),
+        (status = 401, description = "INVALID_CREDENTIALS", body = ApiError),
+        (status = 403, description = "ACCOUNT_DEACTIVATED: the reactivation window has passed", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn reactivate(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -92,6 +170,13 @@ async fn reactivate(
     Ok(Json(state.reactivate(body, &client).await?))
 }
 
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens; the refresh token sent is used up", body = TokenPair),
+        (status = 401, description = "INVALID_TOKEN: unknown, expired or already rotated (which ends its session)", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
@@ -99,6 +184,13 @@ async fn refresh(
     Ok(Json(state.refresh(body).await?))
 }
 
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    request_body(content = LogoutRequest, description = "Optional; an empty body is `{}`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The caller's session is ended"),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
 async fn logout(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,10 +200,21 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, body = OwnUserView), (status = 401, description = "UNAUTHORIZED", body = ApiError)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<impl IntoResponse> {
     Ok(Json(state.me(&caller).await?))
 }
 
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "New tokens for the caller; every other session is ended", body = TokenPair),
+        (status = 401, description = "UNAUTHORIZED, or INVALID_CREDENTIALS for a wrong current password", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,14 +223,28 @@ async fn change_password(
     Ok(Json(state.change_password(&caller, body).await?))
 }
 
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's live sessions", body = SessionList), (status = 401, description = "UNAUTHORIZED", body = ApiError)))]
 async fn sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<SessionList>> {
     Ok(Json(state.sessions(&caller).await?))
 }
 
+#[utoipa::path(delete, path = "/api/auth/sessions", tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every session but the caller's is ended", body = Revoked), (status = 401, description = "UNAUTHORIZED", body = ApiError)))]
 async fn revoke_other_sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Revoked>> {
     Ok(Json(state.revoke_other_sessions(&caller).await?))
 }
 
+#[utoipa::path(delete, path = "/api/auth/sessions/{sessionId}", tag = "auth",
+    params(("sessionId" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session is ended"),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such session of the caller", body = ApiError),
+    ))]
 async fn revoke_session(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,20 +257,36 @@ async fn revoke_session(
 /// Public keys change only on rotation; consumers may cache them for a few minutes.
 const PUBLIC_CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-age=300");
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "The public keys that verify access tokens", body = PublicJwkSet)))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     ([PUBLIC_CACHE], Json(state.tokens.public_jwks().clone()))
 }
 
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "auth",
+    responses((status = 200, body = OpenIdConfiguration)))]
 async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
     let issuer = state.tokens.issuer();
-    let body = json!({
-        "issuer": issuer,
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "subject_types_supported": ["public"],
-        "response_types_supported": ["token"],
-        "grant_types_supported": ["password", "refresh_token"],
-    });
+    let body = OpenIdConfiguration {
+        issuer: issuer.to_owned(),
+        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        id_token_signing_alg_values_supported: &["RS256"],
+        token_endpoint_auth_methods_supported: &["none"],
+        subject_types_supported: &["public"],
+        response_types_supported: &["token"],
+        grant_types_supported: &["password", "refresh_token"],
+    };
     ([PUBLIC_CACHE], Json(body))
+}
+
+/// The discovery document: where the keys are, for the platform's other services.
+#[derive(Serialize, ToSchema)]
+struct OpenIdConfiguration {
+    issuer: String,
+    jwks_uri: String,
+    id_token_signing_alg_values_supported: &'static [&'static str],
+    token_endpoint_auth_methods_supported: &'static [&'static str],
+    subject_types_supported: &'static [&'static str],
+    response_types_supported: &'static [&'static str],
+    grant_types_supported: &'static [&'static str],
 }

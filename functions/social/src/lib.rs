@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use shared::domain::page::{Page, PageQuery};
 use shared::domain::social::{ListedUser, Relationship};
 use shared::http::{Caller, JsonBody, PathParam, QueryParams};
+use shared::openapi::ApiError;
 use shared::services::social::{
     BlockRequest, BlockStatus, FollowStatus, ReportCreated, ReportRequest, TargetRequest, UserList,
 };
@@ -33,8 +34,24 @@ pub fn app(state: AppState) -> Router {
     shared::http::service(routes(), state)
 }
 
+/// This function's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(follow, unfollow, followers, following, requests, accept, reject, block, unblock, blocked, report, relationship),
+    tags((name = "social", description = "Follows, follow requests, blocks and reports"))
+)]
+pub struct ApiDoc;
+
 type Listed = AppResult<Json<Page<ListedUser>>>;
 
+#[utoipa::path(post, path = "/api/social/follow", tag = "social",
+    request_body = TargetRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`following`, or `requested` for a private account", body = FollowStatus),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: a block between the two", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn follow(
     State(state): State<AppState>,
     caller: Caller,
@@ -43,6 +60,13 @@ async fn follow(
     Ok(Json(state.follow(&caller, body).await?))
 }
 
+#[utoipa::path(post, path = "/api/social/unfollow", tag = "social",
+    request_body = TargetRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`none`; also cancels a pending request", body = FollowStatus),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn unfollow(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,6 +75,15 @@ async fn unfollow(
     Ok(Json(state.unfollow(&caller, body).await?))
 }
 
+#[utoipa::path(get, path = "/api/social/{userId}/followers", tag = "social",
+    params(("userId" = String, Path), PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Newest first", body = Page<ListedUser>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: the caller may not see this user's connections", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn followers(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,6 +93,15 @@ async fn followers(
     Ok(Json(state.user_list(&caller, &user_id, UserList::Followers, page.validate()?).await?))
 }
 
+#[utoipa::path(get, path = "/api/social/{userId}/following", tag = "social",
+    params(("userId" = String, Path), PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Newest first", body = Page<ListedUser>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: the caller may not see this user's connections", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn following(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,10 +111,24 @@ async fn following(
     Ok(Json(state.user_list(&caller, &user_id, UserList::Following, page.validate()?).await?))
 }
 
+#[utoipa::path(get, path = "/api/social/requests", tag = "social",
+    params(PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Incoming follow requests, newest first", body = Page<ListedUser>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
 async fn requests(State(state): State<AppState>, caller: Caller, QueryParams(page): QueryParams<PageQuery>) -> Listed {
     Ok(Json(state.follow_requests(&caller, page.validate()?).await?))
 }
 
+#[utoipa::path(post, path = "/api/social/requests/{userId}/accept", tag = "social",
+    params(("userId" = String, Path, description = "Who asked")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`following`", body = FollowStatus),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no pending request from this user", body = ApiError),
+    ))]
 async fn accept(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,6 +137,13 @@ async fn accept(
     Ok(Json(state.accept_request(&caller, &user_id).await?))
 }
 
+#[utoipa::path(post, path = "/api/social/requests/{userId}/reject", tag = "social",
+    params(("userId" = String, Path, description = "Who asked")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`none`", body = FollowStatus),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no pending request from this user", body = ApiError),
+    ))]
 async fn reject(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,6 +152,13 @@ async fn reject(
     Ok(Json(state.reject_request(&caller, &user_id).await?))
 }
 
+#[utoipa::path(post, path = "/api/social/block", tag = "social",
+    request_body = BlockRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Blocked; follows and requests both ways are removed", body = BlockStatus),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn block(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,6 +167,13 @@ async fn block(
     Ok(Json(state.block(&caller, body).await?))
 }
 
+#[utoipa::path(post, path = "/api/social/unblock", tag = "social",
+    request_body = TargetRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = BlockStatus),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn unblock(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,10 +182,27 @@ async fn unblock(
     Ok(Json(state.unblock(&caller, body).await?))
 }
 
+#[utoipa::path(get, path = "/api/social/blocked", tag = "social",
+    params(PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The users the caller blocks, newest first", body = Page<ListedUser>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
 async fn blocked(State(state): State<AppState>, caller: Caller, QueryParams(page): QueryParams<PageQuery>) -> Listed {
     Ok(Json(state.blocked_users(&caller, page.validate()?).await?))
 }
 
+#[utoipa::path(post, path = "/api/social/report", tag = "social",
+    request_body = ReportRequest, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The report is open", body = ReportCreated),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "EMAIL_NOT_VERIFIED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+        (status = 409, description = "ALREADY_REPORTED: an open report of this user by the caller exists", body = ApiError),
+        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn report(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,6 +211,14 @@ async fn report(
     Ok((StatusCode::CREATED, Json(state.report(&caller, body).await?)))
 }
 
+#[utoipa::path(get, path = "/api/social/relationship/{userId}", tag = "social",
+    params(("userId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The six flags, from the caller's side", body = Relationship),
+        (status = 400, description = "VALIDATION_ERROR: the caller's own id", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn relationship(
     State(state): State<AppState>,
     caller: Caller,

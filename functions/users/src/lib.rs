@@ -1,16 +1,18 @@
-//! The `users` function: profiles, privacy, search, stats, deactivation, health.
+//! The `users` function: profiles, privacy, search, stats, deactivation, health, and
+//! the OpenAPI document of the whole service.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::{json, Value};
 use shared::domain::page::{Page, PageQuery};
 use shared::domain::profile::{NotificationPatch, ProfilePatch};
 use shared::domain::social::ListedUser;
 use shared::domain::user::OwnUserView;
 use shared::http::{Caller, JsonBody, MaybeCaller, PathParam, QueryParams};
-use shared::services::users::{DeactivateRequest, Profile, SearchQuery, Stats};
+use shared::openapi::{ApiError, Empty};
+use shared::services::users::{DeactivateRequest, Health, HealthReport, Liveness, Profile, SearchQuery, Stats};
 use shared::{AppResult, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -24,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/users/{user_id}/stats", get(stats))
         .route("/health", get(health))
         .route("/health/detailed", get(health_detailed))
+        .route("/api/openapi.json", get(openapi_document))
 }
 
 /// The function as Lambda runs it.
@@ -31,6 +34,33 @@ pub fn app(state: AppState) -> Router {
     shared::http::service(routes(), state)
 }
 
+/// This function's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        search,
+        profile,
+        by_username,
+        update_profile,
+        update_notifications,
+        deactivate,
+        stats,
+        health,
+        health_detailed,
+        openapi_document
+    ),
+    tags((name = "users", description = "Profiles, privacy, search and account state"))
+)]
+pub struct ApiDoc;
+
+#[utoipa::path(get, path = "/api/users/search", tag = "users",
+    params(SearchQuery, PageQuery),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Matching users, an exact username first", body = Page<ListedUser>),
+        (status = 400, description = "VALIDATION_ERROR (`q`, `limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED: a token was sent and is not valid", body = ApiError),
+    ))]
 async fn search(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -40,6 +70,14 @@ async fn search(
     Ok(Json(state.search(caller.as_ref(), query, page.validate()?).await?))
 }
 
+#[utoipa::path(get, path = "/api/users/{userId}", tag = "users",
+    params(("userId" = String, Path)),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "OwnUser for the caller, else User or LimitedUser", body = Profile),
+        (status = 401, description = "UNAUTHORIZED: a token was sent and is not valid", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn profile(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -48,6 +86,14 @@ async fn profile(
     Ok(Json(state.profile(caller.as_ref(), &user_id).await?))
 }
 
+#[utoipa::path(get, path = "/api/users/by-username/{username}", tag = "users",
+    params(("username" = String, Path, description = "Compared without regard to case")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "OwnUser for the caller, else User or LimitedUser", body = Profile),
+        (status = 401, description = "UNAUTHORIZED: a token was sent and is not valid", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn by_username(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -56,6 +102,14 @@ async fn by_username(
     Ok(Json(state.profile_by_username(caller.as_ref(), &username).await?))
 }
 
+#[utoipa::path(get, path = "/api/users/{userId}/stats", tag = "users",
+    params(("userId" = String, Path)),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = Stats),
+        (status = 401, description = "UNAUTHORIZED: a token was sent and is not valid", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
+    ))]
 async fn stats(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
@@ -64,6 +118,13 @@ async fn stats(
     Ok(Json(state.stats(caller.as_ref(), &user_id).await?))
 }
 
+#[utoipa::path(put, path = "/api/users/profile", tag = "users",
+    request_body = ProfilePatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated account; `null` clears a field", body = OwnUserView),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
 async fn update_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,6 +133,13 @@ async fn update_profile(
     Ok(Json(state.update_profile(&caller, patch).await?))
 }
 
+#[utoipa::path(put, path = "/api/users/notifications", tag = "users",
+    request_body = NotificationPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated account", body = OwnUserView),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
 async fn update_notifications(
     State(state): State<AppState>,
     caller: Caller,
@@ -80,22 +148,47 @@ async fn update_notifications(
     Ok(Json(state.update_notifications(&caller, patch).await?))
 }
 
+#[utoipa::path(post, path = "/api/users/deactivate", tag = "users",
+    request_body = DeactivateRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deactivated; every session ended", body = Empty),
+        (status = 401, description = "UNAUTHORIZED or INVALID_CREDENTIALS (wrong password)", body = ApiError),
+        (status = 429, description = "RATE_LIMITED: too many wrong passwords", body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 async fn deactivate(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<DeactivateRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Empty>> {
     state.deactivate(&caller, body).await?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 /// Liveness only: touches no dependency.
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/health", tag = "users", responses((status = 200, body = Liveness)))]
+async fn health() -> Json<Liveness> {
+    Json(Liveness { status: Health::Ok })
 }
 
-async fn health_detailed(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (healthy, report) = state.health_report().await;
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+#[utoipa::path(get, path = "/health/detailed", tag = "users",
+    responses(
+        (status = 200, description = "Every dependency answers", body = HealthReport),
+        (status = 503, description = "DynamoDB does not answer", body = HealthReport),
+    ))]
+async fn health_detailed(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+    let report = state.health_report().await;
+    let status = if report.status == Health::Ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(report))
+}
+
+/// The document changes only with a deployment.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "users",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
+async fn openapi_document() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=300")],
+        shared::openapi::SPEC,
+    )
 }

@@ -1,6 +1,7 @@
 //! Cursor pagination as API.md defines it.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{AppError, AppResult, FieldError};
 
@@ -8,9 +9,13 @@ pub const DEFAULT_LIMIT: i32 = 20;
 pub const MAX_LIMIT: i32 = 100;
 
 /// `?limit=&cursor=` as sent.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// 1 to 100; 20 when absent.
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -39,7 +44,7 @@ impl PageQuery {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,

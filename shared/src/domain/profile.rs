@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
 use super::user::{NotificationPreferences, UserRecord, Visibility};
 use super::{Fields, PersonName};
@@ -15,7 +16,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfilePatch {
     #[serde(default, deserialize_with = "present")]
@@ -44,7 +45,7 @@ pub struct ProfilePatch {
     pub privacy_settings: Option<Option<PrivacyPatch>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrivacyPatch {
     pub profile_visibility: Option<Visibility>,
@@ -52,7 +53,7 @@ pub struct PrivacyPatch {
     pub activity_visibility: Option<Visibility>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NotificationPatch {
     pub email_notifications: Option<bool>,
@@ -107,7 +108,8 @@ fn phone(raw: &str) -> Result<String, String> {
 }
 
 fn date_of_birth(raw: &str) -> Result<String, String> {
-    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| "must be a date as YYYY-MM-DD".to_owned())?;
+    let date =
+        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| "must be a date as YYYY-MM-DD".to_owned())?;
     let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
     if date <= earliest || date >= Utc::now().date_naive() {
         return Err("must be in the past and after 1900-01-01".into());
@@ -116,7 +118,13 @@ fn date_of_birth(raw: &str) -> Result<String, String> {
 }
 
 /// Sets a cleared or validated optional field.
-fn set<T>(fields: &mut Fields, name: &str, patch: Option<Option<String>>, slot: &mut Option<T>, parse: impl Fn(&str) -> Result<Option<T>, String>) {
+fn set<T>(
+    fields: &mut Fields,
+    name: &str,
+    patch: Option<Option<String>>,
+    slot: &mut Option<T>,
+    parse: impl Fn(&str) -> Result<Option<T>, String>,
+) {
     match patch {
         None => {}
         Some(None) => *slot = None,
@@ -168,7 +176,8 @@ impl ProfilePatch {
             Some(Some(p)) => {
                 let settings = &mut user.privacy_settings;
                 settings.profile_visibility = p.profile_visibility.unwrap_or(settings.profile_visibility);
-                settings.contact_info_visibility = p.contact_info_visibility.unwrap_or(settings.contact_info_visibility);
+                settings.contact_info_visibility =
+                    p.contact_info_visibility.unwrap_or(settings.contact_info_visibility);
                 settings.activity_visibility = p.activity_visibility.unwrap_or(settings.activity_visibility);
             }
         }
@@ -245,7 +254,13 @@ mod tests {
             assert!(phone(bad).is_err(), "{bad}");
         }
         assert!(web_url("https://example.org/me").is_ok());
-        for bad in ["ftp://example.org", "javascript:alert(1)", "example.org", "https://", &format!("https://e.org/{}", "a".repeat(500))] {
+        for bad in [
+            "ftp://example.org",
+            "javascript:alert(1)",
+            "example.org",
+            "https://",
+            &format!("https://e.org/{}", "a".repeat(500)),
+        ] {
             assert!(web_url(bad).is_err(), "{bad}");
         }
     }

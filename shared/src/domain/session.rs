@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::user::UserRecord;
 use crate::http::ClientInfo;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceInfo {
     pub user_agent: Option<String>,

@@ -1,11 +1,15 @@
 //! Relations between two users and what they allow one to see of the other.
 
 use serde::Serialize;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
+
+use crate::openapi;
 
 use super::user::{LimitedUserView, UserRecord, UserView, Visibility};
 
 /// The six flags of `GET /api/social/relationship/{userId}`, from the viewer's side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Relationship {
     /// The viewer follows the target (an accepted follow).
@@ -103,6 +107,19 @@ pub fn sees_activity(target: &UserRecord, viewer: Viewer) -> bool {
 pub enum ListedUser {
     Full(UserView),
     Limited(LimitedUserView),
+}
+
+impl utoipa::PartialSchema for ListedUser {
+    fn schema() -> RefOr<Schema> {
+        openapi::any_of(&[UserView::name(), LimitedUserView::name()])
+    }
+}
+
+impl ToSchema for ListedUser {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        openapi::collect::<UserView>(schemas);
+        openapi::collect::<LimitedUserView>(schemas);
+    }
 }
 
 impl ListedUser {

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     #[default]
@@ -14,7 +15,7 @@ pub enum Visibility {
     Private,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrivacySettings {
     pub profile_visibility: Visibility,
@@ -32,7 +33,7 @@ impl Default for PrivacySettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationPreferences {
     pub email_notifications: bool,
@@ -56,7 +57,7 @@ impl Default for NotificationPreferences {
 }
 
 /// Contact information, shown only to viewers that `contactInfoVisibility` allows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactProfile {
     pub location: Option<String>,
@@ -166,8 +167,9 @@ impl UserRecord {
 }
 
 /// What anyone allowed to see the profile gets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = User)]
 pub struct UserView {
     pub id: String,
     pub username: String,
@@ -204,8 +206,9 @@ impl UserView {
 }
 
 /// The owner's own view: everything but secrets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OwnUser)]
 pub struct OwnUserView {
     #[serde(flatten)]
     pub user: UserView,
@@ -232,8 +235,9 @@ impl From<&UserRecord> for OwnUserView {
 }
 
 /// A private or friends-only profile seen by someone not allowed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = LimitedUser)]
 pub struct LimitedUserView {
     pub id: String,
     pub username: String,

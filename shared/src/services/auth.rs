@@ -2,6 +2,7 @@
 
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::{OwnUserView, UserRecord};
@@ -15,35 +16,47 @@ use crate::store::outbox::MessageKind;
 use crate::store::LoginWrite;
 use crate::tokens::Subject;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9_]{3,30}$")]
     pub username: Option<String>,
+    #[schema(value_type = String, required = true, format = Email, max_length = 255)]
     pub email: Option<String>,
+    /// At least 12 characters unless configured otherwise (never below 8).
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
     pub password: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// Must be `true`.
+    #[schema(value_type = bool, required = true)]
     pub agree_to_terms: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
+    /// An email address or a username.
+    #[schema(value_type = String, required = true)]
     pub identifier: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
     pub remember_me: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Tokens)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
+    /// Always `Bearer`.
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
     pub expires_in: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuthResponse {
     pub user: OwnUserView,
     #[serde(flatten)]
@@ -100,7 +113,12 @@ impl AppState {
         }
     }
 
-    pub(crate) fn new_session(&self, user: &UserRecord, remember_me: bool, client: &ClientInfo) -> (SessionRecord, RefreshToken) {
+    pub(crate) fn new_session(
+        &self,
+        user: &UserRecord,
+        remember_me: bool,
+        client: &ClientInfo,
+    ) -> (SessionRecord, RefreshToken) {
         let now = Utc::now();
         let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
         let id = uuid::Uuid::new_v4().to_string();

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::TokenPair;
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
@@ -19,27 +20,32 @@ use crate::store::RefreshRotation;
 /// session before it gives up.
 const ROTATION_ATTEMPTS: usize = 8;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(value_type = String, required = true)]
     pub refresh_token: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogoutRequest {
+    /// Checked against the caller's session when sent.
     pub refresh_token: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(value_type = String, required = true)]
     pub current_password: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
     pub new_password: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Session)]
 pub struct SessionView {
     pub id: String,
     pub device_info: DeviceInfo,
@@ -50,12 +56,12 @@ pub struct SessionView {
     pub current: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionList {
     pub items: Vec<SessionView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Revoked {
     pub revoked: usize,
 }

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::social::{sees_activity, ListedUser, Relationship, Viewer};
@@ -20,29 +21,37 @@ const GRAPH_ATTEMPTS: usize = 5;
 pub const REPORT_REASONS: &[&str] =
     &["spam", "harassment", "hate", "violence", "sexual", "impersonation", "self_harm", "illegal", "other"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetRequest {
+    #[schema(value_type = String, required = true)]
     pub user_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlockRequest {
+    #[schema(value_type = String, required = true)]
     pub user_id: Option<String>,
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportRequest {
+    #[schema(value_type = String, required = true)]
     pub user_id: Option<String>,
+    /// One of `spam, harassment, hate, violence, sexual, impersonation, self_harm, illegal, other`.
+    #[schema(value_type = String, required = true)]
     pub reason: Option<String>,
+    #[schema(max_length = 1000)]
     pub details: Option<String>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FollowStatus {
+    /// `following`, `requested` or `none`.
     pub status: &'static str,
 }
 
@@ -50,12 +59,12 @@ const FOLLOWING: FollowStatus = FollowStatus { status: "following" };
 const REQUESTED: FollowStatus = FollowStatus { status: "requested" };
 const NONE: FollowStatus = FollowStatus { status: "none" };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BlockStatus {
     pub blocking: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ReportCreated {
     pub id: String,
     pub status: &'static str,

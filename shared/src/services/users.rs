@@ -5,8 +5,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::openapi;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::auth::{AuthResponse, LoginRequest};
 use crate::domain::page::{Page, PageRequest};
@@ -37,7 +40,21 @@ pub enum Profile {
     Limited(LimitedUserView),
 }
 
-#[derive(Debug, Serialize)]
+impl utoipa::PartialSchema for Profile {
+    fn schema() -> RefOr<Schema> {
+        openapi::any_of(&[OwnUserView::name(), UserView::name(), LimitedUserView::name()])
+    }
+}
+
+impl ToSchema for Profile {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        openapi::collect::<OwnUserView>(schemas);
+        openapi::collect::<UserView>(schemas);
+        openapi::collect::<LimitedUserView>(schemas);
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub followers_count: i64,
@@ -45,14 +62,69 @@ pub struct Stats {
     pub member_since: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /health`: liveness only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    pub status: Health,
+}
+
+/// `GET /health/detailed`: 200 when `status` is `ok`, else 503.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthReport {
+    pub status: Health,
+    pub checks: HealthChecks,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Ok,
+    Unavailable,
+}
+
+impl From<bool> for Health {
+    fn from(ok: bool) -> Self {
+        if ok {
+            Health::Ok
+        } else {
+            Health::Unavailable
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthChecks {
+    pub dynamodb: DynamoDbCheck,
+    pub signing_keys: SigningKeysCheck,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoDbCheck {
+    pub status: Health,
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigningKeysCheck {
+    pub status: Health,
+    pub keys: usize,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeactivateRequest {
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// A prefix of a username, first or last name (1–50 characters).
+    #[param(value_type = String, required = true, min_length = 1, max_length = 50)]
     pub q: Option<String>,
 }
 
@@ -95,14 +167,27 @@ impl AppState {
 
     pub async fn stats(&self, viewer: Option<&Caller>, target: &str) -> AppResult<Stats> {
         let (user, _) = self.viewed(viewer, target).await?;
-        Ok(Stats { followers_count: user.followers_count, following_count: user.following_count, member_since: user.created_at })
+        Ok(Stats {
+            followers_count: user.followers_count,
+            following_count: user.following_count,
+            member_since: user.created_at,
+        })
     }
 
     /// Reads the caller's account, applies `change`, writes it back guarded by what was
     /// read (again on a concurrent change), and answers the account as written.
-    async fn update_own(&self, caller: &Caller, change: impl Fn(&mut UserRecord) -> AppResult<()>) -> AppResult<OwnUserView> {
+    async fn update_own(
+        &self,
+        caller: &Caller,
+        change: impl Fn(&mut UserRecord) -> AppResult<()>,
+    ) -> AppResult<OwnUserView> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let before = self.store.user_by_id(&caller.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::Unauthorized)?;
+            let before = self
+                .store
+                .user_by_id(&caller.user_id)
+                .await?
+                .filter(UserRecord::is_active)
+                .ok_or(AppError::Unauthorized)?;
             let mut after = before.clone();
             change(&mut after)?;
             after.updated_at = Utc::now();
@@ -130,7 +215,11 @@ impl AppState {
         let password = password.ok_or_else(|| AppError::internal("validation passed without password"))?;
         let (user, _) = self.live_session(caller).await?;
         self.check_password(&user, password).await?;
-        let notice = self.notice(MessageKind::AccountDeactivated, &user, [("reactivateWithinDays", REACTIVATION_DAYS.to_string())])?;
+        let notice = self.notice(
+            MessageKind::AccountDeactivated,
+            &user,
+            [("reactivateWithinDays", REACTIVATION_DAYS.to_string())],
+        )?;
         if !self.store.deactivate(&user, Utc::now(), vec![notice]).await? {
             return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
         }
@@ -170,7 +259,12 @@ impl AppState {
 
     /// Search by a prefix of the username, first or last name, ignoring case and
     /// accents; an exact username first; deactivated users and block relations left out.
-    pub async fn search(&self, viewer: Option<&Caller>, query: SearchQuery, page: PageRequest) -> AppResult<Page<ListedUser>> {
+    pub async fn search(
+        &self,
+        viewer: Option<&Caller>,
+        query: SearchQuery,
+        page: PageRequest,
+    ) -> AppResult<Page<ListedUser>> {
         let mut fields = Fields::new();
         let q = fields.required("q", query.q.as_deref(), |q| {
             if !(1..=50).contains(&q.trim().chars().count()) {
@@ -217,7 +311,8 @@ impl AppState {
             }
             let Some((user, _)) = visible.get(&hit.user_id) else { continue };
             // A user matching by several tokens is listed once: at the first of them.
-            if user.search_tokens().into_iter().find(|t| t.starts_with(&prefix)).as_deref() != Some(hit.token.as_str()) {
+            if user.search_tokens().into_iter().find(|t| t.starts_with(&prefix)).as_deref() != Some(hit.token.as_str())
+            {
                 continue;
             }
             if let Some((_, listed)) = visible.remove(&hit.user_id) {
@@ -228,7 +323,11 @@ impl AppState {
     }
 
     /// The users search may show the viewer: active, no block either way, as seen.
-    async fn searchable(&self, viewer: Option<&str>, ids: &[&str]) -> AppResult<HashMap<String, (UserRecord, ListedUser)>> {
+    async fn searchable(
+        &self,
+        viewer: Option<&str>,
+        ids: &[&str],
+    ) -> AppResult<HashMap<String, (UserRecord, ListedUser)>> {
         let (users, relations) = match viewer {
             Some(v) => tokio::try_join!(self.store.users_by_ids(ids), self.store.relationships(v, ids))?,
             None => (self.store.users_by_ids(ids).await?, Default::default()),
@@ -252,20 +351,18 @@ impl AppState {
 
     /// DynamoDB reachability and latency, the key set, the version; `false` when a
     /// dependency is down. No configuration values or secrets in it.
-    pub async fn health_report(&self) -> (bool, Value) {
+    pub async fn health_report(&self) -> HealthReport {
         let started = Instant::now();
         let dynamodb_ok = matches!(tokio::time::timeout(HEALTH_TIMEOUT, self.store.ping()).await, Ok(Ok(())));
         let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-        let keys = self.tokens.public_jwks()["keys"].as_array().map_or(0, Vec::len);
-        let status = |ok: bool| if ok { "ok" } else { "unavailable" };
-        let body = json!({
-            "status": status(dynamodb_ok),
-            "checks": {
-                "dynamodb": { "status": status(dynamodb_ok), "latencyMs": latency_ms },
-                "signingKeys": { "status": status(keys > 0), "keys": keys },
+        let keys = self.tokens.public_jwks().keys.len();
+        HealthReport {
+            status: Health::from(dynamodb_ok),
+            checks: HealthChecks {
+                dynamodb: DynamoDbCheck { status: Health::from(dynamodb_ok), latency_ms },
+                signing_keys: SigningKeysCheck { status: Health::from(keys > 0), keys },
             },
-            "version": env!("CARGO_PKG_VERSION"),
-        });
-        (dynamodb_ok, body)
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }

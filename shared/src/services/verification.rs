@@ -6,6 +6,7 @@ use base64::Engine as _;
 use chrono::{Duration, Utc};
 use rand::RngCore;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::domain::session::hash_secret;
 use crate::domain::user::{OwnUserView, UserRecord};
@@ -20,22 +21,26 @@ use crate::store::outbox::{MessageKind, OutboxMessage};
 pub const VERIFY_TTL_HOURS: i64 = 24;
 pub const RESET_TTL_MINUTES: i64 = 30;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenRequest {
+    #[schema(value_type = String, required = true)]
     pub token: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetPasswordRequest {
+    #[schema(value_type = String, required = true)]
     pub token: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
     pub new_password: Option<String>,
 }
 
@@ -79,7 +84,12 @@ impl AppState {
 
     /// Issues a new verification token; the previous one stops working.
     pub async fn resend_verification(&self, caller: &Caller) -> AppResult<()> {
-        let user = self.store.user_by_id(&caller.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::Unauthorized)?;
+        let user = self
+            .store
+            .user_by_id(&caller.user_id)
+            .await?
+            .filter(UserRecord::is_active)
+            .ok_or(AppError::Unauthorized)?;
         if user.is_verified {
             return Ok(());
         }
@@ -99,7 +109,12 @@ impl AppState {
         let token = self.one_time_token_field(req.token.as_deref(), client).await?;
         let hash = hash_secret(&token);
         let record = self.live_one_time_token(&hash, Purpose::Verify).await?;
-        let user = self.store.user_by_id(&record.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::InvalidToken)?;
+        let user = self
+            .store
+            .user_by_id(&record.user_id)
+            .await?
+            .filter(UserRecord::is_active)
+            .ok_or(AppError::InvalidToken)?;
         if user.verify_token_hash.as_deref() != Some(hash.as_str()) {
             return Err(AppError::InvalidToken);
         }
@@ -160,7 +175,8 @@ impl AppState {
     pub async fn reset_password(&self, req: ResetPasswordRequest, client: &ClientInfo) -> AppResult<()> {
         let mut fields = Fields::new();
         let token = fields.required("token", req.token.as_deref(), non_empty(256));
-        let new_password = fields.required("newPassword", req.new_password.as_deref(), non_empty(crate::password::MAX_LENGTH * 4));
+        let new_password =
+            fields.required("newPassword", req.new_password.as_deref(), non_empty(crate::password::MAX_LENGTH * 4));
         fields.finish()?;
         let (Some(token), Some(new_password)) = (token, new_password) else {
             return Err(AppError::internal("validation passed without every required field"));
@@ -168,14 +184,22 @@ impl AppState {
         let token = self.one_time_token_field(Some(&token), client).await?;
         let hash = hash_secret(&token);
         let record = self.live_one_time_token(&hash, Purpose::Reset).await?;
-        let user = self.store.user_by_id(&record.user_id).await?.filter(UserRecord::is_active).ok_or(AppError::InvalidToken)?;
+        let user = self
+            .store
+            .user_by_id(&record.user_id)
+            .await?
+            .filter(UserRecord::is_active)
+            .ok_or(AppError::InvalidToken)?;
         if record.password_fingerprint.as_deref() != Some(password_fingerprint(&user.password_hash).as_str()) {
             return Err(AppError::InvalidToken);
         }
         // The rules are checked before the token is spent, so a weak choice can be retried.
         let local_part = user.email.split('@').next().unwrap_or_default();
         let mut fields = Fields::new();
-        fields.check("newPassword", self.passwords.check_policy(&new_password, &[&user.username, &user.email, local_part]));
+        fields.check(
+            "newPassword",
+            self.passwords.check_policy(&new_password, &[&user.username, &user.email, local_part]),
+        );
         fields.finish()?;
         let password_hash = self.passwords.hash(new_password).await?;
         let extra = vec![

@@ -76,7 +76,12 @@ impl Store {
 
     /// Deactivation: the status, every session ended (a new generation), and the
     /// search entries removed, at once. Username and email claims stay reserved.
-    pub async fn deactivate(&self, user: &UserRecord, at: DateTime<Utc>, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn deactivate(
+        &self,
+        user: &UserRecord,
+        at: DateTime<Utc>,
+        extra: Vec<TransactWriteItem>,
+    ) -> AppResult<bool> {
         let update = self
             .user_update(user)?
             .update_expression(
@@ -110,7 +115,12 @@ impl Store {
     }
 
     /// Points the user at a new verification token (the items write it and its message).
-    pub async fn set_verify_token(&self, user: &UserRecord, hash: &str, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn set_verify_token(
+        &self,
+        user: &UserRecord,
+        hash: &str,
+        items: Vec<TransactWriteItem>,
+    ) -> AppResult<bool> {
         let update = self
             .user_update(user)?
             .update_expression("SET verifyTokenHash = :hash, updatedAt = :now")

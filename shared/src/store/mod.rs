@@ -4,9 +4,9 @@
 mod accounts;
 pub mod cleanup;
 pub mod graph;
+pub mod keys;
 pub mod one_time;
 pub mod outbox;
-pub mod keys;
 mod rate_limits;
 pub mod reports;
 pub mod schema;

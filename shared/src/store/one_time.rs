@@ -40,7 +40,12 @@ fn token_key(hash: &str, purpose: Purpose) -> super::Item {
 }
 
 impl Store {
-    pub(crate) fn one_time_token_put(&self, hash: &str, purpose: Purpose, token: &OneTimeToken) -> AppResult<TransactWriteItem> {
+    pub(crate) fn one_time_token_put(
+        &self,
+        hash: &str,
+        purpose: Purpose,
+        token: &OneTimeToken,
+    ) -> AppResult<TransactWriteItem> {
         let mut item = to_item(token, format!("TOKEN#{hash}"), purpose.sort_key().to_owned())?;
         item.insert("expiryBucket".into(), s(keys::expiry_bucket(token.expires_at)));
         self.put_new(item)

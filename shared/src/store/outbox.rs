@@ -40,7 +40,12 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
-    pub fn new(kind: MessageKind, user_id: &str, to: &str, data: impl IntoIterator<Item = (&'static str, String)>) -> Self {
+    pub fn new(
+        kind: MessageKind,
+        user_id: &str,
+        to: &str,
+        data: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Self {
         OutboxMessage {
             id: uuid::Uuid::new_v4().to_string(),
             kind,

@@ -1,6 +1,4 @@
-use aws_sdk_dynamodb::types::{
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Item, Store};
@@ -85,7 +83,12 @@ impl Store {
     }
 
     /// Deletes a session together with other writes (a notice of why) in one transaction.
-    pub async fn delete_session_with(&self, user_id: &str, session_id: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn delete_session_with(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        extra: Vec<TransactWriteItem>,
+    ) -> AppResult<bool> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(self.table())
             .set_key(Some(key(user_id, keys::session(session_id))))
