@@ -312,3 +312,88 @@ async fn login_creates_a_session_item_with_device_and_expiry() {
     let secret = refresh.split('.').nth(2).unwrap();
     assert!(!format!("{session:?}").contains(secret));
 }
+
+const NEW_PASSWORD: &str = "quartz-meadow-harbor-58";
+
+/// The `passwordHash` of the user item, then of the email and username claims.
+async fn password_hashes(app: &TestApp, user_id: &str) -> Vec<Option<String>> {
+    let items = app.all_items().await;
+    let hash_of = |pk: &str, sk: &str| {
+        items
+            .iter()
+            .find(|i| i["PK"].as_s().unwrap() == pk && i["SK"].as_s().unwrap() == sk)
+            .and_then(|i| i.get("passwordHash"))
+            .map(|v| v.as_s().unwrap().clone())
+    };
+    let email = items
+        .iter()
+        .find(|i| i["SK"].as_s().unwrap() == "EMAIL" && i["userId"].as_s().unwrap() == user_id)
+        .map(|i| i["PK"].as_s().unwrap().clone())
+        .unwrap();
+    let username = items
+        .iter()
+        .find(|i| i["SK"].as_s().unwrap() == "USERNAME" && i["userId"].as_s().unwrap() == user_id)
+        .map(|i| i["PK"].as_s().unwrap().clone())
+        .unwrap();
+    vec![hash_of(&format!("USER#{user_id}"), "PROFILE"), hash_of(&email, "EMAIL"), hash_of(&username, "USERNAME")]
+}
+
+/// Sets (or with `None` removes) the copy of the password hash on both claims.
+async fn set_claim_hashes(app: &TestApp, email: &str, username: &str, hash: Option<&str>) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    for (pk, sk) in [(format!("EMAIL#{email}"), "EMAIL"), (format!("USERNAME#{username}"), "USERNAME")] {
+        let update = app.dynamodb.update_item().table_name(&app.table).key("PK", S(pk)).key("SK", S(sk.into()));
+        let update = match hash {
+            Some(hash) => {
+                update.update_expression("SET passwordHash = :h").expression_attribute_values(":h", S(hash.into()))
+            }
+            None => update.update_expression("REMOVE passwordHash"),
+        };
+        update.send().await.unwrap();
+    }
+}
+
+fn login_with(password: &str) -> serde_json::Value {
+    json!({ "identifier": "claim_keeper", "password": password })
+}
+
+/// Sign-in starts argon2 on the hash the claim carries, so every write of the hash
+/// writes both claims too; a claim that is behind, or has no hash, still gives the
+/// account's answer.
+#[tokio::test]
+async fn claims_carry_the_current_password_hash() {
+    let app = TestApp::new().await;
+    let user = app.user("claim_keeper").await;
+    let email = "claim_keeper@example.org";
+    let at_sign_up = password_hashes(&app, &user.id).await;
+    assert!(at_sign_up[0].is_some() && at_sign_up.iter().all(|h| *h == at_sign_up[0]), "{at_sign_up:?}");
+
+    let body = json!({ "currentPassword": PASSWORD, "newPassword": NEW_PASSWORD });
+    assert_eq!(app.post_as(&user, "/api/auth/change-password", body).await.status, StatusCode::OK);
+    let changed = password_hashes(&app, &user.id).await;
+    assert!(changed.iter().all(|h| *h == changed[0]) && changed[0] != at_sign_up[0], "{changed:?}");
+
+    // A claim still holding the old password's hash: the old password does not sign in.
+    set_claim_hashes(&app, email, "claim_keeper", at_sign_up[0].as_deref()).await;
+    assert_eq!(app.post("/api/auth/login", login_with(PASSWORD)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.post("/api/auth/login", login_with(NEW_PASSWORD)).await.status, StatusCode::OK);
+
+    // Claims without the hash (written before claims carried it) sign in too.
+    set_claim_hashes(&app, email, "claim_keeper", None).await;
+    assert_eq!(app.post("/api/auth/login", login_with(NEW_PASSWORD)).await.status, StatusCode::OK);
+
+    // A hash with outdated parameters is replaced at sign-in, on all three items.
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8192, 1, 1, None).unwrap(),
+    );
+    let weak_hash = weak.hash_password(NEW_PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng)).unwrap().to_string();
+    app.set_user_attribute(&user.id, "passwordHash", aws_sdk_dynamodb::types::AttributeValue::S(weak_hash.clone()))
+        .await;
+    assert_eq!(app.post("/api/auth/login", login_with(NEW_PASSWORD)).await.status, StatusCode::OK);
+    let rehashed = password_hashes(&app, &user.id).await;
+    assert!(rehashed.iter().all(|h| *h == rehashed[0]), "{rehashed:?}");
+    assert!(rehashed[0].as_deref().is_some_and(|h| h != weak_hash && h.contains("m=19456")), "{rehashed:?}");
+}

@@ -115,10 +115,21 @@ async fn main() -> Result<(), BoxError> {
             ("RUST_LOG".into(), "warn".into()),
         ])
         .collect();
-    cold_starts(&bin_dir, &child_env, &user_id, &token, &mut rows).await?;
-    warm_overhead(&app, &client, &table, &user_id, &mut rows).await?;
-    login(&app, &mut rows).await?;
-    throughput(&bin_dir, &child_env, &endpoint, &table, &user_id, &work, &mut rows)?;
+    // BENCH_ONLY=cold,warm,login,throughput runs a part (all when unset).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
+    if wanted("cold") {
+        cold_starts(&bin_dir, &child_env, &user_id, &token, &mut rows).await?;
+    }
+    if wanted("warm") {
+        warm_overhead(&app, &client, &table, &user_id, &mut rows).await?;
+    }
+    if wanted("login") {
+        login(&app, &mut rows).await?;
+    }
+    if wanted("throughput") {
+        throughput(&bin_dir, &child_env, &endpoint, &table, &user_id, &work, &mut rows)?;
+    }
     for name in ["hello", "auth", "users", "social", "cleanup"] {
         let size = std::fs::metadata(bin_dir.join(name))?.len();
         rows.push(Row {

@@ -37,6 +37,9 @@ pub struct Config {
     /// `APP_BASE_URL`: where the links in verification and reset messages point (the
     /// client app's pages `/verify-email?token=` and `/reset-password?token=`).
     pub app_base_url: String,
+    /// `TLS_NATIVE_ROOTS=true`: trust the system's certificates beside the compiled-in
+    /// Amazon Trust Services roots (see `shared::aws`).
+    pub tls_native_roots: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +82,11 @@ impl Config {
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
             cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
             app_base_url: text("APP_BASE_URL", "http://localhost:3000").trim_end_matches('/').to_owned(),
+            tls_native_roots: match text("TLS_NATIVE_ROOTS", "false").trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(ConfigError { name: "TLS_NATIVE_ROOTS", reason: "expected true or false".into() }),
+            },
             rate_limits: {
                 let defaults = RateLimits::default();
                 let limit = |name: &'static str, default: Limit| match lookup(name).filter(|v| !v.trim().is_empty()) {

@@ -1,6 +1,7 @@
 //! The common crate of the user service: configuration, domain types, the single-table
 //! store, passwords, tokens, the HTTP error envelope and logging.
 
+pub mod aws;
 pub mod config;
 pub mod cursor;
 pub mod domain;

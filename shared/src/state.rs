@@ -38,7 +38,7 @@ impl AppState {
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SECRETS_MANAGER`).
     pub async fn from_env() -> Result<Self, BoxError> {
         let config = Config::from_env()?;
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
         let keys = tokens::load_key_set(&config, &aws).await?;
         AppState::new(config, store, &keys)

@@ -13,7 +13,7 @@ use crate::password::{self, Verified};
 use crate::rate_limit::{identifier_key, ip_key};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::LoginWrite;
+use crate::store::{Claim, LoginWrite};
 use crate::tokens::Subject;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,13 +204,13 @@ impl AppState {
         };
         let limits = self.config.rate_limits;
         let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
-        // The counts and the account reads are independent: one round trip's wait, not two.
-        let ((), (), user) = tokio::try_join!(
+        // The counts and the claim read are independent: one round trip's wait, not three.
+        let ((), (), claim) = tokio::try_join!(
             self.enforce_limit("login-ip", &ip, limits.login_per_ip),
             self.enforce_limit("login-id", &identifier_hash, limits.login_per_identifier),
-            self.account_for_login(&identifier),
+            self.store.claim(&identifier),
         )?;
-        let verified = self.passwords.verify(password.clone(), user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let (user, verified) = self.check_claim(claim, &password).await?;
         match (user, verified) {
             (Some(user), Verified::Yes { needs_rehash }) => {
                 Ok(Credentials { user, password, needs_rehash, remember_me: req.remember_me.unwrap_or(false) })
@@ -251,11 +251,15 @@ impl AppState {
             (Some(known), vec![notice])
         };
         let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, extra };
-        self.store.record_login(&user.id, &session, login).await?;
+        // The access token is signed (RSA, a millisecond or two) while the write is on
+        // the wire; it leaves only once the session is stored.
+        let (written, tokens) = tokio::join!(self.store.record_login(&user, &session, login), async {
+            self.token_pair(&user, &session.id, &refresh)
+        });
+        written?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
-        let tokens = self.token_pair(&user, &session.id, &refresh)?;
-        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens: tokens? })
     }
 
     /// Checks the password of a signed-in user (change password, deactivation), under
@@ -273,21 +277,43 @@ impl AppState {
         Ok(())
     }
 
-    /// The account behind an identifier, unless it is locked by too many failed
-    /// passwords (429). Unknown identifiers make the same number of reads.
-    async fn account_for_login(&self, identifier: &str) -> AppResult<Option<UserRecord>> {
+    /// The account behind a claim and whether the password matches, unless the account
+    /// is locked by too many failed passwords (429). argon2 runs beside the account
+    /// reads on the hash the claim carries; unknown identifiers make the same reads and
+    /// run argon2 on a dummy hash.
+    async fn check_claim(&self, claim: Option<Claim>, password: &str) -> AppResult<(Option<UserRecord>, Verified)> {
         let limit = self.config.rate_limits.failed_logins_per_account;
-        let Some(user_id) = self.store.user_id_by_identifier(identifier).await? else {
-            self.store.hits(FAILED_LOGIN_SCOPE, "none", limit).await?;
-            return Ok(None);
+        let Some(claim) = claim else {
+            let (_, verified) = tokio::try_join!(
+                self.store.hits(FAILED_LOGIN_SCOPE, "none", limit),
+                self.passwords.verify(password.to_owned(), None),
+            )?;
+            return Ok((None, verified));
         };
-        let (user, failures) =
-            tokio::try_join!(self.store.user_by_id(&user_id), self.store.hits(FAILED_LOGIN_SCOPE, &user_id, limit))?;
+        let early_verify = async {
+            match &claim.password_hash {
+                Some(hash) => self.passwords.verify(password.to_owned(), Some(hash.clone())).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (user, failures, early) = tokio::try_join!(
+            self.store.user_by_id(&claim.user_id),
+            self.store.hits(FAILED_LOGIN_SCOPE, &claim.user_id, limit),
+            early_verify,
+        )?;
         if failures.hits >= limit.max {
-            tracing::warn!(user_id = %user_id, "account locked by failed passwords");
+            tracing::warn!(user_id = %claim.user_id, "account locked by failed passwords");
             return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
         }
-        Ok(user)
+        // The claim's copy of the hash changes with the account's, in one transaction; a
+        // change between the two reads leaves them apart, and the account's is newer.
+        let verified = match early {
+            Some(verified) if user.as_ref().is_none_or(|u| Some(&u.password_hash) == claim.password_hash.as_ref()) => {
+                verified
+            }
+            _ => self.passwords.verify(password.to_owned(), user.as_ref().map(|u| u.password_hash.clone())).await?,
+        };
+        Ok((user, verified))
     }
 
     /// Counts a wrong password against the account's hourly cap (ASVS 2.2.1).

@@ -16,7 +16,7 @@ mod users;
 
 pub use rate_limits::RateWindow;
 pub use sessions::RefreshRotation;
-pub use users::LoginWrite;
+pub use users::{Claim, LoginWrite};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -165,6 +165,9 @@ impl Store {
         };
         let mut items =
             vec![TransactWriteItem::builder().update(user_update.build().map_err(AppError::internal)?).build()];
+        if let Some(hash) = new_password_hash {
+            items.extend(self.claim_hash_updates(user, hash)?);
+        }
         if let Some((session, new_refresh_hash)) = keep {
             let session_update = Update::builder()
                 .table_name(self.table())

@@ -19,10 +19,16 @@ pub struct LoginWrite {
 /// Attempts at a transaction that DynamoDB cancelled for a conflicting concurrent one.
 const CONFLICT_RETRIES: usize = 5;
 
+/// A claim on an email or a username. It carries the password hash too, so that
+/// sign-in can start argon2 after one read; every write of the hash writes the user
+/// item and both claims in one transaction.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Claim {
-    user_id: String,
+pub struct Claim {
+    pub user_id: String,
+    /// Absent on claims written before claims carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
 }
 
 impl Store {
@@ -37,7 +43,7 @@ impl Store {
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<()> {
         let user_pk = keys::user(&user.id);
-        let claim = Claim { user_id: user.id.clone() };
+        let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
         let mut items = vec![
             self.put_new(to_item(user, user_pk, keys::PROFILE.into())?)?,
             self.put_new(to_item(&claim, keys::email_claim(&user.email), keys::EMAIL.into())?)?,
@@ -65,28 +71,58 @@ impl Store {
     /// The id of the account with this email (with an `@`) or username, without regard
     /// to case.
     pub async fn user_id_by_identifier(&self, identifier: &str) -> AppResult<Option<String>> {
+        Ok(self.claim(identifier).await?.map(|c| c.user_id))
+    }
+
+    /// The claim on this email (with an `@`) or username, without regard to case.
+    pub async fn claim(&self, identifier: &str) -> AppResult<Option<Claim>> {
         let lower = identifier.trim().to_lowercase();
-        let claim: Option<Claim> = if lower.contains('@') {
-            self.get(keys::email_claim(&lower), keys::EMAIL).await?
+        if lower.contains('@') {
+            self.get(keys::email_claim(&lower), keys::EMAIL).await
         } else {
-            self.get(keys::username_claim(&lower), keys::USERNAME).await?
-        };
-        Ok(claim.map(|c| c.user_id))
+            self.get(keys::username_claim(&lower), keys::USERNAME).await
+        }
+    }
+
+    /// The writes that keep both claims' copy of the password hash current.
+    pub(crate) fn claim_hash_updates(&self, user: &UserRecord, hash: &str) -> AppResult<Vec<TransactWriteItem>> {
+        let claims = [
+            (keys::email_claim(&user.email), keys::EMAIL),
+            (keys::username_claim(&user.username.to_ascii_lowercase()), keys::USERNAME),
+        ];
+        claims
+            .into_iter()
+            .map(|(pk, sk)| {
+                let update = Update::builder()
+                    .table_name(self.table())
+                    .key(keys::PK, s(pk))
+                    .key(keys::SK, s(sk))
+                    .update_expression("SET passwordHash = :hash")
+                    .condition_expression("userId = :id")
+                    .expression_attribute_values(":hash", s(hash))
+                    .expression_attribute_values(":id", s(&user.id))
+                    .build()
+                    .map_err(AppError::internal)?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            })
+            .collect()
     }
 
     /// A sign-in: the new session and the user's `lastLogin` (with a re-hashed password
     /// when its parameters are out of date, the device list when the device is new, and
     /// the notice of it) in one transaction.
-    pub async fn record_login(&self, user_id: &str, session: &SessionRecord, login: LoginWrite) -> AppResult<()> {
+    pub async fn record_login(&self, user: &UserRecord, session: &SessionRecord, login: LoginWrite) -> AppResult<()> {
         let mut sets = vec!["lastLogin = :at"];
         let mut update = Update::builder()
             .table_name(self.table())
-            .key(keys::PK, s(keys::user(user_id)))
+            .key(keys::PK, s(keys::user(&user.id)))
             .key(keys::SK, s(keys::PROFILE))
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", super::time(&login.at));
+        let mut claims = Vec::new();
         if let Some(hash) = login.rehashed_password {
             sets.push("passwordHash = :hash");
+            claims = self.claim_hash_updates(user, &hash)?;
             update = update.expression_attribute_values(":hash", s(hash));
         }
         if let Some(devices) = login.known_devices {
@@ -99,6 +135,7 @@ impl Store {
             session_put(self, session)?,
             TransactWriteItem::builder().update(update.build().map_err(AppError::internal)?).build(),
         ];
+        items.extend(claims);
         items.extend(login.extra);
         self.transact(items, |_| AppError::Unauthorized).await
     }
