@@ -44,8 +44,7 @@ async fn auth_endpoints() {
 
     let login = json!({ "identifier": "counted", "password": PASSWORD });
     let r = call(&app, Method::POST, "/api/auth/login", Some(login), None).await;
-    expect_calls(&app, "login", StatusCode::OK, &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)], r)
-        .await;
+    expect_calls(&app, "login", StatusCode::OK, &[("UpdateItem", 3), ("GetItem", 3), ("PutItem", 1)], r).await;
     let wrong = json!({ "identifier": "counted", "password": "not-the-password-at-all" });
     let r = call(&app, Method::POST, "/api/auth/login", Some(wrong), None).await;
     expect_calls(&app, "login, wrong password", StatusCode::UNAUTHORIZED, &[("UpdateItem", 3), ("GetItem", 3)], r)

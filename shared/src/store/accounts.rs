@@ -59,7 +59,7 @@ impl Store {
         Ok(self.try_transact(items).await?.is_ok())
     }
 
-    async fn update_alone(&self, update: Update) -> AppResult<bool> {
+    pub(super) async fn update_alone(&self, update: Update) -> AppResult<bool> {
         let result = self
             .client
             .update_item()

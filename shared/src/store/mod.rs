@@ -55,7 +55,7 @@ impl Store {
     /// The store as configured: AWS's default credential chain and endpoint (or
     /// `AWS_ENDPOINT_URL_DYNAMODB`), `TABLE_NAME`, `DYNAMODB_TIMEOUT_MS`.
     pub async fn from_config(config: &crate::config::Config) -> Self {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms))
     }
 
