@@ -307,12 +307,7 @@ impl AppState {
         fields.finish()?;
         let (target, reason) = (complete(target)?, complete(reason)?);
 
-        let reporter = self
-            .store
-            .user_by_id(&caller.user_id)
-            .await?
-            .filter(UserRecord::is_active)
-            .ok_or(AppError::Unauthorized)?;
+        let reporter = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
         if !reporter.is_verified {
             return Err(AppError::EmailNotVerified);
         }

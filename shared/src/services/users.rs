@@ -182,12 +182,7 @@ impl AppState {
         change: impl Fn(&mut UserRecord) -> AppResult<()>,
     ) -> AppResult<OwnUserView> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let before = self
-                .store
-                .user_by_id(&caller.user_id)
-                .await?
-                .filter(UserRecord::is_active)
-                .ok_or(AppError::Unauthorized)?;
+            let before = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
             let mut after = before.clone();
             change(&mut after)?;
             after.updated_at = Utc::now();

@@ -84,12 +84,7 @@ impl AppState {
 
     /// Issues a new verification token; the previous one stops working.
     pub async fn resend_verification(&self, caller: &Caller) -> AppResult<()> {
-        let user = self
-            .store
-            .user_by_id(&caller.user_id)
-            .await?
-            .filter(UserRecord::is_active)
-            .ok_or(AppError::Unauthorized)?;
+        let user = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
         if user.is_verified {
             return Ok(());
         }
@@ -109,12 +104,7 @@ impl AppState {
         let token = self.one_time_token_field(req.token.as_deref(), client).await?;
         let hash = hash_secret(&token);
         let record = self.live_one_time_token(&hash, Purpose::Verify).await?;
-        let user = self
-            .store
-            .user_by_id(&record.user_id)
-            .await?
-            .filter(UserRecord::is_active)
-            .ok_or(AppError::InvalidToken)?;
+        let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
         if user.verify_token_hash.as_deref() != Some(hash.as_str()) {
             return Err(AppError::InvalidToken);
         }
@@ -142,7 +132,7 @@ impl AppState {
         let claim = self.store.user_id_by_identifier(email.as_str()).await?;
         let unknown_claim = claim.is_none();
         let user = match claim {
-            Some(id) => self.store.user_by_id(&id).await?.filter(UserRecord::is_active),
+            Some(id) => self.store.active_user(&id).await?,
             None => None,
         };
         let Some(user) = user else {
@@ -184,12 +174,7 @@ impl AppState {
         let token = self.one_time_token_field(Some(&token), client).await?;
         let hash = hash_secret(&token);
         let record = self.live_one_time_token(&hash, Purpose::Reset).await?;
-        let user = self
-            .store
-            .user_by_id(&record.user_id)
-            .await?
-            .filter(UserRecord::is_active)
-            .ok_or(AppError::InvalidToken)?;
+        let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
         if record.password_fingerprint.as_deref() != Some(password_fingerprint(&user.password_hash).as_str()) {
             return Err(AppError::InvalidToken);
         }

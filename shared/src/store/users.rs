@@ -68,6 +68,11 @@ impl Store {
         self.get(keys::user(user_id), keys::PROFILE).await
     }
 
+    /// The account, unless it is missing or deactivated.
+    pub async fn active_user(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
+        Ok(self.user_by_id(user_id).await?.filter(UserRecord::is_active))
+    }
+
     /// The id of the account with this email (with an `@`) or username, without regard
     /// to case.
     pub async fn user_id_by_identifier(&self, identifier: &str) -> AppResult<Option<String>> {
