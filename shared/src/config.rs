@@ -154,6 +154,13 @@ mod tests {
     }
 
     #[test]
+    fn native_roots_are_off_unless_asked_for() {
+        assert!(!config(&[]).unwrap().tls_native_roots);
+        assert!(config(&[("TLS_NATIVE_ROOTS", "true")]).unwrap().tls_native_roots);
+        assert_eq!(config(&[("TLS_NATIVE_ROOTS", "yes please")]).unwrap_err().name, "TLS_NATIVE_ROOTS");
+    }
+
+    #[test]
     fn garbage_numbers_are_refused_with_the_variable_name() {
         let err = config(&[("SESSION_TTL_DAYS", "a week")]).unwrap_err();
         assert_eq!(err.name, "SESSION_TTL_DAYS");
