@@ -2,7 +2,7 @@
 //! Each is one write guarded by `updatedAt` as read, so a concurrent change is never
 //! overwritten (counters, which the graph moves, are never written here).
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -59,6 +59,8 @@ impl Store {
         Ok(self.try_transact(items).await?.is_ok())
     }
 
+    /// A transaction's update or put sent on its own (a plain write costs half):
+    /// `false` when its condition did not hold.
     pub(super) async fn update_alone(&self, update: Update) -> AppResult<bool> {
         let result = self
             .client
@@ -69,6 +71,20 @@ impl Store {
             .set_condition_expression(update.condition_expression)
             .set_expression_attribute_names(update.expression_attribute_names)
             .set_expression_attribute_values(update.expression_attribute_values)
+            .send()
+            .await;
+        super::conditional_write(result)
+    }
+
+    pub(super) async fn put_alone(&self, put: Put) -> AppResult<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_names(put.expression_attribute_names)
+            .set_expression_attribute_values(put.expression_attribute_values)
             .send()
             .await;
         super::conditional_write(result)

@@ -155,20 +155,6 @@ impl Store {
         self.transact(items, |_| AppError::Unauthorized).await
     }
 
-    async fn put_alone(&self, put: Put) -> AppResult<bool> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(put.table_name)
-            .set_item(Some(put.item))
-            .set_condition_expression(put.condition_expression)
-            .set_expression_attribute_names(put.expression_attribute_names)
-            .set_expression_attribute_values(put.expression_attribute_values)
-            .send()
-            .await;
-        super::conditional_write(result)
-    }
-
     /// A put that must not overwrite anything.
     pub(crate) fn put_new(&self, item: super::Item) -> AppResult<TransactWriteItem> {
         let put = Put::builder()
