@@ -16,6 +16,11 @@ pub const SPEC: &str = include_str!("../openapi.json");
 /// The error envelope of API.md, for `body = ApiError` in the route descriptions.
 pub type ApiError = crate::error::Envelope<'static>;
 
+/// 429 `RATE_LIMITED` with `Retry-After`, for `responses(...)` of the rate-limited routes.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 429, description = "RATE_LIMITED", headers(("Retry-After" = u64, description = "Seconds")))]
+pub struct RateLimited(#[allow(dead_code)] ApiError);
+
 /// `{}`: the body of answers that carry no data.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Empty {}

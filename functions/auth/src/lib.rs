@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use shared::domain::user::OwnUserView;
 use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
-use shared::openapi::{ApiError, Empty};
+use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest, TokenPair};
 use shared::services::sessions::{ChangePasswordRequest, LogoutRequest, RefreshRequest, Revoked, SessionList};
 use shared::services::verification::{ForgotPasswordRequest, ResetPasswordRequest, TokenRequest};
@@ -70,7 +70,7 @@ pub struct ApiDoc;
     responses(
         (status = 201, description = "The account and a first session", body = AuthResponse),
         (status = 409, description = "USERNAME_TAKEN or EMAIL_TAKEN", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -86,7 +86,7 @@ async fn register(
         (status = 200, body = AuthResponse),
         (status = 401, description = "INVALID_CREDENTIALS, for an unknown identifier as for a wrong password", body = ApiError),
         (status = 403, description = "ACCOUNT_DEACTIVATED (after the right password)", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -101,7 +101,7 @@ async fn login(
     responses(
         (status = 200, description = "The verified account", body = OwnUserView),
         (status = 401, description = "INVALID_TOKEN: unknown, used or expired", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn verify_email(
     State(state): State<AppState>,
@@ -116,7 +116,7 @@ async fn verify_email(
     responses(
         (status = 202, description = "A new verification message is on its way (none when already verified)", body = Empty),
         (status = 401, description = "UNAUTHORIZED", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn resend_verification(State(state): State<AppState>, caller: Caller) -> AppResult<(StatusCode, Json<Empty>)> {
     state.resend_verification(&caller).await?;
@@ -127,7 +127,7 @@ async fn resend_verification(State(state): State<AppState>, caller: Caller) -> A
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "The same answer whether or not the email is known", body = Empty),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn forgot_password(
     State(state): State<AppState>,
@@ -143,7 +143,7 @@ async fn forgot_password(
     responses(
         (status = 200, description = "The password is set; every session ended", body = Empty),
         (status = 401, description = "INVALID_TOKEN: unknown, used or expired", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn reset_password(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ async fn reset_password(
         (status = 200, description = "The account is active again, with a new session", body = AuthResponse),
         (status = 401, description = "INVALID_CREDENTIALS", body = ApiError),
         (status = 403, description = "ACCOUNT_DEACTIVATED: the reactivation window has passed", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn reactivate(
     State(state): State<AppState>,
@@ -175,7 +175,7 @@ async fn reactivate(
     responses(
         (status = 200, description = "New tokens; the refresh token sent is used up", body = TokenPair),
         (status = 401, description = "INVALID_TOKEN: unknown, expired or already rotated (which ends its session)", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn refresh(
     State(state): State<AppState>,
@@ -213,7 +213,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<impl Int
     responses(
         (status = 200, description = "New tokens for the caller; every other session is ended", body = TokenPair),
         (status = 401, description = "UNAUTHORIZED, or INVALID_CREDENTIALS for a wrong current password", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn change_password(
     State(state): State<AppState>,

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use shared::domain::page::{Page, PageQuery};
 use shared::domain::social::{ListedUser, Relationship};
 use shared::http::{Caller, JsonBody, PathParam, QueryParams};
-use shared::openapi::ApiError;
+use shared::openapi::{ApiError, RateLimited};
 use shared::services::social::{
     BlockRequest, BlockStatus, FollowStatus, ReportCreated, ReportRequest, TargetRequest, UserList,
 };
@@ -201,7 +201,7 @@ async fn blocked(State(state): State<AppState>, caller: Caller, QueryParams(page
         (status = 403, description = "EMAIL_NOT_VERIFIED", body = ApiError),
         (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
         (status = 409, description = "ALREADY_REPORTED: an open report of this user by the caller exists", body = ApiError),
-        (status = 429, description = "RATE_LIMITED", body = ApiError, headers(("Retry-After" = u64, description = "Seconds"))),
+        RateLimited,
     ))]
 async fn report(
     State(state): State<AppState>,
