@@ -137,19 +137,18 @@ impl Store {
             let devices = serde_dynamo::to_attribute_value(&devices).map_err(AppError::internal)?;
             update = update.expression_attribute_values(":devices", devices);
         }
-        update = update.update_expression(format!("SET {}", sets.join(", ")));
-        let mut items = vec![
-            session_put(self, session)?,
-            TransactWriteItem::builder().update(update.build().map_err(AppError::internal)?).build(),
-        ];
+        let update =
+            update.update_expression(format!("SET {}", sets.join(", "))).build().map_err(AppError::internal)?;
+        let session_item = session_put(self, session)?;
         if claims.is_empty() && login.extra.is_empty() {
-            let (Some(put), Some(update)) = (items.remove(0).put, items.remove(0).update) else {
-                return Err(AppError::internal("a sign-in is a put and an update"));
+            let Some(put) = session_item.put else {
+                return Err(AppError::internal("a new session is a put"));
             };
             let (session_written, user_written) = tokio::try_join!(self.put_alone(put), self.update_alone(update))?;
             // A failed condition: the account is gone (the session expires unused).
             return if session_written && user_written { Ok(()) } else { Err(AppError::Unauthorized) };
         }
+        let mut items = vec![session_item, TransactWriteItem::builder().update(update).build()];
         items.extend(claims);
         items.extend(login.extra);
         self.transact(items, |_| AppError::Unauthorized).await
