@@ -35,11 +35,13 @@ async fn login_per_identifier_trips_and_resets() {
     start_of_window(3).await;
     let mut last = None;
     for attempt in 1..=4 {
+        app.calls.take();
         let response = app.login("limited").await;
         if attempt <= 3 {
             assert_eq!(response.status, StatusCode::OK, "attempt {attempt}");
         } else {
             assert_limited(&response, 3);
+            assert_eq!(app.calls.take(), ["BatchGetItem"], "refused on the first read, before argon2, writing nothing");
             last = Some(response);
         }
     }
@@ -48,6 +50,20 @@ async fn login_per_identifier_trips_and_resets() {
     assert_eq!(app.login("limited@example.org").await.status, StatusCode::OK);
     next_window(&last.unwrap()).await;
     assert_eq!(app.login("limited").await.status, StatusCode::OK, "a new window");
+}
+
+#[tokio::test]
+async fn concurrent_logins_get_no_answer_beyond_the_limit() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "3/5")]).await;
+    app.register("raced").await;
+    start_of_window(5).await;
+    // All of them may read a count under the limit; their own hits decide.
+    let responses = futures::future::join_all((0..8).map(|_| app.login("raced"))).await;
+    let ok = responses.iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(ok, 3, "{:?}", responses.iter().map(|r| r.status).collect::<Vec<_>>());
+    for refused in responses.iter().filter(|r| r.status != StatusCode::OK) {
+        assert_limited(refused, 5);
+    }
 }
 
 #[tokio::test]

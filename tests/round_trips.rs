@@ -44,14 +44,28 @@ async fn auth_endpoints() {
 
     let login = json!({ "identifier": "counted", "password": PASSWORD });
     let r = call(&app, Method::POST, "/api/auth/login", Some(login), None).await;
-    expect_calls(&app, "login", StatusCode::OK, &[("UpdateItem", 3), ("GetItem", 3), ("PutItem", 1)], r).await;
+    expect_calls(
+        &app,
+        "login",
+        StatusCode::OK,
+        &[("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2), ("PutItem", 1)],
+        r,
+    )
+    .await;
     let wrong = json!({ "identifier": "counted", "password": "not-the-password-at-all" });
     let r = call(&app, Method::POST, "/api/auth/login", Some(wrong), None).await;
-    expect_calls(&app, "login, wrong password", StatusCode::UNAUTHORIZED, &[("UpdateItem", 3), ("GetItem", 3)], r)
-        .await;
+    let counts = [("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2)];
+    expect_calls(&app, "login, wrong password", StatusCode::UNAUTHORIZED, &counts, r).await;
     let unknown = json!({ "identifier": "nobody", "password": PASSWORD });
     let r = call(&app, Method::POST, "/api/auth/login", Some(unknown), None).await;
-    expect_calls(&app, "login, unknown user", StatusCode::UNAUTHORIZED, &[("UpdateItem", 2), ("GetItem", 2)], r).await;
+    expect_calls(
+        &app,
+        "login, unknown user",
+        StatusCode::UNAUTHORIZED,
+        &[("BatchGetItem", 1), ("UpdateItem", 2), ("GetItem", 1)],
+        r,
+    )
+    .await;
 
     let r = call(&app, Method::GET, "/api/auth/me", None, Some(&user)).await;
     expect_calls(&app, "me", StatusCode::OK, &[("GetItem", 1)], r).await;
@@ -168,7 +182,7 @@ async fn users_endpoints() {
         &app,
         "reactivate",
         StatusCode::OK,
-        &[("UpdateItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)],
+        &[("BatchGetItem", 1), ("UpdateItem", 2), ("GetItem", 2), ("TransactWriteItems", 1)],
         r,
     )
     .await;

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::{Counter, RateWindow};
 
 /// At most `max` hits per `window_secs`, written `max/window_secs` in the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +86,18 @@ pub fn ip_key(ip: Option<&str>) -> String {
 /// addresses people tried.
 pub fn identifier_key(identifier: &str) -> String {
     B64.encode(Sha256::digest(identifier.trim().to_lowercase().as_bytes()))
+}
+
+/// 429 if any counter's window already holds its limit's worth of hits: a refusal that
+/// needs no write (the hit is not counted).
+pub fn refuse_if_full(counters: &[Counter], windows: &[RateWindow]) -> AppResult<()> {
+    for (counter, window) in counters.iter().zip(windows) {
+        if window.hits >= counter.limit.max {
+            tracing::warn!(scope = counter.scope, "rate limit reached");
+            return Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs });
+        }
+    }
+    Ok(())
 }
 
 impl AppState {

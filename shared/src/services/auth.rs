@@ -10,10 +10,10 @@ use crate::domain::{non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
 use crate::password::{self, Verified};
-use crate::rate_limit::{identifier_key, ip_key};
+use crate::rate_limit::{identifier_key, ip_key, refuse_if_full};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{Claim, LoginWrite};
+use crate::store::{Claim, Counter, LoginWrite};
 use crate::tokens::Subject;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,13 +204,21 @@ impl AppState {
         };
         let limits = self.config.rate_limits;
         let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
-        // The counts and the claim read are independent: one round trip's wait, not three.
-        let ((), (), claim) = tokio::try_join!(
-            self.enforce_limit("login-ip", &ip, limits.login_per_ip),
-            self.enforce_limit("login-id", &identifier_hash, limits.login_per_identifier),
-            self.store.claim(&identifier),
-        )?;
-        let (user, verified) = self.check_claim(claim, &password).await?;
+        let counters = [
+            Counter { scope: "login-ip", key: &ip, limit: limits.login_per_ip },
+            Counter { scope: "login-id", key: &identifier_hash, limit: limits.login_per_identifier },
+        ];
+        // One read brings the claim (with the password hash) and both counts: a client
+        // over a limit is refused before argon2 and without a write. The hits are added
+        // while argon2 runs, and a request whose own hit went over (past the read in a
+        // race with others) is refused as well: no answer beyond the limit.
+        let (claim, windows) = self.store.claim_and_counts(&identifier, &counters).await?;
+        refuse_if_full(&counters, &windows)?;
+        let count_hits =
+            futures_util::future::try_join_all(counters.iter().map(|c| self.enforce_limit(c.scope, c.key, c.limit)));
+        let (counted, checked) = tokio::join!(count_hits, self.check_claim(claim, &password));
+        counted?;
+        let (user, verified) = checked?;
         match (user, verified) {
             (Some(user), Verified::Yes { needs_rehash }) => {
                 Ok(Credentials { user, password, needs_rehash, remember_me: req.remember_me.unwrap_or(false) })

@@ -186,7 +186,7 @@ impl AppState {
             .filter(|s| s.is_live(&user, now))
             .map(|s| SessionView::new(s, &caller.session_id))
             .collect();
-        items.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+        items.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
         Ok(SessionList { items })
     }
 

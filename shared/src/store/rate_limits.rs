@@ -1,7 +1,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::Utc;
 
-use super::{dynamo_error, n, s, Store};
+use super::{dynamo_error, n, s, Item, Store};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::Limit;
 
@@ -12,10 +12,42 @@ pub struct RateWindow {
     pub retry_after_secs: u64,
 }
 
+/// A rate limit's counter: what it limits (`scope`), whose count it is (`key`), and how much.
+#[derive(Debug, Clone, Copy)]
+pub struct Counter<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub limit: Limit,
+}
+
 fn window(limit: Limit) -> (i64, i64) {
     let now = Utc::now().timestamp();
     let start = now - now.rem_euclid(limit.window_secs);
     (start, (start + limit.window_secs - now).max(1))
+}
+
+/// The partition key of a counter's windows.
+pub(super) fn counter_pk(scope: &str, key: &str) -> String {
+    format!("RATE#{scope}#{key}")
+}
+
+/// The counter's current window: its item key and how long until it closes.
+pub(super) fn current_window(counter: &Counter) -> (Item, u64) {
+    let (start, remaining) = window(counter.limit);
+    (super::key(counter_pk(counter.scope, counter.key), start.to_string()), remaining as u64)
+}
+
+/// A window's item as stored.
+#[derive(serde::Deserialize)]
+pub(super) struct Window {
+    hits: i64,
+}
+
+impl RateWindow {
+    /// The count a window's item holds (none yet: no hits).
+    pub(super) fn of(found: Option<Window>, retry_after_secs: u64) -> Self {
+        RateWindow { hits: found.map_or(0, |w| w.hits), retry_after_secs }
+    }
 }
 
 impl Store {
@@ -27,7 +59,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .key(super::keys::PK, s(format!("RATE#{scope}#{key}")))
+            .key(super::keys::PK, s(counter_pk(scope, key)))
             .key(super::keys::SK, s(start.to_string()))
             .update_expression("ADD hits :one SET expiresAt = if_not_exists(expiresAt, :expires)")
             .expression_attribute_values(":one", n(1))
@@ -49,11 +81,7 @@ impl Store {
     /// The window's count without adding to it.
     pub async fn hits(&self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
         let (start, remaining) = window(limit);
-        #[derive(serde::Deserialize)]
-        struct Window {
-            hits: i64,
-        }
-        let found: Option<Window> = self.get(format!("RATE#{scope}#{key}"), &start.to_string()).await?;
-        Ok(RateWindow { hits: found.map_or(0, |w| w.hits), retry_after_secs: remaining as u64 })
+        let found = self.get(counter_pk(scope, key), &start.to_string()).await?;
+        Ok(RateWindow::of(found, remaining as u64))
     }
 }

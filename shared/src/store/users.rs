@@ -2,11 +2,22 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{dynamo_error, keys, s, to_item, Store};
+use super::rate_limits::{current_window, Counter, RateWindow};
+use super::{dynamo_error, from_item, key, keys, s, to_item, Item, Store};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 use crate::store::sessions::session_put;
+
+/// The key of the claim on an email (with an `@`) or a username, without regard to case.
+fn claim_key(identifier: &str) -> (String, &'static str) {
+    let lower = identifier.trim().to_lowercase();
+    if lower.contains('@') {
+        (keys::email_claim(&lower), keys::EMAIL)
+    } else {
+        (keys::username_claim(&lower), keys::USERNAME)
+    }
+}
 
 /// What a sign-in writes beside its session.
 pub struct LoginWrite {
@@ -81,12 +92,32 @@ impl Store {
 
     /// The claim on this email (with an `@`) or username, without regard to case.
     pub async fn claim(&self, identifier: &str) -> AppResult<Option<Claim>> {
-        let lower = identifier.trim().to_lowercase();
-        if lower.contains('@') {
-            self.get(keys::email_claim(&lower), keys::EMAIL).await
-        } else {
-            self.get(keys::username_claim(&lower), keys::USERNAME).await
-        }
+        let (pk, sk) = claim_key(identifier);
+        self.get(pk, sk).await
+    }
+
+    /// The claim on an identifier and the current windows of some rate limits, in one
+    /// BatchGetItem: sign-in's first round trip.
+    pub async fn claim_and_counts(
+        &self,
+        identifier: &str,
+        counters: &[Counter<'_>],
+    ) -> AppResult<(Option<Claim>, Vec<RateWindow>)> {
+        let (pk, sk) = claim_key(identifier);
+        let claim_key = key(pk, sk.to_owned());
+        let windows: Vec<_> = counters.iter().map(current_window).collect();
+        let keys = std::iter::once(claim_key.clone()).chain(windows.iter().map(|(k, _)| k.clone())).collect();
+        let items = self.batch_get(keys).await?;
+        let found = |wanted: &Item| {
+            let same = |item: &&Item| [keys::PK, keys::SK].iter().all(|name| item.get(*name) == wanted.get(*name));
+            items.iter().find(same).cloned()
+        };
+        let claim = found(&claim_key).map(from_item).transpose()?;
+        let counts = windows
+            .iter()
+            .map(|(window, remaining)| Ok(RateWindow::of(found(window).map(from_item).transpose()?, *remaining)))
+            .collect::<AppResult<_>>()?;
+        Ok((claim, counts))
     }
 
     /// The writes that keep both claims' copy of the password hash current.
