@@ -20,7 +20,7 @@ pub struct ColdStart {
 
 enum Seen {
     Poll(Instant),
-    Answer(Instant),
+    Answer(Instant, String),
     Failed(String),
 }
 
@@ -49,8 +49,8 @@ async fn next(State(emulator): State<Emulator>) -> (HeaderMap, String) {
     (headers, emulator.event.to_string())
 }
 
-async fn response(State(emulator): State<Emulator>) -> StatusCode {
-    let _ = emulator.seen.send(Seen::Answer(Instant::now()));
+async fn response(State(emulator): State<Emulator>, body: String) -> StatusCode {
+    let _ = emulator.seen.send(Seen::Answer(Instant::now(), body));
     StatusCode::ACCEPTED
 }
 
@@ -96,8 +96,13 @@ pub async fn cold_start(
                 Ok(Some(Seen::Poll(at))) => {
                     init.get_or_insert(at - started);
                 }
-                Ok(Some(Seen::Answer(at))) => {
+                Ok(Some(Seen::Answer(at, body))) => {
                     let init = init.ok_or("answered before polling")?;
+                    // A refused request would time a shorter path than the one named.
+                    let status = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["statusCode"].as_u64());
+                    if status.is_some_and(|code| code >= 400) {
+                        return Err(format!("{name} answered {body}").into());
+                    }
                     return Ok(ColdStart { init, first_response: at - started });
                 }
                 Ok(Some(Seen::Failed(body))) => return Err(format!("{name} failed: {body}").into()),

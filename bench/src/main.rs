@@ -97,6 +97,18 @@ async fn main() -> Result<(), BoxError> {
     )
     .await?;
     let user_id = registered["user"]["id"].as_str().ok_or("register failed")?.to_owned();
+    // Someone to look at: the relationship to oneself is refused without a read.
+    let other = call(
+        &app,
+        "POST",
+        "/api/auth/register",
+        Some(json!({
+            "username": "bench_other", "email": "other@example.org", "password": PASSWORD, "agreeToTerms": true
+        })),
+        None,
+    )
+    .await?;
+    let other_id = other["user"]["id"].as_str().ok_or("register failed")?.to_owned();
     let token = state.tokens.issue(Subject {
         user_id: &user_id,
         session_id: "bench",
@@ -120,7 +132,7 @@ async fn main() -> Result<(), BoxError> {
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("cold") {
-        cold_starts(&bin_dir, &child_env, &user_id, &token, &mut rows).await?;
+        cold_starts(&bin_dir, &child_env, &user_id, &other_id, &token, &mut rows).await?;
     }
     if wanted("warm") {
         warm_overhead(&app, &client, &table, &user_id, &mut rows).await?;
@@ -185,6 +197,7 @@ async fn cold_starts(
     bin_dir: &Path,
     vars: &[(String, String)],
     user_id: &str,
+    other_id: &str,
     token: &str,
     rows: &mut Vec<Row>,
 ) -> Result<(), BoxError> {
@@ -194,7 +207,7 @@ async fn cold_starts(
         ("users", http_event(&format!("/api/users/{user_id}"), None), "GET /api/users/{id} (GetItem)"),
         (
             "social",
-            http_event(&format!("/api/social/relationship/{user_id}"), Some(token)),
+            http_event(&format!("/api/social/relationship/{other_id}"), Some(token)),
             "GET relationship (BatchGetItem)",
         ),
         (
