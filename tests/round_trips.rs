@@ -227,3 +227,16 @@ async fn social_endpoints() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_full_page_of_followers() {
+    let app = TestApp::new().await;
+    let (star, onlooker) = (app.user("star").await, app.user("onlooker").await);
+    for i in 0..20 {
+        let fan = app.user(&format!("fan{i}")).await;
+        app.follow(&fan, &star).await;
+    }
+    // The listed users' relations to the viewer: 4 keys each, so 20 of them fit one request.
+    let r = call(&app, Method::GET, &format!("/api/social/{}/followers", star.id), None, Some(&onlooker)).await;
+    expect_calls(&app, "a page of 20 followers", StatusCode::OK, &[("BatchGetItem", 3), ("Query", 1)], r).await;
+}

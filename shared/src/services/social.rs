@@ -277,7 +277,9 @@ impl AppState {
         keep_hidden: bool,
     ) -> AppResult<Vec<ListedUser>> {
         let (users, relations) = match viewer {
-            Some(viewer) => tokio::try_join!(self.store.users_by_ids(ids), self.store.relationships(viewer, ids))?,
+            Some(viewer) => {
+                tokio::try_join!(self.store.users_by_ids(ids), self.store.listing_relationships(viewer, ids))?
+            }
             None => (self.store.users_by_ids(ids).await?, Default::default()),
         };
         let listed = ids.iter().filter_map(|id| {

@@ -324,7 +324,7 @@ impl AppState {
         ids: &[&str],
     ) -> AppResult<HashMap<String, (UserRecord, ListedUser)>> {
         let (users, relations) = match viewer {
-            Some(v) => tokio::try_join!(self.store.users_by_ids(ids), self.store.relationships(v, ids))?,
+            Some(v) => tokio::try_join!(self.store.users_by_ids(ids), self.store.listing_relationships(v, ids))?,
             None => (self.store.users_by_ids(ids).await?, Default::default()),
         };
         Ok(users

@@ -103,10 +103,33 @@ pub struct EdgePage {
 impl Store {
     /// The viewer's relation to each target, from the edge items in the viewer's partition.
     pub async fn relationships(&self, viewer: &str, targets: &[&str]) -> AppResult<HashMap<String, Relationship>> {
-        let keys = targets.iter().flat_map(|t| Edge::ALL.map(|edge| edge_key(viewer, edge, t))).collect();
+        self.read_relations(viewer, targets, &Edge::ALL, true).await
+    }
+
+    /// What lists and search need of the viewer's relation to each user: follows and
+    /// blocks, either way, read eventually consistently (a third of the read units of
+    /// `relationships`); requests are not read and stay unset. The lists themselves come
+    /// from an eventually consistent index; nothing here decides a change.
+    pub async fn listing_relationships(
+        &self,
+        viewer: &str,
+        targets: &[&str],
+    ) -> AppResult<HashMap<String, Relationship>> {
+        let edges = [Edge::Following, Edge::Follower, Edge::Blocking, Edge::BlockedBy];
+        self.read_relations(viewer, targets, &edges, false).await
+    }
+
+    async fn read_relations(
+        &self,
+        viewer: &str,
+        targets: &[&str],
+        edges: &[Edge],
+        consistent: bool,
+    ) -> AppResult<HashMap<String, Relationship>> {
+        let keys = targets.iter().flat_map(|t| edges.iter().map(|edge| edge_key(viewer, *edge, t))).collect();
         let mut relations: HashMap<String, Relationship> =
             targets.iter().map(|t| (t.to_string(), Relationship::default())).collect();
-        for item in self.batch_get(keys).await? {
+        for item in self.batch_get_with(keys, consistent).await? {
             let Some((edge, other)) = Edge::of(sort_key(&item)) else {
                 continue;
             };

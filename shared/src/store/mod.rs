@@ -90,21 +90,26 @@ impl Store {
 impl Store {
     /// Items by key, any number of them (in requests of 100, run concurrently, asking
     /// again for unprocessed keys), read consistently. Missing items are simply absent.
-    pub(crate) async fn batch_get(&self, mut keys: Vec<Item>) -> AppResult<Vec<Item>> {
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
+        self.batch_get_with(keys, true).await
+    }
+
+    /// Like `batch_get`, read strongly consistently or not (half the read units).
+    pub(crate) async fn batch_get_with(&self, mut keys: Vec<Item>, consistent: bool) -> AppResult<Vec<Item>> {
         // BatchGetItem refuses a request that names a key twice.
         let mut seen = std::collections::HashSet::new();
         keys.retain(|k| seen.insert((sort_key(k).to_owned(), k.get(keys::PK).and_then(|v| v.as_s().ok()).cloned())));
-        let chunks = keys.chunks(100).map(|chunk| self.batch_get_chunk(chunk.to_vec()));
+        let chunks = keys.chunks(100).map(|chunk| self.batch_get_chunk(chunk.to_vec(), consistent));
         let results = futures_util::future::try_join_all(chunks).await?;
         Ok(results.into_iter().flatten().collect())
     }
 
-    async fn batch_get_chunk(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
+    async fn batch_get_chunk(&self, keys: Vec<Item>, consistent: bool) -> AppResult<Vec<Item>> {
         let mut found = Vec::with_capacity(keys.len());
         let mut request = Some(
             aws_sdk_dynamodb::types::KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .consistent_read(true)
+                .consistent_read(consistent)
                 .build()
                 .map_err(AppError::internal)?,
         );
