@@ -162,11 +162,12 @@ impl Store {
         Ok((user, relation))
     }
 
-    /// User records by id, in one or more batch reads.
+    /// User records by id for lists and search, in one or more batch reads, eventually
+    /// consistent (half the read units) like the index the lists come from.
     pub async fn users_by_ids(&self, ids: &[&str]) -> AppResult<HashMap<String, UserRecord>> {
         let keys = ids.iter().map(|id| key(keys::user(id), keys::PROFILE.to_owned())).collect();
         let mut users = HashMap::new();
-        for item in self.batch_get(keys).await? {
+        for item in self.batch_get_with(keys, false).await? {
             let user: UserRecord = from_item(item)?;
             users.insert(user.id.clone(), user);
         }
