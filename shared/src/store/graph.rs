@@ -101,15 +101,10 @@ pub struct EdgePage {
 }
 
 impl Store {
-    /// The viewer's relation to each target, from the edge items in the viewer's partition.
-    pub async fn relationships(&self, viewer: &str, targets: &[&str]) -> AppResult<HashMap<String, Relationship>> {
-        self.read_relations(viewer, targets, &Edge::ALL, true).await
-    }
-
     /// What lists and search need of the viewer's relation to each user: follows and
-    /// blocks, either way, read eventually consistently (a third of the read units of
-    /// `relationships`); requests are not read and stay unset. The lists themselves come
-    /// from an eventually consistent index; nothing here decides a change.
+    /// blocks, either way, read eventually consistently (a third of the read units of all
+    /// six edges read strongly); requests are not read and stay unset. The lists
+    /// themselves come from an eventually consistent index; nothing here decides a change.
     pub async fn listing_relationships(
         &self,
         viewer: &str,
@@ -119,6 +114,7 @@ impl Store {
         self.read_relations(viewer, targets, &edges, false).await
     }
 
+    /// The viewer's relation to each target from the given edges in the viewer's partition.
     async fn read_relations(
         &self,
         viewer: &str,
@@ -140,8 +136,10 @@ impl Store {
         Ok(relations)
     }
 
+    /// The viewer's whole relation to the target, read strongly consistently.
     pub async fn relationship(&self, viewer: &str, target: &str) -> AppResult<Relationship> {
-        Ok(self.relationships(viewer, &[target]).await?.remove(target).unwrap_or_default())
+        let mut relations = self.read_relations(viewer, &[target], &Edge::ALL, true).await?;
+        Ok(relations.remove(target).unwrap_or_default())
     }
 
     /// The target's user item and the viewer's relation to it, in one batch read.
