@@ -86,29 +86,9 @@ async fn main() -> Result<(), BoxError> {
     let store = Store::new(&sdk, table.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
     let state = AppState::new(config, store, &keys)?;
     let app = local_server::app(state.clone());
-    let registered = call(
-        &app,
-        "POST",
-        "/api/auth/register",
-        Some(json!({
-            "username": "bench_user", "email": "bench@example.org", "password": PASSWORD, "agreeToTerms": true
-        })),
-        None,
-    )
-    .await?;
-    let user_id = registered["user"]["id"].as_str().ok_or("register failed")?.to_owned();
+    let user_id = register(&app, "bench_user", "bench@example.org").await?;
     // Someone to look at: the relationship to oneself is refused without a read.
-    let other = call(
-        &app,
-        "POST",
-        "/api/auth/register",
-        Some(json!({
-            "username": "bench_other", "email": "other@example.org", "password": PASSWORD, "agreeToTerms": true
-        })),
-        None,
-    )
-    .await?;
-    let other_id = other["user"]["id"].as_str().ok_or("register failed")?.to_owned();
+    let other_id = register(&app, "bench_other", "other@example.org").await?;
     let token = state.tokens.issue(Subject {
         user_id: &user_id,
         session_id: "bench",
@@ -176,6 +156,13 @@ async fn call(
     let response = app.clone().oneshot(request.body(body)?).await?;
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
     Ok(if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes)? })
+}
+
+/// Signs up an account through the handler; its id.
+async fn register(app: &axum::Router, username: &str, email: &str) -> Result<String, BoxError> {
+    let body = json!({ "username": username, "email": email, "password": PASSWORD, "agreeToTerms": true });
+    let registered = call(app, "POST", "/api/auth/register", Some(body), None).await?;
+    Ok(registered["user"]["id"].as_str().ok_or_else(|| format!("register failed: {registered}"))?.to_owned())
 }
 
 /// An API Gateway event for `path`, from the events folder's shape.
