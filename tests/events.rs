@@ -17,7 +17,8 @@ fn event_files() -> Vec<String> {
     let mut files = Vec::new();
     for function in std::fs::read_dir(events_dir()).unwrap() {
         let function = function.unwrap().path();
-        if function.is_dir() {
+        // notify/ holds stream batches, not API Gateway events: tests/notify.rs feeds them.
+        if function.is_dir() && !function.ends_with("notify") {
             for event in std::fs::read_dir(&function).unwrap() {
                 let event = event.unwrap().path();
                 let relative = event.strip_prefix(events_dir()).unwrap().to_string_lossy().into_owned();

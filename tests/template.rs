@@ -179,6 +179,7 @@ fn every_function_is_a_cargo_lambda_build_of_its_binary() {
         ("UsersFunction", "users"),
         ("SocialFunction", "social"),
         ("CleanupFunction", "cleanup"),
+        ("NotifyFunction", "notify"),
     ] {
         let function = resource(&template, resource_name);
         assert_eq!(text(&function["Type"]), "AWS::Serverless::Function");
@@ -191,4 +192,94 @@ fn every_function_is_a_cargo_lambda_build_of_its_binary() {
     let schedule = &resource(&template, "CleanupFunction")["Properties"]["Events"];
     let schedule = schedule.as_mapping().unwrap().values().next().unwrap();
     assert_eq!(text(&schedule["Type"]), "Schedule");
+}
+
+#[test]
+fn message_links_come_from_a_required_https_parameter() {
+    let template = template();
+    let parameter = &template["Parameters"]["AppBaseUrl"];
+    assert!(parameter.get("Default").is_none(), "no default: a deployment must say where links point");
+    assert!(text(&parameter["AllowedPattern"]).starts_with("^https://"), "the pattern admits https URLs only");
+    assert_eq!(
+        intrinsic(&template["Globals"]["Function"]["Environment"]["Variables"]["APP_BASE_URL"], "Ref"),
+        "AppBaseUrl"
+    );
+    for name in ["SenderAddress"] {
+        assert!(template["Parameters"][name].get("Default").is_none(), "{name} is required");
+    }
+}
+
+/// The argument of an intrinsic function (`!Ref X` or `Ref: X`, `!GetAtt A.B`, `!Sub "…"`).
+fn intrinsic(value: &Value, function: &str) -> String {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == format!("!{function}") => text(&tagged.value),
+        Value::Mapping(map) => {
+            let key = if function == "Ref" { function.to_owned() } else { format!("Fn::{function}") };
+            text(map.get(key.as_str()).unwrap_or_else(|| panic!("no {key} in {value:?}")))
+        }
+        other => panic!("expected !{function}, got {other:?}"),
+    }
+}
+
+#[test]
+fn only_outbox_inserts_reach_notify_with_partial_failures_bounded_retries_and_a_dead_letter_queue() {
+    let template = template();
+    let mapping = resource(&template, "NotifyStream");
+    assert_eq!(text(&mapping["Type"]), "AWS::Lambda::EventSourceMapping");
+    let props = &mapping["Properties"];
+    assert_eq!(intrinsic(&props["EventSourceArn"], "GetAtt"), "Table.StreamArn");
+    assert_eq!(intrinsic(&props["FunctionName"], "Ref"), "NotifyFunction");
+    let filters = props["FilterCriteria"]["Filters"].as_sequence().unwrap();
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value = serde_json::from_str(&text(&filters[0]["Pattern"])).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({ "eventName": ["INSERT"], "dynamodb": { "Keys": { "PK": { "S": [{ "prefix": "OUTBOX#" }] } } } })
+    );
+    assert_eq!(strings(&props["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    assert_eq!(text(&props["BisectBatchOnFunctionError"]), "true");
+    let retries: i64 = text(&props["MaximumRetryAttempts"]).parse().unwrap();
+    assert!((0..=20).contains(&retries), "retries are bounded: {retries}");
+    assert_eq!(
+        intrinsic(&props["DestinationConfig"]["OnFailure"]["Destination"], "GetAtt"),
+        "NotifyDeadLetterQueue.Arn"
+    );
+    assert_eq!(text(&resource(&template, "NotifyDeadLetterQueue")["Type"]), "AWS::SQS::Queue");
+}
+
+#[test]
+fn notify_may_send_only_from_the_configured_sender() {
+    let template = template();
+    let notify = resource(&template, "NotifyFunction");
+    let statements = notify["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+    let ses: Vec<&Value> =
+        statements.iter().filter(|s| s["Action"].as_str().is_some_and(|a| a.starts_with("ses:"))).collect();
+    assert_eq!(ses.len(), 1);
+    assert_eq!(text(&ses[0]["Action"]), "ses:SendEmail");
+    assert_eq!(intrinsic(&ses[0]["Condition"]["StringEquals"]["ses:FromAddress"], "Ref"), "SenderAddress");
+    for resource in ses[0]["Resource"].as_sequence().unwrap() {
+        let arn = serde_yaml::to_string(resource).unwrap();
+        assert!(arn.contains(":identity/"), "identities only, never *: {arn}");
+    }
+    let actions: BTreeSet<String> = statements
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Value::Sequence(list) => list.iter().map(text).collect(),
+            single => vec![text(single)],
+        })
+        .collect();
+    let expected = [
+        "dynamodb:UpdateItem",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+        "ses:SendEmail",
+        "sqs:SendMessage",
+    ];
+    assert_eq!(actions, expected.iter().map(|a| a.to_string()).collect(), "nothing beyond what delivery needs");
+    assert_eq!(
+        intrinsic(&notify["Properties"]["Environment"]["Variables"]["MAIL_FROM"], "Sub"),
+        "${SenderName} <${SenderAddress}>"
+    );
 }

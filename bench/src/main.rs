@@ -360,7 +360,7 @@ fn throughput(
     let mut server = Command::new(bin_dir.join("local-server"))
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("PRINT_OUTBOX", "0")
+        .env("LOCAL_NOTIFY", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;

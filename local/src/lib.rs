@@ -1,7 +1,7 @@
 //! The local server: every function's routes on one port, at the same paths as the
 //! HTTP API, with the CORS answers API Gateway gives in AWS.
 
-pub mod outbox;
+pub mod stream;
 
 use axum::Router;
 use shared::AppState;
@@ -10,6 +10,37 @@ use shared::AppState;
 pub fn app(state: AppState) -> Router {
     let routes = auth::routes().merge(users::routes()).merge(social::routes());
     shared::http::service(routes, state)
+}
+
+/// Delivers outbox messages as the `notify` function does in AWS: the same code, fed by
+/// DynamoDB Local's stream, printing each message (`MAIL_TRANSPORT=console`, the default)
+/// or sending it through SES (`MAIL_TRANSPORT=ses`, e.g. moto's). `LOCAL_NOTIFY=0` turns
+/// delivery off.
+pub async fn start_notify(state: &AppState) -> Result<(), shared::error::BoxError> {
+    if std::env::var("LOCAL_NOTIFY").is_ok_and(|v| v == "0") {
+        return Ok(());
+    }
+    let transport = match std::env::var("MAIL_TRANSPORT").as_deref() {
+        Err(_) | Ok("") | Ok("console") => notify::Transport::Console,
+        Ok("ses") => notify::Transport::ses(
+            &shared::aws::sdk_config(state.config.tls_native_roots).await,
+            &state.config.mail_from,
+        ),
+        Ok(other) => return Err(format!("MAIL_TRANSPORT must be console or ses, not {other:?}").into()),
+    };
+    let endpoint = ["AWS_ENDPOINT_URL_DYNAMODB_STREAMS", "AWS_ENDPOINT_URL_DYNAMODB"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let Some(endpoint) = endpoint else {
+        tracing::warn!(
+            "no local DynamoDB endpoint: outbox messages are not delivered (the notify function does that in AWS)"
+        );
+        return Ok(());
+    };
+    let follower = stream::StreamFollower::new(&endpoint, state.store.table()).await?;
+    let notifier = notify::Notifier::new(state.store.clone(), transport, state.config.app_base_url.clone());
+    tokio::spawn(follower.run(notifier));
+    Ok(())
 }
 
 /// The CORS layer from `CORS_ALLOWED_ORIGINS`, with the settings API Gateway uses.

@@ -10,18 +10,7 @@ async fn main() -> Result<(), BoxError> {
     if schema::ensure_table(state.store.client(), state.store.table()).await? {
         tracing::info!(table = state.store.table(), "created the table");
     }
-    if std::env::var("PRINT_OUTBOX").map_or(true, |v| v != "0") {
-        let (aws, table) =
-            (aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await, state.store.table().to_owned());
-        tokio::spawn(async move {
-            loop {
-                if let Err(err) = local_server::outbox::print_messages(&aws, &table).await {
-                    tracing::warn!(error = ?err, "reading the table stream failed; trying again in 5 s");
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            }
-        });
-    }
+    local_server::start_notify(&state).await?;
     let app = local_server::app(state).layer(local_server::cors_from_env()?);
     let addr: SocketAddr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into()).parse()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -34,9 +34,12 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// `CLEANUP_LOOKBACK_DAYS`: how many past days of the expiry index a cleanup run reads.
     pub cleanup_lookback_days: i64,
-    /// `APP_BASE_URL`: where the links in verification and reset messages point (the
-    /// client app's pages `/verify-email?token=` and `/reset-password?token=`).
+    /// `APP_BASE_URL`: the client app the links in messages point at (its pages
+    /// `/verify-email?token=`, `/reset-password?token=`, …). In AWS it must be an
+    /// `https` URL of a host other than this machine.
     pub app_base_url: String,
+    /// `MAIL_FROM`: the sender of every message (an SES-verified identity in AWS).
+    pub mail_from: String,
     /// `TLS_NATIVE_ROOTS=true`: trust the system's certificates beside the compiled-in
     /// Amazon Trust Services roots (see `shared::aws`).
     pub tls_native_roots: bool,
@@ -81,7 +84,11 @@ impl Config {
             dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
             cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
-            app_base_url: text("APP_BASE_URL", "http://localhost:3000").trim_end_matches('/').to_owned(),
+            app_base_url: app_base_url(
+                &text("APP_BASE_URL", "http://localhost:3000"),
+                lookup("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),
+            )?,
+            mail_from: text("MAIL_FROM", "User service <no-reply@localhost>"),
             tls_native_roots: match text("TLS_NATIVE_ROOTS", "false").trim() {
                 "true" | "1" => true,
                 "false" | "0" => false,
@@ -117,6 +124,27 @@ impl Config {
             },
         })
     }
+}
+
+/// The base of message links: an absolute http(s) URL; in AWS (where Lambda sets
+/// `AWS_LAMBDA_INITIALIZATION_TYPE`) `https` and not loopback, so that no link sent to a
+/// person points at their own machine or travels in the clear.
+fn app_base_url(raw: &str, in_aws: bool) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError { name: "APP_BASE_URL", reason: reason.to_owned() };
+    let url = url::Url::parse(raw.trim()).map_err(|_| invalid("expected an absolute URL"))?;
+    let host = url.host_str().ok_or_else(|| invalid("expected a URL with a host"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("expected an http(s) URL without query or fragment"));
+    }
+    if in_aws {
+        let loopback = host == "localhost"
+            || host.ends_with(".localhost")
+            || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if url.scheme() != "https" || loopback {
+            return Err(invalid("in AWS, links must be https and not point at localhost"));
+        }
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
@@ -158,6 +186,31 @@ mod tests {
         assert!(!config(&[]).unwrap().tls_native_roots);
         assert!(config(&[("TLS_NATIVE_ROOTS", "true")]).unwrap().tls_native_roots);
         assert_eq!(config(&[("TLS_NATIVE_ROOTS", "yes please")]).unwrap_err().name, "TLS_NATIVE_ROOTS");
+    }
+
+    #[test]
+    fn message_links_must_be_https_and_public_in_aws() {
+        assert_eq!(config(&[]).unwrap().app_base_url, "http://localhost:3000");
+        assert_eq!(
+            config(&[("APP_BASE_URL", "https://app.example/base/")]).unwrap().app_base_url,
+            "https://app.example/base"
+        );
+        for bad in ["app.example", "ftp://app.example", "https://app.example/?a=1"] {
+            assert_eq!(config(&[("APP_BASE_URL", bad)]).unwrap_err().name, "APP_BASE_URL", "{bad}");
+        }
+        let aws = |base| config(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"), ("APP_BASE_URL", base)]);
+        assert!(aws("https://app.example").is_ok());
+        for refused in [
+            "http://app.example",
+            "https://localhost:3000",
+            "https://127.0.0.1",
+            "https://[::1]/",
+            "http://localhost:3000",
+        ] {
+            assert_eq!(aws(refused).unwrap_err().name, "APP_BASE_URL", "{refused}");
+        }
+        let unset = config(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]);
+        assert_eq!(unset.unwrap_err().name, "APP_BASE_URL", "the local default is refused in AWS");
     }
 
     #[test]

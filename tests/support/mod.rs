@@ -408,3 +408,29 @@ pub async fn clear_of_window_end(window_secs: i64, needed_secs: i64) {
         tokio::time::sleep(std::time::Duration::from_millis(left_ms as u64 + 50)).await;
     }
 }
+
+/// One HTTP/1.1 request to a real server (the local server, moto): status and JSON body
+/// (`Null` when empty or not JSON).
+pub async fn http_json(method: Method, url: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let mut request = Request::builder().method(method).uri(url);
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = request.body(Full::new(bytes::Bytes::from(bytes))).unwrap();
+    let response = client.request(request).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = response.status();
+    let bytes = response.into_body().collect().await.expect("response body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Every email moto's SES has accepted since it started (all tests share it): each with
+/// `id`, `source`, `subject`, `body` (the HTML part) and `destinations`.
+pub async fn moto_sent_emails() -> Vec<Value> {
+    let url = format!("{}/moto-api/data.json", endpoint("MOTO_ENDPOINT"));
+    let (status, data) = http_json(Method::GET, &url, None).await;
+    assert_eq!(status, StatusCode::OK, "moto's model data");
+    data["ses"]["Message"].as_array().cloned().unwrap_or_default()
+}

@@ -1,5 +1,6 @@
 //! Follow, follow requests, lists, block, report and relationship.
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::Caller;
 use crate::state::AppState;
 use crate::store::graph::Edge;
+use crate::store::outbox::MessageKind;
 use crate::store::reports::ReportRecord;
 
 /// Reads and decides again this often when concurrent changes keep invalidating the
@@ -112,11 +114,18 @@ impl AppState {
         }
     }
 
-    /// Idempotent. A private account gets a request; a block either way is 403.
+    /// Idempotent. A private account gets a request; a block either way is 403. The
+    /// followed user is told (as their preferences allow) in the same transaction.
     pub async fn follow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
         let target = self.target_of(caller, req.user_id.as_deref(), "follow")?;
         for _ in 0..GRAPH_ATTEMPTS {
-            let (user, relation) = self.active_target(caller, &target).await?;
+            let (user, actor, relation) = match self.store.users_and_relationship(&caller.user_id, &target).await? {
+                (_, actor, _) if !actor.as_ref().is_some_and(UserRecord::is_active) => {
+                    return Err(AppError::Unauthorized)
+                }
+                (Some(user), Some(actor), relation) if user.is_active() => (user, actor, relation),
+                _ => return Err(AppError::NotFound),
+            };
             if relation.any_block() {
                 return Err(AppError::Forbidden("a block between you and this user prevents following"));
             }
@@ -124,14 +133,44 @@ impl AppState {
                 return Ok(FOLLOWING);
             }
             if user.is_private() {
-                if relation.requested || self.store.request_follow(&caller.user_id, &target).await? {
+                if relation.requested {
                     return Ok(REQUESTED);
                 }
-            } else if self.store.follow(&caller.user_id, &target, relation.requested).await? {
-                return Ok(FOLLOWING);
+                let notice = self.follow_notice(MessageKind::FollowRequest, &user, &actor)?;
+                if self.store.request_follow(&caller.user_id, &target, notice).await? {
+                    return Ok(REQUESTED);
+                }
+            } else {
+                let notice = self.follow_notice(MessageKind::NewFollower, &user, &actor)?;
+                if self.store.follow(&caller.user_id, &target, relation.requested, notice).await? {
+                    return Ok(FOLLOWING);
+                }
             }
         }
         Err(contention())
+    }
+
+    /// The message that tells `recipient` about `actor`'s follow or request, when the
+    /// recipient's preferences allow it (none otherwise).
+    fn follow_notice(
+        &self,
+        kind: MessageKind,
+        recipient: &UserRecord,
+        actor: &UserRecord,
+    ) -> AppResult<Vec<TransactWriteItem>> {
+        let prefs = &recipient.notification_preferences;
+        let wanted = prefs.email_notifications
+            && match kind {
+                MessageKind::FollowRequest => prefs.follow_requests,
+                _ => prefs.follows,
+            };
+        if !wanted {
+            return Ok(Vec::new());
+        }
+        let name = [actor.first_name.as_deref(), actor.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+        let data =
+            [("actorId", actor.id.clone()), ("actorUsername", actor.username.clone()), ("actorName", name.join(" "))];
+        Ok(vec![self.notice(kind, recipient, data)?])
     }
 
     /// Idempotent; also withdraws a pending request.
@@ -156,17 +195,22 @@ impl AppState {
         Err(contention())
     }
 
-    /// `requester` asked the caller; accepting makes the counted follow.
+    /// `requester` asked the caller; accepting makes the counted follow, and tells the
+    /// caller (as a `new_follower`, their preferences allowing) like any other follow.
     pub async fn accept_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
-            let relation = self.store.relationship(&caller.user_id, requester).await?;
+            let (actor, me, relation) = self.store.users_and_relationship(&caller.user_id, requester).await?;
             if relation.followed_by {
                 return Ok(FOLLOWING);
             }
             if !relation.requested_by {
                 return Err(AppError::NotFound);
             }
-            if self.store.accept_request(&caller.user_id, requester).await? {
+            let notice = match (&me, &actor) {
+                (Some(me), Some(actor)) => self.follow_notice(MessageKind::NewFollower, me, actor)?,
+                _ => Vec::new(),
+            };
+            if self.store.accept_request(&caller.user_id, requester, notice).await? {
                 return Ok(FOLLOWING);
             }
         }

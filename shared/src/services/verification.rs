@@ -74,10 +74,9 @@ impl AppState {
         let hash = hash_secret(&secret);
         let expires_at = (Utc::now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
         let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None };
-        let link = format!("{}/verify-email?token={secret}", self.config.app_base_url);
         let items = vec![
             self.store.one_time_token_put(&hash, Purpose::Verify, &token)?,
-            self.notice(MessageKind::VerifyEmail, user, [("link", link), ("token", secret)])?,
+            self.notice(MessageKind::VerifyEmail, user, [("token", secret)])?,
         ];
         Ok((hash, items))
     }
@@ -151,10 +150,9 @@ impl AppState {
             expires_at: (Utc::now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
             password_fingerprint: Some(password_fingerprint(&user.password_hash)),
         };
-        let link = format!("{}/reset-password?token={secret}", self.config.app_base_url);
         let items = vec![
             self.store.one_time_token_put(&hash, Purpose::Reset, &token)?,
-            self.notice(MessageKind::ResetPassword, &user, [("link", link), ("token", secret)])?,
+            self.notice(MessageKind::ResetPassword, &user, [("token", secret)])?,
         ];
         self.store.write_for_active_user(&user, items).await?;
         tracing::info!(user_id = %user.id, "password reset requested");

@@ -148,16 +148,46 @@ impl Store {
         viewer: &str,
         target: &str,
     ) -> AppResult<(Option<UserRecord>, Relationship)> {
+        let (target, _, relation) = self.parties(viewer, target, false).await?;
+        Ok((target, relation))
+    }
+
+    /// Both user items and the viewer's relation to the target, in one batch read: what
+    /// a change that notifies one of them needs (the recipient's address and
+    /// preferences, the other's name).
+    pub async fn users_and_relationship(
+        &self,
+        viewer: &str,
+        target: &str,
+    ) -> AppResult<(Option<UserRecord>, Option<UserRecord>, Relationship)> {
+        self.parties(viewer, target, true).await
+    }
+
+    async fn parties(
+        &self,
+        viewer: &str,
+        target: &str,
+        with_viewer: bool,
+    ) -> AppResult<(Option<UserRecord>, Option<UserRecord>, Relationship)> {
         let mut keys: Vec<Item> = Edge::ALL.map(|edge| edge_key(viewer, edge, target)).into();
         keys.push(key(keys::user(target), keys::PROFILE.to_owned()));
-        let (mut user, mut relation) = (None, Relationship::default());
+        if with_viewer {
+            keys.push(key(keys::user(viewer), keys::PROFILE.to_owned()));
+        }
+        let (mut target_user, mut viewer_user, mut relation) = (None, None, Relationship::default());
         for item in self.batch_get(keys).await? {
-            match Edge::of(sort_key(&item)) {
-                Some((edge, _)) => edge.set_in(&mut relation),
-                None => user = Some(from_item(item)?),
+            if let Some((edge, _)) = Edge::of(sort_key(&item)) {
+                edge.set_in(&mut relation);
+                continue;
+            }
+            let user: UserRecord = from_item(item)?;
+            if user.id == target {
+                target_user = Some(user);
+            } else {
+                viewer_user = Some(user);
             }
         }
-        Ok((user, relation))
+        Ok((target_user, viewer_user, relation))
     }
 
     /// User records by id for lists and search, in one or more batch reads, eventually
@@ -285,10 +315,12 @@ impl Store {
     }
 
     /// `a` follows `b` (not private): both edges, both counters, no block either way,
-    /// `b` active and still not private; a stale request is cleared.
-    pub async fn follow(&self, a: &str, b: &str, had_request: bool) -> AppResult<bool> {
+    /// `b` active and still not private; a stale request is cleared. `extra` (a
+    /// notification) is written with it.
+    pub async fn follow(&self, a: &str, b: &str, had_request: bool, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
         let now = Utc::now();
-        let mut items = Vec::from(self.put_pair(a, Edge::Following, b, now, None)?);
+        let mut items = extra;
+        items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
         items.push(self.counters(a, 1, 0, Condition::Active)?);
         items.push(self.counters(b, 0, 1, Condition::ActiveAndNotPrivate)?);
         items.push(self.absent(a, Edge::Blocking, b)?);
@@ -300,8 +332,9 @@ impl Store {
     }
 
     /// `a` asks to follow `b` (private).
-    pub async fn request_follow(&self, a: &str, b: &str) -> AppResult<bool> {
-        let mut items = Vec::from(self.put_pair(a, Edge::Requested, b, Utc::now(), None)?);
+    pub async fn request_follow(&self, a: &str, b: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let mut items = extra;
+        items.extend(self.put_pair(a, Edge::Requested, b, Utc::now(), None)?);
         items.push(self.user_check(b, Condition::ActiveAndPrivate)?);
         items.push(self.user_check(a, Condition::Active)?);
         items.push(self.absent(a, Edge::Blocking, b)?);
@@ -323,9 +356,10 @@ impl Store {
     }
 
     /// `b` accepts `a`'s request: the request becomes a counted follow.
-    pub async fn accept_request(&self, b: &str, a: &str) -> AppResult<bool> {
+    pub async fn accept_request(&self, b: &str, a: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
         let now = Utc::now();
-        let mut items = Vec::from(self.delete_pair(a, Edge::Requested, b)?);
+        let mut items = extra;
+        items.extend(self.delete_pair(a, Edge::Requested, b)?);
         items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
         items.push(self.counters(a, 1, 0, Condition::Exists)?);
         items.push(self.counters(b, 0, 1, Condition::Exists)?);

@@ -1,0 +1,180 @@
+//! The `notify` function: outbox messages from the table's stream, out to people.
+//!
+//! Lambda hands it batches of stream records (only outbox inserts, by the event source
+//! mapping's filter); the local server hands it what it reads from DynamoDB Local's
+//! stream, in the same JSON. Each record is taken on its own: it names the message by
+//! its key, the message itself is read back from the table when it is claimed (see
+//! `shared::store::outbox`), so nothing depends on how a stream renders an image. A
+//! record that is not an outbox insert, a message that cannot be read or composed, and
+//! a message the mail service refuses for good are logged by id, marked failed where
+//! there is an item, and passed over; only what may succeed later (throttling, an
+//! unreachable service, a message another delivery holds) goes back to Lambda as a
+//! batch item failure.
+
+pub mod compose;
+pub mod transport;
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use shared::store::outbox::{self, Claim, Outcome};
+use shared::store::Store;
+
+pub use compose::{compose, Email};
+pub use transport::{SendError, Transport};
+
+/// How long a claim holds a message: longer than a send can take (the SES client gives
+/// up after 10 s) and than the function's timeout (30 s), so a lease outlives its
+/// holder only when the holder crashed.
+pub const LEASE_SECS: i64 = 30;
+
+const NOT_AN_OUTBOX_INSERT: &str = "not an outbox insert";
+
+/// Lambda's partial batch response (`FunctionResponseTypes: [ReportBatchItemFailures]`).
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFailure {
+    /// The record's sequence number.
+    pub item_identifier: String,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Delivered,
+    /// Nothing to do: not an outbox insert, or settled before (a repeated record).
+    Skipped(&'static str),
+    /// Marked failed on its item, never to be sent.
+    Failed(String),
+    /// May succeed later: hand it back.
+    Retry(String),
+}
+
+pub struct Notifier {
+    store: Store,
+    transport: Transport,
+    base_url: String,
+}
+
+impl Notifier {
+    pub fn new(store: Store, transport: Transport, base_url: impl Into<String>) -> Self {
+        Notifier { store, transport, base_url: base_url.into() }
+    }
+
+    /// The production notifier: the table from the configuration, mail through SES
+    /// from `MAIL_FROM`.
+    pub async fn with_ses(config: &shared::config::Config) -> Self {
+        let aws = shared::aws::sdk_config(config.tls_native_roots).await;
+        let store =
+            Store::new(&aws, config.table_name.clone(), std::time::Duration::from_millis(config.dynamodb_timeout_ms));
+        Notifier::new(store, Transport::ses(&aws, &config.mail_from), config.app_base_url.clone())
+    }
+
+    /// A batch of stream records (`{"Records": [...]}`, as Lambda sends it and as
+    /// DynamoDB Streams' GetRecords answers), one record at a time, in order.
+    pub async fn handle(&self, event: &Value) -> BatchResponse {
+        let records = event.get("Records").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let mut response = BatchResponse::default();
+        for record in records {
+            if let Step::Retry(_) = self.deliver(record).await {
+                match sequence_number(record) {
+                    Some(sequence) => {
+                        response.batch_item_failures.push(ItemFailure { item_identifier: sequence.into() })
+                    }
+                    None => tracing::error!(event_id = event_id(record), "a record to retry has no sequence number"),
+                }
+            }
+        }
+        response
+    }
+
+    /// Delivers the message a record announces, at most once unless a crash or a
+    /// transient failure intervenes (then at least once).
+    pub async fn deliver(&self, record: &Value) -> Step {
+        let step = self.try_deliver(record).await;
+        let (event_id, message_id) = (event_id(record), outbox_insert(record).unwrap_or("-"));
+        match &step {
+            Step::Delivered => {}
+            // Only outbox inserts reach the function in AWS (the mapping's filter); the
+            // local stream follower sees every change.
+            Step::Skipped(NOT_AN_OUTBOX_INSERT) => tracing::debug!(event_id, "not an outbox insert"),
+            Step::Skipped(why) => tracing::info!(event_id, message_id, why, "record passed over"),
+            Step::Failed(why) => {
+                tracing::warn!(event_id, message_id, why, "message failed for good; marked and passed over")
+            }
+            Step::Retry(why) => tracing::warn!(event_id, message_id, why, "message handed back to retry"),
+        }
+        step
+    }
+
+    async fn try_deliver(&self, record: &Value) -> Step {
+        let Some(id) = outbox_insert(record) else {
+            return Step::Skipped(NOT_AN_OUTBOX_INSERT);
+        };
+        let item = match self.store.claim_message(id, Utc::now(), LEASE_SECS).await {
+            Ok(Claim::Claimed(item)) => item,
+            Ok(Claim::Settled(state)) => return Step::Skipped(state),
+            Ok(Claim::Busy) => return Step::Retry("another delivery holds the message".into()),
+            Err(err) => return Step::Retry(format!("claiming failed: {err}")),
+        };
+        let had_token = item.get("data").and_then(|d| d.as_m().ok()).is_some_and(|data| data.contains_key("token"));
+        let message = match outbox::message_from_item(item) {
+            Ok(message) => message,
+            Err(_) => return self.fail(id, "the item is not a readable message".into(), had_token).await,
+        };
+        let email = match compose(&message, &self.base_url) {
+            Ok(email) => email,
+            Err(why) => return self.fail(id, why, had_token).await,
+        };
+        match self.transport.send(&message, &email).await {
+            Ok(provider_id) => {
+                let outcome = Outcome::Delivered { provider_id };
+                if let Err(err) = self.store.settle_message(id, &outcome, had_token).await {
+                    // Sent is sent: a retry would send it again. The token expires with the item.
+                    tracing::error!(message_id = id, error = %err, "delivered, but marking it so failed");
+                }
+                tracing::info!(message_id = id, kind = message.kind.as_str(), "message delivered");
+                Step::Delivered
+            }
+            Err(SendError::Permanent(why)) => self.fail(id, why, had_token).await,
+            Err(SendError::Transient(why)) => {
+                if let Err(err) = self.store.release_message(id).await {
+                    tracing::warn!(message_id = id, error = %err, "releasing the lease failed; it runs out by itself");
+                }
+                Step::Retry(why)
+            }
+        }
+    }
+
+    async fn fail(&self, id: &str, reason: String, had_token: bool) -> Step {
+        match self.store.settle_message(id, &Outcome::Failed { reason: reason.clone() }, had_token).await {
+            Ok(()) => Step::Failed(reason),
+            Err(err) => Step::Retry(format!("marking the message failed did not work: {err}")),
+        }
+    }
+}
+
+/// The outbox message id of an `INSERT` record of an outbox item, read from its keys
+/// alone (DynamoDB Local renders empty maps in images in a form the SDK's stream types
+/// refuse; keys are plain strings).
+fn outbox_insert(record: &Value) -> Option<&str> {
+    if record.get("eventName").and_then(Value::as_str) != Some("INSERT") {
+        return None;
+    }
+    let pk = record.pointer("/dynamodb/Keys/PK/S").and_then(Value::as_str)?;
+    outbox::message_id(pk)
+}
+
+fn sequence_number(record: &Value) -> Option<&str> {
+    record.pointer("/dynamodb/SequenceNumber").and_then(Value::as_str)
+}
+
+fn event_id(record: &Value) -> &str {
+    record.get("eventID").and_then(Value::as_str).unwrap_or("-")
+}

@@ -1,0 +1,119 @@
+//! The README's "Try it", as a new user runs it: `scripts/dev` (the real local server
+//! binary and a DynamoDB Local of its own), a sign-up, the verification link read off
+//! the server's console, and the email verified with it.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use serde_json::json;
+use support::http_json;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `scripts/dev` in a process group of its own, stopped with everything it started
+/// when dropped.
+struct DevServer {
+    child: Child,
+    lines: Receiver<String>,
+    data: PathBuf,
+    base: String,
+}
+
+impl DevServer {
+    fn start() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let data = std::env::temp_dir().join(format!("user-service-dev-{}", uuid::Uuid::new_v4()));
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new("bash")
+            .arg(root.join("scripts/dev"))
+            .current_dir(&root)
+            .env("DYNAMODB_PORT", free_port().to_string())
+            .env("DYNAMODB_DATA_DIR", data.join("dynamodb"))
+            .env("JWT_KEYS_FILE", data.join("jwt-keys.json"))
+            .env("LISTEN_ADDR", &listen)
+            .env_remove("TABLE_NAME")
+            .env_remove("MAIL_TRANSPORT")
+            .env_remove("LOCAL_NOTIFY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .expect("start scripts/dev");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        DevServer { child, lines, data, base: format!("http://{listen}") }
+    }
+
+    /// The first console line that `matches`, among those printed within `limit`.
+    fn wait_for_line(&self, limit: Duration, matches: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if matches(&line) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_walk_through_verifies_an_email_from_the_console_link() {
+    let server = DevServer::start();
+    // The first run may build the server (minutes on a cold cache).
+    let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
+    assert!(listening.is_some(), "scripts/dev did not start the server");
+
+    let (status, registered) = http_json(
+        Method::POST,
+        &format!("{}/api/auth/register", server.base),
+        Some(&json!({
+            "username": "ada", "email": "ada@example.org", "password": support::PASSWORD, "agreeToTerms": true
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    assert_eq!(registered["user"]["isVerified"], false);
+
+    let header = server.wait_for_line(Duration::from_secs(5), |l| l == "── outbox: verify_email to ada@example.org ──");
+    assert!(header.is_some(), "no verification message on the console within 5 s");
+    let link = server.wait_for_line(Duration::from_secs(1), |l| l.trim_start().starts_with("link: ")).unwrap();
+    let token = link.split("token=").nth(1).expect("the link carries the token");
+    assert!(link.contains("/verify-email?token="), "{link}");
+
+    let (status, verified) =
+        http_json(Method::POST, &format!("{}/api/auth/verify-email", server.base), Some(&json!({ "token": token })))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{verified}");
+    assert_eq!(verified["isVerified"], true);
+}
