@@ -397,3 +397,45 @@ async fn claims_carry_the_current_password_hash() {
     assert!(rehashed.iter().all(|h| *h == rehashed[0]), "{rehashed:?}");
     assert!(rehashed[0].as_deref().is_some_and(|h| h != weak_hash && h.contains("m=19456")), "{rehashed:?}");
 }
+
+/// A sign-in whose stored hash needs new parameters writes the re-hash only over the
+/// hash it verified: a reset that lands between its verification and its write wins.
+#[tokio::test]
+async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
+    let app = TestApp::new().await;
+    let ada = app.user("ada").await;
+    // What a sign-in with the old password read and verified…
+    let verified = app.state.store.user_by_id(&ada.id).await.unwrap().unwrap();
+    let rehash = app.state.passwords.hash(PASSWORD.to_owned()).await.unwrap();
+    // …then a reset…
+    app.post("/api/auth/forgot-password", json!({ "email": "ada@example.org" })).await;
+    let token = app.outbox_token("reset_password", &ada.id).await;
+    let reset = app.post("/api/auth/reset-password", json!({ "token": token, "newPassword": NEW_PASSWORD })).await;
+    assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+    // …then the sign-in's write, with the re-hash of the old password.
+    let now = chrono::Utc::now();
+    let session = shared::domain::session::SessionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: ada.id.clone(),
+        refresh_token_hash: "unused".into(),
+        previous_token_hash: None,
+        rotated_at: None,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now.timestamp() + 3600,
+        remember_me: false,
+        device: Default::default(),
+        ip_address: None,
+        generation: verified.session_generation,
+    };
+    let login =
+        shared::store::LoginWrite { at: now, rehashed_password: Some(rehash), known_devices: None, extra: vec![] };
+    let written = app.state.store.record_login(&verified, &session, login).await;
+    assert!(matches!(written, Err(shared::AppError::InvalidCredentials)), "{written:?}");
+
+    assert_eq!(app.login_with("ada", NEW_PASSWORD).await.status, StatusCode::OK, "the reset's password stands");
+    let old = app.post("/api/auth/login", json!({ "identifier": "ada", "password": PASSWORD })).await;
+    assert_eq!(old.error_code(), "INVALID_CREDENTIALS", "the old password did not come back");
+    let by_email = app.post("/api/auth/login", json!({ "identifier": "ada@example.org", "password": PASSWORD })).await;
+    assert_eq!(by_email.error_code(), "INVALID_CREDENTIALS", "nor on the claims' copies");
+}

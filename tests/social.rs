@@ -415,3 +415,31 @@ async fn concurrent_graph_changes_keep_counters_and_edges_consistent() {
         );
     }
 }
+
+/// A deactivated account's access token stays valid for minutes; every graph write
+/// answers it the same 401, at once (no 503 after retries, no write).
+#[tokio::test]
+async fn a_deactivated_callers_token_gets_401_on_every_graph_write() {
+    let app = TestApp::new().await;
+    let (ada, bob) = (app.user("ada").await, app.user("bob").await);
+    app.set_email_verified(&bob).await;
+    app.follow(&bob, &ada).await;
+    app.follow(&ada, &bob).await;
+    let gone = app.post_as(&bob, "/api/users/deactivate", json!({ "password": support::PASSWORD })).await;
+    assert_eq!(gone.status, StatusCode::OK);
+    let before = app.all_items().await.len();
+    let target = json!({ "userId": ada.id });
+    for (path, body) in [
+        ("/api/social/follow", target.clone()),
+        ("/api/social/unfollow", target.clone()),
+        ("/api/social/block", target.clone()),
+        ("/api/social/unblock", target.clone()),
+        ("/api/social/report", json!({ "userId": ada.id, "reason": "spam" })),
+        (&format!("/api/social/requests/{}/accept", ada.id), json!({})),
+        (&format!("/api/social/requests/{}/reject", ada.id), json!({})),
+    ] {
+        let response = app.post_as(&bob, path, body).await;
+        assert_eq!((response.status, response.error_code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"), "{path}");
+    }
+    assert_eq!(app.all_items().await.len(), before, "nothing was written");
+}

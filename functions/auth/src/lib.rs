@@ -7,6 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use shared::domain::user::OwnUserView;
+use shared::domain::Id;
 use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
 use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest, TokenPair};
@@ -248,7 +249,7 @@ async fn revoke_other_sessions(State(state): State<AppState>, caller: Caller) ->
 async fn revoke_session(
     State(state): State<AppState>,
     caller: Caller,
-    PathParam(session_id): PathParam<String>,
+    PathParam(session_id): PathParam<Id>,
 ) -> AppResult<StatusCode> {
     state.revoke_session(&caller, &session_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use shared::domain::page::{Page, PageQuery};
 use shared::domain::social::{ListedUser, Relationship};
+use shared::domain::Id;
 use shared::http::{Caller, JsonBody, PathParam, QueryParams};
 use shared::openapi::{ApiError, RateLimited};
 use shared::services::social::{
@@ -87,7 +88,7 @@ async fn unfollow(
 async fn followers(
     State(state): State<AppState>,
     caller: Caller,
-    PathParam(user_id): PathParam<String>,
+    PathParam(user_id): PathParam<Id>,
     QueryParams(page): QueryParams<PageQuery>,
 ) -> Listed {
     Ok(Json(state.user_list(&caller, &user_id, UserList::Followers, page.validate()?).await?))
@@ -105,7 +106,7 @@ async fn followers(
 async fn following(
     State(state): State<AppState>,
     caller: Caller,
-    PathParam(user_id): PathParam<String>,
+    PathParam(user_id): PathParam<Id>,
     QueryParams(page): QueryParams<PageQuery>,
 ) -> Listed {
     Ok(Json(state.user_list(&caller, &user_id, UserList::Following, page.validate()?).await?))
@@ -132,7 +133,7 @@ async fn requests(State(state): State<AppState>, caller: Caller, QueryParams(pag
 async fn accept(
     State(state): State<AppState>,
     caller: Caller,
-    PathParam(user_id): PathParam<String>,
+    PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<FollowStatus>> {
     Ok(Json(state.accept_request(&caller, &user_id).await?))
 }
@@ -147,7 +148,7 @@ async fn accept(
 async fn reject(
     State(state): State<AppState>,
     caller: Caller,
-    PathParam(user_id): PathParam<String>,
+    PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<FollowStatus>> {
     Ok(Json(state.reject_request(&caller, &user_id).await?))
 }
@@ -222,7 +223,7 @@ async fn report(
 async fn relationship(
     State(state): State<AppState>,
     caller: Caller,
-    PathParam(user_id): PathParam<String>,
+    PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<Relationship>> {
     Ok(Json(state.relationship(&caller, &user_id).await?))
 }

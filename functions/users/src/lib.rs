@@ -10,6 +10,7 @@ use shared::domain::page::{Page, PageQuery};
 use shared::domain::profile::{NotificationPatch, ProfilePatch};
 use shared::domain::social::ListedUser;
 use shared::domain::user::OwnUserView;
+use shared::domain::Id;
 use shared::http::{Caller, JsonBody, MaybeCaller, PathParam, QueryParams};
 use shared::openapi::{ApiError, Empty};
 use shared::services::users::{DeactivateRequest, Health, HealthReport, Liveness, Profile, SearchQuery, Stats};
@@ -81,7 +82,7 @@ async fn search(
 async fn profile(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
-    PathParam(user_id): PathParam<String>,
+    PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<Profile>> {
     Ok(Json(state.profile(caller.as_ref(), &user_id).await?))
 }
@@ -113,7 +114,7 @@ async fn by_username(
 async fn stats(
     State(state): State<AppState>,
     MaybeCaller(caller): MaybeCaller,
-    PathParam(user_id): PathParam<String>,
+    PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<Stats>> {
     Ok(Json(state.stats(caller.as_ref(), &user_id).await?))
 }

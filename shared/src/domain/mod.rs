@@ -2,6 +2,7 @@
 //! `Username` or an `Email` cannot hold an invalid value.
 
 mod fields;
+mod id;
 mod names;
 pub mod page;
 pub mod profile;
@@ -11,4 +12,5 @@ pub mod social;
 pub mod user;
 
 pub use fields::{non_empty, Fields};
+pub use id::{is_id, Id};
 pub use names::{Email, PersonName, Username};

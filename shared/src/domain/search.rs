@@ -6,8 +6,25 @@ use std::collections::BTreeSet;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
+/// The longest folded text kept, in bytes: search keys stay far below DynamoDB's key
+/// limits (1 KB for a sort key) even where folding multiplies a name's length (U+FDFA
+/// folds to 18 letters). A longer name is found by its first 200 bytes, and a longer
+/// query matches as its first 200 bytes.
+pub const MAX_FOLDED_BYTES: usize = 200;
+
+/// `text` cut to at most `MAX_FOLDED_BYTES` at a character boundary.
+fn capped(mut text: String) -> String {
+    if text.len() > MAX_FOLDED_BYTES {
+        let end = (0..=MAX_FOLDED_BYTES).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.truncate(end);
+        text.truncate(text.trim_end().len());
+    }
+    text
+}
+
 /// Folds text for matching: compatibility decomposition without combining marks,
-/// lower case, letters, digits and `_` kept, every other run of characters one space.
+/// lower case, letters, digits and `_` kept, every other run of characters one space;
+/// at most `MAX_FOLDED_BYTES`.
 pub fn fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     let mut pending_space = false;
@@ -18,11 +35,14 @@ pub fn fold(text: &str) -> String {
             }
             pending_space = false;
             folded.push(c);
+            if folded.len() > MAX_FOLDED_BYTES {
+                break;
+            }
         } else {
             pending_space = true;
         }
     }
-    folded
+    capped(folded)
 }
 
 /// Most words of a name that are indexed, so one user writes a bounded number of entries.
@@ -37,7 +57,7 @@ pub fn tokens(username: &str, first_name: Option<&str>, last_name: Option<&str>)
     for name in [&first, &last] {
         tokens.extend(name.split(' ').filter(|w| !w.is_empty()).take(MAX_WORDS).map(str::to_owned));
     }
-    let full = format!("{first} {last}").trim().to_owned();
+    let full = capped(format!("{first} {last}").trim().to_owned());
     if full.contains(' ') {
         tokens.insert(full);
     }
@@ -64,6 +84,16 @@ mod tests {
         assert_eq!(fold("ﬁne"), "fine");
         assert_eq!(fold("李小龙"), "李小龙");
         assert_eq!(fold("#%!"), "");
+    }
+
+    #[test]
+    fn folding_is_bounded_however_much_a_character_expands() {
+        let ligatures = "\u{FDFA}".repeat(50);
+        assert!(fold(&ligatures).len() <= MAX_FOLDED_BYTES);
+        assert!(fold(&"é".repeat(300)).len() <= MAX_FOLDED_BYTES);
+        let name = "\u{FDFA}".repeat(100);
+        assert!(tokens("x_y", Some(&name), Some(&name)).iter().all(|t| t.len() <= MAX_FOLDED_BYTES));
+        assert!(fold(&ligatures).starts_with(&fold("\u{FDFA}")), "a long query still matches as a prefix");
     }
 
     #[test]

@@ -237,27 +237,7 @@ impl AppState {
         let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
         let now = Utc::now();
         let (session, refresh) = self.new_session(&user, remember_me, client);
-        let device = session.device.fingerprint();
-        let (known_devices, extra) = if user.known_devices.contains(&device) {
-            (None, Vec::new())
-        } else {
-            // A device not seen before: remember it (the latest few) and tell the owner.
-            let mut known = user.known_devices.clone();
-            known.push(device);
-            let excess = known.len().saturating_sub(MAX_KNOWN_DEVICES);
-            known.drain(..excess);
-            let what = [session.device.platform.clone(), session.device.user_agent.clone()];
-            let notice = self.notice(
-                MessageKind::NewSignIn,
-                &user,
-                [
-                    ("device", what.into_iter().flatten().collect::<Vec<_>>().join(" — ")),
-                    ("ipAddress", session.ip_address.clone().unwrap_or_default()),
-                    ("at", now.to_rfc3339()),
-                ],
-            )?;
-            (Some(known), vec![notice])
-        };
+        let (known_devices, extra) = self.device_change(&user, &session, now)?;
         let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, extra };
         // The access token is signed (RSA, a millisecond or two) while the write is on
         // the wire; it leaves only once the session is stored.
@@ -268,6 +248,36 @@ impl AppState {
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens: tokens? })
+    }
+
+    /// A sign-in from a device the account has not used before (among its last few):
+    /// the device list to store, and the notice that tells the owner. Nothing for a
+    /// known device.
+    pub(crate) fn device_change(
+        &self,
+        user: &UserRecord,
+        session: &SessionRecord,
+        now: chrono::DateTime<Utc>,
+    ) -> AppResult<(Option<Vec<String>>, Vec<aws_sdk_dynamodb::types::TransactWriteItem>)> {
+        let device = session.device.fingerprint();
+        if user.known_devices.contains(&device) {
+            return Ok((None, Vec::new()));
+        }
+        let mut known = user.known_devices.clone();
+        known.push(device);
+        let excess = known.len().saturating_sub(MAX_KNOWN_DEVICES);
+        known.drain(..excess);
+        let what = [session.device.platform.clone(), session.device.user_agent.clone()];
+        let notice = self.notice(
+            MessageKind::NewSignIn,
+            user,
+            [
+                ("device", what.into_iter().flatten().collect::<Vec<_>>().join(" — ")),
+                ("ipAddress", session.ip_address.clone().unwrap_or_default()),
+                ("at", now.to_rfc3339()),
+            ],
+        )?;
+        Ok((Some(known), vec![notice]))
     }
 
     /// Checks the password of a signed-in user (change password, deactivation), under

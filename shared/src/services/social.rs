@@ -114,18 +114,27 @@ impl AppState {
         }
     }
 
+    /// What a graph write decides on, in one read: the caller's account (a deactivated or
+    /// deleted caller's still-valid access token is 401 on every graph write), the
+    /// target's, and the caller's relation to the target.
+    async fn graph_parties(
+        &self,
+        caller: &Caller,
+        target: &str,
+    ) -> AppResult<(UserRecord, Option<UserRecord>, Relationship)> {
+        match self.store.users_and_relationship(&caller.user_id, target).await? {
+            (user, Some(me), relation) if me.is_active() => Ok((me, user, relation)),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+
     /// Idempotent. A private account gets a request; a block either way is 403. The
     /// followed user is told (as their preferences allow) in the same transaction.
     pub async fn follow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
         let target = self.target_of(caller, req.user_id.as_deref(), "follow")?;
         for _ in 0..GRAPH_ATTEMPTS {
-            let (user, actor, relation) = match self.store.users_and_relationship(&caller.user_id, &target).await? {
-                (_, actor, _) if !actor.as_ref().is_some_and(UserRecord::is_active) => {
-                    return Err(AppError::Unauthorized)
-                }
-                (Some(user), Some(actor), relation) if user.is_active() => (user, actor, relation),
-                _ => return Err(AppError::NotFound),
-            };
+            let (actor, user, relation) = self.graph_parties(caller, &target).await?;
+            let user = user.filter(UserRecord::is_active).ok_or(AppError::NotFound)?;
             if relation.any_block() {
                 return Err(AppError::Forbidden("a block between you and this user prevents following"));
             }
@@ -177,7 +186,7 @@ impl AppState {
     pub async fn unfollow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
         let target = self.target_of(caller, req.user_id.as_deref(), "unfollow")?;
         for _ in 0..GRAPH_ATTEMPTS {
-            let (user, relation) = self.store.user_and_relationship(&caller.user_id, &target).await?;
+            let (_, user, relation) = self.graph_parties(caller, &target).await?;
             if user.is_none() {
                 return Err(AppError::NotFound);
             }
@@ -199,16 +208,16 @@ impl AppState {
     /// caller (as a `new_follower`, their preferences allowing) like any other follow.
     pub async fn accept_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
-            let (actor, me, relation) = self.store.users_and_relationship(&caller.user_id, requester).await?;
+            let (me, actor, relation) = self.graph_parties(caller, requester).await?;
             if relation.followed_by {
                 return Ok(FOLLOWING);
             }
             if !relation.requested_by {
                 return Err(AppError::NotFound);
             }
-            let notice = match (&me, &actor) {
-                (Some(me), Some(actor)) => self.follow_notice(MessageKind::NewFollower, me, actor)?,
-                _ => Vec::new(),
+            let notice = match &actor {
+                Some(actor) => self.follow_notice(MessageKind::NewFollower, &me, actor)?,
+                None => Vec::new(),
             };
             if self.store.accept_request(&caller.user_id, requester, notice).await? {
                 return Ok(FOLLOWING);
@@ -219,7 +228,7 @@ impl AppState {
 
     pub async fn reject_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
-            let relation = self.store.relationship(&caller.user_id, requester).await?;
+            let (_, _, relation) = self.graph_parties(caller, requester).await?;
             if !relation.requested_by || self.store.cancel_request(requester, &caller.user_id).await? {
                 return Ok(NONE);
             }
@@ -235,7 +244,7 @@ impl AppState {
         fields.finish()?;
         let target = complete(target)?;
         for _ in 0..GRAPH_ATTEMPTS {
-            let (user, relation) = self.store.user_and_relationship(&caller.user_id, &target).await?;
+            let (_, user, relation) = self.graph_parties(caller, &target).await?;
             if user.is_none() {
                 return Err(AppError::NotFound);
             }
@@ -250,7 +259,7 @@ impl AppState {
     pub async fn unblock(&self, caller: &Caller, req: TargetRequest) -> AppResult<BlockStatus> {
         let target = self.target_of(caller, req.user_id.as_deref(), "unblock")?;
         for _ in 0..GRAPH_ATTEMPTS {
-            let relation = self.store.relationship(&caller.user_id, &target).await?;
+            let (_, _, relation) = self.graph_parties(caller, &target).await?;
             if !relation.blocking || self.store.unblock(&caller.user_id, &target).await? {
                 return Ok(BlockStatus { blocking: false });
             }

@@ -237,7 +237,8 @@ impl AppState {
             return Err(AppError::AccountDeactivated);
         }
         let (session, refresh) = self.new_session(&user, credentials.remember_me, client);
-        if !self.store.reactivate(&user, &session, now).await? {
+        let (known_devices, notice) = self.device_change(&user, &session, now)?;
+        if !self.store.reactivate(&user, &session, now, known_devices.as_deref(), notice).await? {
             return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
         }
         tracing::info!(user_id = %user.id, "account reactivated");

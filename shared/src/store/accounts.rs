@@ -116,16 +116,31 @@ impl Store {
     }
 
     /// Reactivation: the status back, the search entries back, and a first session.
-    pub async fn reactivate(&self, user: &UserRecord, session: &SessionRecord, at: DateTime<Utc>) -> AppResult<bool> {
-        let update = self
+    /// Reactivation within the window: the status, the new session, the search entries
+    /// back, and a new device's list and notice, at once.
+    pub async fn reactivate(
+        &self,
+        user: &UserRecord,
+        session: &SessionRecord,
+        at: DateTime<Utc>,
+        known_devices: Option<&[String]>,
+        extra: Vec<TransactWriteItem>,
+    ) -> AppResult<bool> {
+        let mut update = self
             .user_update(user)?
-            .update_expression("SET #status = :active, updatedAt = :at, lastLogin = :at REMOVE deactivatedAt")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":at", value(&at)?)
-            .build()
-            .map_err(AppError::internal)?;
+            .expression_attribute_values(":at", value(&at)?);
+        let mut set = "SET #status = :active, updatedAt = :at, lastLogin = :at".to_owned();
+        if let Some(devices) = known_devices {
+            set.push_str(", knownDevices = :devices");
+            let devices = serde_dynamo::to_attribute_value(devices).map_err(AppError::internal)?;
+            update = update.expression_attribute_values(":devices", devices);
+        }
+        let update =
+            update.update_expression(format!("{set} REMOVE deactivatedAt")).build().map_err(AppError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), session_put(self, session)?];
+        items.extend(extra);
         items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
         Ok(self.try_transact(items).await?.is_ok())
     }

@@ -136,12 +136,6 @@ impl Store {
         Ok(relations)
     }
 
-    /// The viewer's whole relation to the target, read strongly consistently.
-    pub async fn relationship(&self, viewer: &str, target: &str) -> AppResult<Relationship> {
-        let mut relations = self.read_relations(viewer, &[target], &Edge::ALL, true).await?;
-        Ok(relations.remove(target).unwrap_or_default())
-    }
-
     /// The target's user item and the viewer's relation to it, in one batch read.
     pub async fn user_and_relationship(
         &self,

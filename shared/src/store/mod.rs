@@ -239,8 +239,16 @@ where
         _ => false,
     };
     if unavailable {
-        AppError::ServiceUnavailable(Box::new(err))
-    } else {
-        AppError::Internal(Box::new(err))
+        return AppError::ServiceUnavailable(Box::new(err));
     }
+    // Input is bounded before it becomes a key; should a value still outgrow DynamoDB's
+    // key limits, that is the request's fault, not a 500.
+    if let SdkError::ServiceError(ctx) = &err {
+        let message = ctx.err().message().unwrap_or_default().to_lowercase();
+        if ctx.err().code() == Some("ValidationException") && message.contains("size") && message.contains("key") {
+            tracing::warn!(error = %message, "a key built from the request was too large");
+            return AppError::validation("request", "a value in the request is too long");
+        }
+    }
+    AppError::Internal(Box::new(err))
 }

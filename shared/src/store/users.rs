@@ -158,10 +158,16 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", super::time(&login.at));
         let mut claims = Vec::new();
+        let rehashing = login.rehashed_password.is_some();
         if let Some(hash) = login.rehashed_password {
+            // Only over the hash just verified: a sign-in racing a reset or a password
+            // change never writes the old password back.
             sets.push("passwordHash = :hash");
             claims = self.claim_hash_updates(user, &hash)?;
-            update = update.expression_attribute_values(":hash", s(hash));
+            update = update
+                .condition_expression("attribute_exists(PK) AND passwordHash = :verified")
+                .expression_attribute_values(":verified", s(&user.password_hash))
+                .expression_attribute_values(":hash", s(hash));
         }
         if let Some(devices) = login.known_devices {
             sets.push("knownDevices = :devices");
@@ -182,7 +188,9 @@ impl Store {
         let mut items = vec![session_item, TransactWriteItem::builder().update(update).build()];
         items.extend(claims);
         items.extend(login.extra);
-        self.transact(items, |_| AppError::Unauthorized).await
+        // A failed condition: the account is gone, or (re-hashing) its password changed
+        // since it was verified; either way these credentials no longer sign in.
+        self.transact(items, |_| if rehashing { AppError::InvalidCredentials } else { AppError::Unauthorized }).await
     }
 
     /// A put that must not overwrite anything.
