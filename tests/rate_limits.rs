@@ -111,6 +111,36 @@ async fn refresh_per_session() {
     assert_eq!(app.refresh(&other_session).await.status, StatusCode::OK, "limits are per session");
 }
 
+/// A session's ids are in every access token; guesses with them must not use up the
+/// owner's refreshes (only a token that matches the session counts against it).
+#[tokio::test]
+async fn forged_refresh_tokens_with_a_known_session_cannot_block_its_refreshes() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_REFRESH_PER_SESSION", "2/60")]).await;
+    let (_, refresh) = tokens_of(&app.register("victim").await);
+    support::clear_of_window_end(60, 20).await;
+    let token = shared::domain::session::RefreshToken::parse(&refresh).unwrap();
+    for guess in 0..5 {
+        let forged = format!("{}.{}.guess{guess}", token.user_id, token.session_id);
+        assert_eq!(app.refresh(&forged).await.error_code(), "INVALID_TOKEN");
+    }
+    assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK, "the owner's refresh still works");
+}
+
+#[tokio::test]
+async fn refresh_per_address() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_REFRESH_PER_IP", "3/60")]).await;
+    let (_, refresh) = tokens_of(&app.register("roamer").await);
+    support::clear_of_window_end(60, 20).await;
+    for _ in 0..3 {
+        let junk = app.post_from("198.51.100.7", "/api/auth/refresh", json!({ "refreshToken": "a.b.c" })).await;
+        assert_eq!(junk.error_code(), "INVALID_TOKEN");
+    }
+    let refused = app.post_from("198.51.100.7", "/api/auth/refresh", json!({ "refreshToken": refresh })).await;
+    assert_limited(&refused, 60);
+    let elsewhere = app.post_from("198.51.100.8", "/api/auth/refresh", json!({ "refreshToken": refresh })).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{:?}", elsewhere.body);
+}
+
 #[tokio::test]
 async fn failed_logins_lock_the_account_for_the_window_even_with_the_right_password() {
     let app = TestApp::with_env(&[("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "3/3")]).await;

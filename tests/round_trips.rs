@@ -70,12 +70,12 @@ async fn auth_endpoints() {
     let r = call(&app, Method::GET, "/api/auth/me", None, Some(&user)).await;
     expect_calls(&app, "me", StatusCode::OK, &[("GetItem", 1)], r).await;
     let r = call(&app, Method::POST, "/api/auth/refresh", Some(json!({ "refreshToken": refresh })), None).await;
-    expect_calls(&app, "refresh", StatusCode::OK, &[("UpdateItem", 2), ("BatchGetItem", 1)], r).await;
+    expect_calls(&app, "refresh", StatusCode::OK, &[("UpdateItem", 3), ("BatchGetItem", 1)], r).await;
     let r = call(&app, Method::GET, "/api/auth/sessions", None, Some(&user)).await;
     expect_calls(&app, "sessions", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1)], r).await;
     let r = call(&app, Method::DELETE, "/api/auth/sessions", None, Some(&user)).await;
-    expect_calls(&app, "revoke others", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1), ("BatchWriteItem", 1)], r)
-        .await;
+    let revoke = [("BatchGetItem", 1), ("Query", 1), ("TransactWriteItems", 1), ("BatchWriteItem", 1)];
+    expect_calls(&app, "revoke others", StatusCode::OK, &revoke, r).await;
     let change = json!({ "currentPassword": PASSWORD, "newPassword": "quartz-meadow-harbor-58" });
     let r = call(&app, Method::POST, "/api/auth/change-password", Some(change), Some(&user)).await;
     expect_calls(

@@ -199,6 +199,43 @@ async fn revoking_the_others_keeps_the_caller() {
     assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK);
 }
 
+/// A sign-in that read the account before the revocation and writes its session after
+/// it (a race with the call) gets a session that is ended all the same.
+#[tokio::test]
+async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
+    let app = TestApp::new().await;
+    let (access, refresh) = tokens_of(&app.register("racer").await);
+    let user_id = shared::domain::session::RefreshToken::parse(&refresh).unwrap().user_id;
+    let read_before = app.state.store.user_by_id(&user_id).await.unwrap().unwrap();
+
+    let revoked = app.call(Method::DELETE, "/api/auth/sessions", None, Some(&access)).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+
+    // The racing sign-in's write, with what it read before the revocation.
+    let late = shared::domain::session::RefreshToken::new(&user_id, &uuid::Uuid::new_v4().to_string());
+    let now = chrono::Utc::now();
+    let session = shared::domain::session::SessionRecord {
+        id: late.session_id.clone(),
+        user_id: user_id.clone(),
+        refresh_token_hash: late.hash(),
+        previous_token_hash: None,
+        rotated_at: None,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now.timestamp() + 3600,
+        remember_me: false,
+        device: Default::default(),
+        ip_address: None,
+        generation: read_before.session_generation,
+    };
+    let login = shared::store::LoginWrite { at: now, rehashed_password: None, known_devices: None, extra: vec![] };
+    app.state.store.record_login(&read_before, &session, login).await.unwrap();
+
+    assert_eq!(app.refresh(&late.expose()).await.error_code(), "INVALID_TOKEN", "written during the call: ended");
+    assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK, "the caller's session goes on");
+    assert_eq!(app.get("/api/auth/sessions", Some(&access)).await.status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn one_session_can_be_revoked_but_only_ones_own() {
     let app = TestApp::new().await;

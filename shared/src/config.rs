@@ -109,6 +109,7 @@ impl Config {
                     )?,
                     register_per_ip: limit("RATE_LIMIT_REGISTER_PER_IP", defaults.register_per_ip)?,
                     refresh_per_session: limit("RATE_LIMIT_REFRESH_PER_SESSION", defaults.refresh_per_session)?,
+                    refresh_per_ip: limit("RATE_LIMIT_REFRESH_PER_IP", defaults.refresh_per_ip)?,
                     reports_per_user: limit("RATE_LIMIT_REPORTS_PER_USER", defaults.reports_per_user)?,
                     forgot_password_per_email: limit(
                         "RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL",

@@ -41,6 +41,7 @@ pub struct RateLimits {
     pub failed_logins_per_account: Limit,
     pub register_per_ip: Limit,
     pub refresh_per_session: Limit,
+    pub refresh_per_ip: Limit,
     pub reports_per_user: Limit,
     pub forgot_password_per_email: Limit,
     pub forgot_password_per_ip: Limit,
@@ -57,6 +58,8 @@ impl Default for RateLimits {
             failed_logins_per_account: Limit::new(100, 3600),
             register_per_ip: Limit::new(10, 3600),
             refresh_per_session: Limit::new(60, 3600),
+            // Some 30 refreshes a user-day: room for a few hundred users behind one NAT.
+            refresh_per_ip: Limit::new(600, 300),
             reports_per_user: Limit::new(10, 3600),
             forgot_password_per_email: Limit::new(3, 3600),
             forgot_password_per_ip: Limit::new(10, 3600),

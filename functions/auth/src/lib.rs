@@ -180,9 +180,10 @@ async fn reactivate(
     ))]
 async fn refresh(
     State(state): State<AppState>,
+    client: ClientInfo,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> AppResult<Json<TokenPair>> {
-    Ok(Json(state.refresh(body).await?))
+    Ok(Json(state.refresh(body, &client).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",

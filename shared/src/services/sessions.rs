@@ -10,8 +10,9 @@ use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
 use crate::domain::{non_empty, Fields};
 use crate::error::{AppError, AppResult};
-use crate::http::Caller;
+use crate::http::{Caller, ClientInfo};
 use crate::password;
+use crate::rate_limit::ip_key;
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
 use crate::store::RefreshRotation;
@@ -85,20 +86,44 @@ impl AppState {
     /// presented again within the grace window, gets a fresh pair (the client lost the
     /// answer) and after it ends the whole session (the token was stolen). Any other
     /// token is simply refused: a guess must not be able to end someone's session.
-    pub async fn refresh(&self, req: RefreshRequest) -> AppResult<TokenPair> {
+    ///
+    /// Limits: per client address before anything is read, and per session only once
+    /// the token has matched it, so that knowing a session's ids (in every access token)
+    /// is not enough to use up its owner's refreshes.
+    pub async fn refresh(&self, req: RefreshRequest, client: &ClientInfo) -> AppResult<TokenPair> {
         let mut fields = Fields::new();
         let raw = fields.required("refreshToken", req.refresh_token.as_deref(), non_empty(512));
         fields.finish()?;
-        let token = raw.as_deref().and_then(RefreshToken::parse).ok_or(AppError::InvalidToken)?;
-        let limit = self.config.rate_limits.refresh_per_session;
-        self.enforce_limit("refresh-session", &token.session_id, limit).await?;
-
+        let limits = self.config.rate_limits;
+        let ip = ip_key(client.ip.as_deref());
+        let per_ip = self.enforce_limit("refresh-ip", &ip, limits.refresh_per_ip);
+        let token = raw.as_deref().and_then(RefreshToken::parse);
+        let read = async {
+            match &token {
+                Some(token) => self.store.session_and_user(&token.user_id, &token.session_id).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (_, first_read) = tokio::try_join!(per_ip, read)?;
+        let (Some(token), Some(first_read)) = (token, first_read) else {
+            return Err(AppError::InvalidToken);
+        };
         let presented = token.hash();
+        let (mut counted, mut first_read) = (false, Some(first_read));
         for _ in 0..ROTATION_ATTEMPTS {
-            let (Some(session), Some(user)) = self.store.session_and_user(&token.user_id, &token.session_id).await?
-            else {
+            let read = match first_read.take() {
+                Some(read) => read,
+                None => self.store.session_and_user(&token.user_id, &token.session_id).await?,
+            };
+            let (Some(session), Some(user)) = read else {
                 return Err(AppError::InvalidToken);
             };
+            let matches = presented == session.refresh_token_hash
+                || session.previous_token_hash.as_deref() == Some(presented.as_str());
+            if matches && !counted {
+                self.enforce_limit("refresh-session", &token.session_id, limits.refresh_per_session).await?;
+                counted = true;
+            }
             let now = Utc::now();
             if !session.is_live(&user, now) {
                 return Err(AppError::InvalidToken);
@@ -190,16 +215,21 @@ impl AppState {
         Ok(SessionList { items })
     }
 
-    /// Ends every session of the caller but the current one.
+    /// Ends every session of the caller but the current one, at once: a new session
+    /// generation that carries the caller's session over, so that a session written
+    /// meanwhile (by a sign-in that read the account before) is ended too. `revoked`
+    /// counts the other sessions that were live; their items are deleted afterwards.
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> AppResult<Revoked> {
-        let (user, _) = self.live_session(caller).await?;
+        let (user, session) = self.live_session(caller).await?;
         let now = Utc::now();
-        let others: Vec<SessionRecord> =
-            self.store.sessions_of(&user.id).await?.into_iter().filter(|s| s.id != caller.session_id).collect();
-        let revoked = others.iter().filter(|s| s.is_live(&user, now)).count();
-        let ids: Vec<String> = others.into_iter().map(|s| s.id).collect();
-        self.store.delete_sessions(&user.id, &ids).await?;
+        let sessions = self.store.sessions_of(&user.id).await?;
+        let revoked = sessions.iter().filter(|s| s.id != caller.session_id && s.is_live(&user, now)).count();
+        self.store.bump_session_generation(&user, None, Some((&session, None)), Vec::new()).await?;
         tracing::info!(user_id = %user.id, revoked, "other sessions ended");
+        let ended: Vec<String> = sessions.into_iter().map(|s| s.id).filter(|id| *id != session.id).collect();
+        if let Err(err) = self.store.delete_sessions(&user.id, &ended).await {
+            tracing::warn!(user_id = %user.id, error = %err, "ended sessions left to expire");
+        }
         Ok(Revoked { revoked })
     }
 
@@ -236,7 +266,9 @@ impl AppState {
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
         let notice = self.notice(MessageKind::PasswordChanged, &user, [("via", "change-password".to_owned())])?;
-        self.store.bump_session_generation(&user, Some(&hash), Some((&session, &next.hash())), vec![notice]).await?;
+        self.store
+            .bump_session_generation(&user, Some(&hash), Some((&session, Some(&next.hash()))), vec![notice])
+            .await?;
         tracing::info!(user_id = %user.id, "password changed; other sessions ended");
         self.delete_ended_sessions(&user.id, Some(&session.id)).await;
         self.token_pair(&user, &session.id, &next)

@@ -142,7 +142,7 @@ impl Store {
         &self,
         user: &UserRecord,
         new_password_hash: Option<&str>,
-        keep: Option<(&SessionRecord, &str)>,
+        keep: Option<(&SessionRecord, Option<&str>)>,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<i64> {
         let next = user.session_generation + 1;
@@ -169,18 +169,22 @@ impl Store {
             items.extend(self.claim_hash_updates(user, hash)?);
         }
         if let Some((session, new_refresh_hash)) = keep {
+            // Carried over to the new generation, with a new refresh token or its own.
             let session_update = Update::builder()
                 .table_name(self.table())
                 .set_key(Some(key(&session.user_id, keys::session(&session.id))))
-                .update_expression(
-                    "SET generation = :next, refreshTokenHash = :hash, lastUsedAt = :now REMOVE previousTokenHash, rotatedAt",
-                )
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":next", n(next))
-                .expression_attribute_values(":hash", s(new_refresh_hash))
-                .expression_attribute_values(":now", now.clone())
-                .build()
-                .map_err(AppError::internal)?;
+                .expression_attribute_values(":now", now.clone());
+            let session_update = match new_refresh_hash {
+                Some(hash) => session_update
+                    .update_expression(
+                        "SET generation = :next, refreshTokenHash = :hash, lastUsedAt = :now REMOVE previousTokenHash, rotatedAt",
+                    )
+                    .expression_attribute_values(":hash", s(hash)),
+                None => session_update.update_expression("SET generation = :next, lastUsedAt = :now"),
+            };
+            let session_update = session_update.build().map_err(AppError::internal)?;
             items.push(TransactWriteItem::builder().update(session_update).build());
         }
         items.extend(extra);
