@@ -114,7 +114,13 @@ async fn unreachable_dynamodb_is_503_quickly() {
             .endpoint_url("http://127.0.0.1:9")
             .build(),
     );
-    let state = AppState::new(config_with(&[]), Store::from_client(dead, "unreachable"), test_keys()).unwrap();
+    let state = AppState::new(
+        config_with(&[]),
+        Store::from_client(dead, "unreachable"),
+        test_keys(),
+        support::TEST_CURSOR_SECRET,
+    )
+    .unwrap();
     let router = local_server::app(state);
     let started = Instant::now();
     let request = raw(

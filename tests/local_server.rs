@@ -37,6 +37,7 @@ impl DevServer {
             .env("DYNAMODB_PORT", free_port().to_string())
             .env("DYNAMODB_DATA_DIR", data.join("dynamodb"))
             .env("JWT_KEYS_FILE", data.join("jwt-keys.json"))
+            .env("CURSOR_KEY_FILE", data.join("cursor-key"))
             .env("LISTEN_ADDR", &listen)
             .env_remove("TABLE_NAME")
             .env_remove("MAIL_TRANSPORT")

@@ -54,3 +54,20 @@ async fn the_local_key_file_is_generated_once_and_reused() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_cursor_key_loads_from_its_own_secret_and_must_be_long_enough() {
+    let client = secrets_client();
+    let name = format!("user-service/cursor-{}", uuid::Uuid::new_v4());
+    let generated = "A".repeat(40) + &"7".repeat(24);
+    client.create_secret().name(&name).secret_string(&generated).send().await.unwrap();
+    let config = config_with(&[("CURSOR_KEY_SECRET_ID", &name)]);
+    let secret = shared::cursor::load_secret(&config, &sdk_config("MOTO_ENDPOINT")).await.unwrap();
+    assert_eq!(secret, generated.as_bytes());
+
+    let short = format!("user-service/short-{}", uuid::Uuid::new_v4());
+    client.create_secret().name(&short).secret_string("too short").send().await.unwrap();
+    let config = config_with(&[("CURSOR_KEY_SECRET_ID", &short)]);
+    let err = shared::cursor::load_secret(&config, &sdk_config("MOTO_ENDPOINT")).await.unwrap_err();
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+}

@@ -375,7 +375,9 @@ async fn health_reports_dynamodb_and_fails_fast_without_it() {
             .endpoint_url("http://127.0.0.1:9")
             .build(),
     );
-    let state = AppState::new(config_with(&[]), Store::from_client(dead, "gone"), test_keys()).unwrap();
+    let state =
+        AppState::new(config_with(&[]), Store::from_client(dead, "gone"), test_keys(), support::TEST_CURSOR_SECRET)
+            .unwrap();
     let router = users::app(state);
     let started = Instant::now();
     let request =

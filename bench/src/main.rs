@@ -67,6 +67,7 @@ async fn main() -> Result<(), BoxError> {
     let vars = [
         ("TABLE_NAME", table.clone()),
         ("JWT_KEYS_FILE", key_file.display().to_string()),
+        ("CURSOR_KEY_FILE", work.join("cursor-key").display().to_string()),
         ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "100000/60".into()),
         ("RATE_LIMIT_LOGIN_PER_IP", "100000/60".into()),
         ("RATE_LIMIT_REGISTER_PER_IP", "100000/60".into()),
@@ -84,7 +85,8 @@ async fn main() -> Result<(), BoxError> {
     schema::create_table(&client, &table).await?;
     let keys = tokens::key_set_from_file(&key_file)?;
     let store = Store::new(&sdk, table.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
-    let state = AppState::new(config, store, &keys)?;
+    let cursor_secret = shared::cursor::load_secret(&config, &sdk).await?;
+    let state = AppState::new(config, store, &keys, &cursor_secret)?;
     let app = local_server::app(state.clone());
     let user_id = register(&app, "bench_user", "bench@example.org").await?;
     // Someone to look at: the relationship to oneself is refused without a read.

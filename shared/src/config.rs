@@ -25,6 +25,10 @@ pub struct Config {
     pub jwt_keys_secret_id: Option<String>,
     /// `JWT_KEYS_FILE`: the local key file, generated on first run when no secret is set.
     pub jwt_keys_file: PathBuf,
+    /// `CURSOR_KEY_SECRET_ID`: the Secrets Manager secret of the page-cursor key in AWS.
+    pub cursor_key_secret_id: Option<String>,
+    /// `CURSOR_KEY_FILE`: the local cursor key, generated on first run when no secret is set.
+    pub cursor_key_file: PathBuf,
     /// `DYNAMODB_TIMEOUT_MS`: the bound on one DynamoDB call, retries included.
     pub dynamodb_timeout_ms: u64,
     /// `REFRESH_GRACE_SECONDS`: how long a rotated refresh token may be presented again
@@ -81,6 +85,8 @@ impl Config {
             password_min_length: number("PASSWORD_MIN_LENGTH", 12, 8)? as usize,
             jwt_keys_secret_id: lookup("JWT_KEYS_SECRET_ID").filter(|v| !v.trim().is_empty()),
             jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
+            cursor_key_secret_id: lookup("CURSOR_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            cursor_key_file: PathBuf::from(text("CURSOR_KEY_FILE", ".local/cursor-key")),
             dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
             cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,

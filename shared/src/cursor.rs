@@ -1,72 +1,116 @@
-//! Opaque, tamper-evident page cursors: the store's last evaluated key and the list it
-//! belongs to, signed with HMAC-SHA256. A forged, altered or foreign cursor is 400
-//! `INVALID_CURSOR`, never a query the client shaped.
+//! Opaque page cursors: the store's last evaluated key, encrypted and authenticated
+//! (XChaCha20-Poly1305, a random nonce each) with the list it belongs to as associated
+//! data. A page never shows the ids, times or name tokens of the items it hides from
+//! the viewer, and a forged, altered or foreign cursor is 400 `INVALID_CURSOR`, never a
+//! query the client shaped.
+//!
+//! The key is a secret of its own (`CURSOR_KEY_SECRET_ID` in AWS, a generated file
+//! locally), not derived from the token-signing key: a cursor key that leaks says
+//! nothing about the signing key, and rotating either leaves the other alone.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::error::{AppError, AppResult};
+use crate::config::Config;
+use crate::error::{AppError, AppResult, BoxError};
 use crate::store::Item;
 
-type HmacSha256 = Hmac<Sha256>;
+const NONCE_BYTES: usize = 24;
+/// The least key material accepted, in bytes.
+const MIN_SECRET_BYTES: usize = 32;
 
 pub struct Cursors {
-    key: [u8; 32],
-}
-
-#[derive(Serialize, Deserialize)]
-struct Payload {
-    /// The list the cursor pages through (e.g. `FOLLOWERS#<id>`).
-    l: String,
-    /// The last evaluated key; every key attribute of the table is a string.
-    k: BTreeMap<String, String>,
+    cipher: XChaCha20Poly1305,
 }
 
 impl Cursors {
-    /// The MAC key is derived from a secret the service already holds.
+    /// The key is SHA-256 of the secret's bytes (at least 32 of them).
     pub fn new(secret: &[u8]) -> Self {
         let mut hasher = Sha256::new();
-        hasher.update(b"user-service page cursor v1\0");
+        hasher.update(b"user-service page cursor v2\0");
         hasher.update(secret);
-        Cursors { key: hasher.finalize().into() }
-    }
-
-    fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length")
+        let key: [u8; 32] = hasher.finalize().into();
+        Cursors { cipher: XChaCha20Poly1305::new(&key.into()) }
     }
 
     pub fn encode(&self, list: &str, last_key: &Item) -> String {
-        let k = last_key.iter().filter_map(|(name, v)| v.as_s().ok().map(|v| (name.clone(), v.clone()))).collect();
-        let json = serde_json::to_vec(&Payload { l: list.to_owned(), k }).unwrap_or_default();
-        let mut mac = self.mac();
-        mac.update(&json);
-        format!("{}.{}", B64.encode(&json), B64.encode(mac.finalize().into_bytes()))
+        let key: BTreeMap<&str, &str> =
+            last_key.iter().filter_map(|(name, v)| v.as_s().ok().map(|v| (name.as_str(), v.as_str()))).collect();
+        let json = serde_json::to_vec(&key).unwrap_or_default();
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let sealed =
+            self.cipher.encrypt(&XNonce::from(nonce), Payload { msg: &json, aad: list.as_bytes() }).unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend(sealed);
+        B64.encode(bytes)
     }
 
     pub fn decode(&self, list: &str, cursor: &str) -> AppResult<Item> {
-        let (body, tag) = cursor.split_once('.').ok_or(AppError::InvalidCursor)?;
-        let json = B64.decode(body).map_err(|_| AppError::InvalidCursor)?;
-        let tag = B64.decode(tag).map_err(|_| AppError::InvalidCursor)?;
-        let mut mac = self.mac();
-        mac.update(&json);
-        mac.verify_slice(&tag).map_err(|_| AppError::InvalidCursor)?;
-        let payload: Payload = serde_json::from_slice(&json).map_err(|_| AppError::InvalidCursor)?;
-        if payload.l != list {
+        let bytes = B64.decode(cursor).map_err(|_| AppError::InvalidCursor)?;
+        if bytes.len() <= NONCE_BYTES {
             return Err(AppError::InvalidCursor);
         }
-        Ok(payload.k.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+        let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
+        let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| AppError::InvalidCursor)?;
+        let json = self
+            .cipher
+            .decrypt(&XNonce::from(nonce), Payload { msg: sealed, aad: list.as_bytes() })
+            .map_err(|_| AppError::InvalidCursor)?;
+        let key: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| AppError::InvalidCursor)?;
+        Ok(key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
     }
+}
+
+/// The cursor secret: from Secrets Manager when `CURSOR_KEY_SECRET_ID` is set (the
+/// template generates it), else from the local file, generated on first run.
+pub async fn load_secret(config: &Config, aws: &aws_config::SdkConfig) -> Result<Vec<u8>, BoxError> {
+    let secret = match &config.cursor_key_secret_id {
+        Some(id) => {
+            let client = aws_sdk_secretsmanager::Client::new(aws);
+            let value = client.get_secret_value().secret_id(id).send().await?;
+            value.secret_string().ok_or("the cursor-key secret has no string value")?.as_bytes().to_vec()
+        }
+        None => secret_from_file(&config.cursor_key_file)?,
+    };
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!("the cursor key must hold at least {MIN_SECRET_BYTES} bytes").into());
+    }
+    Ok(secret)
+}
+
+/// Reads the key file, or writes 32 random bytes (hex, owner-only) on first run.
+fn secret_from_file(path: &Path) -> Result<Vec<u8>, BoxError> {
+    if path.exists() {
+        return Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec());
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    match crate::tokens::write_new_private_file(path, &hex) {
+        Ok(()) => tracing::info!(path = %path.display(), "generated a new local cursor key"),
+        // Another process of this machine wrote it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec())
+        }
+        Err(err) => return Err(err.into()),
+    }
+    Ok(hex.into_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn key() -> Item {
         [("PK", "USER#a"), ("SK", "FOLLOWER#b"), ("GSI1PK", "FOLLOWERS#a"), ("GSI1SK", "2026#b")]
@@ -77,18 +121,28 @@ mod tests {
 
     #[test]
     fn round_trip_and_tamper_evidence() {
-        let cursors = Cursors::new(b"secret");
+        let cursors = Cursors::new(SECRET);
         let cursor = cursors.encode("FOLLOWERS#a", &key());
         assert_eq!(cursors.decode("FOLLOWERS#a", &cursor).unwrap(), key());
         assert!(matches!(cursors.decode("FOLLOWING#a", &cursor), Err(AppError::InvalidCursor)));
-        assert!(matches!(Cursors::new(b"other").decode("FOLLOWERS#a", &cursor), Err(AppError::InvalidCursor)));
-        let (body, tag) = cursor.split_once('.').unwrap();
-        let mut json = B64.decode(body).unwrap();
-        let at = json.iter().position(|b| *b == b'b').unwrap();
-        json[at] = b'c';
-        let altered = format!("{}.{tag}", B64.encode(json));
+        assert!(matches!(Cursors::new(b"another secret").decode("FOLLOWERS#a", &cursor), Err(AppError::InvalidCursor)));
+        let mut bytes = B64.decode(&cursor).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let altered = B64.encode(bytes);
         for bad in [altered.as_str(), "", "garbage", "a.b", "..", &cursor[1..]] {
             assert!(matches!(cursors.decode("FOLLOWERS#a", bad), Err(AppError::InvalidCursor)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_cursor_shows_nothing_of_the_key_it_carries() {
+        let cursors = Cursors::new(SECRET);
+        let (a, b) = (cursors.encode("FOLLOWERS#a", &key()), cursors.encode("FOLLOWERS#a", &key()));
+        assert_ne!(a, b, "a fresh nonce each time");
+        let bytes = B64.decode(&a).unwrap();
+        for visible in ["USER#a", "FOLLOWER#b", "2026", "GSI1SK"] {
+            assert!(!bytes.windows(visible.len()).any(|w| w == visible.as_bytes()), "{visible} shows");
         }
     }
 }

@@ -19,11 +19,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, keys: &PrivateJwkSet) -> Result<Self, BoxError> {
+    pub fn new(config: Config, store: Store, keys: &PrivateJwkSet, cursor_secret: &[u8]) -> Result<Self, BoxError> {
         let tokens = Tokens::new(keys, &config)?;
         let passwords = Passwords::new(config.password_min_length);
-        // Cursors are signed with a key derived from the signing key: no extra secret.
-        let cursors = Cursors::new(keys.keys.first().map_or(&[][..], |k| k.d.as_bytes()));
+        let cursors = Cursors::new(cursor_secret);
         Ok(AppState {
             config: Arc::new(config),
             store,
@@ -40,7 +39,8 @@ impl AppState {
         let config = Config::from_env()?;
         let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
-        let keys = tokens::load_key_set(&config, &aws).await?;
-        AppState::new(config, store, &keys)
+        let (keys, cursor_secret) =
+            tokio::try_join!(tokens::load_key_set(&config, &aws), crate::cursor::load_secret(&config, &aws))?;
+        AppState::new(config, store, &keys, &cursor_secret)
     }
 }

@@ -263,12 +263,17 @@ pub fn key_set_from_file(path: &Path) -> Result<PrivateJwkSet, BoxError> {
         return Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?);
     }
     let keys = PrivateJwkSet { keys: vec![PrivateJwk::generate()?] };
+    write_new_private_file(path, &serde_json::to_string_pretty(&keys)?)?;
+    tracing::info!(path = %path.display(), "generated a new local signing key");
+    Ok(keys)
+}
+
+/// Writes a new file only its owner may read, creating its folder.
+pub(crate) fn write_new_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    write_private(path, &serde_json::to_string_pretty(&keys)?)?;
-    tracing::info!(path = %path.display(), "generated a new local signing key");
-    Ok(keys)
+    write_private(path, text)
 }
 
 #[cfg(unix)]

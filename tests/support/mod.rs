@@ -69,6 +69,9 @@ impl aws_sdk_dynamodb::config::Intercept for CallLog {
     }
 }
 
+/// The page-cursor secret of the tests' services (never used outside tests).
+pub const TEST_CURSOR_SECRET: &[u8] = b"test cursor secret, 32 bytes or more";
+
 /// One signing key per test binary: RSA key generation is the slow part.
 pub fn test_keys() -> &'static PrivateJwkSet {
     static KEYS: OnceLock<PrivateJwkSet> = OnceLock::new();
@@ -139,7 +142,7 @@ impl TestApp {
                 .build(),
         );
         let store = Store::from_client(counted, table.clone());
-        let state = AppState::new(config, store, test_keys()).expect("app state");
+        let state = AppState::new(config, store, test_keys(), TEST_CURSOR_SECRET).expect("app state");
         let router = local_server::app(state.clone());
         TestApp { calls, state, router, dynamodb, table }
     }
