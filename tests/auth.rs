@@ -428,8 +428,13 @@ async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
         ip_address: None,
         generation: verified.session_generation,
     };
-    let login =
-        shared::store::LoginWrite { at: now, rehashed_password: Some(rehash), known_devices: None, extra: vec![] };
+    let login = shared::store::LoginWrite {
+        at: now,
+        rehashed_password: Some(rehash),
+        known_devices: None,
+        new_device: None,
+        extra: vec![],
+    };
     let written = app.state.store.record_login(&verified, &session, login).await;
     assert!(matches!(written, Err(shared::AppError::InvalidCredentials)), "{written:?}");
 

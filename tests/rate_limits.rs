@@ -158,3 +158,92 @@ async fn failed_logins_lock_the_account_for_the_window_even_with_the_right_passw
     next_window(&locked).await;
     assert_eq!(app.login("target").await.status, StatusCode::OK);
 }
+
+/// Signs in as `identifier` with `password`, presenting `device_token` if any.
+async fn login_on(app: &TestApp, identifier: &str, password: &str, device_token: Option<&str>) -> TestResponse {
+    let mut body = json!({ "identifier": identifier, "password": password });
+    if let Some(token) = device_token {
+        body["deviceToken"] = json!(token);
+    }
+    app.post("/api/auth/login", body).await
+}
+
+/// `count` wrong passwords for `identifier`, eight at a time, from one stranger.
+async fn guesses(app: &TestApp, identifier: &str, count: usize) {
+    for batch in (0..count).collect::<Vec<_>>().chunks(8) {
+        let attempts = batch.iter().map(|_| login_on(app, identifier, "a wrong guess of a stranger", None));
+        for response in futures::future::join_all(attempts).await {
+            assert!(matches!(response.status.as_u16(), 401 | 429), "{:?}", response.body);
+        }
+    }
+}
+
+/// ASVS 2.2.1: the failure cap holds off guessing, but a stranger's guesses cannot lock
+/// the owner out of a device an earlier sign-in answered a token to.
+#[tokio::test]
+async fn a_strangers_guesses_cannot_lock_the_owner_out_of_a_known_device() {
+    let app = TestApp::with_env(&[
+        ("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "100/3600"),
+        ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "1000/3600"),
+    ])
+    .await;
+    let registered = app.register("owner").await;
+    let device = registered.body["deviceToken"].as_str().expect("sign-up answers a device token").to_owned();
+    let bob = app.register("bob").await;
+    let bobs_device = bob.body["deviceToken"].as_str().unwrap().to_owned();
+    support::clear_of_window_end(3600, 120).await;
+
+    guesses(&app, "owner", 110).await;
+    assert_limited(&login_on(&app, "owner", PASSWORD, None).await, 3600);
+    let forged = format!("{}.{}", registered.body["user"]["id"].as_str().unwrap(), "A".repeat(43));
+    assert_limited(&login_on(&app, "owner", PASSWORD, Some(&forged)).await, 3600);
+    assert_limited(&login_on(&app, "owner", PASSWORD, Some("not a token at all")).await, 3600);
+    assert_limited(&login_on(&app, "owner", PASSWORD, Some(&bobs_device)).await, 3600);
+
+    let from_device = login_on(&app, "owner", PASSWORD, Some(&device)).await;
+    assert_eq!(from_device.status, StatusCode::OK, "{:?}", from_device.body);
+    assert_eq!(from_device.body["deviceToken"], device.as_str(), "the known device keeps its token");
+    assert_eq!(login_on(&app, "owner@example.org", PASSWORD, Some(&device)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_known_device_is_exempt_from_the_identifier_window_and_limited_on_its_own() {
+    let app =
+        TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "5/60"), ("RATE_LIMIT_LOGIN_PER_DEVICE", "3/60")])
+            .await;
+    let device = app.register("owner").await.body["deviceToken"].as_str().unwrap().to_owned();
+    support::clear_of_window_end(60, 30).await;
+
+    guesses(&app, "owner", 6).await;
+    assert_limited(&login_on(&app, "owner", PASSWORD, None).await, 60);
+    let first = login_on(&app, "owner", PASSWORD, Some(&device)).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    // The device's own window: two more attempts, then 429 even with the right password.
+    assert_eq!(
+        login_on(&app, "owner", "a wrong one of the owner", Some(&device)).await.error_code(),
+        "INVALID_CREDENTIALS"
+    );
+    assert_eq!(login_on(&app, "owner", PASSWORD, Some(&device)).await.status, StatusCode::OK);
+    assert_limited(&login_on(&app, "owner", PASSWORD, Some(&device)).await, 60);
+}
+
+#[tokio::test]
+async fn sign_up_sign_in_and_reactivation_answer_a_device_token_that_is_kept() {
+    let app = TestApp::new().await;
+    let registered = app.register("keeper").await;
+    let first = registered.body["deviceToken"].as_str().unwrap().to_owned();
+    let login = app.login("keeper").await;
+    let second = login.body["deviceToken"].as_str().unwrap().to_owned();
+    assert_ne!(first, second, "a sign-in that presents none gets a new one");
+    let devices =
+        support::keys_of(&app.all_items().await).into_iter().filter(|(_, sk)| sk.starts_with("DEVICE#")).count();
+    assert_eq!(devices, 2, "stored by hash, one per device");
+    assert!(app.all_items().await.iter().all(|item| !format!("{item:?}").contains(second.split('.').nth(1).unwrap())));
+
+    let access = tokens_of(&login).0;
+    app.call(http::Method::POST, "/api/users/deactivate", Some(json!({ "password": PASSWORD })), Some(&access)).await;
+    let body = json!({ "identifier": "keeper", "password": PASSWORD, "deviceToken": first });
+    let reactivated = app.post("/api/auth/reactivate", body).await;
+    assert_eq!(reactivated.status, StatusCode::OK, "{:?}", reactivated.body);
+    assert_eq!(reactivated.body["deviceToken"], first.as_str());
+}

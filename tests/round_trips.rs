@@ -42,13 +42,24 @@ async fn auth_endpoints() {
     };
     let (_, refresh) = tokens_of(&register);
 
+    let device = register.body["deviceToken"].as_str().unwrap();
+    let login = json!({ "identifier": "counted", "password": PASSWORD, "deviceToken": device });
+    let r = call(&app, Method::POST, "/api/auth/login", Some(login), None).await;
+    expect_calls(
+        &app,
+        "login from a known device",
+        StatusCode::OK,
+        &[("BatchGetItem", 1), ("UpdateItem", 2), ("GetItem", 2), ("PutItem", 1)],
+        r,
+    )
+    .await;
     let login = json!({ "identifier": "counted", "password": PASSWORD });
     let r = call(&app, Method::POST, "/api/auth/login", Some(login), None).await;
     expect_calls(
         &app,
-        "login",
+        "login, no device token",
         StatusCode::OK,
-        &[("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2), ("PutItem", 1)],
+        &[("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2), ("PutItem", 2)],
         r,
     )
     .await;

@@ -228,7 +228,13 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
         ip_address: None,
         generation: read_before.session_generation,
     };
-    let login = shared::store::LoginWrite { at: now, rehashed_password: None, known_devices: None, extra: vec![] };
+    let login = shared::store::LoginWrite {
+        at: now,
+        rehashed_password: None,
+        known_devices: None,
+        new_device: None,
+        extra: vec![],
+    };
     app.state.store.record_login(&read_before, &session, login).await.unwrap();
 
     assert_eq!(app.refresh(&late.expose()).await.error_code(), "INVALID_TOKEN", "written during the call: ended");

@@ -109,6 +109,7 @@ impl Config {
                 RateLimits {
                     login_per_identifier: limit("RATE_LIMIT_LOGIN_PER_IDENTIFIER", defaults.login_per_identifier)?,
                     login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", defaults.login_per_ip)?,
+                    login_per_device: limit("RATE_LIMIT_LOGIN_PER_DEVICE", defaults.login_per_device)?,
                     failed_logins_per_account: limit(
                         "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT",
                         defaults.failed_logins_per_account,

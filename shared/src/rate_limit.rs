@@ -38,6 +38,7 @@ impl Limit {
 pub struct RateLimits {
     pub login_per_identifier: Limit,
     pub login_per_ip: Limit,
+    pub login_per_device: Limit,
     pub failed_logins_per_account: Limit,
     pub register_per_ip: Limit,
     pub refresh_per_session: Limit,
@@ -54,6 +55,8 @@ impl Default for RateLimits {
         RateLimits {
             login_per_identifier: Limit::new(10, 300),
             login_per_ip: Limit::new(50, 300),
+            // Sign-ins that present a known device's token count here only.
+            login_per_device: Limit::new(10, 300),
             // ASVS 2.2.1: no more than 100 failed attempts per hour on one account.
             failed_logins_per_account: Limit::new(100, 3600),
             register_per_ip: Limit::new(10, 3600),

@@ -4,6 +4,7 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{non_empty, Email, Fields, PersonName, Username};
@@ -42,6 +43,10 @@ pub struct LoginRequest {
     #[schema(value_type = String, required = true)]
     pub password: Option<String>,
     pub remember_me: Option<bool>,
+    /// The `deviceToken` an earlier sign-in of this account answered on this device: such
+    /// attempts are limited per device only, so strangers' wrong guesses cannot lock the
+    /// owner out. An invalid or foreign one is ignored.
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,10 +62,13 @@ pub struct TokenPair {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: OwnUserView,
     #[serde(flatten)]
     pub tokens: TokenPair,
+    /// Keep it on this device and send it with later sign-ins (a year, this account only).
+    pub device_token: String,
 }
 
 /// A matching identifier and password.
@@ -69,6 +77,8 @@ pub(crate) struct Credentials {
     password: String,
     needs_rehash: bool,
     pub remember_me: bool,
+    /// The known device the attempt came from, when it presented a valid token.
+    pub device: Option<DeviceToken>,
 }
 
 /// A validated sign-up.
@@ -174,12 +184,14 @@ impl AppState {
         };
         let (session, refresh) = self.new_session(&user, false, client);
         user.known_devices.push(session.device.fingerprint());
-        let (verify_hash, verification) = self.verification_items(&user)?;
+        let (verify_hash, mut items) = self.verification_items(&user)?;
         user.verify_token_hash = Some(verify_hash);
-        self.store.create_user(&user, &account.username.key(), &session, verification).await?;
+        let device = DeviceToken::new(&user.id);
+        items.push(self.store.device_put(&device, &DeviceRecord::new(&user.id, now))?);
+        self.store.create_user(&user, &account.username.key(), &session, items).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
-        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
 
     /// Unknown identifier and wrong password give the same 401 after the same work;
@@ -204,27 +216,54 @@ impl AppState {
         };
         let limits = self.config.rate_limits;
         let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
-        let counters = [
+        let device = req.device_token.as_deref().and_then(DeviceToken::parse);
+        let device_hash = device.as_ref().map(DeviceToken::hash).unwrap_or_default();
+        let mut counters = vec![
             Counter { scope: "login-ip", key: &ip, limit: limits.login_per_ip },
             Counter { scope: "login-id", key: &identifier_hash, limit: limits.login_per_identifier },
         ];
-        // One read brings the claim (with the password hash) and both counts: a client
-        // over a limit is refused before argon2 and without a write. The hits are added
-        // while argon2 runs, and a request whose own hit went over (past the read in a
-        // race with others) is refused as well: no answer beyond the limit.
-        let (claim, windows) = self.store.claim_and_counts(&identifier, &counters).await?;
+        if device.is_some() {
+            counters.push(Counter { scope: "login-device", key: &device_hash, limit: limits.login_per_device });
+        }
+        // One read brings the claim (with the password hash), the presented device and
+        // the counts: a client over a limit is refused before argon2 and without a
+        // write. The hits are added while argon2 runs, and a request whose own hit went
+        // over (past the read in a race with others) is refused as well: no answer
+        // beyond the limit.
+        let (claim, mut windows, device_record) =
+            self.store.claim_and_counts(&identifier, &counters, device.as_ref()).await?;
+        // A device of this very account answers to its own limit alone.
+        let known_device = match (&device, &device_record, &claim) {
+            (Some(device), Some(record), Some(claim)) if device.user_id == claim.user_id => {
+                record.vouches_for(&claim.user_id, Utc::now())
+            }
+            _ => false,
+        };
+        if known_device {
+            counters.drain(..2);
+            windows.drain(..2);
+        } else {
+            counters.truncate(2);
+            windows.truncate(2);
+        }
         refuse_if_full(&counters, &windows)?;
         let count_hits =
             futures_util::future::try_join_all(counters.iter().map(|c| self.enforce_limit(c.scope, c.key, c.limit)));
-        let (counted, checked) = tokio::join!(count_hits, self.check_claim(claim, &password));
+        let (counted, checked) = tokio::join!(count_hits, self.check_claim(claim, &password, !known_device));
         counted?;
         let (user, verified) = checked?;
         match (user, verified) {
-            (Some(user), Verified::Yes { needs_rehash }) => {
-                Ok(Credentials { user, password, needs_rehash, remember_me: req.remember_me.unwrap_or(false) })
-            }
+            (Some(user), Verified::Yes { needs_rehash }) => Ok(Credentials {
+                user,
+                password,
+                needs_rehash,
+                remember_me: req.remember_me.unwrap_or(false),
+                device: device.filter(|_| known_device),
+            }),
             (Some(user), Verified::No) => {
-                self.count_failed_login(&user).await?;
+                if !known_device {
+                    self.count_failed_login(&user).await?;
+                }
                 Err(AppError::InvalidCredentials)
             }
             (None, _) => Err(AppError::InvalidCredentials),
@@ -233,12 +272,13 @@ impl AppState {
 
     /// A new session for authenticated credentials (re-hashing an outdated password hash).
     pub(crate) async fn sign_in(&self, credentials: Credentials, client: &ClientInfo) -> AppResult<AuthResponse> {
-        let Credentials { user, password, needs_rehash, remember_me } = credentials;
+        let Credentials { user, password, needs_rehash, remember_me, device } = credentials;
         let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
         let now = Utc::now();
         let (session, refresh) = self.new_session(&user, remember_me, client);
         let (known_devices, extra) = self.device_change(&user, &session, now)?;
-        let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, extra };
+        let (device, new_device) = self.device_for_answer(&user, device, now)?;
+        let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, new_device, extra };
         // The access token is signed (RSA, a millisecond or two) while the write is on
         // the wire; it leaves only once the session is stored.
         let (written, tokens) = tokio::join!(self.store.record_login(&user, &session, login), async {
@@ -247,7 +287,25 @@ impl AppState {
         written?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
-        Ok(AuthResponse { user: OwnUserView::from(&user), tokens: tokens? })
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens: tokens?, device_token: device.expose() })
+    }
+
+    /// The device token a sign-in answers: the one presented, when it was valid, else a
+    /// new one and the put that stores it.
+    pub(crate) fn device_for_answer(
+        &self,
+        user: &UserRecord,
+        presented: Option<DeviceToken>,
+        now: chrono::DateTime<Utc>,
+    ) -> AppResult<(DeviceToken, Option<aws_sdk_dynamodb::types::TransactWriteItem>)> {
+        match presented {
+            Some(device) => Ok((device, None)),
+            None => {
+                let device = DeviceToken::new(&user.id);
+                let put = self.store.device_put(&device, &DeviceRecord::new(&user.id, now))?;
+                Ok((device, Some(put)))
+            }
+        }
     }
 
     /// A sign-in from a device the account has not used before (among its last few):
@@ -299,7 +357,12 @@ impl AppState {
     /// is locked by too many failed passwords (429). argon2 runs beside the account
     /// reads on the hash the claim carries; unknown identifiers make the same reads and
     /// run argon2 on a dummy hash.
-    async fn check_claim(&self, claim: Option<Claim>, password: &str) -> AppResult<(Option<UserRecord>, Verified)> {
+    async fn check_claim(
+        &self,
+        claim: Option<Claim>,
+        password: &str,
+        failure_cap: bool,
+    ) -> AppResult<(Option<UserRecord>, Verified)> {
         let limit = self.config.rate_limits.failed_logins_per_account;
         let Some(claim) = claim else {
             let (_, verified) = tokio::try_join!(
@@ -319,7 +382,7 @@ impl AppState {
             self.store.hits(FAILED_LOGIN_SCOPE, &claim.user_id, limit),
             early_verify,
         )?;
-        if failures.hits >= limit.max {
+        if failure_cap && failures.hits >= limit.max {
             tracing::warn!(user_id = %claim.user_id, "account locked by failed passwords");
             return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
         }

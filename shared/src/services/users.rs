@@ -230,15 +230,17 @@ impl AppState {
         if credentials.user.is_active() {
             return self.sign_in(credentials, client).await;
         }
-        let user = credentials.user;
+        let (user, device) = (credentials.user, credentials.device);
         let now = Utc::now();
         let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
         if now - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
             return Err(AppError::AccountDeactivated);
         }
         let (session, refresh) = self.new_session(&user, credentials.remember_me, client);
-        let (known_devices, notice) = self.device_change(&user, &session, now)?;
-        if !self.store.reactivate(&user, &session, now, known_devices.as_deref(), notice).await? {
+        let (known_devices, mut extra) = self.device_change(&user, &session, now)?;
+        let (device, new_device) = self.device_for_answer(&user, device, now)?;
+        extra.extend(new_device);
+        if !self.store.reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
             return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
         }
         tracing::info!(user_id = %user.id, "account reactivated");
@@ -250,7 +252,7 @@ impl AppState {
             ..user
         };
         let tokens = self.token_pair(&user, &session.id, &refresh)?;
-        Ok(AuthResponse { user: OwnUserView::from(&user), tokens })
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
 
     /// Search by a prefix of the username, first or last name, ignoring case and

@@ -25,6 +25,11 @@ pub fn session(session_id: &str) -> String {
 
 pub const SESSION_PREFIX: &str = "SESSION#";
 
+/// A known device, by the hash of its token's secret.
+pub fn device(token_hash: &str) -> String {
+    format!("DEVICE#{token_hash}")
+}
+
 /// The partition of the expiry index an item expiring at `epoch_secs` falls in: one
 /// per UTC day, so that cleanup reads only the days that have passed.
 pub fn expiry_bucket(epoch_secs: i64) -> String {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::rate_limits::{current_window, Counter, RateWindow};
 use super::{dynamo_error, from_item, key, keys, s, to_item, Item, Store};
+use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -24,6 +25,8 @@ pub struct LoginWrite {
     pub at: DateTime<Utc>,
     pub rehashed_password: Option<String>,
     pub known_devices: Option<Vec<String>>,
+    /// The put of a new known device (`device_put`), when the client presented none.
+    pub new_device: Option<TransactWriteItem>,
     pub extra: Vec<TransactWriteItem>,
 }
 
@@ -96,28 +99,41 @@ impl Store {
         self.get(pk, sk).await
     }
 
-    /// The claim on an identifier and the current windows of some rate limits, in one
-    /// BatchGetItem: sign-in's first round trip.
+    /// The claim on an identifier, the current windows of some rate limits and the
+    /// presented device, in one BatchGetItem: sign-in's first round trip.
     pub async fn claim_and_counts(
         &self,
         identifier: &str,
         counters: &[Counter<'_>],
-    ) -> AppResult<(Option<Claim>, Vec<RateWindow>)> {
+        device: Option<&DeviceToken>,
+    ) -> AppResult<(Option<Claim>, Vec<RateWindow>, Option<DeviceRecord>)> {
         let (pk, sk) = claim_key(identifier);
         let claim_key = key(pk, sk.to_owned());
+        let device_key = device.map(|d| key(keys::user(&d.user_id), keys::device(&d.hash())));
         let windows: Vec<_> = counters.iter().map(current_window).collect();
-        let keys = std::iter::once(claim_key.clone()).chain(windows.iter().map(|(k, _)| k.clone())).collect();
+        let keys = std::iter::once(claim_key.clone())
+            .chain(device_key.clone())
+            .chain(windows.iter().map(|(k, _)| k.clone()))
+            .collect();
         let items = self.batch_get(keys).await?;
         let found = |wanted: &Item| {
             let same = |item: &&Item| [keys::PK, keys::SK].iter().all(|name| item.get(*name) == wanted.get(*name));
             items.iter().find(same).cloned()
         };
         let claim = found(&claim_key).map(from_item).transpose()?;
+        let device = device_key.as_ref().and_then(found).map(from_item).transpose()?;
         let counts = windows
             .iter()
             .map(|(window, remaining)| Ok(RateWindow::of(found(window).map(from_item).transpose()?, *remaining)))
             .collect::<AppResult<_>>()?;
-        Ok((claim, counts))
+        Ok((claim, counts, device))
+    }
+
+    /// A new known device, for the sign-in's write.
+    pub(crate) fn device_put(&self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
+        let mut item = to_item(record, keys::user(&token.user_id), keys::device(&token.hash()))?;
+        item.insert("expiryBucket".into(), s(keys::expiry_bucket(record.expires_at)));
+        self.put_new(item)
     }
 
     /// The writes that keep both claims' copy of the password hash current.
@@ -178,15 +194,23 @@ impl Store {
             update.update_expression(format!("SET {}", sets.join(", "))).build().map_err(AppError::internal)?;
         let session_item = session_put(self, session)?;
         if claims.is_empty() && login.extra.is_empty() {
-            let Some(put) = session_item.put else {
+            let (Some(put), device) = (session_item.put, login.new_device.map(|d| d.put)) else {
                 return Err(AppError::internal("a new session is a put"));
             };
-            let (session_written, user_written) = tokio::try_join!(self.put_alone(put), self.update_alone(update))?;
+            let device = async {
+                match device.flatten() {
+                    Some(put) => self.put_alone(put).await,
+                    None => Ok(true),
+                }
+            };
+            let (session_written, user_written, _) =
+                tokio::try_join!(self.put_alone(put), self.update_alone(update), device)?;
             // A failed condition: the account is gone (the session expires unused).
             return if session_written && user_written { Ok(()) } else { Err(AppError::Unauthorized) };
         }
         let mut items = vec![session_item, TransactWriteItem::builder().update(update).build()];
         items.extend(claims);
+        items.extend(login.new_device);
         items.extend(login.extra);
         // A failed condition: the account is gone, or (re-hashing) its password changed
         // since it was verified; either way these credentials no longer sign in.
