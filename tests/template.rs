@@ -283,3 +283,66 @@ fn notify_may_send_only_from_the_configured_sender() {
         "${SenderName} <${SenderAddress}>"
     );
 }
+
+#[test]
+fn every_function_logs_to_a_group_with_a_retention() {
+    let template = template();
+    for function in ["AuthFunction", "UsersFunction", "SocialFunction", "CleanupFunction", "NotifyFunction"] {
+        let name = function.trim_end_matches("Function");
+        let group = resource(&template, &format!("{name}LogGroup"));
+        assert_eq!(text(&group["Type"]), "AWS::Logs::LogGroup", "{function}");
+        assert_eq!(intrinsic(&group["Properties"]["LogGroupName"], "Sub"), format!("/aws/lambda/${{{function}}}"));
+        assert_eq!(intrinsic(&group["Properties"]["RetentionInDays"], "Ref"), "LogRetentionDays");
+    }
+}
+
+#[test]
+fn sign_in_and_refresh_routes_have_budgets_of_their_own() {
+    let template = template();
+    let settings = resource(&template, "HttpApi")["Properties"]["RouteSettings"].as_mapping().unwrap();
+    let auth_paths: BTreeSet<&str> = ROUTES[0].1.iter().copied().collect();
+    for (route, limits) in settings {
+        let route = text(route);
+        let path = route.strip_prefix("ANY ").expect("routes are ANY, as the functions' events");
+        assert!(auth_paths.contains(path), "{route} is a route of the auth function");
+        let rate = intrinsic(&limits["ThrottlingRateLimit"], "Ref");
+        assert!(template["Parameters"].get(rate.as_str()).is_some(), "{rate} is a parameter");
+    }
+    for path in ["register", "login", "reactivate", "forgot-password", "reset-password", "verify-email", "refresh"] {
+        assert!(settings.contains_key(format!("ANY /api/auth/{path}").as_str()), "{path} has its own budget");
+    }
+}
+
+/// The action statements on the table of a function's policy, as (actions, resources).
+fn table_statements(template: &Value, function: &str) -> Vec<(Vec<String>, String)> {
+    let statements = resource(template, function)["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+    statements
+        .iter()
+        .filter(|s| serde_yaml::to_string(&s["Action"]).unwrap().contains("dynamodb:"))
+        .map(|s| {
+            let actions = match &s["Action"] {
+                Value::Sequence(list) => list.iter().map(text).collect(),
+                single => vec![text(single)],
+            };
+            (actions, serde_yaml::to_string(&s["Resource"]).unwrap() + &serde_yaml::to_string(&s["Condition"]).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn table_access_is_narrowed_to_the_indexes_and_keys_each_function_uses() {
+    let template = template();
+    let auth = table_statements(&template, "AuthFunction");
+    assert!(auth.iter().all(|(_, resource)| !resource.contains("/index/")), "auth reads no index: {auth:?}");
+    for function in ["UsersFunction", "SocialFunction"] {
+        for (_, resource) in table_statements(&template, function) {
+            assert!(!resource.contains("index/*") && resource.contains("/index/GSI1"), "{function}: {resource}");
+        }
+    }
+    let notify = table_statements(&template, "NotifyFunction");
+    let update = notify.iter().find(|(actions, _)| actions == &["dynamodb:UpdateItem"]).unwrap();
+    assert!(update.1.contains("dynamodb:LeadingKeys") && update.1.contains("OUTBOX#*"), "{update:?}");
+    let cleanup = table_statements(&template, "CleanupFunction");
+    let deletes = cleanup.iter().find(|(actions, _)| actions.contains(&"dynamodb:BatchWriteItem".into())).unwrap();
+    assert!(deletes.1.contains("dynamodb:LeadingKeys") && deletes.1.contains("TOKEN#*"), "{deletes:?}");
+}
