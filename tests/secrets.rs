@@ -71,3 +71,31 @@ async fn the_cursor_key_loads_from_its_own_secret_and_must_be_long_enough() {
     let err = shared::cursor::load_secret(&config, &sdk_config("MOTO_ENDPOINT")).await.unwrap_err();
     assert!(err.to_string().contains("at least 32 bytes"), "{err}");
 }
+
+/// The functions that never sign get the public half alone: they verify the signer's
+/// tokens and cannot make one.
+#[tokio::test]
+async fn verifying_functions_load_the_public_keys_and_cannot_sign() {
+    let client = secrets_client();
+    let name = format!("user-service/public-jwks-{}", uuid::Uuid::new_v4());
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(serde_json::to_string(&test_keys().public()).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let config = config_with(&[("JWT_PUBLIC_KEYS_SECRET_ID", &name)]);
+    let verifier = tokens::load(&config, &sdk_config("MOTO_ENDPOINT")).await.unwrap();
+    let signer = Tokens::new(test_keys(), &config).unwrap();
+    let subject = || tokens::Subject { user_id: "u", session_id: "s", username: "reader", email_verified: true };
+    let token = signer.issue(subject()).unwrap();
+    assert_eq!(verifier.verify(&token).unwrap().username, "reader");
+    assert!(verifier.issue(subject()).is_err(), "no signing key to sign with");
+    assert!(!serde_json::to_string(&test_keys().public()).unwrap().contains("\"d\""), "no private part");
+
+    let empty = format!("user-service/public-empty-{}", uuid::Uuid::new_v4());
+    client.create_secret().name(&empty).secret_string(r#"{"keys":[]}"#).send().await.unwrap();
+    let config = config_with(&[("JWT_PUBLIC_KEYS_SECRET_ID", &empty)]);
+    assert!(tokens::load(&config, &sdk_config("MOTO_ENDPOINT")).await.is_err(), "an empty set refuses to start");
+}

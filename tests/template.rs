@@ -346,3 +346,25 @@ fn table_access_is_narrowed_to_the_indexes_and_keys_each_function_uses() {
     let deletes = cleanup.iter().find(|(actions, _)| actions.contains(&"dynamodb:BatchWriteItem".into())).unwrap();
     assert!(deletes.1.contains("dynamodb:LeadingKeys") && deletes.1.contains("TOKEN#*"), "{deletes:?}");
 }
+
+#[test]
+fn only_the_auth_function_can_read_the_private_signing_keys() {
+    let template = template();
+    assert!(template["Globals"]["Function"]["Environment"]["Variables"].get("JWT_KEYS_SECRET_ID").is_none());
+    for (function, may_sign) in [("AuthFunction", true), ("UsersFunction", false), ("SocialFunction", false)] {
+        let props = &resource(&template, function)["Properties"];
+        let variables = &props["Environment"]["Variables"];
+        assert_eq!(variables.get("JWT_KEYS_SECRET_ID").is_some(), may_sign, "{function}");
+        assert_eq!(variables.get("JWT_PUBLIC_KEYS_SECRET_ID").is_some(), !may_sign, "{function}");
+        let policy = serde_yaml::to_string(&props["Policies"]).unwrap();
+        assert_eq!(
+            policy.contains("!Ref SigningKeys"),
+            may_sign,
+            "{function}: {policy}"
+        );
+    }
+    for function in ["CleanupFunction", "NotifyFunction"] {
+        let policy = serde_yaml::to_string(&resource(&template, function)["Properties"]["Policies"]).unwrap();
+        assert!(!policy.contains("secretsmanager"), "{function} reads no secret");
+    }
+}

@@ -23,6 +23,9 @@ pub struct Config {
     pub password_min_length: usize,
     /// `JWT_KEYS_SECRET_ID`: where the signing keys live in AWS.
     pub jwt_keys_secret_id: Option<String>,
+    /// `JWT_PUBLIC_KEYS_SECRET_ID`: the secret of the public key set, for the functions
+    /// that verify tokens but never sign them (they get no access to the private keys).
+    pub jwt_public_keys_secret_id: Option<String>,
     /// `JWT_KEYS_FILE`: the local key file, generated on first run when no secret is set.
     pub jwt_keys_file: PathBuf,
     /// `CURSOR_KEY_SECRET_ID`: the Secrets Manager secret of the page-cursor key in AWS.
@@ -84,6 +87,7 @@ impl Config {
             remember_me_session_ttl_days: number("REMEMBER_ME_SESSION_TTL_DAYS", 30, 1)?,
             password_min_length: number("PASSWORD_MIN_LENGTH", 12, 8)? as usize,
             jwt_keys_secret_id: lookup("JWT_KEYS_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            jwt_public_keys_secret_id: lookup("JWT_PUBLIC_KEYS_SECRET_ID").filter(|v| !v.trim().is_empty()),
             jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
             cursor_key_secret_id: lookup("CURSOR_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
             cursor_key_file: PathBuf::from(text("CURSOR_KEY_FILE", ".local/cursor-key")),

@@ -21,15 +21,19 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, store: Store, keys: &PrivateJwkSet, cursor_secret: &[u8]) -> Result<Self, BoxError> {
         let tokens = Tokens::new(keys, &config)?;
+        Ok(AppState::with_tokens(config, store, tokens, cursor_secret))
+    }
+
+    pub fn with_tokens(config: Config, store: Store, tokens: Tokens, cursor_secret: &[u8]) -> Self {
         let passwords = Passwords::new(config.password_min_length);
         let cursors = Cursors::new(cursor_secret);
-        Ok(AppState {
+        AppState {
             config: Arc::new(config),
             store,
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
             cursors: Arc::new(cursors),
-        })
+        }
     }
 
     /// The production path: configuration from the environment, AWS clients from the
@@ -39,8 +43,8 @@ impl AppState {
         let config = Config::from_env()?;
         let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
-        let (keys, cursor_secret) =
-            tokio::try_join!(tokens::load_key_set(&config, &aws), crate::cursor::load_secret(&config, &aws))?;
-        AppState::new(config, store, &keys, &cursor_secret)
+        let (tokens, cursor_secret) =
+            tokio::try_join!(tokens::load(&config, &aws), crate::cursor::load_secret(&config, &aws))?;
+        Ok(AppState::with_tokens(config, store, tokens, &cursor_secret))
     }
 }

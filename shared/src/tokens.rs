@@ -91,24 +91,39 @@ impl PrivateJwk {
     }
 
     fn public_jwk(&self) -> PublicJwk {
-        PublicJwk { kty: "RSA", kid: self.kid.clone(), use_: "sig", alg: "RS256", n: self.n.clone(), e: self.e.clone() }
+        PublicJwk {
+            kty: "RSA".into(),
+            kid: self.kid.clone(),
+            use_: "sig".into(),
+            alg: "RS256".into(),
+            n: self.n.clone(),
+            e: self.e.clone(),
+        }
+    }
+}
+
+impl PrivateJwkSet {
+    /// The public half: what `/.well-known/jwks.json` serves, and what the functions
+    /// that only verify tokens are given.
+    pub fn public(&self) -> PublicJwkSet {
+        PublicJwkSet { keys: self.keys.iter().map(PrivateJwk::public_jwk).collect() }
     }
 }
 
 /// The public keys that verify access tokens, as served at `/.well-known/jwks.json`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PublicJwkSet {
     pub keys: Vec<PublicJwk>,
 }
 
 /// An RS256 public key (RFC 7517): modulus `n` and exponent `e`, base64url.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PublicJwk {
-    pub kty: &'static str,
+    pub kty: String,
     pub kid: String,
     #[serde(rename = "use")]
-    pub use_: &'static str,
-    pub alg: &'static str,
+    pub use_: String,
+    pub alg: String,
     pub n: String,
     pub e: String,
 }
@@ -135,8 +150,8 @@ pub struct AccessClaims {
 
 /// Signs and verifies access tokens; publishes the public keys.
 pub struct Tokens {
-    signing_kid: String,
-    signing_key: EncodingKey,
+    /// The key that signs, with its id; none in the functions that only verify.
+    signing: Option<(String, EncodingKey)>,
     verifying_keys: HashMap<String, DecodingKey>,
     public_jwks: PublicJwkSet,
     validation: Validation,
@@ -154,11 +169,25 @@ pub struct Subject<'a> {
 }
 
 impl Tokens {
+    /// Signs with the first key of the set, verifies with all of them.
     pub fn new(keys: &PrivateJwkSet, config: &Config) -> Result<Self, BoxError> {
         let first = keys.keys.first().ok_or("the JWK set holds no key")?;
+        if keys.keys.iter().any(|key| key.kty != "RSA" || key.alg.as_deref().is_some_and(|a| a != "RS256")) {
+            return Err("every key must be an RS256 RSA key".into());
+        }
+        let mut tokens = Tokens::verifier(&keys.public(), config)?;
+        tokens.signing = Some((first.kid.clone(), first.encoding_key()?));
+        Ok(tokens)
+    }
+
+    /// Verifies with the public keys alone; issuing fails.
+    pub fn verifier(keys: &PublicJwkSet, config: &Config) -> Result<Self, BoxError> {
+        if keys.keys.is_empty() {
+            return Err("the JWK set holds no key".into());
+        }
         let mut verifying_keys = HashMap::new();
         for key in &keys.keys {
-            if key.kty != "RSA" || key.alg.as_deref().is_some_and(|a| a != "RS256") {
+            if key.kty != "RSA" || key.alg != "RS256" {
                 return Err(format!("key {} is not an RS256 RSA key", key.kid).into());
             }
             verifying_keys.insert(key.kid.clone(), DecodingKey::from_rsa_components(&key.n, &key.e)?);
@@ -169,10 +198,9 @@ impl Tokens {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
         Ok(Tokens {
-            signing_kid: first.kid.clone(),
-            signing_key: first.encoding_key()?,
+            signing: None,
             verifying_keys,
-            public_jwks: PublicJwkSet { keys: keys.keys.iter().map(PrivateJwk::public_jwk).collect() },
+            public_jwks: keys.clone(),
             validation,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
@@ -206,10 +234,12 @@ impl Tokens {
             username: subject.username.to_owned(),
             email_verified: subject.email_verified,
         };
+        let (kid, key) =
+            self.signing.as_ref().ok_or_else(|| AppError::internal("this function holds no signing key"))?;
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.signing_kid.clone());
+        header.kid = Some(kid.clone());
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(AppError::internal)
+        jsonwebtoken::encode(&header, &claims, key).map_err(AppError::internal)
     }
 
     /// Any failure is the same 401: which check failed is logged, not answered.
@@ -228,6 +258,24 @@ impl Tokens {
             AppError::Unauthorized
         })
     }
+}
+
+/// The tokens of a function, once per container: verifying only, from the public key
+/// set's secret, when `JWT_PUBLIC_KEYS_SECRET_ID` is set (the functions that never sign
+/// cannot read the private keys); else signing too, with `load_key_set`.
+pub async fn load(config: &Config, aws: &aws_config::SdkConfig) -> Result<Tokens, BoxError> {
+    let Some(secret_id) = &config.jwt_public_keys_secret_id else {
+        return Tokens::new(&load_key_set(config, aws).await?, config);
+    };
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    let secret = client.get_secret_value().secret_id(secret_id).send().await?;
+    let text = secret.secret_string().ok_or("the public-key secret has no string value")?;
+    let keys: PublicJwkSet =
+        serde_json::from_str(text).map_err(|e| format!("the public-key secret is not a JWK set: {e}"))?;
+    if keys.keys.is_empty() {
+        return Err("the public-key secret holds no key: see the README, Deploy".into());
+    }
+    Tokens::verifier(&keys, config)
 }
 
 /// Loads the signing keys once per container: from Secrets Manager when
