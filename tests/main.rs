@@ -1,0 +1,20 @@
+//! The integration tests, one module per area, in one binary: each test still runs in
+//! a process of its own under nextest, against a table of its own in DynamoDB Local.
+
+mod auth;
+mod cleanup;
+mod envelope;
+mod events;
+mod hostile_input;
+mod local_server;
+mod notify;
+mod openapi;
+mod rate_limits;
+mod round_trips;
+mod secrets;
+mod sessions;
+mod social;
+mod template;
+mod tokens;
+mod users;
+mod verification;
