@@ -21,8 +21,16 @@ fn checked_in_document_is_current() {
     let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap();
     assert!(
         checked_in == generated,
-        "shared/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo nextest run --test openapi` and commit it"
+        "shared/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo nextest run -E 'test(/^openapi::/)'` and commit it"
     );
+}
+
+/// The limits the document gives clients are the ones the code enforces.
+#[test]
+fn documented_limits_are_the_enforced_ones() {
+    let document: serde_json::Value = serde_json::from_str(&generated()).unwrap();
+    let reason = &document["components"]["schemas"]["BlockRequest"]["properties"]["reason"];
+    assert_eq!(reason["maxLength"], shared::services::social::BLOCK_REASON_MAX, "{reason}");
 }
 
 /// Every route of ../shared/API.md, and the document's own.

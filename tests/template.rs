@@ -357,11 +357,7 @@ fn only_the_auth_function_can_read_the_private_signing_keys() {
         assert_eq!(variables.get("JWT_KEYS_SECRET_ID").is_some(), may_sign, "{function}");
         assert_eq!(variables.get("JWT_PUBLIC_KEYS_SECRET_ID").is_some(), !may_sign, "{function}");
         let policy = serde_yaml::to_string(&props["Policies"]).unwrap();
-        assert_eq!(
-            policy.contains("!Ref SigningKeys"),
-            may_sign,
-            "{function}: {policy}"
-        );
+        assert_eq!(policy.contains("!Ref SigningKeys"), may_sign, "{function}: {policy}");
     }
     for function in ["CleanupFunction", "NotifyFunction"] {
         let policy = serde_yaml::to_string(&resource(&template, function)["Properties"]["Policies"]).unwrap();

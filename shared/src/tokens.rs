@@ -25,7 +25,7 @@ const RSA_BITS: usize = 2048;
 const LEEWAY_SECS: u64 = 5;
 
 /// An RSA private key as a JWK (RFC 7517/7518): the form the signing-key secret holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PrivateJwk {
     pub kty: String,
     pub kid: String,
@@ -56,6 +56,13 @@ fn b64_uint(n: &BigUint) -> String {
 fn uint(field: &str, value: &str) -> Result<BigUint, BoxError> {
     let bytes = B64.decode(value).map_err(|e| format!("JWK field {field}: {e}"))?;
     Ok(BigUint::from_bytes_be(&bytes))
+}
+
+/// Names the key, never its private parts.
+impl std::fmt::Debug for PrivateJwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateJwk").field("kid", &self.kid).finish_non_exhaustive()
+    }
 }
 
 impl PrivateJwk {

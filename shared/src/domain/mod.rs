@@ -15,3 +15,9 @@ pub mod user;
 pub use fields::{non_empty, Fields};
 pub use id::{is_id, Id};
 pub use names::{Email, PersonName, Username};
+
+/// The text of an optional secret field of a request, for validation.
+pub fn exposed(secret: &Option<secrecy::SecretString>) -> Option<&str> {
+    use secrecy::ExposeSecret;
+    secret.as_ref().map(|s| s.expose_secret())
+}

@@ -88,11 +88,21 @@ impl SessionRecord {
 
 /// An opaque refresh token: `<userId>.<sessionId>.<secret>`, the secret 256 random
 /// bits. The ids route the lookup to the session item; only the secret's hash is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub user_id: String,
     pub session_id: String,
     secret: String,
+}
+
+/// Names the session, never the secret.
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RefreshToken {

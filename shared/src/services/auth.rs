@@ -1,13 +1,14 @@
 //! Sign-up, sign-in and the caller's own account.
 
 use chrono::{Duration, Utc};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::{OwnUserView, UserRecord};
-use crate::domain::{non_empty, Email, Fields, PersonName, Username};
+use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
 use crate::password::{self, Verified};
@@ -26,7 +27,7 @@ pub struct RegisterRequest {
     pub email: Option<String>,
     /// At least 12 characters unless configured otherwise (never below 8).
     #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     /// Must be `true`.
@@ -41,15 +42,16 @@ pub struct LoginRequest {
     #[schema(value_type = String, required = true)]
     pub identifier: Option<String>,
     #[schema(value_type = String, required = true)]
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub remember_me: Option<bool>,
     /// The `deviceToken` an earlier sign-in of this account answered on this device: such
     /// attempts are limited per device only, so strangers' wrong guesses cannot lock the
     /// owner out. An invalid or foreign one is ignored.
-    pub device_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub device_token: Option<SecretString>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Tokens)]
 pub struct TokenPair {
@@ -61,7 +63,7 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: OwnUserView,
@@ -107,7 +109,7 @@ impl AppState {
         if let Some(e) = &email {
             related.extend([e.as_str(), e.local_part()]);
         }
-        let password = fields.required("password", req.password.as_deref(), |p| {
+        let password = fields.required("password", exposed(&req.password), |p| {
             self.passwords.check_policy(p, &related).map(|()| p.to_owned())
         });
         fields.finish()?;
@@ -209,14 +211,14 @@ impl AppState {
     pub(crate) async fn authenticate(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<Credentials> {
         let mut fields = Fields::new();
         let identifier = fields.required("identifier", req.identifier.as_deref(), non_empty(255));
-        let password = fields.required("password", req.password.as_deref(), non_empty(password::MAX_LENGTH * 4));
+        let password = fields.required("password", exposed(&req.password), non_empty(password::MAX_LENGTH * 4));
         fields.finish()?;
         let (Some(identifier), Some(password)) = (identifier, password) else {
             return Err(AppError::internal("validation passed without every required field"));
         };
         let limits = self.config.rate_limits;
         let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
-        let device = req.device_token.as_deref().and_then(DeviceToken::parse);
+        let device = exposed(&req.device_token).and_then(DeviceToken::parse);
         let device_hash = device.as_ref().map(DeviceToken::hash).unwrap_or_default();
         let mut counters = vec![
             Counter { scope: "login-ip", key: &ip, limit: limits.login_per_ip },

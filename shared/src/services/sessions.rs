@@ -2,13 +2,14 @@
 //! and password change.
 
 use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::TokenPair;
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
-use crate::domain::{non_empty, Fields};
+use crate::domain::{exposed, non_empty, Fields};
 use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
 use crate::password;
@@ -25,23 +26,24 @@ const ROTATION_ATTEMPTS: usize = 8;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
     #[schema(value_type = String, required = true)]
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<SecretString>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogoutRequest {
     /// Checked against the caller's session when sent.
-    pub refresh_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub refresh_token: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     #[schema(value_type = String, required = true)]
-    pub current_password: Option<String>,
+    pub current_password: Option<SecretString>,
     #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
-    pub new_password: Option<String>,
+    pub new_password: Option<SecretString>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -92,7 +94,7 @@ impl AppState {
     /// is not enough to use up its owner's refreshes.
     pub async fn refresh(&self, req: RefreshRequest, client: &ClientInfo) -> AppResult<TokenPair> {
         let mut fields = Fields::new();
-        let raw = fields.required("refreshToken", req.refresh_token.as_deref(), non_empty(512));
+        let raw = fields.required("refreshToken", exposed(&req.refresh_token), non_empty(512));
         fields.finish()?;
         let limits = self.config.rate_limits;
         let ip = ip_key(client.ip.as_deref());
@@ -190,7 +192,7 @@ impl AppState {
         if !self.store.delete_session(&caller.user_id, &caller.session_id).await? {
             return Err(AppError::Unauthorized);
         }
-        if let Some(other) = req.refresh_token.as_deref().and_then(RefreshToken::parse) {
+        if let Some(other) = exposed(&req.refresh_token).and_then(RefreshToken::parse) {
             if other.user_id == caller.user_id && other.session_id != caller.session_id {
                 self.store.delete_session(&caller.user_id, &other.session_id).await?;
             }
@@ -248,10 +250,10 @@ impl AppState {
         let (user, session) = self.live_session(caller).await?;
         let mut fields = Fields::new();
         let current =
-            fields.required("currentPassword", req.current_password.as_deref(), non_empty(password::MAX_LENGTH * 4));
+            fields.required("currentPassword", exposed(&req.current_password), non_empty(password::MAX_LENGTH * 4));
         let local_part = user.email.split('@').next().unwrap_or_default();
         let related = [user.username.as_str(), user.email.as_str(), local_part];
-        let new = fields.required("newPassword", req.new_password.as_deref(), |p| {
+        let new = fields.required("newPassword", exposed(&req.new_password), |p| {
             self.passwords.check_policy(p, &related).map(|()| p.to_owned())
         });
         if current.is_some() && current == new {

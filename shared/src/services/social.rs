@@ -20,6 +20,9 @@ use crate::store::reports::ReportRecord;
 /// conditions of a graph transaction.
 const GRAPH_ATTEMPTS: usize = 5;
 
+/// The longest block reason kept (the OpenAPI document says the same: `max_length = 500`).
+pub const BLOCK_REASON_MAX: usize = 500;
+
 pub const REPORT_REASONS: &[&str] =
     &["spam", "harassment", "hate", "violence", "sexual", "impersonation", "self_harm", "illegal", "other"];
 
@@ -35,7 +38,8 @@ pub struct TargetRequest {
 pub struct BlockRequest {
     #[schema(value_type = String, required = true)]
     pub user_id: Option<String>,
-    #[schema(max_length = 1000)]
+    /// Kept for moderation, never shown to the blocked user.
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -240,7 +244,7 @@ impl AppState {
     pub async fn block(&self, caller: &Caller, req: BlockRequest) -> AppResult<BlockStatus> {
         let mut fields = Fields::new();
         let target = target_field(caller, req.user_id.as_deref(), "block", &mut fields);
-        let reason = fields.optional("reason", req.reason.as_deref(), non_empty(500));
+        let reason = fields.optional("reason", req.reason.as_deref(), non_empty(BLOCK_REASON_MAX));
         fields.finish()?;
         let target = complete(target)?;
         for _ in 0..GRAPH_ATTEMPTS {

@@ -9,6 +9,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::openapi;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{AuthResponse, LoginRequest};
@@ -17,7 +18,7 @@ use crate::domain::profile::{NotificationPatch, ProfilePatch};
 use crate::domain::search::fold;
 use crate::domain::social::{access, Access, ListedUser, Viewer};
 use crate::domain::user::{AccountStatus, LimitedUserView, OwnUserView, UserRecord, UserView};
-use crate::domain::{non_empty, Fields, Username};
+use crate::domain::{exposed, non_empty, Fields, Username};
 use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
 use crate::password;
@@ -117,7 +118,7 @@ pub struct SigningKeysCheck {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeactivateRequest {
     #[schema(value_type = String, required = true)]
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -205,7 +206,7 @@ impl AppState {
     /// search, profiles and lists; username and email stay reserved.
     pub async fn deactivate(&self, caller: &Caller, req: DeactivateRequest) -> AppResult<()> {
         let mut fields = Fields::new();
-        let password = fields.required("password", req.password.as_deref(), non_empty(password::MAX_LENGTH * 4));
+        let password = fields.required("password", exposed(&req.password), non_empty(password::MAX_LENGTH * 4));
         fields.finish()?;
         let password = password.ok_or_else(|| AppError::internal("validation passed without password"))?;
         let (user, _) = self.live_session(caller).await?;

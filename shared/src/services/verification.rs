@@ -5,12 +5,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use chrono::{Duration, Utc};
 use rand::RngCore;
+use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::domain::session::hash_secret;
 use crate::domain::user::{OwnUserView, UserRecord};
-use crate::domain::{non_empty, Email, Fields};
+use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};
 use crate::http::{Caller, ClientInfo};
 use crate::rate_limit::{identifier_key, ip_key};
@@ -25,7 +26,7 @@ pub const RESET_TTL_MINUTES: i64 = 30;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenRequest {
     #[schema(value_type = String, required = true)]
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,9 +40,9 @@ pub struct ForgotPasswordRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     #[schema(value_type = String, required = true)]
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
     #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
-    pub new_password: Option<String>,
+    pub new_password: Option<SecretString>,
 }
 
 /// A one-time secret: 256 random bits, URL-safe.
@@ -100,7 +101,7 @@ impl AppState {
 
     /// Consumes a verification token and marks the email verified.
     pub async fn verify_email(&self, req: TokenRequest, client: &ClientInfo) -> AppResult<OwnUserView> {
-        let token = self.one_time_token_field(req.token.as_deref(), client).await?;
+        let token = self.one_time_token_field(exposed(&req.token), client).await?;
         let hash = hash_secret(&token);
         let record = self.live_one_time_token(&hash, Purpose::Verify).await?;
         let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
@@ -162,9 +163,9 @@ impl AppState {
     /// Sets a new password with a reset token; every session ends.
     pub async fn reset_password(&self, req: ResetPasswordRequest, client: &ClientInfo) -> AppResult<()> {
         let mut fields = Fields::new();
-        let token = fields.required("token", req.token.as_deref(), non_empty(256));
+        let token = fields.required("token", exposed(&req.token), non_empty(256));
         let new_password =
-            fields.required("newPassword", req.new_password.as_deref(), non_empty(crate::password::MAX_LENGTH * 4));
+            fields.required("newPassword", exposed(&req.new_password), non_empty(crate::password::MAX_LENGTH * 4));
         fields.finish()?;
         let (Some(token), Some(new_password)) = (token, new_password) else {
             return Err(AppError::internal("validation passed without every required field"));

@@ -65,7 +65,7 @@ impl MessageKind {
 }
 
 /// An outbox message (`OUTBOX#<id>` / `MESSAGE`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxMessage {
     pub id: String,
@@ -77,6 +77,18 @@ pub struct OutboxMessage {
     /// What the message needs: a one-time `token`, a device, a time, an actor.
     #[serde(default)]
     pub data: BTreeMap<String, String>,
+}
+
+/// Shows what a message is, never its address or data (a one-time token, a device).
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("user_id", &self.user_id)
+            .field("data", &self.data.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutboxMessage {
