@@ -1,9 +1,7 @@
 //! Rate limits trip at their threshold, answer 429 with Retry-After, and reset with
-//! their window. Limits are set small through the environment; windows of a few seconds
-//! (8 where a test makes several sign-ins in one: room for a loaded machine), and tests
-//! that count within one window start at a window's beginning.
-
-use std::time::Duration;
+//! their window. Limits are set small through the environment; tests that count within
+//! one window move the service's clock to a window's beginning, and to the next window,
+//! instead of sleeping.
 
 use http::StatusCode;
 use serde_json::json;
@@ -16,24 +14,17 @@ fn assert_limited(response: &TestResponse, window_secs: u64) {
     assert!((1..=window_secs).contains(&retry_after), "Retry-After {retry_after}");
 }
 
-/// Sleeps until a fixed window of `secs` begins, so the hits that follow share it.
-async fn start_of_window(secs: i64) {
-    let now = chrono::Utc::now();
-    let into = now.timestamp().rem_euclid(secs) as u64 * 1000 + now.timestamp_subsec_millis() as u64;
-    tokio::time::sleep(Duration::from_millis(secs as u64 * 1000 - into + 50)).await;
-}
-
-/// Sleeps into the window after the one that answered `response`.
-async fn next_window(response: &TestResponse) {
-    let retry_after: u64 = response.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    tokio::time::sleep(Duration::from_millis(retry_after * 1000 + 100)).await;
+/// Moves the clock into the window after the one that answered `response`.
+fn next_window(app: &TestApp, response: &TestResponse) {
+    let retry_after: i64 = response.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    app.advance(chrono::Duration::milliseconds(retry_after * 1000 + 100));
 }
 
 #[tokio::test]
 async fn login_per_identifier_trips_and_resets() {
     let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "3/8")]).await;
     app.register("limited").await;
-    start_of_window(8).await;
+    app.start_of_window(8);
     let mut last = None;
     for attempt in 1..=4 {
         app.calls.take();
@@ -49,7 +40,7 @@ async fn login_per_identifier_trips_and_resets() {
     // Another identifier is not affected; the same one in other case is.
     assert_limited(&app.login("LIMITED").await, 8);
     assert_eq!(app.login("limited@example.org").await.status, StatusCode::OK);
-    next_window(&last.unwrap()).await;
+    next_window(&app, &last.unwrap());
     assert_eq!(app.login("limited").await.status, StatusCode::OK, "a new window");
 }
 
@@ -57,7 +48,7 @@ async fn login_per_identifier_trips_and_resets() {
 async fn concurrent_logins_get_no_answer_beyond_the_limit() {
     let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "3/5")]).await;
     app.register("raced").await;
-    start_of_window(5).await;
+    app.start_of_window(5);
     // All of them may read a count under the limit; their own hits decide.
     let responses = futures::future::join_all((0..8).map(|_| app.login("raced"))).await;
     let ok = responses.iter().filter(|r| r.status == StatusCode::OK).count();
@@ -71,7 +62,7 @@ async fn concurrent_logins_get_no_answer_beyond_the_limit() {
 async fn login_per_ip_groups_ipv6_by_64() {
     let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IP", "2/60")]).await;
     app.register("roamer").await;
-    support::clear_of_window_end(60, 20).await;
+    app.clear_of_window_end(60, 20);
     let body = json!({ "identifier": "roamer", "password": PASSWORD });
     assert_eq!(app.post_from("2001:db8:5:6::1", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
     assert_eq!(app.post_from("2001:db8:5:6::2", "/api/auth/login", body.clone()).await.status, StatusCode::OK);
@@ -90,7 +81,7 @@ async fn login_per_ip_groups_ipv6_by_64() {
 async fn register_per_ip() {
     let app = TestApp::with_env(&[("RATE_LIMIT_REGISTER_PER_IP", "2/60")]).await;
     let body = |name: &str| json!({ "username": name, "email": format!("{name}@example.org"), "password": PASSWORD, "agreeToTerms": true });
-    support::clear_of_window_end(60, 20).await;
+    app.clear_of_window_end(60, 20);
     assert_eq!(app.post_from("203.0.113.5", "/api/auth/register", body("first")).await.status, StatusCode::CREATED);
     assert_eq!(app.post_from("203.0.113.5", "/api/auth/register", body("second")).await.status, StatusCode::CREATED);
     assert_limited(&app.post_from("203.0.113.5", "/api/auth/register", body("third")).await, 60);
@@ -101,7 +92,7 @@ async fn register_per_ip() {
 async fn refresh_per_session() {
     let app = TestApp::with_env(&[("RATE_LIMIT_REFRESH_PER_SESSION", "2/60")]).await;
     let (_, mut refresh) = tokens_of(&app.register("refresher").await);
-    support::clear_of_window_end(60, 20).await;
+    app.clear_of_window_end(60, 20);
     for _ in 0..2 {
         let response = app.refresh(&refresh).await;
         assert_eq!(response.status, StatusCode::OK);
@@ -118,7 +109,7 @@ async fn refresh_per_session() {
 async fn forged_refresh_tokens_with_a_known_session_cannot_block_its_refreshes() {
     let app = TestApp::with_env(&[("RATE_LIMIT_REFRESH_PER_SESSION", "2/60")]).await;
     let (_, refresh) = tokens_of(&app.register("victim").await);
-    support::clear_of_window_end(60, 20).await;
+    app.clear_of_window_end(60, 20);
     let token = shared::domain::session::RefreshToken::parse(&refresh).unwrap();
     for guess in 0..5 {
         let forged = format!("{}.{}.guess{guess}", token.user_id, token.session_id);
@@ -131,7 +122,7 @@ async fn forged_refresh_tokens_with_a_known_session_cannot_block_its_refreshes()
 async fn refresh_per_address() {
     let app = TestApp::with_env(&[("RATE_LIMIT_REFRESH_PER_IP", "3/60")]).await;
     let (_, refresh) = tokens_of(&app.register("roamer").await);
-    support::clear_of_window_end(60, 20).await;
+    app.clear_of_window_end(60, 20);
     for _ in 0..3 {
         let junk = app.post_from("198.51.100.7", "/api/auth/refresh", json!({ "refreshToken": "a.b.c" })).await;
         assert_eq!(junk.error_code(), "INVALID_TOKEN");
@@ -147,7 +138,7 @@ async fn failed_logins_lock_the_account_for_the_window_even_with_the_right_passw
     let app = TestApp::with_env(&[("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "3/8")]).await;
     app.register("target").await;
     app.register("bystander").await;
-    start_of_window(8).await;
+    app.start_of_window(8);
     let wrong = json!({ "identifier": "target", "password": "not-the-password-at-all" });
     for _ in 0..3 {
         assert_eq!(app.post("/api/auth/login", wrong.clone()).await.error_code(), "INVALID_CREDENTIALS");
@@ -156,7 +147,7 @@ async fn failed_logins_lock_the_account_for_the_window_even_with_the_right_passw
     assert_limited(&locked, 8);
     assert_limited(&app.login("target@example.org").await, 8);
     assert_eq!(app.login("bystander").await.status, StatusCode::OK);
-    next_window(&locked).await;
+    next_window(&app, &locked);
     assert_eq!(app.login("target").await.status, StatusCode::OK);
 }
 
@@ -192,7 +183,7 @@ async fn a_strangers_guesses_cannot_lock_the_owner_out_of_a_known_device() {
     let device = registered.body["deviceToken"].as_str().expect("sign-up answers a device token").to_owned();
     let bob = app.register("bob").await;
     let bobs_device = bob.body["deviceToken"].as_str().unwrap().to_owned();
-    support::clear_of_window_end(3600, 120).await;
+    app.clear_of_window_end(3600, 120);
 
     guesses(&app, "owner", 110).await;
     assert_limited(&login_on(&app, "owner", PASSWORD, None).await, 3600);
@@ -213,7 +204,7 @@ async fn a_known_device_is_exempt_from_the_identifier_window_and_limited_on_its_
         TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "5/60"), ("RATE_LIMIT_LOGIN_PER_DEVICE", "3/60")])
             .await;
     let device = app.register("owner").await.body["deviceToken"].as_str().unwrap().to_owned();
-    support::clear_of_window_end(60, 30).await;
+    app.clear_of_window_end(60, 30);
 
     guesses(&app, "owner", 6).await;
     assert_limited(&login_on(&app, "owner", PASSWORD, None).await, 60);

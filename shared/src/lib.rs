@@ -2,6 +2,7 @@
 //! store, passwords, tokens, the HTTP error envelope and logging.
 
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod domain;
@@ -50,6 +51,7 @@ mod no_secret_in_debug {
             crate::store::outbox::MessageKind::VerifyEmail,
             "u",
             "ada@example.org",
+            chrono::Utc::now(),
             [("token", SECRET.to_owned())],
         );
         assert!(!shown(&message).contains(SECRET) && !shown(&message).contains("ada@example.org"));

@@ -19,6 +19,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The service's time (the store's clock).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.store.now()
+    }
+
     pub fn new(config: Config, store: Store, keys: &PrivateJwkSet, cursor_secret: &[u8]) -> Result<Self, BoxError> {
         let tokens = Tokens::new(keys, &config)?;
         Ok(AppState::with_tokens(config, store, tokens, cursor_secret))

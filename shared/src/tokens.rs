@@ -229,6 +229,7 @@ impl Tokens {
     }
 
     pub fn issue(&self, subject: Subject<'_>) -> AppResult<String> {
+        // The system clock, not the service's: the JWT library checks `exp` against it.
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),

@@ -88,6 +88,8 @@ pub fn config_with(vars: &[(&str, &str)]) -> Config {
 pub struct TestApp {
     /// The DynamoDB operations the service sent (the test's own reads go unrecorded).
     pub calls: CallLog,
+    /// The service's clock: tests move it forward instead of sleeping.
+    pub clock: shared::clock::Clock,
     pub state: AppState,
     pub router: Router,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -141,10 +143,11 @@ impl TestApp {
                 .interceptor(calls.clone())
                 .build(),
         );
-        let store = Store::from_client(counted, table.clone());
+        let clock = shared::clock::Clock::default();
+        let store = Store::from_client(counted, table.clone()).with_clock(clock.clone());
         let state = AppState::new(config, store, test_keys(), TEST_CURSOR_SECRET).expect("app state");
         let router = local_server::app(state.clone());
-        TestApp { calls, state, router, dynamodb, table }
+        TestApp { calls, clock, state, router, dynamodb, table }
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
@@ -401,14 +404,32 @@ impl TestApp {
     }
 }
 
-/// Rate-limit windows are fixed and aligned to the epoch: a test that counts hits
-/// within one window waits out the end of the current one when it is near.
-pub async fn clear_of_window_end(window_secs: i64, needed_secs: i64) {
-    let now = chrono::Utc::now();
-    let into_ms = now.timestamp().rem_euclid(window_secs) * 1000 + i64::from(now.timestamp_subsec_millis());
-    let left_ms = window_secs * 1000 - into_ms;
-    if left_ms < needed_secs * 1000 {
-        tokio::time::sleep(std::time::Duration::from_millis(left_ms as u64 + 50)).await;
+impl TestApp {
+    /// Moves the service's clock forward (expiries, windows, grace periods).
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Milliseconds left in the current fixed window of `window_secs` (windows are
+    /// aligned to the epoch).
+    fn window_left_ms(&self, window_secs: i64) -> i64 {
+        let now = self.state.now();
+        let into_ms = now.timestamp().rem_euclid(window_secs) * 1000 + i64::from(now.timestamp_subsec_millis());
+        window_secs * 1000 - into_ms
+    }
+
+    /// Moves the clock to just past the start of the next window of `window_secs`, so
+    /// the hits that follow share one window.
+    pub fn start_of_window(&self, window_secs: i64) {
+        self.advance(chrono::Duration::milliseconds(self.window_left_ms(window_secs) + 50));
+    }
+
+    /// A test that counts hits within one window moves past the end of the current one
+    /// when fewer than `needed_secs` of it are left.
+    pub fn clear_of_window_end(&self, window_secs: i64, needed_secs: i64) {
+        if self.window_left_ms(window_secs) < needed_secs * 1000 {
+            self.start_of_window(window_secs);
+        }
     }
 }
 

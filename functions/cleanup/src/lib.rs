@@ -8,7 +8,7 @@ use shared::store::cleanup::CleanupReport;
 use shared::store::Store;
 
 pub async fn handle(store: &Store, lookback_days: i64, event: LambdaEvent<Value>) -> Result<CleanupReport, Error> {
-    let report = store.remove_expired(chrono::Utc::now(), lookback_days).await?;
+    let report = store.remove_expired(store.now(), lookback_days).await?;
     tracing::info!(
         request_id = %event.context.request_id,
         removed = report.removed,

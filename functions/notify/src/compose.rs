@@ -161,7 +161,13 @@ mod tests {
     use super::*;
 
     fn message(kind: MessageKind, data: &[(&'static str, &str)]) -> OutboxMessage {
-        OutboxMessage::new(kind, "u1", "ada@example.org", data.iter().map(|(k, v)| (*k, v.to_string())))
+        OutboxMessage::new(
+            kind,
+            "u1",
+            "ada@example.org",
+            chrono::Utc::now(),
+            data.iter().map(|(k, v)| (*k, v.to_string())),
+        )
     }
 
     /// A message of each kind with the data its writer gives it.

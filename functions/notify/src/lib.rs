@@ -14,7 +14,6 @@
 pub mod compose;
 pub mod transport;
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 use shared::store::outbox::{self, Claim, Outcome};
@@ -117,7 +116,7 @@ impl Notifier {
         let Some(id) = outbox_insert(record) else {
             return Step::Skipped(NOT_AN_OUTBOX_INSERT);
         };
-        let item = match self.store.claim_message(id, Utc::now(), LEASE_SECS).await {
+        let item = match self.store.claim_message(id, self.store.now(), LEASE_SECS).await {
             Ok(Claim::Claimed(item)) => item,
             Ok(Claim::Settled(state)) => return Step::Skipped(state),
             Ok(Claim::Busy) => return Step::Retry("another delivery holds the message".into()),

@@ -131,7 +131,7 @@ impl AppState {
         remember_me: bool,
         client: &ClientInfo,
     ) -> (SessionRecord, RefreshToken) {
-        let now = Utc::now();
+        let now = self.now();
         let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
         let id = uuid::Uuid::new_v4().to_string();
         let refresh = RefreshToken::new(&user.id, &id);
@@ -176,7 +176,7 @@ impl AppState {
         let ip = ip_key(client.ip.as_deref());
         self.enforce_limit("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
         let account = self.validate_registration(req)?;
-        let now = Utc::now();
+        let now = self.now();
         let password_hash = self.passwords.hash(account.password).await?;
         let mut user = UserRecord {
             first_name: account.first_name,
@@ -237,7 +237,7 @@ impl AppState {
         // A device of this very account answers to its own limit alone.
         let known_device = match (&device, &device_record, &claim) {
             (Some(device), Some(record), Some(claim)) if device.user_id == claim.user_id => {
-                record.vouches_for(&claim.user_id, Utc::now())
+                record.vouches_for(&claim.user_id, self.now())
             }
             _ => false,
         };
@@ -276,7 +276,7 @@ impl AppState {
     pub(crate) async fn sign_in(&self, credentials: Credentials, client: &ClientInfo) -> AppResult<AuthResponse> {
         let Credentials { user, password, needs_rehash, remember_me, device } = credentials;
         let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
-        let now = Utc::now();
+        let now = self.now();
         let (session, refresh) = self.new_session(&user, remember_me, client);
         let (known_devices, extra) = self.device_change(&user, &session, now)?;
         let (device, new_device) = self.device_for_answer(&user, device, now)?;

@@ -126,7 +126,7 @@ impl AppState {
                 self.enforce_limit("refresh-session", &token.session_id, limits.refresh_per_session).await?;
                 counted = true;
             }
-            let now = Utc::now();
+            let now = self.now();
             if !session.is_live(&user, now) {
                 return Err(AppError::InvalidToken);
             }
@@ -169,7 +169,7 @@ impl AppState {
         let notice = self.notice(
             MessageKind::RefreshTokenReuse,
             user,
-            [("sessionId", session.id.clone()), ("at", Utc::now().to_rfc3339())],
+            [("sessionId", session.id.clone()), ("at", self.now().to_rfc3339())],
         )?;
         // Lost to a concurrent end of the same session: it is ended either way.
         self.store.delete_session_with(&session.user_id, &session.id, vec![notice]).await?;
@@ -180,7 +180,7 @@ impl AppState {
     /// that must not trust a still-valid access token of an ended session.
     pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {
         match self.store.session_and_user(&caller.user_id, &caller.session_id).await? {
-            (Some(session), Some(user)) if session.is_live(&user, Utc::now()) => Ok((user, session)),
+            (Some(session), Some(user)) if session.is_live(&user, self.now()) => Ok((user, session)),
             _ => Err(AppError::Unauthorized),
         }
     }
@@ -204,7 +204,7 @@ impl AppState {
     /// The caller's live sessions, most recently used first.
     pub async fn sessions(&self, caller: &Caller) -> AppResult<SessionList> {
         let (user, _) = self.live_session(caller).await?;
-        let now = Utc::now();
+        let now = self.now();
         let mut items: Vec<SessionView> = self
             .store
             .sessions_of(&user.id)
@@ -223,7 +223,7 @@ impl AppState {
     /// counts the other sessions that were live; their items are deleted afterwards.
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> AppResult<Revoked> {
         let (user, session) = self.live_session(caller).await?;
-        let now = Utc::now();
+        let now = self.now();
         let sessions = self.store.sessions_of(&user.id).await?;
         let revoked = sessions.iter().filter(|s| s.id != caller.session_id && s.is_live(&user, now)).count();
         self.store.bump_session_generation(&user, None, Some((&session, None)), Vec::new()).await?;

@@ -1,7 +1,6 @@
 //! Follow, follow requests, lists, block, report and relationship.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -381,7 +380,7 @@ impl AppState {
             reason,
             details,
             status: "open".into(),
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         self.store.create_report(&report).await?;
         tracing::info!(report_id = %report.id, reason = %report.reason, "user reported");

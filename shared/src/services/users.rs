@@ -186,7 +186,7 @@ impl AppState {
             let before = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
             let mut after = before.clone();
             change(&mut after)?;
-            after.updated_at = Utc::now();
+            after.updated_at = self.now();
             if self.store.save_profile(&before, &after).await? {
                 return Ok(OwnUserView::from(&after));
             }
@@ -216,7 +216,7 @@ impl AppState {
             &user,
             [("reactivateWithinDays", REACTIVATION_DAYS.to_string())],
         )?;
-        if !self.store.deactivate(&user, Utc::now(), vec![notice]).await? {
+        if !self.store.deactivate(&user, self.now(), vec![notice]).await? {
             return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
         }
         tracing::info!(user_id = %user.id, "account deactivated");
@@ -232,7 +232,7 @@ impl AppState {
             return self.sign_in(credentials, client).await;
         }
         let (user, device) = (credentials.user, credentials.device);
-        let now = Utc::now();
+        let now = self.now();
         let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
         if now - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
             return Err(AppError::AccountDeactivated);

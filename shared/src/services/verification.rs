@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use rand::RngCore;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -65,7 +65,7 @@ impl AppState {
         user: &UserRecord,
         data: impl IntoIterator<Item = (&'static str, String)>,
     ) -> AppResult<TransactWriteItem> {
-        self.store.outbox_put(&OutboxMessage::new(kind, &user.id, &user.email, data))
+        self.store.outbox_put(&OutboxMessage::new(kind, &user.id, &user.email, self.now(), data))
     }
 
     /// A new verification token for `user`: the hash to keep on the user item, and the
@@ -73,7 +73,7 @@ impl AppState {
     pub(crate) fn verification_items(&self, user: &UserRecord) -> AppResult<(String, Vec<TransactWriteItem>)> {
         let secret = new_secret();
         let hash = hash_secret(&secret);
-        let expires_at = (Utc::now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
+        let expires_at = (self.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
         let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None };
         let items = vec![
             self.store.one_time_token_put(&hash, Purpose::Verify, &token)?,
@@ -112,7 +112,7 @@ impl AppState {
             return Err(AppError::InvalidToken);
         }
         tracing::info!(user_id = %user.id, "email verified");
-        let user = UserRecord { is_verified: true, verify_token_hash: None, updated_at: Utc::now(), ..user };
+        let user = UserRecord { is_verified: true, verify_token_hash: None, updated_at: self.now(), ..user };
         Ok(OwnUserView::from(&user))
     }
 
@@ -148,7 +148,7 @@ impl AppState {
         let hash = hash_secret(&secret);
         let token = OneTimeToken {
             user_id: user.id.clone(),
-            expires_at: (Utc::now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
+            expires_at: (self.now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
             password_fingerprint: Some(password_fingerprint(&user.password_hash)),
         };
         let items = vec![
@@ -213,7 +213,7 @@ impl AppState {
     /// The token if it exists and has not expired (TTL deletion lags; reads check).
     async fn live_one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<OneTimeToken> {
         match self.store.one_time_token(hash, purpose).await? {
-            Some(token) if token.expires_at > Utc::now().timestamp() => Ok(token),
+            Some(token) if token.expires_at > self.now().timestamp() => Ok(token),
             _ => Err(AppError::InvalidToken),
         }
     }

@@ -156,7 +156,7 @@ impl Store {
             .user_update(user)?
             .update_expression("SET verifyTokenHash = :hash, updatedAt = :now")
             .expression_attribute_values(":hash", s(hash))
-            .expression_attribute_values(":now", value(&Utc::now())?)
+            .expression_attribute_values(":now", value(&self.now())?)
             .build()
             .map_err(AppError::internal)?;
         let mut all = vec![TransactWriteItem::builder().update(update).build()];
@@ -173,7 +173,7 @@ impl Store {
             .update_expression("SET isVerified = :yes, updatedAt = :now REMOVE verifyTokenHash")
             .condition_expression("verifyTokenHash = :hash")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", value(&Utc::now())?)
+            .expression_attribute_values(":now", value(&self.now())?)
             .expression_attribute_values(":hash", s(hash))
             .build()
             .map_err(AppError::internal)?;

@@ -312,7 +312,7 @@ impl Store {
     /// `b` active and still not private; a stale request is cleared. `extra` (a
     /// notification) is written with it.
     pub async fn follow(&self, a: &str, b: &str, had_request: bool, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
-        let now = Utc::now();
+        let now = self.now();
         let mut items = extra;
         items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
         items.push(self.counters(a, 1, 0, Condition::Active)?);
@@ -328,7 +328,7 @@ impl Store {
     /// `a` asks to follow `b` (private).
     pub async fn request_follow(&self, a: &str, b: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
         let mut items = extra;
-        items.extend(self.put_pair(a, Edge::Requested, b, Utc::now(), None)?);
+        items.extend(self.put_pair(a, Edge::Requested, b, self.now(), None)?);
         items.push(self.user_check(b, Condition::ActiveAndPrivate)?);
         items.push(self.user_check(a, Condition::Active)?);
         items.push(self.absent(a, Edge::Blocking, b)?);
@@ -351,7 +351,7 @@ impl Store {
 
     /// `b` accepts `a`'s request: the request becomes a counted follow.
     pub async fn accept_request(&self, b: &str, a: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
-        let now = Utc::now();
+        let now = self.now();
         let mut items = extra;
         items.extend(self.delete_pair(a, Edge::Requested, b)?);
         items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
@@ -365,7 +365,7 @@ impl Store {
     /// absent edge is made a condition, so a follow that slipped in meanwhile fails
     /// the transaction instead of surviving the block.
     pub async fn block(&self, a: &str, b: &str, seen: Relationship, reason: Option<&str>) -> AppResult<bool> {
-        let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, Utc::now(), reason)?);
+        let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, self.now(), reason)?);
         for (present, edge) in [
             (seen.following, Edge::Following),
             (seen.followed_by, Edge::Follower),

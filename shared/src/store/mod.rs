@@ -37,6 +37,7 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     client: Client,
     table: Arc<str>,
+    clock: crate::clock::Clock,
 }
 
 impl Store {
@@ -60,7 +61,21 @@ impl Store {
     }
 
     pub fn from_client(client: Client, table: impl Into<Arc<str>>) -> Self {
-        Store { client, table: table.into() }
+        Store { client, table: table.into(), clock: Default::default() }
+    }
+
+    /// The same store reading the time from `clock` (tests move it).
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Store { clock, ..self }
+    }
+
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.clock
+    }
+
+    /// The time every expiry, window and timestamp of the service is taken from.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     pub fn client(&self) -> &Client {

@@ -96,6 +96,7 @@ impl OutboxMessage {
         kind: MessageKind,
         user_id: &str,
         to: &str,
+        created_at: DateTime<Utc>,
         data: impl IntoIterator<Item = (&'static str, String)>,
     ) -> Self {
         OutboxMessage {
@@ -103,7 +104,7 @@ impl OutboxMessage {
             kind,
             user_id: user_id.to_owned(),
             to: to.to_owned(),
-            created_at: Utc::now(),
+            created_at,
             data: data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }
     }
@@ -182,7 +183,7 @@ impl Store {
     /// Records how a claimed delivery ended, and removes the message's raw one-time
     /// token (only hashes of live tokens stay in the table).
     pub async fn settle_message(&self, id: &str, outcome: &Outcome, had_token: bool) -> AppResult<()> {
-        let now = Utc::now();
+        let now = self.now();
         let mut update = self
             .client
             .update_item()

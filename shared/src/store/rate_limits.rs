@@ -1,5 +1,4 @@
 use aws_sdk_dynamodb::types::ReturnValue;
-use chrono::Utc;
 
 use super::{dynamo_error, n, s, Item, Store};
 use crate::error::{AppError, AppResult};
@@ -20,8 +19,8 @@ pub struct Counter<'a> {
     pub limit: Limit,
 }
 
-fn window(limit: Limit) -> (i64, i64) {
-    let now = Utc::now().timestamp();
+/// The window of `limit` that holds `now` (epoch seconds): its start, and the seconds left.
+fn window(limit: Limit, now: i64) -> (i64, i64) {
     let start = now - now.rem_euclid(limit.window_secs);
     (start, (start + limit.window_secs - now).max(1))
 }
@@ -32,8 +31,8 @@ pub(super) fn counter_pk(scope: &str, key: &str) -> String {
 }
 
 /// The counter's current window: its item key and how long until it closes.
-pub(super) fn current_window(counter: &Counter) -> (Item, u64) {
-    let (start, remaining) = window(counter.limit);
+pub(super) fn current_window(counter: &Counter, now: i64) -> (Item, u64) {
+    let (start, remaining) = window(counter.limit, now);
     (super::key(counter_pk(counter.scope, counter.key), start.to_string()), remaining as u64)
 }
 
@@ -54,7 +53,7 @@ impl Store {
     /// One atomic `ADD` on the window's item (`RATE#<scope>#<key>` / window start); the
     /// item expires by TTL a minute after its window.
     pub async fn add_hit(&self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
-        let (start, remaining) = window(limit);
+        let (start, remaining) = window(limit, self.now().timestamp());
         let out = self
             .client
             .update_item()
@@ -80,7 +79,7 @@ impl Store {
 
     /// The window's count without adding to it.
     pub async fn hits(&self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
-        let (start, remaining) = window(limit);
+        let (start, remaining) = window(limit, self.now().timestamp());
         let found = self.get(counter_pk(scope, key), &start.to_string()).await?;
         Ok(RateWindow::of(found, remaining as u64))
     }

@@ -61,9 +61,9 @@ impl Store {
             .expression_attribute_values(":new", s(change.new_current))
             .expression_attribute_values(":previous", s(change.previous))
             .expression_attribute_values(":rotated", time(&change.rotated_at))
-            .expression_attribute_values(":now", time(&Utc::now()))
+            .expression_attribute_values(":now", time(&self.now()))
             .expression_attribute_values(":expected", s(change.expected_current))
-            .expression_attribute_values(":now_epoch", n(Utc::now().timestamp()))
+            .expression_attribute_values(":now_epoch", n(self.now().timestamp()))
             .send()
             .await;
         conditional_write(result)
@@ -146,7 +146,7 @@ impl Store {
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<i64> {
         let next = user.session_generation + 1;
-        let now = time(&Utc::now());
+        let now = time(&self.now());
         let mut user_update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key(&user.id, keys::PROFILE.to_owned())))

@@ -110,7 +110,8 @@ impl Store {
         let (pk, sk) = claim_key(identifier);
         let claim_key = key(pk, sk.to_owned());
         let device_key = device.map(|d| key(keys::user(&d.user_id), keys::device(&d.hash())));
-        let windows: Vec<_> = counters.iter().map(current_window).collect();
+        let now = self.now().timestamp();
+        let windows: Vec<_> = counters.iter().map(|counter| current_window(counter, now)).collect();
         let keys = std::iter::once(claim_key.clone())
             .chain(device_key.clone())
             .chain(windows.iter().map(|(k, _)| k.clone()))
