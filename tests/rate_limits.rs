@@ -239,3 +239,27 @@ async fn sign_up_sign_in_and_reactivation_answer_a_device_token_that_is_kept() {
     assert_eq!(reactivated.status, StatusCode::OK, "{:?}", reactivated.body);
     assert_eq!(reactivated.body["deviceToken"], first.as_str());
 }
+
+/// Wrong passwords at sign-in and wrong current passwords of a signed-in user count
+/// apart: a stranger locking the sign-in does not lock the owner's password change, and
+/// a thief with the owner's access token is capped all the same.
+#[tokio::test]
+async fn strangers_sign_in_failures_do_not_lock_the_owners_password_change() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "3/3600")]).await;
+    let (access, _) = tokens_of(&app.register("owner").await);
+    app.clear_of_window_end(3600, 120);
+    guesses(&app, "owner", 4).await;
+    assert_limited(&login_on(&app, "owner", PASSWORD, None).await, 3600);
+
+    let change = |current: &str| json!({ "currentPassword": current, "newPassword": "quartz-meadow-harbor-58" });
+    let post = |body| app.call(http::Method::POST, "/api/auth/change-password", Some(body), Some(&access));
+    for _ in 0..3 {
+        assert_eq!(post(change("a thief's guess at it")).await.error_code(), "INVALID_CREDENTIALS");
+    }
+    assert_limited(&post(change(PASSWORD)).await, 3600);
+
+    let (fresh, _) = tokens_of(&app.register("other").await);
+    guesses(&app, "other", 4).await;
+    let changed = app.call(http::Method::POST, "/api/auth/change-password", Some(change(PASSWORD)), Some(&fresh)).await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+}

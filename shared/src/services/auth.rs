@@ -340,16 +340,19 @@ impl AppState {
         Ok((Some(known), vec![notice]))
     }
 
-    /// Checks the password of a signed-in user (change password, deactivation), under
-    /// the same failed-password cap as login.
+    /// Checks the password of a signed-in user (change password, deactivation). Its
+    /// failures count apart from the sign-in ones, under the same cap: a thief with
+    /// an access token cannot guess on, and a stranger's wrong sign-ins for the username
+    /// cannot lock the owner out of their own password change or deactivation.
     pub(crate) async fn check_password(&self, user: &UserRecord, password: String) -> AppResult<()> {
         let limit = self.config.rate_limits.failed_logins_per_account;
-        let failures = self.store.hits(FAILED_LOGIN_SCOPE, &user.id, limit).await?;
+        let failures = self.store.hits(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
         if failures.hits >= limit.max {
             return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
         }
         if self.passwords.verify(password, Some(user.password_hash.clone())).await? == Verified::No {
-            self.count_failed_login(user).await?;
+            self.store.add_hit(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
+            tracing::info!(user_id = %user.id, "wrong password of a signed-in user");
             return Err(AppError::InvalidCredentials);
         }
         Ok(())
@@ -418,5 +421,7 @@ impl AppState {
 }
 
 const FAILED_LOGIN_SCOPE: &str = "login-fail";
+/// Wrong passwords given by signed-in users (change password, deactivate).
+const SIGNED_IN_FAILURE_SCOPE: &str = "password-fail";
 /// Devices remembered per account for new-sign-in notices.
 const MAX_KNOWN_DEVICES: usize = 10;
