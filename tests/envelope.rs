@@ -138,3 +138,27 @@ async fn unreachable_dynamodb_is_503_quickly() {
     assert!(!body["error"]["message"].as_str().unwrap().contains("127.0.0.1"), "no internals: {body}");
     assert!(started.elapsed() < Duration::from_secs(10), "bounded, not a hang");
 }
+
+/// A handler that panics is answered in the envelope, as a bare 500 with the request id.
+#[tokio::test]
+async fn a_panicking_handler_is_a_500_in_the_envelope() {
+    let app = TestApp::new().await;
+    let routes = axum::Router::new().route(
+        "/boom",
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("a bug");
+            }
+            "unreachable"
+        }),
+    );
+    let router = shared::http::service(routes, app.state.clone());
+    let response = tower::ServiceExt::oneshot(router, raw(Method::GET, "/boom", None, String::new())).await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"]["code"], "INTERNAL");
+    assert_eq!(body["requestId"], request_id.as_str());
+    assert!(!body.to_string().contains("a bug"), "no internals in the answer: {body}");
+}

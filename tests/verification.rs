@@ -189,7 +189,7 @@ async fn security_notices_go_through_the_outbox() {
     let ada = app.user("ada").await;
     let count = |messages: &[support::Outboxed], kind: &str| messages.iter().filter(|m| m.kind == kind).count();
 
-    app.login("ada").await;
+    assert_eq!(app.login("ada").await.status, StatusCode::OK);
     assert_eq!(count(&app.outbox().await, "new_sign_in"), 0, "the device that signed up is known");
     let from_phone = http::Request::builder()
         .method(Method::POST)
