@@ -125,6 +125,10 @@ impl TestApp {
     /// A fresh table and the full service (every router) with extra configuration.
     /// Rate limits are generous unless a test sets them: most tests come from one address.
     pub async fn with_env(vars: &[(&str, &str)]) -> Self {
+        // The service's logs, on demand: `TEST_LOG=1 cargo nextest run …`.
+        if std::env::var_os("TEST_LOG").is_some() {
+            shared::logging::init();
+        }
         let table = format!("test-{}", uuid::Uuid::new_v4());
         let mut all = vec![("TABLE_NAME", table.as_str())];
         all.extend_from_slice(vars);
