@@ -263,3 +263,19 @@ async fn strangers_sign_in_failures_do_not_lock_the_owners_password_change() {
     let changed = app.call(http::Method::POST, "/api/auth/change-password", Some(change(PASSWORD)), Some(&fresh)).await;
     assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
 }
+
+/// An unknown identifier answers like an account under the same guesses: 401, then 429
+/// once the cap is reached, so neither the answers nor a lock-out tell which exists.
+#[tokio::test]
+async fn unknown_identifiers_lock_like_accounts() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "3/3600")]).await;
+    app.register("someone").await;
+    app.clear_of_window_end(3600, 120);
+    for identifier in ["someone", "no_one_at_all"] {
+        for _ in 0..3 {
+            let wrong = login_on(&app, identifier, "a wrong guess of a stranger", None).await;
+            assert_eq!(wrong.error_code(), "INVALID_CREDENTIALS", "{identifier}");
+        }
+        assert_limited(&login_on(&app, identifier, "a wrong guess of a stranger", None).await, 3600);
+    }
+}

@@ -71,9 +71,9 @@ async fn auth_endpoints() {
     let r = call(&app, Method::POST, "/api/auth/login", Some(unknown), None).await;
     expect_calls(
         &app,
-        "login, unknown user",
+        "login, unknown user (the same calls as a wrong password)",
         StatusCode::UNAUTHORIZED,
-        &[("BatchGetItem", 1), ("UpdateItem", 2), ("GetItem", 1)],
+        &[("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2)],
         r,
     )
     .await;

@@ -251,7 +251,11 @@ impl AppState {
         refuse_if_full(&counters, &windows)?;
         let count_hits =
             futures_util::future::try_join_all(counters.iter().map(|c| self.enforce_limit(c.scope, c.key, c.limit)));
-        let (counted, checked) = tokio::join!(count_hits, self.check_claim(claim, &password, !known_device));
+        // An unknown identifier's failures are counted under a key of its own, so that
+        // it makes the same reads and writes, in the same order, as a wrong password.
+        let unknown_key = format!("unknown:{identifier_hash}");
+        let checked = self.check_claim(claim, &password, !known_device, &unknown_key);
+        let (counted, checked) = tokio::join!(count_hits, checked);
         counted?;
         let (user, verified) = checked?;
         match (user, verified) {
@@ -268,7 +272,12 @@ impl AppState {
                 }
                 Err(AppError::InvalidCredentials)
             }
-            (None, _) => Err(AppError::InvalidCredentials),
+            (None, _) => {
+                self.store
+                    .add_hit(FAILED_LOGIN_SCOPE, &unknown_key, self.config.rate_limits.failed_logins_per_account)
+                    .await?;
+                Err(AppError::InvalidCredentials)
+            }
         }
     }
 
@@ -367,13 +376,21 @@ impl AppState {
         claim: Option<Claim>,
         password: &str,
         failure_cap: bool,
+        unknown_key: &str,
     ) -> AppResult<(Option<UserRecord>, Verified)> {
         let limit = self.config.rate_limits.failed_logins_per_account;
         let Some(claim) = claim else {
-            let (_, verified) = tokio::try_join!(
-                self.store.hits(FAILED_LOGIN_SCOPE, "none", limit),
+            // The reads of a known account (no user has the id "none"), and argon2 on a
+            // dummy hash of the same parameters.
+            let (_, failures, verified) = tokio::try_join!(
+                self.store.user_by_id("none"),
+                self.store.hits(FAILED_LOGIN_SCOPE, unknown_key, limit),
                 self.passwords.verify(password.to_owned(), None),
             )?;
+            // Locked like an account would be, so a lock-out tells nothing either.
+            if failure_cap && failures.hits >= limit.max {
+                return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
+            }
             return Ok((None, verified));
         };
         let early_verify = async {
