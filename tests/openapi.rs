@@ -25,6 +25,23 @@ fn checked_in_document_is_current() {
     );
 }
 
+/// What generated docs and clients read: a summary and an explicit security requirement
+/// on every operation (anonymous ones say `security: []`), servers, and a license.
+#[test]
+fn every_operation_has_a_summary_and_says_who_may_call_it() {
+    let document: serde_json::Value = serde_json::from_str(&generated()).unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            assert!(!summary.is_empty() && summary.len() <= 60, "{method} {path}: summary {summary:?}");
+            assert!(operation["operationId"].is_string(), "{method} {path}");
+            assert!(operation["security"].is_array(), "{method} {path}: no security requirement");
+        }
+    }
+    assert_eq!(document["info"]["license"]["identifier"], "MIT");
+    assert_eq!(document["servers"].as_array().map(Vec::len), Some(2));
+}
+
 /// The limits the document gives clients are the ones the code enforces.
 #[test]
 fn documented_limits_are_the_enforced_ones() {

@@ -7,7 +7,10 @@ use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder,
+};
 use utoipa::{PartialSchema, ToSchema};
 
 /// The checked-in document, as served.
@@ -36,9 +39,11 @@ pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
             .title("User service")
             .version(env!("CARGO_PKG_VERSION"))
             .description(Some("Sign-up, sessions, profiles, privacy and the social graph. Every non-2xx answer carries the `Error` envelope."))
+            .license(Some(LicenseBuilder::new().name("MIT").identifier(Some("MIT")).build()))
             .build(),
         utoipa::openapi::Paths::new(),
     );
+    doc.servers = Some(servers());
     for part in parts {
         doc.merge(part);
     }
@@ -51,9 +56,103 @@ pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
             add_common_failures(operation);
+            summarize(operation);
+            // Anonymous operations say so: no requirement at all, not a forgotten one.
+            operation.security.get_or_insert_with(Vec::new);
         }
     }
+    drop_unused_schemas(&mut doc);
     doc
+}
+
+/// The local server, and the API Gateway URL a deployment answers at.
+fn servers() -> Vec<utoipa::openapi::server::Server> {
+    let variable = |default: &str, description: &str| {
+        ServerVariableBuilder::new().default_value(default).description(Some(description)).build()
+    };
+    vec![
+        ServerBuilder::new().url("http://127.0.0.1:3000").description(Some("The local server (scripts/dev)")).build(),
+        ServerBuilder::new()
+            .url("https://{apiId}.execute-api.{region}.amazonaws.com")
+            .description(Some("A deployment: the ApiUrl output of the stack"))
+            .parameter("apiId", variable("abcdef1234", "The HTTP API's id"))
+            .parameter("region", variable("us-east-1", "The stack's region"))
+            .build(),
+    ]
+}
+
+/// A short summary of every operation, by its id (what generated docs and SDKs show).
+const SUMMARIES: &[(&str, &str)] = &[
+    ("register", "Sign up"),
+    ("login", "Sign in"),
+    ("refresh", "Rotate the refresh token for new tokens"),
+    ("logout", "Sign out of this session"),
+    ("me", "The signed-in account"),
+    ("change_password", "Change the password"),
+    ("forgot_password", "Ask for a password reset link"),
+    ("reset_password", "Set a new password with a reset token"),
+    ("verify_email", "Verify the email address with its token"),
+    ("resend_verification", "Send a new verification link"),
+    ("sessions", "List the account's sessions"),
+    ("revoke_other_sessions", "End every other session"),
+    ("revoke_session", "End one session"),
+    ("reactivate", "Reactivate a deactivated account"),
+    ("jwks", "Public keys that verify access tokens"),
+    ("openid_configuration", "Discovery document (issuer, JWKS URL)"),
+    ("search", "Search users by name"),
+    ("profile", "A user's profile by id"),
+    ("by_username", "A user's profile by username"),
+    ("update_profile", "Update the own profile and privacy settings"),
+    ("update_notifications", "Update notification preferences"),
+    ("deactivate", "Deactivate the account"),
+    ("stats", "A user's follower and following counts"),
+    ("health", "Liveness"),
+    ("health_detailed", "Readiness of the dependencies"),
+    ("openapi_document", "This OpenAPI document"),
+    ("follow", "Follow a user (or ask to)"),
+    ("unfollow", "Unfollow a user (or withdraw a request)"),
+    ("followers", "A user's followers"),
+    ("following", "Who a user follows"),
+    ("requests", "Incoming follow requests"),
+    ("accept", "Accept a follow request"),
+    ("reject", "Reject a follow request"),
+    ("block", "Block a user"),
+    ("unblock", "Unblock a user"),
+    ("blocked", "Users the caller blocks"),
+    ("report", "Report a user to moderation"),
+    ("relationship", "The caller's relation to a user"),
+];
+
+/// Sets the operation's summary from `SUMMARIES`; a doc-comment summary it had moves
+/// into the description.
+fn summarize(operation: &mut Operation) {
+    let id = operation.operation_id.as_deref().unwrap_or_default();
+    let Some((_, summary)) = SUMMARIES.iter().find(|(op, _)| *op == id) else { return };
+    if let Some(old) = operation.summary.replace((*summary).to_owned()) {
+        let description = operation.description.take().map_or(old.clone(), |d| format!("{old}\n\n{d}"));
+        operation.description = Some(description);
+    }
+}
+
+/// Removes component schemas nothing refers to (utoipa registers some that generics
+/// inline), until none is left.
+fn drop_unused_schemas(doc: &mut OpenApi) {
+    loop {
+        let text = serde_json::to_string(doc).unwrap_or_default();
+        let Some(components) = doc.components.as_mut() else { return };
+        let unused: Vec<String> = components
+            .schemas
+            .keys()
+            .filter(|name| !text.contains(&format!("\"#/components/schemas/{name}\"")))
+            .cloned()
+            .collect();
+        if unused.is_empty() {
+            return;
+        }
+        for name in unused {
+            components.schemas.remove(&name);
+        }
+    }
 }
 
 fn add_common_failures(operation: &mut Operation) {
