@@ -50,7 +50,7 @@ fn documented_limits_are_the_enforced_ones() {
     assert_eq!(reason["maxLength"], shared::services::social::BLOCK_REASON_MAX, "{reason}");
 }
 
-/// Every route of ../shared/API.md, and the document's own.
+/// Every route of the service's HTTP contract, and the document's own.
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),

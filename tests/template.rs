@@ -89,7 +89,7 @@ fn cors_matches_the_local_server() {
     assert_eq!(text(&template["Parameters"]["AllowedOrigins"]["Default"]), cors::DEFAULT_ALLOWED_ORIGINS);
 }
 
-/// Every path of ../shared/API.md, by the function that serves it.
+/// Every path of the service's HTTP contract, by the function that serves it.
 const ROUTES: &[(&str, &[&str])] = &[
     (
         "AuthFunction",
