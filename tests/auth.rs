@@ -414,20 +414,8 @@ async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
     assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
     // …then the sign-in's write, with the re-hash of the old password.
     let now = chrono::Utc::now();
-    let session = shared::domain::session::SessionRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        user_id: ada.id.clone(),
-        refresh_token_hash: "unused".into(),
-        previous_token_hash: None,
-        rotated_at: None,
-        created_at: now,
-        last_used_at: now,
-        expires_at: now.timestamp() + 3600,
-        remember_me: false,
-        device: Default::default(),
-        ip_address: None,
-        generation: verified.session_generation,
-    };
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let session = support::session_record(&ada.id, &session_id, "unused".into(), verified.session_generation);
     let login = shared::store::LoginWrite {
         at: now,
         rehashed_password: Some(rehash),

@@ -213,23 +213,9 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
 
     // The racing sign-in's write, with what it read before the revocation.
     let late = shared::domain::session::RefreshToken::new(&user_id, &uuid::Uuid::new_v4().to_string());
-    let now = chrono::Utc::now();
-    let session = shared::domain::session::SessionRecord {
-        id: late.session_id.clone(),
-        user_id: user_id.clone(),
-        refresh_token_hash: late.hash(),
-        previous_token_hash: None,
-        rotated_at: None,
-        created_at: now,
-        last_used_at: now,
-        expires_at: now.timestamp() + 3600,
-        remember_me: false,
-        device: Default::default(),
-        ip_address: None,
-        generation: read_before.session_generation,
-    };
+    let session = support::session_record(&user_id, &late.session_id, late.hash(), read_before.session_generation);
     let login = shared::store::LoginWrite {
-        at: now,
+        at: chrono::Utc::now(),
         rehashed_password: None,
         known_devices: None,
         new_device: None,

@@ -398,28 +398,15 @@ async fn reactivation_from_a_new_device_is_told_and_remembered() {
     let app = TestApp::new().await;
     let ada = app.user("ada").await;
     app.post_as(&ada, "/api/users/deactivate", json!({ "password": PASSWORD })).await;
-    let from_phone = || {
-        http::Request::builder()
-            .method(Method::POST)
-            .uri("/api/auth/reactivate")
-            .header("content-type", "application/json")
-            .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
-            .body(axum::body::Body::from(json!({ "identifier": "ada", "password": PASSWORD }).to_string()))
-            .unwrap()
-    };
+    let from_phone =
+        || support::post_from_phone("/api/auth/reactivate", json!({ "identifier": "ada", "password": PASSWORD }));
     assert_eq!(app.send(from_phone()).await.status, StatusCode::OK);
     let notices: Vec<_> = app.outbox().await.into_iter().filter(|m| m.kind == "new_sign_in").collect();
     assert_eq!(notices.len(), 1, "a reactivation from a new device is a sign-in from it");
     assert!(notices[0].data["device"].contains("iOS"), "{:?}", notices[0].data);
 
     // The device is remembered: signing in from it again tells nobody.
-    let login = http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/auth/login")
-        .header("content-type", "application/json")
-        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
-        .body(axum::body::Body::from(json!({ "identifier": "ada", "password": PASSWORD }).to_string()))
-        .unwrap();
+    let login = support::post_from_phone("/api/auth/login", json!({ "identifier": "ada", "password": PASSWORD }));
     assert_eq!(app.send(login).await.status, StatusCode::OK);
     let notices = app.outbox().await.into_iter().filter(|m| m.kind == "new_sign_in").count();
     assert_eq!(notices, 1);

@@ -191,13 +191,7 @@ async fn security_notices_go_through_the_outbox() {
 
     assert_eq!(app.login("ada").await.status, StatusCode::OK);
     assert_eq!(count(&app.outbox().await, "new_sign_in"), 0, "the device that signed up is known");
-    let from_phone = http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/auth/login")
-        .header("content-type", "application/json")
-        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
-        .body(axum::body::Body::from(json!({ "identifier": "ada", "password": PASSWORD }).to_string()))
-        .unwrap();
+    let from_phone = support::post_from_phone("/api/auth/login", json!({ "identifier": "ada", "password": PASSWORD }));
     assert_eq!(app.send(from_phone).await.status, StatusCode::OK);
     let messages = app.outbox().await;
     assert_eq!(count(&messages, "new_sign_in"), 1);

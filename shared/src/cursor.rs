@@ -76,8 +76,7 @@ pub async fn load_secret(config: &Config, aws: &aws_config::SdkConfig) -> Result
     let secret = match &config.cursor_key_secret_id {
         Some(id) => {
             let client = aws_sdk_secretsmanager::Client::new(aws);
-            let value = client.get_secret_value().secret_id(id).send().await?;
-            value.secret_string().ok_or("the cursor-key secret has no string value")?.as_bytes().to_vec()
+            crate::tokens::secret_text(&client, id, "cursor-key").await?.into_bytes()
         }
         None => secret_from_file(&config.cursor_key_file)?,
     };

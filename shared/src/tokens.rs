@@ -276,13 +276,8 @@ pub async fn load(config: &Config, aws: &aws_config::SdkConfig) -> Result<Tokens
         return Tokens::new(&load_key_set(config, aws).await?, config);
     };
     let client = aws_sdk_secretsmanager::Client::new(aws);
-    let secret = client.get_secret_value().secret_id(secret_id).send().await?;
-    let text = secret.secret_string().ok_or("the public-key secret has no string value")?;
     let keys: PublicJwkSet =
-        serde_json::from_str(text).map_err(|e| format!("the public-key secret is not a JWK set: {e}"))?;
-    if keys.keys.is_empty() {
-        return Err("the public-key secret holds no key: see the README, Deploy".into());
-    }
+        jwk_set_from_secret(&client, secret_id, "public-key", |k: &PublicJwkSet| k.keys.len()).await?;
     Tokens::verifier(&keys, config)
 }
 
@@ -302,12 +297,30 @@ pub async fn key_set_from_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
 ) -> Result<PrivateJwkSet, BoxError> {
+    jwk_set_from_secret(client, secret_id, "signing-key", |k: &PrivateJwkSet| k.keys.len()).await
+}
+
+/// The text of a secret; `what` names it in errors.
+pub(crate) async fn secret_text(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    what: &str,
+) -> Result<String, BoxError> {
     let secret = client.get_secret_value().secret_id(secret_id).send().await?;
-    let text = secret.secret_string().ok_or("the signing-key secret has no string value")?;
-    let keys: PrivateJwkSet =
-        serde_json::from_str(text).map_err(|e| format!("the signing-key secret is not a JWK set: {e}"))?;
-    if keys.keys.is_empty() {
-        return Err("the signing-key secret holds no key: see the README, Deploy".into());
+    Ok(secret.secret_string().ok_or(format!("the {what} secret has no string value"))?.to_owned())
+}
+
+/// A JWK set kept in a secret; one with no key is refused (the stack creates it empty).
+async fn jwk_set_from_secret<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    what: &str,
+    count: impl Fn(&T) -> usize,
+) -> Result<T, BoxError> {
+    let text = secret_text(client, secret_id, what).await?;
+    let keys: T = serde_json::from_str(&text).map_err(|e| format!("the {what} secret is not a JWK set: {e}"))?;
+    if count(&keys) == 0 {
+        return Err(format!("the {what} secret holds no key: see the README, Deploy").into());
     }
     Ok(keys)
 }

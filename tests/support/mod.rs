@@ -9,6 +9,7 @@ use axum::Router;
 use http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::{json, Value};
 use shared::config::Config;
+use shared::domain::session::SessionRecord;
 use shared::store::{schema, Store};
 use shared::tokens::{PrivateJwk, PrivateJwkSet};
 use shared::AppState;
@@ -461,4 +462,35 @@ pub async fn moto_sent_emails() -> Vec<Value> {
     let (status, data) = http_json(Method::GET, &url, None).await;
     assert_eq!(status, StatusCode::OK, "moto's model data");
     data["ses"]["Message"].as_array().cloned().unwrap_or_default()
+}
+
+/// A POST from an iPhone's browser (a device the sign-up's client is not).
+pub fn post_from_phone(path: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("user-agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// A live session of `user_id` as a sign-in that read the account at `generation` would
+/// write it (for races staged at the store).
+pub fn session_record(user_id: &str, session_id: &str, refresh_hash: String, generation: i64) -> SessionRecord {
+    let now = chrono::Utc::now();
+    SessionRecord {
+        id: session_id.to_owned(),
+        user_id: user_id.to_owned(),
+        refresh_token_hash: refresh_hash,
+        previous_token_hash: None,
+        rotated_at: None,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now.timestamp() + 3600,
+        remember_me: false,
+        device: Default::default(),
+        ip_address: None,
+        generation,
+    }
 }
