@@ -322,6 +322,9 @@ async fn relationship_of_unknown_or_self_is_refused() {
     let ann = app.user("ann").await;
     assert_eq!(app.get_as(&ann, "/api/social/relationship/nobody").await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get_as(&ann, &format!("/api/social/relationship/{}", ann.id)).await.status, StatusCode::BAD_REQUEST);
+    // Nobody asks to follow themselves: there is no such request to accept.
+    let own = app.post_as(&ann, &format!("/api/social/requests/{}/accept", ann.id), serde_json::json!({})).await;
+    assert_eq!(own.status, StatusCode::NOT_FOUND, "{:?}", own.body);
 }
 
 /// 200 random follow/unfollow/block/unblock/accept operations among a few users, run

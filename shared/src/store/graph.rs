@@ -175,10 +175,11 @@ impl Store {
                 continue;
             }
             let user: UserRecord = from_item(item)?;
+            if with_viewer && user.id == viewer {
+                viewer_user = Some(user.clone());
+            }
             if user.id == target {
                 target_user = Some(user);
-            } else {
-                viewer_user = Some(user);
             }
         }
         Ok((target_user, viewer_user, relation))
