@@ -111,21 +111,10 @@ impl Store {
         targets: &[&str],
     ) -> AppResult<HashMap<String, Relationship>> {
         let edges = [Edge::Following, Edge::Follower, Edge::Blocking, Edge::BlockedBy];
-        self.read_relations(viewer, targets, &edges, false).await
-    }
-
-    /// The viewer's relation to each target from the given edges in the viewer's partition.
-    async fn read_relations(
-        &self,
-        viewer: &str,
-        targets: &[&str],
-        edges: &[Edge],
-        consistent: bool,
-    ) -> AppResult<HashMap<String, Relationship>> {
         let keys = targets.iter().flat_map(|t| edges.iter().map(|edge| edge_key(viewer, *edge, t))).collect();
         let mut relations: HashMap<String, Relationship> =
             targets.iter().map(|t| (t.to_string(), Relationship::default())).collect();
-        for item in self.batch_get_with(keys, consistent).await? {
+        for item in self.batch_get_with(keys, false).await? {
             let Some((edge, other)) = Edge::of(sort_key(&item)) else {
                 continue;
             };
