@@ -5,8 +5,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::request_id;
-
 /// One field-level validation problem, as it appears in `error.details`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -120,20 +118,29 @@ impl AppError {
 #[derive(Serialize, ToSchema)]
 #[schema(as = Error)]
 pub struct Envelope<'a> {
-    error: ErrorBody<'a>,
+    error: &'a ErrorBody,
     #[serde(rename = "requestId")]
-    request_id: String,
+    request_id: &'a str,
 }
 
-#[derive(Serialize, ToSchema)]
-struct ErrorBody<'a> {
+// `AppError` leaves this in the response's extensions; the request-context middleware
+// writes it out with the request's id (`Envelope::of`).
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = ErrorBody)]
+pub struct ErrorBody {
     /// One of the codes of API.md, e.g. `VALIDATION_ERROR`.
     code: &'static str,
     message: String,
     /// Field-level problems, with `VALIDATION_ERROR` only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<FieldError>>, nullable = false)]
-    details: Option<&'a [FieldError]>,
+    #[schema(nullable = false)]
+    details: Option<Vec<FieldError>>,
+}
+
+impl<'a> Envelope<'a> {
+    pub fn of(error: &'a ErrorBody, request_id: &'a str) -> Self {
+        Envelope { error, request_id }
+    }
 }
 
 /// Logs a failure with its whole cause chain; the client never sees it.
@@ -156,17 +163,20 @@ impl IntoResponse for AppError {
         if matches!(self, AppError::Internal(_) | AppError::ServiceUnavailable(_)) {
             log_cause_chain(&self);
         }
-        let details = match &self {
-            AppError::Validation(details) => Some(details.as_slice()),
+        let message = self.to_string();
+        let (status, code) = (self.status(), self.code());
+        let retry_after = match &self {
+            AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
-        let body = Envelope {
-            error: ErrorBody { code: self.code(), message: self.to_string(), details },
-            request_id: request_id(),
+        let details = match self {
+            AppError::Validation(details) => Some(details),
+            _ => None,
         };
-        let mut response = (self.status(), axum::Json(body)).into_response();
-        if let AppError::RateLimited { retry_after_secs } = self {
-            response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
+        let mut response = status.into_response();
+        response.extensions_mut().insert(ErrorBody { code, message, details });
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert("retry-after", HeaderValue::from(secs));
         }
         response
     }

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod openapi;
 pub mod password;
 pub mod rate_limit;
+pub mod schema;
 pub mod services;
 pub mod startup;
 pub mod state;
@@ -20,6 +21,24 @@ pub mod tokens;
 
 pub use error::{AppError, AppResult};
 pub use state::AppState;
+
+/// The crate's modules in layers, lowest first. A module uses only modules of lower
+/// layers (the `layering` test reads every `crate::` path to hold it), so the crate has
+/// no import cycle: domain types know nothing of storage, the store nothing of
+/// services, and nothing below `http` knows of HTTP requests.
+pub const LAYERS: &[&[&str]] = &[
+    &["error"],
+    &["clock", "logging", "aws", "startup", "schema", "rate_limit"],
+    &["domain"],
+    &["config", "password"],
+    &["tokens"],
+    &["store"],
+    &["cursor"],
+    &["state"],
+    &["services"],
+    &["http"],
+    &["openapi"],
+];
 
 /// What may reach a log through `{:?}`: none of these shows the secret it holds.
 #[cfg(test)]
@@ -57,5 +76,52 @@ mod no_secret_in_debug {
         assert!(!shown(&message).contains(SECRET) && !shown(&message).contains("ada@example.org"));
         let key = crate::tokens::PrivateJwk::generate().unwrap();
         assert!(!shown(&key).contains(&key.d) && !shown(&key).contains(&key.p));
+    }
+}
+
+#[cfg(test)]
+mod layering {
+    use std::path::Path;
+
+    fn layer_of(module: &str) -> usize {
+        super::LAYERS
+            .iter()
+            .position(|layer| layer.contains(&module))
+            .unwrap_or_else(|| panic!("module `{module}` is in no layer of LAYERS (lib.rs): place it"))
+    }
+
+    /// Every `crate::<module>` path in the files under `dir`: (file, its module, the module used).
+    fn crate_paths(dir: &Path, found: &mut Vec<(String, String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                crate_paths(&path, found);
+                continue;
+            }
+            let relative = path.strip_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/src")).unwrap();
+            let module = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
+            if module == "lib" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices("crate::") {
+                let used: String = text[at + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                assert!(!used.is_empty(), "{}: write `crate::module::…`, not `crate::{{…}}`", relative.display());
+                found.push((relative.display().to_string(), module.clone(), used));
+            }
+        }
+    }
+
+    #[test]
+    fn modules_use_only_lower_layers() {
+        let mut edges = Vec::new();
+        crate_paths(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")), &mut edges);
+        assert!(edges.len() > 50, "the scan found the crate's imports: {edges:?}");
+        let wrong: Vec<String> = edges
+            .iter()
+            .filter(|(_, from, to)| from != to && layer_of(to) >= layer_of(from))
+            .map(|(file, from, to)| format!("{file}: `{from}` uses `{to}`, which is not in a lower layer"))
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }

@@ -5,11 +5,10 @@
 
 use serde::Serialize;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, Ref, Response, ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -175,17 +174,4 @@ fn add_common_failures(operation: &mut Operation) {
 fn error_response(description: &str) -> Response {
     let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(ApiError::name()))).build();
     ResponseBuilder::new().description(description).content("application/json", content).build()
-}
-
-/// `anyOf` the named schemas. utoipa describes untagged enums as `oneOf`, which a full
-/// view of a private profile would fail: it also matches the limited view.
-pub fn any_of(names: &[std::borrow::Cow<'static, str>]) -> RefOr<Schema> {
-    let builder = names.iter().fold(AnyOfBuilder::new(), |any, name| any.item(Ref::from_schema_name(name.clone())));
-    RefOr::T(Schema::AnyOf(builder.build()))
-}
-
-/// Adds `T` and what it refers to, for a hand-written `ToSchema::schemas`.
-pub fn collect<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-    schemas.push((T::name().into_owned(), T::schema()));
-    T::schemas(schemas);
 }

@@ -8,8 +8,6 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
-use crate::store::{Counter, RateWindow};
 
 /// At most `max` hits per `window_secs`, written `max/window_secs` in the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +30,21 @@ impl Limit {
         }
         Ok(Limit { max, window_secs })
     }
+}
+
+/// A fixed window's count after a hit, and how long until the window closes.
+#[derive(Debug, Clone, Copy)]
+pub struct RateWindow {
+    pub hits: i64,
+    pub retry_after_secs: u64,
+}
+
+/// A rate limit's counter: what it limits (`scope`), whose count it is (`key`), and how much.
+#[derive(Debug, Clone, Copy)]
+pub struct Counter<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub limit: Limit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,18 +117,6 @@ pub fn refuse_if_full(counters: &[Counter], windows: &[RateWindow]) -> AppResult
         }
     }
     Ok(())
-}
-
-impl AppState {
-    /// Counts a hit against `limit`; 429 with `Retry-After` once it is over.
-    pub async fn enforce_limit(&self, scope: &str, key: &str, limit: Limit) -> AppResult<()> {
-        let window = self.store.add_hit(scope, key, limit).await?;
-        if window.hits > limit.max {
-            tracing::warn!(scope, "rate limit reached");
-            return Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs });
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::config::Config;
+use crate::domain::client::Caller;
 use crate::error::{AppError, AppResult, BoxError};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -153,6 +154,17 @@ pub struct AccessClaims {
     pub username: String,
     #[serde(rename = "emailVerified")]
     pub email_verified: bool,
+}
+
+impl From<AccessClaims> for Caller {
+    fn from(claims: AccessClaims) -> Self {
+        Caller {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            username: claims.username,
+            email_verified: claims.email_verified,
+        }
+    }
 }
 
 /// Signs and verifies access tokens; publishes the public keys.

@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
-use crate::openapi;
+use crate::schema;
 
 use super::user::{LimitedUserView, UserRecord, UserView, Visibility};
 
@@ -111,14 +111,14 @@ pub enum ListedUser {
 
 impl utoipa::PartialSchema for ListedUser {
     fn schema() -> RefOr<Schema> {
-        openapi::any_of(&[UserView::name(), LimitedUserView::name()])
+        schema::any_of(&[UserView::name(), LimitedUserView::name()])
     }
 }
 
 impl ToSchema for ListedUser {
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        openapi::collect::<UserView>(schemas);
-        openapi::collect::<LimitedUserView>(schemas);
+        schema::collect::<UserView>(schemas);
+        schema::collect::<LimitedUserView>(schemas);
     }
 }
 

@@ -2,29 +2,9 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use crate::domain::client::Caller;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tokens::AccessClaims;
-
-/// The authenticated caller, from a verified `Authorization: Bearer` access token.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user_id: String,
-    pub session_id: String,
-    pub username: String,
-    pub email_verified: bool,
-}
-
-impl From<AccessClaims> for Caller {
-    fn from(claims: AccessClaims) -> Self {
-        Caller {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            username: claims.username,
-            email_verified: claims.email_verified,
-        }
-    }
-}
 
 fn bearer(parts: &Parts) -> Option<Result<&str, AppError>> {
     let value = parts.headers.get(AUTHORIZATION)?;

@@ -6,21 +6,17 @@ use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, USER_AGENT, X
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 use tracing::Instrument;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
+use crate::domain::client::ClientInfo;
+use crate::error::{Envelope, ErrorBody};
 
 /// The id of the request being served: API Gateway's, else Lambda's, else a fresh one
 /// (local server). It is in the logs, the `X-Request-Id` header and every error body.
-pub fn request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
-
 fn incoming_request_id(req: &Request) -> String {
     let extensions = req.extensions();
     if let Some(RequestContext::ApiGatewayV2(ctx)) = extensions.request_context_ref() {
@@ -43,7 +39,11 @@ pub(super) async fn request_context(req: Request, next: Next) -> Response {
         path = %req.uri().path(),
     );
     let started = Instant::now();
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span.clone()).await;
+    let mut response = next.run(req).instrument(span.clone()).await;
+    if let Some(error) = response.extensions_mut().remove::<ErrorBody>() {
+        let (parts, _) = response.into_parts();
+        response = (parts, Json(Envelope::of(&error, &id))).into_response();
+    }
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
@@ -62,17 +62,6 @@ pub(super) async fn request_context(req: Request, next: Next) -> Response {
     // cacheable documents set their own Cache-Control.
     headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     response
-}
-
-/// Who is calling from where, for sessions and rate limits.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// `Sec-CH-UA-Platform`, when the client sends client hints.
-    pub platform_hint: Option<String>,
-    /// `Sec-CH-UA-Mobile`, when the client sends client hints.
-    pub mobile_hint: Option<bool>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {

@@ -6,8 +6,8 @@ mod context;
 pub mod cors;
 mod json;
 
-pub use auth::{Caller, MaybeCaller};
-pub use context::{request_id, ClientInfo};
+pub use crate::domain::client::{Caller, ClientInfo};
+pub use auth::MaybeCaller;
 pub use json::{parse_json, JsonBody, PathParam, QueryParams};
 
 use axum::extract::DefaultBodyLimit;

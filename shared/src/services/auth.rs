@@ -5,17 +5,17 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
-use crate::http::{Caller, ClientInfo};
 use crate::password::{self, Verified};
-use crate::rate_limit::{identifier_key, ip_key, refuse_if_full};
+use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{Claim, Counter, LoginWrite};
+use crate::store::{Claim, LoginWrite};
 use crate::tokens::Subject;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::TokenPair;
+use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
 use crate::domain::{exposed, non_empty, Fields};
 use crate::error::{AppError, AppResult};
-use crate::http::{Caller, ClientInfo};
 use crate::password;
 use crate::rate_limit::ip_key;
 use crate::state::AppState;

@@ -4,12 +4,12 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::client::Caller;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::social::{sees_activity, ListedUser, Relationship, Viewer};
 use crate::domain::user::UserRecord;
 use crate::domain::{non_empty, Fields};
 use crate::error::{AppError, AppResult};
-use crate::http::Caller;
 use crate::state::AppState;
 use crate::store::graph::Edge;
 use crate::store::outbox::MessageKind;

@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::openapi;
+use crate::schema;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{AuthResponse, LoginRequest};
+use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::profile::{NotificationPatch, ProfilePatch};
 use crate::domain::search::fold;
@@ -20,7 +21,6 @@ use crate::domain::social::{access, Access, ListedUser, Viewer};
 use crate::domain::user::{AccountStatus, LimitedUserView, OwnUserView, UserRecord, UserView};
 use crate::domain::{exposed, non_empty, Fields, Username};
 use crate::error::{AppError, AppResult};
-use crate::http::{Caller, ClientInfo};
 use crate::password;
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
@@ -43,15 +43,15 @@ pub enum Profile {
 
 impl utoipa::PartialSchema for Profile {
     fn schema() -> RefOr<Schema> {
-        openapi::any_of(&[OwnUserView::name(), UserView::name(), LimitedUserView::name()])
+        schema::any_of(&[OwnUserView::name(), UserView::name(), LimitedUserView::name()])
     }
 }
 
 impl ToSchema for Profile {
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        openapi::collect::<OwnUserView>(schemas);
-        openapi::collect::<UserView>(schemas);
-        openapi::collect::<LimitedUserView>(schemas);
+        schema::collect::<OwnUserView>(schemas);
+        schema::collect::<UserView>(schemas);
+        schema::collect::<LimitedUserView>(schemas);
     }
 }
 

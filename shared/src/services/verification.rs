@@ -9,11 +9,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::session::hash_secret;
 use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};
-use crate::http::{Caller, ClientInfo};
 use crate::rate_limit::{identifier_key, ip_key};
 use crate::state::AppState;
 use crate::store::one_time::{OneTimeToken, Purpose};

@@ -14,7 +14,6 @@ pub mod search;
 mod sessions;
 mod users;
 
-pub use rate_limits::{Counter, RateWindow};
 pub use sessions::RefreshRotation;
 pub use users::{Claim, LoginWrite};
 

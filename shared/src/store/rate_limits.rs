@@ -2,22 +2,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{dynamo_error, n, s, Item, Store};
 use crate::error::{AppError, AppResult};
-use crate::rate_limit::Limit;
-
-/// A fixed window's count after a hit, and how long until the window closes.
-#[derive(Debug, Clone, Copy)]
-pub struct RateWindow {
-    pub hits: i64,
-    pub retry_after_secs: u64,
-}
-
-/// A rate limit's counter: what it limits (`scope`), whose count it is (`key`), and how much.
-#[derive(Debug, Clone, Copy)]
-pub struct Counter<'a> {
-    pub scope: &'a str,
-    pub key: &'a str,
-    pub limit: Limit,
-}
+use crate::rate_limit::{Counter, Limit, RateWindow};
 
 /// The window of `limit` that holds `now` (epoch seconds): its start, and the seconds left.
 fn window(limit: Limit, now: i64) -> (i64, i64) {
@@ -42,11 +27,9 @@ pub(super) struct Window {
     hits: i64,
 }
 
-impl RateWindow {
-    /// The count a window's item holds (none yet: no hits).
-    pub(super) fn of(found: Option<Window>, retry_after_secs: u64) -> Self {
-        RateWindow { hits: found.map_or(0, |w| w.hits), retry_after_secs }
-    }
+/// The count a window's item holds (none yet: no hits).
+pub(super) fn window_of(found: Option<Window>, retry_after_secs: u64) -> RateWindow {
+    RateWindow { hits: found.map_or(0, |w| w.hits), retry_after_secs }
 }
 
 impl Store {
@@ -81,6 +64,6 @@ impl Store {
     pub async fn hits(&self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
         let (start, remaining) = window(limit, self.now().timestamp());
         let found = self.get(counter_pk(scope, key), &start.to_string()).await?;
-        Ok(RateWindow::of(found, remaining as u64))
+        Ok(window_of(found, remaining as u64))
     }
 }

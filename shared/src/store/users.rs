@@ -2,12 +2,13 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::rate_limits::{current_window, Counter, RateWindow};
+use super::rate_limits::{current_window, window_of};
 use super::{dynamo_error, from_item, key, keys, s, to_item, Item, Store};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
+use crate::rate_limit::{Counter, RateWindow};
 use crate::store::sessions::session_put;
 
 /// The key of the claim on an email (with an `@`) or a username, without regard to case.
@@ -125,7 +126,7 @@ impl Store {
         let device = device_key.as_ref().and_then(found).map(from_item).transpose()?;
         let counts = windows
             .iter()
-            .map(|(window, remaining)| Ok(RateWindow::of(found(window).map(from_item).transpose()?, *remaining)))
+            .map(|(window, remaining)| Ok(window_of(found(window).map(from_item).transpose()?, *remaining)))
             .collect::<AppResult<_>>()?;
         Ok((claim, counts, device))
     }
