@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use shared::store::keys::expiry_bucket;
+use shared::store::keys::expiry;
 use support::{tokens_of, TestApp};
 
 /// Makes the session of `refresh_token` one that expired `secs_ago`.
@@ -17,7 +17,7 @@ async fn expire_session(app: &TestApp, refresh_token: &str, secs_ago: i64) {
         .key("SK", AttributeValue::S(format!("SESSION#{}", token.session_id)))
         .update_expression("SET expiresAt = :at, expiryBucket = :bucket")
         .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
-        .expression_attribute_values(":bucket", AttributeValue::S(expiry_bucket(at)))
+        .expression_attribute_values(":bucket", AttributeValue::S(expiry::bucket(at)))
         .send()
         .await
         .unwrap();

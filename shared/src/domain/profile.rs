@@ -7,7 +7,7 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
-use super::user::{NotificationPreferences, UserRecord, Visibility};
+use super::user::{Editable, NotificationPreferences, Visibility};
 use super::{Fields, PersonName};
 use crate::error::AppResult;
 
@@ -137,8 +137,8 @@ fn set<T>(
 }
 
 impl ProfilePatch {
-    /// Applies the patch to `user`, or answers every invalid field at once.
-    pub fn apply(&self, user: &mut UserRecord) -> AppResult<()> {
+    /// Applies the patch to `user`'s editable part, or answers every invalid field at once.
+    pub fn apply(&self, user: &mut Editable) -> AppResult<()> {
         let patch = self.clone();
         let mut f = Fields::new();
         let name = |raw: &str| PersonName::parse(raw).map(|n| Some(n.into_string())).map_err(str::to_owned);

@@ -81,7 +81,7 @@ pub fn access(target: &UserRecord, viewer: Viewer) -> Access {
     if !target.is_active() || matches!(viewer, Viewer::Other(r) if r.blocked_by) {
         return Access::Hidden;
     }
-    let settings = &target.privacy_settings;
+    let settings = &target.editable.privacy_settings;
     if sees_profile(settings.profile_visibility, viewer) {
         Access::Full { contact_info: sees_detail(settings.contact_info_visibility, viewer) }
     } else {
@@ -96,7 +96,7 @@ pub fn sees_activity(target: &UserRecord, viewer: Viewer) -> bool {
         Viewer::Other(r) if r.any_block() => false,
         _ => {
             matches!(access(target, viewer), Access::Full { .. })
-                && sees_detail(target.privacy_settings.activity_visibility, viewer)
+                && sees_detail(target.editable.privacy_settings.activity_visibility, viewer)
         }
     }
 }
@@ -140,14 +140,13 @@ mod tests {
     use crate::domain::user::{AccountStatus, PrivacySettings};
 
     fn user(profile: Visibility, contact: Visibility, activity: Visibility) -> UserRecord {
-        UserRecord {
-            privacy_settings: PrivacySettings {
-                profile_visibility: profile,
-                contact_info_visibility: contact,
-                activity_visibility: activity,
-            },
-            ..UserRecord::new("target", "t@example.org", String::new(), chrono::Utc::now())
-        }
+        let mut user = UserRecord::new("target", "t@example.org", String::new(), chrono::Utc::now());
+        user.editable.privacy_settings = PrivacySettings {
+            profile_visibility: profile,
+            contact_info_visibility: contact,
+            activity_visibility: activity,
+        };
+        user
     }
 
     fn rel(following: bool, followed_by: bool) -> Viewer {

@@ -78,14 +78,12 @@ pub enum AccountStatus {
     Deactivated,
 }
 
-/// The user item's content (the store adds the keys). `password_hash` is a PHC string.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What the owner edits through the profile and settings routes. A profile save writes
+/// exactly these attributes (the store derives them from this type), so a field added
+/// here is saved, and nothing else (counters, status, the password) is overwritten.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserRecord {
-    pub id: String,
-    pub username: String,
-    pub email: String,
-    pub password_hash: String,
+pub struct Editable {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub bio: Option<String>,
@@ -97,6 +95,18 @@ pub struct UserRecord {
     pub privacy_settings: PrivacySettings,
     #[serde(default)]
     pub notification_preferences: NotificationPreferences,
+}
+
+/// The user item's content (the store adds the keys). `password_hash` is a PHC string.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    #[serde(flatten)]
+    pub editable: Editable,
     #[serde(default)]
     pub is_verified: bool,
     #[serde(default)]
@@ -129,14 +139,7 @@ impl UserRecord {
             username: username.to_owned(),
             email: email.to_owned(),
             password_hash,
-            first_name: None,
-            last_name: None,
-            bio: None,
-            profile_picture: None,
-            date_of_birth: None,
-            profile: ContactProfile::default(),
-            privacy_settings: PrivacySettings::default(),
-            notification_preferences: NotificationPreferences::default(),
+            editable: Editable::default(),
             is_verified: false,
             status: AccountStatus::Active,
             created_at: now,
@@ -157,12 +160,12 @@ impl UserRecord {
 
     /// What search finds this user by.
     pub fn search_tokens(&self) -> std::collections::BTreeSet<String> {
-        super::search::tokens(&self.username, self.first_name.as_deref(), self.last_name.as_deref())
+        super::search::tokens(&self.username, self.editable.first_name.as_deref(), self.editable.last_name.as_deref())
     }
 
     /// "private" makes follows into requests; friends-only profiles accept follows.
     pub fn is_private(&self) -> bool {
-        self.privacy_settings.profile_visibility == Visibility::Private
+        self.editable.privacy_settings.profile_visibility == Visibility::Private
     }
 }
 
@@ -191,16 +194,16 @@ impl UserView {
         UserView {
             id: user.id.clone(),
             username: user.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            bio: user.bio.clone(),
-            profile_picture: user.profile_picture.clone(),
+            first_name: user.editable.first_name.clone(),
+            last_name: user.editable.last_name.clone(),
+            bio: user.editable.bio.clone(),
+            profile_picture: user.editable.profile_picture.clone(),
             is_verified: user.is_verified,
             is_private: user.is_private(),
             created_at: user.created_at,
             followers_count: user.followers_count,
             following_count: user.following_count,
-            profile: with_contact_info.then(|| user.profile.clone()),
+            profile: with_contact_info.then(|| user.editable.profile.clone()),
         }
     }
 }
@@ -225,11 +228,11 @@ impl From<&UserRecord> for OwnUserView {
         OwnUserView {
             user: UserView::new(user, true),
             email: user.email.clone(),
-            date_of_birth: user.date_of_birth.clone(),
+            date_of_birth: user.editable.date_of_birth.clone(),
             last_login: user.last_login,
             updated_at: user.updated_at,
-            privacy_settings: user.privacy_settings.clone(),
-            notification_preferences: user.notification_preferences.clone(),
+            privacy_settings: user.editable.privacy_settings.clone(),
+            notification_preferences: user.editable.notification_preferences.clone(),
         }
     }
 }
@@ -253,9 +256,9 @@ impl From<&UserRecord> for LimitedUserView {
         LimitedUserView {
             id: user.id.clone(),
             username: user.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            profile_picture: user.profile_picture.clone(),
+            first_name: user.editable.first_name.clone(),
+            last_name: user.editable.last_name.clone(),
+            profile_picture: user.editable.profile_picture.clone(),
             is_verified: user.is_verified,
             is_private: true,
         }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
-use crate::domain::user::{OwnUserView, UserRecord};
+use crate::domain::user::{Editable, OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
 use crate::password::{self, Verified};
@@ -179,8 +179,7 @@ impl AppState {
         let now = self.now();
         let password_hash = self.passwords.hash(account.password).await?;
         let mut user = UserRecord {
-            first_name: account.first_name,
-            last_name: account.last_name,
+            editable: Editable { first_name: account.first_name, last_name: account.last_name, ..Default::default() },
             last_login: Some(now),
             ..UserRecord::new(account.username.as_str(), account.email.as_str(), password_hash, now)
         };

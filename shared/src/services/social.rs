@@ -12,6 +12,7 @@ use crate::domain::{non_empty, Fields};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::graph::Edge;
+use crate::store::keys;
 use crate::store::outbox::MessageKind;
 use crate::store::reports::ReportRecord;
 
@@ -170,7 +171,7 @@ impl AppState {
         recipient: &UserRecord,
         actor: &UserRecord,
     ) -> AppResult<Vec<TransactWriteItem>> {
-        let prefs = &recipient.notification_preferences;
+        let prefs = &recipient.editable.notification_preferences;
         let wanted = prefs.email_notifications
             && match kind {
                 MessageKind::FollowRequest => prefs.follow_requests,
@@ -179,7 +180,10 @@ impl AppState {
         if !wanted {
             return Ok(Vec::new());
         }
-        let name = [actor.first_name.as_deref(), actor.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+        let name = [actor.editable.first_name.as_deref(), actor.editable.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
         let data =
             [("actorId", actor.id.clone()), ("actorUsername", actor.username.clone()), ("actorName", name.join(" "))];
         Ok(vec![self.notice(kind, recipient, data)?])
@@ -315,7 +319,7 @@ impl AppState {
         edge: Edge,
         page: PageRequest,
     ) -> AppResult<Page<ListedUser>> {
-        let list_id = format!("{}#{owner}", edge.list().unwrap_or_default());
+        let list_id = keys::edge::list_pk(edge.list().unwrap_or_default(), owner);
         let start = page.cursor.as_deref().map(|c| self.cursors.decode(&list_id, c)).transpose()?;
         let found = self.store.edge_page(owner, edge, page.limit, start).await?;
         let ids: Vec<&str> = found.user_ids.iter().map(String::as_str).collect();

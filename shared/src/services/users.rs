@@ -23,6 +23,7 @@ use crate::domain::{exposed, non_empty, Fields, Username};
 use crate::error::{AppError, AppResult};
 use crate::password;
 use crate::state::AppState;
+use crate::store::keys;
 use crate::store::outbox::MessageKind;
 
 /// A deactivated account can be restored this long.
@@ -195,11 +196,11 @@ impl AppState {
     }
 
     pub async fn update_profile(&self, caller: &Caller, patch: ProfilePatch) -> AppResult<OwnUserView> {
-        self.update_own(caller, |user| patch.apply(user)).await
+        self.update_own(caller, |user| patch.apply(&mut user.editable)).await
     }
 
     pub async fn update_notifications(&self, caller: &Caller, patch: NotificationPatch) -> AppResult<OwnUserView> {
-        self.update_own(caller, |user| patch.apply(&mut user.notification_preferences)).await
+        self.update_own(caller, |user| patch.apply(&mut user.editable.notification_preferences)).await
     }
 
     /// Needs the password and a live session. Every session ends; the account leaves
@@ -277,7 +278,7 @@ impl AppState {
         });
         fields.finish()?;
         let (raw, prefix) = q.ok_or_else(|| AppError::internal("validation passed without q"))?;
-        let list_id = format!("SEARCH#{prefix}");
+        let list_id = keys::search::cursor_scope(&prefix);
         let (first_page, start) = match page.cursor.as_deref() {
             None => (true, None),
             Some(cursor) => {

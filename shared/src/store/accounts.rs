@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::sessions::session_put;
-use super::{key, keys, n, s, Store};
+use super::{keys, n, s, Item, Store};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -20,7 +20,7 @@ impl Store {
     fn user_update(&self, user: &UserRecord) -> AppResult<aws_sdk_dynamodb::types::builders::UpdateBuilder> {
         Ok(Update::builder()
             .table_name(self.table())
-            .set_key(Some(key(keys::user(&user.id), keys::PROFILE.to_owned())))
+            .set_key(Some(keys::user::key(&user.id)))
             .condition_expression("updatedAt = :seen")
             .expression_attribute_values(":seen", value(&user.updated_at)?))
     }
@@ -29,25 +29,19 @@ impl Store {
     /// still as `before` was read, with the search entries of changed names. `false`
     /// when a concurrent change came first.
     pub async fn save_profile(&self, before: &UserRecord, after: &UserRecord) -> AppResult<bool> {
-        let update = self
-            .user_update(before)?
-            .update_expression(
-                "SET firstName = :first, lastName = :last, bio = :bio, profilePicture = :picture, \
-                 dateOfBirth = :dob, #profile = :profile, privacySettings = :privacy, \
-                 notificationPreferences = :notifications, updatedAt = :now",
-            )
-            .expression_attribute_names("#profile", "profile")
-            .expression_attribute_values(":first", value(&after.first_name)?)
-            .expression_attribute_values(":last", value(&after.last_name)?)
-            .expression_attribute_values(":bio", value(&after.bio)?)
-            .expression_attribute_values(":picture", value(&after.profile_picture)?)
-            .expression_attribute_values(":dob", value(&after.date_of_birth)?)
-            .expression_attribute_values(":profile", value(&after.profile)?)
-            .expression_attribute_values(":privacy", value(&after.privacy_settings)?)
-            .expression_attribute_values(":notifications", value(&after.notification_preferences)?)
-            .expression_attribute_values(":now", value(&after.updated_at)?)
-            .build()
-            .map_err(AppError::internal)?;
+        // Every attribute of `Editable`, by placeholder (`#e0 = :e0, …`): the type says
+        // what a profile save writes.
+        let editable: Item = serde_dynamo::to_item(&after.editable).map_err(AppError::internal)?;
+        let mut update = self.user_update(before)?.expression_attribute_values(":now", value(&after.updated_at)?);
+        let mut sets = vec!["updatedAt = :now".to_owned()];
+        for (i, (name, attribute)) in editable.into_iter().enumerate() {
+            sets.push(format!("#e{i} = :e{i}"));
+            update = update
+                .expression_attribute_names(format!("#e{i}"), name)
+                .expression_attribute_values(format!(":e{i}"), attribute);
+        }
+        let update =
+            update.update_expression(format!("SET {}", sets.join(", "))).build().map_err(AppError::internal)?;
         let (old, new) = (before.search_tokens(), after.search_tokens());
         if old == new {
             // No search entry changes: a plain update costs half a transaction.
@@ -169,7 +163,7 @@ impl Store {
     pub async fn mark_verified(&self, user: &UserRecord, hash: &str) -> AppResult<bool> {
         let update = Update::builder()
             .table_name(self.table())
-            .set_key(Some(key(keys::user(&user.id), keys::PROFILE.to_owned())))
+            .set_key(Some(keys::user::key(&user.id)))
             .update_expression("SET isVerified = :yes, updatedAt = :now REMOVE verifyTokenHash")
             .condition_expression("verifyTokenHash = :hash")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
@@ -188,7 +182,7 @@ impl Store {
     pub async fn write_for_active_user(&self, user: &UserRecord, items: Vec<TransactWriteItem>) -> AppResult<bool> {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(self.table())
-            .set_key(Some(key(keys::user(&user.id), keys::PROFILE.to_owned())))
+            .set_key(Some(keys::user::key(&user.id)))
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", s("active"))
@@ -204,7 +198,7 @@ impl Store {
     pub async fn condition_on_missing_user(&self) -> AppResult<()> {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(self.table())
-            .set_key(Some(key(keys::user(&uuid::Uuid::new_v4().to_string()), keys::PROFILE.to_owned())))
+            .set_key(Some(keys::user::key(&uuid::Uuid::new_v4().to_string())))
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(AppError::internal)?;
@@ -217,7 +211,7 @@ impl Store {
         self.client
             .get_item()
             .table_name(self.table())
-            .set_key(Some(key("HEALTH".into(), "HEALTH".into())))
+            .set_key(Some(keys::health_probe()))
             .projection_expression("PK")
             .send()
             .await

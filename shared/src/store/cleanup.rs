@@ -26,7 +26,7 @@ impl Store {
     pub async fn remove_expired(&self, now: DateTime<Utc>, lookback_days: i64) -> AppResult<CleanupReport> {
         let mut report = CleanupReport::default();
         for days_ago in (0..=lookback_days).rev() {
-            let bucket = keys::expiry_bucket((now - Duration::days(days_ago)).timestamp());
+            let bucket = keys::expiry::bucket((now - Duration::days(days_ago)).timestamp());
             report.buckets += 1;
             let mut start = None;
             loop {
@@ -35,7 +35,9 @@ impl Store {
                     .query()
                     .table_name(self.table())
                     .index_name("ExpiryIndex")
-                    .key_condition_expression("expiryBucket = :bucket AND expiresAt <= :now")
+                    .key_condition_expression("#bucket = :bucket AND #at <= :now")
+                    .expression_attribute_names("#bucket", keys::expiry::BUCKET)
+                    .expression_attribute_names("#at", keys::expiry::AT)
                     .expression_attribute_values(":bucket", s(&bucket))
                     .expression_attribute_values(":now", n(now.timestamp()))
                     .select(Select::AllProjectedAttributes)

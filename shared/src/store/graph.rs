@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{dynamo_error, from_item, key, keys, n, s, sort_key, to_item, Item, Store};
+use super::{dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
 use crate::domain::social::Relationship;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -91,7 +91,7 @@ struct EdgeRecord {
 }
 
 fn edge_key(owner: &str, edge: Edge, other: &str) -> Item {
-    key(keys::user(owner), format!("{}{other}", edge.prefix()))
+    keys::edge::key(owner, edge.prefix(), other)
 }
 
 /// A page of a list: the other users' ids, newest first, and where the next page starts.
@@ -153,9 +153,9 @@ impl Store {
         with_viewer: bool,
     ) -> AppResult<(Option<UserRecord>, Option<UserRecord>, Relationship)> {
         let mut keys: Vec<Item> = Edge::ALL.map(|edge| edge_key(viewer, edge, target)).into();
-        keys.push(key(keys::user(target), keys::PROFILE.to_owned()));
+        keys.push(keys::user::key(target));
         if with_viewer {
-            keys.push(key(keys::user(viewer), keys::PROFILE.to_owned()));
+            keys.push(keys::user::key(viewer));
         }
         let (mut target_user, mut viewer_user, mut relation) = (None, None, Relationship::default());
         for item in self.batch_get(keys).await? {
@@ -177,7 +177,7 @@ impl Store {
     /// User records by id for lists and search, in one or more batch reads, eventually
     /// consistent (half the read units) like the index the lists come from.
     pub async fn users_by_ids(&self, ids: &[&str]) -> AppResult<HashMap<String, UserRecord>> {
-        let keys = ids.iter().map(|id| key(keys::user(id), keys::PROFILE.to_owned())).collect();
+        let keys = ids.iter().map(|id| keys::user::key(id)).collect();
         let mut users = HashMap::new();
         for item in self.batch_get_with(keys, false).await? {
             let user: UserRecord = from_item(item)?;
@@ -193,8 +193,9 @@ impl Store {
             .client
             .query()
             .table_name(self.table())
-            .index_name("GSI1")
-            .key_condition_expression("GSI1PK = :list")
+            .index_name(keys::gsi1::NAME)
+            .key_condition_expression("#list = :list")
+            .expression_attribute_names("#list", keys::gsi1::PK)
             .expression_attribute_values(":list", s(format!("{list}#{owner}")))
             .scan_index_forward(false)
             .limit(limit)
@@ -220,10 +221,10 @@ impl Store {
         reason: Option<&str>,
     ) -> AppResult<TransactWriteItem> {
         let record = EdgeRecord { other_id: other.to_owned(), created_at: now, reason: reason.map(str::to_owned) };
-        let mut item = to_item(&record, keys::user(owner), format!("{}{other}", edge.prefix()))?;
+        let mut item = to_item(&record, edge_key(owner, edge, other))?;
         if let Some(list) = edge.list() {
-            item.insert("GSI1PK".into(), s(format!("{list}#{owner}")));
-            item.insert("GSI1SK".into(), s(format!("{}#{other}", now.to_rfc3339_opts(SecondsFormat::Micros, true))));
+            item.insert(keys::gsi1::PK.into(), s(keys::edge::list_pk(list, owner)));
+            item.insert(keys::gsi1::SK.into(), s(keys::edge::list_sk(now, other)));
         }
         self.put_new(item)
     }
@@ -275,7 +276,7 @@ impl Store {
     ) -> AppResult<TransactWriteItem> {
         let mut update = Update::builder()
             .table_name(self.table())
-            .set_key(Some(key(keys::user(user), keys::PROFILE.to_owned())))
+            .set_key(Some(keys::user::key(user)))
             .update_expression("ADD followingCount :following, followersCount :followers")
             .expression_attribute_values(":following", n(following))
             .expression_attribute_values(":followers", n(followers));
@@ -284,9 +285,7 @@ impl Store {
     }
 
     fn user_check(&self, user: &str, condition: Condition) -> AppResult<TransactWriteItem> {
-        let check = ConditionCheck::builder()
-            .table_name(self.table())
-            .set_key(Some(key(keys::user(user), keys::PROFILE.to_owned())));
+        let check = ConditionCheck::builder().table_name(self.table()).set_key(Some(keys::user::key(user)));
         condition
             .apply_to_check(check)
             .build()

@@ -1,38 +1,209 @@
-//! Key layout of the single table (the README's table documents it for people).
+//! Where every item of the single table lives: one section per item type with its key
+//! and index keys. No other file writes a key format (a test holds it); the README's
+//! table documents the layout for people.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::{key, Item};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 
-pub const PROFILE: &str = "PROFILE";
-pub const EMAIL: &str = "EMAIL";
-pub const USERNAME: &str = "USERNAME";
-
-pub fn user(id: &str) -> String {
-    format!("USER#{id}")
+/// The one global secondary index: lists (edges, search, the report queue).
+pub mod gsi1 {
+    pub const NAME: &str = "GSI1";
+    pub const PK: &str = "GSI1PK";
+    pub const SK: &str = "GSI1SK";
 }
 
-pub fn email_claim(lower_email: &str) -> String {
-    format!("EMAIL#{lower_email}")
+/// The sparse index of items that expire, read by cleanup.
+pub mod expiry {
+    pub const NAME: &str = "ExpiryIndex";
+    /// The index's partition key: one per UTC day.
+    pub const BUCKET: &str = "expiryBucket";
+    /// Epoch seconds; also the table's TTL attribute.
+    pub const AT: &str = "expiresAt";
+
+    /// The partition of the expiry index an item expiring at `epoch_secs` falls in: one
+    /// per UTC day, so that cleanup reads only the days that have passed.
+    pub fn bucket(epoch_secs: i64) -> String {
+        let day = chrono::DateTime::from_timestamp(epoch_secs, 0).unwrap_or_default().format("%Y-%m-%d");
+        format!("EXP#{day}")
+    }
 }
 
-pub fn username_claim(lower_username: &str) -> String {
-    format!("USERNAME#{lower_username}")
+/// A time in index sort keys: fixed width, so text order is time order.
+fn sortable(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-pub fn session(session_id: &str) -> String {
-    format!("SESSION#{session_id}")
+/// The user item (`USER#<id>` / `PROFILE`); the user's sessions, devices, edges and
+/// search entries share its partition.
+pub mod user {
+    pub const PROFILE: &str = "PROFILE";
+
+    pub fn pk(id: &str) -> String {
+        format!("USER#{id}")
+    }
+
+    pub fn key(id: &str) -> super::Item {
+        super::key(pk(id), PROFILE.to_owned())
+    }
 }
 
-pub const SESSION_PREFIX: &str = "SESSION#";
+/// The claims that keep emails and usernames unique, by their lowercase form.
+pub mod claim {
+    pub const EMAIL: &str = "EMAIL";
+    pub const USERNAME: &str = "USERNAME";
 
-/// A known device, by the hash of its token's secret.
-pub fn device(token_hash: &str) -> String {
-    format!("DEVICE#{token_hash}")
+    pub fn email(lower_email: &str) -> super::Item {
+        super::key(format!("EMAIL#{lower_email}"), EMAIL.to_owned())
+    }
+
+    pub fn username(lower_username: &str) -> super::Item {
+        super::key(format!("USERNAME#{lower_username}"), USERNAME.to_owned())
+    }
 }
 
-/// The partition of the expiry index an item expiring at `epoch_secs` falls in: one
-/// per UTC day, so that cleanup reads only the days that have passed.
-pub fn expiry_bucket(epoch_secs: i64) -> String {
-    let day = chrono::DateTime::from_timestamp(epoch_secs, 0).unwrap_or_default().format("%Y-%m-%d");
-    format!("EXP#{day}")
+/// A session, in its user's partition.
+pub mod session {
+    pub const PREFIX: &str = "SESSION#";
+
+    pub fn key(user_id: &str, session_id: &str) -> super::Item {
+        super::key(super::user::pk(user_id), format!("{PREFIX}{session_id}"))
+    }
+}
+
+/// A known device, in its user's partition, by the hash of its token's secret.
+pub mod device {
+    pub fn key(user_id: &str, token_hash: &str) -> super::Item {
+        super::key(super::user::pk(user_id), format!("DEVICE#{token_hash}"))
+    }
+}
+
+/// A one-time token (verification, reset), by its hash and purpose.
+pub mod token {
+    pub fn key(hash: &str, purpose: &str) -> super::Item {
+        super::key(format!("TOKEN#{hash}"), purpose.to_owned())
+    }
+}
+
+/// A graph edge in its owner's partition (`<EDGE>#<other>`), and, for edges that make
+/// a list, its place in the list (`GSI1`: `<LIST>#<owner>`, newest first by time).
+pub mod edge {
+    pub fn key(owner: &str, prefix: &str, other: &str) -> super::Item {
+        super::key(super::user::pk(owner), format!("{prefix}{other}"))
+    }
+
+    pub fn list_pk(list: &str, owner: &str) -> String {
+        format!("{list}#{owner}")
+    }
+
+    pub fn list_sk(at: chrono::DateTime<chrono::Utc>, other: &str) -> String {
+        format!("{}#{other}", super::sortable(at))
+    }
+}
+
+/// A report (`REPORT#<id>`), in the moderation queue of its status (`GSI1`:
+/// `REPORTS#<status>`, oldest first), and the reporter's guard against reporting the
+/// same user twice (`REPORTED#<target>` in the reporter's partition).
+pub mod report {
+    const SK: &str = "REPORT";
+
+    pub fn queue_pk(status: &str) -> String {
+        format!("REPORTS#{status}")
+    }
+
+    pub fn queue_sk(created_at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+        format!("{}#{id}", super::sortable(created_at))
+    }
+
+    pub fn key(id: &str) -> super::Item {
+        super::key(format!("REPORT#{id}"), SK.to_owned())
+    }
+
+    pub fn guard_key(reporter_id: &str, target_id: &str) -> super::Item {
+        super::key(super::user::pk(reporter_id), format!("REPORTED#{target_id}"))
+    }
+}
+
+/// A search entry: in the user's partition by token, and in `GSI1` under the token's
+/// partition, sorted by `<token>#<userId>` so a prefix is one `begins_with` query.
+pub mod search {
+    pub fn key(user_id: &str, token: &str) -> super::Item {
+        super::key(super::user::pk(user_id), format!("SEARCH#{token}"))
+    }
+
+    pub fn partition_pk(partition: &str) -> String {
+        format!("SEARCH#{partition}")
+    }
+
+    pub fn entry_sk(token: &str, user_id: &str) -> String {
+        format!("{token}#{user_id}")
+    }
+
+    /// What a search cursor is bound to: the query's folded prefix.
+    pub fn cursor_scope(prefix: &str) -> String {
+        format!("SEARCH#{prefix}")
+    }
+}
+
+/// A rate-limit counter's window: `RATE#<scope>#<key>` / window start.
+pub mod rate {
+    pub fn key(scope: &str, key: &str, window_start: i64) -> super::Item {
+        super::key(format!("RATE#{scope}#{key}"), window_start.to_string())
+    }
+}
+
+/// An outbox message: `OUTBOX#<id>` / `MESSAGE`.
+pub mod outbox {
+    pub const PREFIX: &str = "OUTBOX#";
+    const SK: &str = "MESSAGE";
+
+    pub fn key(id: &str) -> super::Item {
+        super::key(format!("{PREFIX}{id}"), SK.to_owned())
+    }
+
+    /// The message id of an item's partition key, if the item is an outbox message.
+    pub fn message_id(pk: &str) -> Option<&str> {
+        pk.strip_prefix(PREFIX).filter(|id| !id.is_empty())
+    }
+}
+
+/// An item that never exists, read by the health check.
+pub fn health_probe() -> Item {
+    key("HEALTH".into(), "HEALTH".into())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Key formats live here only: any other store file that spells one out is a second
+    /// home for it.
+    #[test]
+    fn no_other_store_file_writes_a_key_format() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut found = Vec::new();
+        for sub in ["store", "services", "domain"] {
+            for entry in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.ends_with("keys.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (line_no, line) in text.lines().enumerate() {
+                    let spelled = line.match_indices("format!(\"").any(|(at, _)| {
+                        let rest = &line[at + 9..];
+                        let name: String = rest.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+                        name.len() >= 3 && rest[name.len()..].starts_with('#')
+                    }) || ["\"GSI1", "\"expiryBucket\"", "\"expiresAt\""]
+                        .iter()
+                        .any(|name| line.contains(name));
+                    if spelled && !line.trim_start().starts_with("//") {
+                        found.push(format!("{}:{}: {}", path.display(), line_no + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "key formats outside store/keys.rs:\n{}", found.join("\n"));
+    }
 }

@@ -86,13 +86,12 @@ impl Store {
     }
 
     /// One item by its full key, read strongly consistently.
-    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, AppError> {
+    async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, AppError> {
         let out = self
             .client
             .get_item()
             .table_name(self.table())
-            .key(keys::PK, AttributeValue::S(pk))
-            .key(keys::SK, AttributeValue::S(sk.to_owned()))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
@@ -192,10 +191,9 @@ pub(crate) fn sort_key(item: &Item) -> &str {
 }
 
 /// A record as an item under the given key.
-pub(crate) fn to_item<T: Serialize>(record: &T, pk: String, sk: String) -> Result<Item, AppError> {
+pub(crate) fn to_item<T: Serialize>(record: &T, key: Item) -> Result<Item, AppError> {
     let mut item: Item = serde_dynamo::to_item(record).map_err(AppError::internal)?;
-    item.insert(keys::PK.into(), AttributeValue::S(pk));
-    item.insert(keys::SK.into(), AttributeValue::S(sk));
+    item.extend(key);
     Ok(item)
 }
 

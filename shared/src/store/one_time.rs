@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{key, keys, s, to_item, Store};
+use super::{keys, s, to_item, Store};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct OneTimeToken {
 }
 
 fn token_key(hash: &str, purpose: Purpose) -> super::Item {
-    key(format!("TOKEN#{hash}"), purpose.sort_key().to_owned())
+    keys::token::key(hash, purpose.sort_key())
 }
 
 impl Store {
@@ -46,8 +46,8 @@ impl Store {
         purpose: Purpose,
         token: &OneTimeToken,
     ) -> AppResult<TransactWriteItem> {
-        let mut item = to_item(token, format!("TOKEN#{hash}"), purpose.sort_key().to_owned())?;
-        item.insert("expiryBucket".into(), s(keys::expiry_bucket(token.expires_at)));
+        let mut item = to_item(token, token_key(hash, purpose))?;
+        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(token.expires_at)));
         self.put_new(item)
     }
 
@@ -73,6 +73,6 @@ impl Store {
     }
 
     pub async fn one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<Option<OneTimeToken>> {
-        self.get(format!("TOKEN#{hash}"), purpose.sort_key()).await
+        self.get(token_key(hash, purpose)).await
     }
 }

@@ -16,13 +16,10 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{dynamo_error, from_item, key, n, s, time, to_item, Item, Store};
+use super::{dynamo_error, from_item, keys, n, s, time, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
 const OUTBOX_TTL_DAYS: i64 = 7;
-
-pub const OUTBOX_PREFIX: &str = "OUTBOX#";
-const MESSAGE: &str = "MESSAGE";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -110,10 +107,7 @@ impl OutboxMessage {
     }
 }
 
-/// The outbox message id of an item key, if the key is an outbox message's.
-pub fn message_id(pk: &str) -> Option<&str> {
-    pk.strip_prefix(OUTBOX_PREFIX).filter(|id| !id.is_empty())
-}
+pub use super::keys::outbox::message_id;
 
 /// What claiming a message for delivery found.
 #[derive(Debug)]
@@ -137,8 +131,8 @@ pub enum Outcome {
 
 impl Store {
     pub(crate) fn outbox_put(&self, message: &OutboxMessage) -> AppResult<TransactWriteItem> {
-        let mut item = to_item(message, format!("{OUTBOX_PREFIX}{}", message.id), MESSAGE.into())?;
-        item.insert("expiresAt".into(), n((message.created_at + Duration::days(OUTBOX_TTL_DAYS)).timestamp()));
+        let mut item = to_item(message, message_key(&message.id))?;
+        item.insert(keys::expiry::AT.into(), n((message.created_at + Duration::days(OUTBOX_TTL_DAYS)).timestamp()));
         self.put_new(item)
     }
 
@@ -239,7 +233,7 @@ impl Store {
 }
 
 fn message_key(id: &str) -> Item {
-    key(format!("{OUTBOX_PREFIX}{id}"), MESSAGE.to_owned())
+    keys::outbox::key(id)
 }
 
 /// A claimed item as a message; `Err` when it cannot be read as one.

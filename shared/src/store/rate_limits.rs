@@ -1,6 +1,6 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{dynamo_error, n, s, Item, Store};
+use super::{dynamo_error, keys, n, Item, Store};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{Counter, Limit, RateWindow};
 
@@ -10,15 +10,10 @@ fn window(limit: Limit, now: i64) -> (i64, i64) {
     (start, (start + limit.window_secs - now).max(1))
 }
 
-/// The partition key of a counter's windows.
-pub(super) fn counter_pk(scope: &str, key: &str) -> String {
-    format!("RATE#{scope}#{key}")
-}
-
 /// The counter's current window: its item key and how long until it closes.
 pub(super) fn current_window(counter: &Counter, now: i64) -> (Item, u64) {
     let (start, remaining) = window(counter.limit, now);
-    (super::key(counter_pk(counter.scope, counter.key), start.to_string()), remaining as u64)
+    (keys::rate::key(counter.scope, counter.key, start), remaining as u64)
 }
 
 /// A window's item as stored.
@@ -41,9 +36,9 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .key(super::keys::PK, s(counter_pk(scope, key)))
-            .key(super::keys::SK, s(start.to_string()))
-            .update_expression("ADD hits :one SET expiresAt = if_not_exists(expiresAt, :expires)")
+            .set_key(Some(keys::rate::key(scope, key, start)))
+            .update_expression("ADD hits :one SET #expires = if_not_exists(#expires, :expires)")
+            .expression_attribute_names("#expires", keys::expiry::AT)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":expires", n(start + limit.window_secs + 60))
             .return_values(ReturnValue::UpdatedNew)
@@ -63,7 +58,7 @@ impl Store {
     /// The window's count without adding to it.
     pub async fn hits(&self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
         let (start, remaining) = window(limit, self.now().timestamp());
-        let found = self.get(counter_pk(scope, key), &start.to_string()).await?;
+        let found = self.get(keys::rate::key(scope, key, start)).await?;
         Ok(window_of(found, remaining as u64))
     }
 }

@@ -1,4 +1,4 @@
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{keys, s, to_item, Store};
@@ -29,17 +29,11 @@ impl Store {
     /// second open report of the same user by the same reporter is `ALREADY_REPORTED`.
     /// Moderation closes a report by deleting the guard with the status change.
     pub async fn create_report(&self, report: &ReportRecord) -> AppResult<()> {
-        let mut item = to_item(report, format!("REPORT#{}", report.id), "REPORT".into())?;
-        item.insert("GSI1PK".into(), s(format!("REPORTS#{}", report.status)));
-        item.insert(
-            "GSI1SK".into(),
-            s(format!("{}#{}", report.created_at.to_rfc3339_opts(SecondsFormat::Micros, true), report.id)),
-        );
-        let guard = to_item(
-            &OpenReportGuard { report_id: &report.id },
-            keys::user(&report.reporter_id),
-            format!("REPORTED#{}", report.target_id),
-        )?;
+        let mut item = to_item(report, keys::report::key(&report.id))?;
+        item.insert(keys::gsi1::PK.into(), s(keys::report::queue_pk(&report.status)));
+        item.insert(keys::gsi1::SK.into(), s(keys::report::queue_sk(report.created_at, &report.id)));
+        let guard_key = keys::report::guard_key(&report.reporter_id, &report.target_id);
+        let guard = to_item(&OpenReportGuard { report_id: &report.id }, guard_key)?;
         let items = vec![self.put_new(item)?, self.put_new(guard)?];
         self.transact(items, |reasons| {
             if reasons.get(1).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed") {

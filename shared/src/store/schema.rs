@@ -19,24 +19,35 @@ pub struct IndexDefinition {
 }
 
 /// Every key attribute of the table and its indexes, with its type (`S` or `N`).
-pub const KEY_ATTRIBUTES: &[(&str, &str)] =
-    &[(keys::PK, "S"), (keys::SK, "S"), ("GSI1PK", "S"), ("GSI1SK", "S"), ("expiryBucket", "S"), ("expiresAt", "N")];
+pub const KEY_ATTRIBUTES: &[(&str, &str)] = &[
+    (keys::PK, "S"),
+    (keys::SK, "S"),
+    (keys::gsi1::PK, "S"),
+    (keys::gsi1::SK, "S"),
+    (keys::expiry::BUCKET, "S"),
+    (keys::expiry::AT, "N"),
+];
 
 pub const INDEXES: &[IndexDefinition] = &[
     // Inverted lookups: follower/following/request/block lists newest first, search
     // entries, the moderation queue. Keys only: readers fetch the current items by key.
-    IndexDefinition { name: "GSI1", partition_key: "GSI1PK", sort_key: "GSI1SK", projection: "KEYS_ONLY" },
+    IndexDefinition {
+        name: keys::gsi1::NAME,
+        partition_key: keys::gsi1::PK,
+        sort_key: keys::gsi1::SK,
+        projection: "KEYS_ONLY",
+    },
     // Sparse: only items that expire carry `expiryBucket`; cleanup reads past buckets.
     IndexDefinition {
-        name: "ExpiryIndex",
-        partition_key: "expiryBucket",
-        sort_key: "expiresAt",
+        name: keys::expiry::NAME,
+        partition_key: keys::expiry::BUCKET,
+        sort_key: keys::expiry::AT,
         projection: "KEYS_ONLY",
     },
 ];
 
 /// DynamoDB TTL deletes items some time (up to days) after this epoch-seconds attribute.
-pub const TTL_ATTRIBUTE: &str = "expiresAt";
+pub const TTL_ATTRIBUTE: &str = keys::expiry::AT;
 pub const STREAM_VIEW_TYPE: &str = "NEW_AND_OLD_IMAGES";
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BoxError> {

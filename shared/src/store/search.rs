@@ -6,13 +6,9 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
-use super::{dynamo_error, key, keys, s, Item, Store};
+use super::{dynamo_error, keys, s, Item, Store};
 use crate::domain::search;
 use crate::error::{AppError, AppResult};
-
-fn entry_sk(token: &str) -> String {
-    format!("SEARCH#{token}")
-}
 
 /// A token that matched and the user it belongs to.
 pub struct SearchHit {
@@ -34,9 +30,9 @@ impl Store {
         tokens
             .iter()
             .map(|token| {
-                let mut item = key(keys::user(user_id), entry_sk(token));
-                item.insert("GSI1PK".into(), s(format!("SEARCH#{}", search::partition(token))));
-                item.insert("GSI1SK".into(), s(format!("{token}#{user_id}")));
+                let mut item = keys::search::key(user_id, token);
+                item.insert(keys::gsi1::PK.into(), s(keys::search::partition_pk(&search::partition(token))));
+                item.insert(keys::gsi1::SK.into(), s(keys::search::entry_sk(token, user_id)));
                 Put::builder()
                     .table_name(self.table())
                     .set_item(Some(item))
@@ -57,7 +53,7 @@ impl Store {
             .map(|token| {
                 Delete::builder()
                     .table_name(self.table())
-                    .set_key(Some(key(keys::user(user_id), entry_sk(token))))
+                    .set_key(Some(keys::search::key(user_id, token)))
                     .build()
                     .map(|d| TransactWriteItem::builder().delete(d).build())
                     .map_err(AppError::internal)
@@ -71,9 +67,11 @@ impl Store {
             .client
             .query()
             .table_name(self.table())
-            .index_name("GSI1")
-            .key_condition_expression("GSI1PK = :partition AND begins_with(GSI1SK, :prefix)")
-            .expression_attribute_values(":partition", s(format!("SEARCH#{}", search::partition(prefix))))
+            .index_name(keys::gsi1::NAME)
+            .key_condition_expression("#partition = :partition AND begins_with(#entry, :prefix)")
+            .expression_attribute_names("#partition", keys::gsi1::PK)
+            .expression_attribute_names("#entry", keys::gsi1::SK)
+            .expression_attribute_values(":partition", s(keys::search::partition_pk(&search::partition(prefix))))
             .expression_attribute_values(":prefix", s(prefix))
             .limit(limit)
             .set_exclusive_start_key(start)
@@ -85,7 +83,7 @@ impl Store {
             .unwrap_or_default()
             .iter()
             .filter_map(|item| {
-                let sk = item.get("GSI1SK")?.as_s().ok()?;
+                let sk = item.get(keys::gsi1::SK)?.as_s().ok()?;
                 let (token, user_id) = sk.rsplit_once('#')?;
                 Some(SearchHit { token: token.to_owned(), user_id: user_id.to_owned() })
             })

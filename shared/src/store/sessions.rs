@@ -1,20 +1,16 @@
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Item, Store};
+use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Store};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
-    let mut item = to_item(session, keys::user(&session.user_id), keys::session(&session.id))?;
-    item.insert("expiryBucket".into(), s(keys::expiry_bucket(session.expires_at)));
+    let mut item = to_item(session, keys::session::key(&session.user_id, &session.id))?;
+    item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(session.expires_at)));
     store.put_new(item)
-}
-
-fn key(user_id: &str, sk: String) -> Item {
-    super::key(keys::user(user_id), sk)
 }
 
 /// A change of a session's refresh-token hashes.
@@ -34,10 +30,10 @@ impl Store {
         user_id: &str,
         session_id: &str,
     ) -> AppResult<(Option<SessionRecord>, Option<UserRecord>)> {
-        let keys = vec![key(user_id, keys::session(session_id)), key(user_id, keys::PROFILE.to_owned())];
+        let keys = vec![keys::session::key(user_id, session_id), keys::user::key(user_id)];
         let (mut session, mut user) = (None, None);
         for item in self.batch_get(keys).await? {
-            if sort_key(&item) == keys::PROFILE {
+            if sort_key(&item) == keys::user::PROFILE {
                 user = Some(from_item(item)?);
             } else {
                 session = Some(from_item(item)?);
@@ -53,7 +49,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(key(&session.user_id, keys::session(&session.id))))
+            .set_key(Some(keys::session::key(&session.user_id, &session.id)))
             .update_expression(
                 "SET refreshTokenHash = :new, previousTokenHash = :previous, rotatedAt = :rotated, lastUsedAt = :now",
             )
@@ -75,7 +71,7 @@ impl Store {
             .client
             .delete_item()
             .table_name(self.table())
-            .set_key(Some(key(user_id, keys::session(session_id))))
+            .set_key(Some(keys::session::key(user_id, session_id)))
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
@@ -91,7 +87,7 @@ impl Store {
     ) -> AppResult<bool> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(self.table())
-            .set_key(Some(key(user_id, keys::session(session_id))))
+            .set_key(Some(keys::session::key(user_id, session_id)))
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(AppError::internal)?;
@@ -110,8 +106,8 @@ impl Store {
                 .query()
                 .table_name(self.table())
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(keys::user(user_id)))
-                .expression_attribute_values(":prefix", s(keys::SESSION_PREFIX))
+                .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
+                .expression_attribute_values(":prefix", s(keys::session::PREFIX))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -130,7 +126,7 @@ impl Store {
     /// Deletes the given sessions of the user in batches of 25, asking again for the
     /// unprocessed ones. Deleting a session that is already gone is no error.
     pub async fn delete_sessions(&self, user_id: &str, session_ids: &[String]) -> AppResult<()> {
-        self.delete_items(session_ids.iter().map(|id| key(user_id, keys::session(id))).collect()).await
+        self.delete_items(session_ids.iter().map(|id| keys::session::key(user_id, id)).collect()).await
     }
 
     /// Ends every session of the user at once by moving the user to a new session
@@ -149,7 +145,7 @@ impl Store {
         let now = time(&self.now());
         let mut user_update = Update::builder()
             .table_name(self.table())
-            .set_key(Some(key(&user.id, keys::PROFILE.to_owned())))
+            .set_key(Some(keys::user::key(&user.id)))
             .condition_expression(
                 "attribute_exists(PK) AND (attribute_not_exists(sessionGeneration) OR sessionGeneration = :current)",
             )
@@ -172,7 +168,7 @@ impl Store {
             // Carried over to the new generation, with a new refresh token or its own.
             let session_update = Update::builder()
                 .table_name(self.table())
-                .set_key(Some(key(&session.user_id, keys::session(&session.id))))
+                .set_key(Some(keys::session::key(&session.user_id, &session.id)))
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":next", n(next))
                 .expression_attribute_values(":now", now.clone());

@@ -3,7 +3,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::rate_limits::{current_window, window_of};
-use super::{dynamo_error, from_item, key, keys, s, to_item, Item, Store};
+use super::{dynamo_error, from_item, keys, s, to_item, Item, Store};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
@@ -12,12 +12,12 @@ use crate::rate_limit::{Counter, RateWindow};
 use crate::store::sessions::session_put;
 
 /// The key of the claim on an email (with an `@`) or a username, without regard to case.
-fn claim_key(identifier: &str) -> (String, &'static str) {
+fn claim_key(identifier: &str) -> Item {
     let lower = identifier.trim().to_lowercase();
     if lower.contains('@') {
-        (keys::email_claim(&lower), keys::EMAIL)
+        keys::claim::email(&lower)
     } else {
-        (keys::username_claim(&lower), keys::USERNAME)
+        keys::claim::username(&lower)
     }
 }
 
@@ -57,12 +57,11 @@ impl Store {
         session: &SessionRecord,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<()> {
-        let user_pk = keys::user(&user.id);
         let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
         let mut items = vec![
-            self.put_new(to_item(user, user_pk, keys::PROFILE.into())?)?,
-            self.put_new(to_item(&claim, keys::email_claim(&user.email), keys::EMAIL.into())?)?,
-            self.put_new(to_item(&claim, keys::username_claim(username_key), keys::USERNAME.into())?)?,
+            self.put_new(to_item(user, keys::user::key(&user.id))?)?,
+            self.put_new(to_item(&claim, keys::claim::email(&user.email))?)?,
+            self.put_new(to_item(&claim, keys::claim::username(username_key))?)?,
             session_put(self, session)?,
         ];
         items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
@@ -80,7 +79,7 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
-        self.get(keys::user(user_id), keys::PROFILE).await
+        self.get(keys::user::key(user_id)).await
     }
 
     /// The account, unless it is missing or deactivated.
@@ -96,8 +95,7 @@ impl Store {
 
     /// The claim on this email (with an `@`) or username, without regard to case.
     pub async fn claim(&self, identifier: &str) -> AppResult<Option<Claim>> {
-        let (pk, sk) = claim_key(identifier);
-        self.get(pk, sk).await
+        self.get(claim_key(identifier)).await
     }
 
     /// The claim on an identifier, the current windows of some rate limits and the
@@ -108,9 +106,8 @@ impl Store {
         counters: &[Counter<'_>],
         device: Option<&DeviceToken>,
     ) -> AppResult<(Option<Claim>, Vec<RateWindow>, Option<DeviceRecord>)> {
-        let (pk, sk) = claim_key(identifier);
-        let claim_key = key(pk, sk.to_owned());
-        let device_key = device.map(|d| key(keys::user(&d.user_id), keys::device(&d.hash())));
+        let claim_key = claim_key(identifier);
+        let device_key = device.map(|d| keys::device::key(&d.user_id, &d.hash()));
         let now = self.now().timestamp();
         let windows: Vec<_> = counters.iter().map(|counter| current_window(counter, now)).collect();
         let keys = std::iter::once(claim_key.clone())
@@ -133,24 +130,20 @@ impl Store {
 
     /// A new known device, for the sign-in's write.
     pub(crate) fn device_put(&self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
-        let mut item = to_item(record, keys::user(&token.user_id), keys::device(&token.hash()))?;
-        item.insert("expiryBucket".into(), s(keys::expiry_bucket(record.expires_at)));
+        let mut item = to_item(record, keys::device::key(&token.user_id, &token.hash()))?;
+        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(record.expires_at)));
         self.put_new(item)
     }
 
     /// The writes that keep both claims' copy of the password hash current.
     pub(crate) fn claim_hash_updates(&self, user: &UserRecord, hash: &str) -> AppResult<Vec<TransactWriteItem>> {
-        let claims = [
-            (keys::email_claim(&user.email), keys::EMAIL),
-            (keys::username_claim(&user.username.to_ascii_lowercase()), keys::USERNAME),
-        ];
+        let claims = [keys::claim::email(&user.email), keys::claim::username(&user.username.to_ascii_lowercase())];
         claims
             .into_iter()
-            .map(|(pk, sk)| {
+            .map(|claim| {
                 let update = Update::builder()
                     .table_name(self.table())
-                    .key(keys::PK, s(pk))
-                    .key(keys::SK, s(sk))
+                    .set_key(Some(claim))
                     .update_expression("SET passwordHash = :hash")
                     .condition_expression("userId = :id")
                     .expression_attribute_values(":hash", s(hash))
@@ -171,8 +164,7 @@ impl Store {
         let mut sets = vec!["lastLogin = :at"];
         let mut update = Update::builder()
             .table_name(self.table())
-            .key(keys::PK, s(keys::user(&user.id)))
-            .key(keys::SK, s(keys::PROFILE))
+            .set_key(Some(keys::user::key(&user.id)))
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", super::time(&login.at));
         let mut claims = Vec::new();
