@@ -46,8 +46,11 @@ fn every_operation_has_a_summary_and_says_who_may_call_it() {
 #[test]
 fn documented_limits_are_the_enforced_ones() {
     let document: serde_json::Value = serde_json::from_str(&generated()).unwrap();
-    let reason = &document["components"]["schemas"]["BlockRequest"]["properties"]["reason"];
+    let schemas = &document["components"]["schemas"];
+    let reason = &schemas["BlockRequest"]["properties"]["reason"];
     assert_eq!(reason["maxLength"], shared::services::social::BLOCK_REASON_MAX, "{reason}");
+    let details = &schemas["ReportRequest"]["properties"]["details"];
+    assert_eq!(details["maxLength"], shared::services::social::REPORT_DETAILS_MAX, "{details}");
 }
 
 /// Every route of the service's HTTP contract, and the document's own.

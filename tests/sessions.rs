@@ -221,7 +221,7 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
         new_device: None,
         extra: vec![],
     };
-    app.state.store.record_login(&read_before, &session, login).await.unwrap();
+    assert!(app.state.store.record_login(&read_before, &session, login).await.unwrap(), "the late sign-in is written");
 
     assert_eq!(app.refresh(&late.expose()).await.error_code(), "INVALID_TOKEN", "written during the call: ended");
     assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK, "the caller's session goes on");

@@ -52,9 +52,9 @@ mod no_secret_in_debug {
     #[test]
     fn request_bodies_hide_passwords_and_tokens() {
         let body = format!(r#"{{"identifier":"ada","password":"{SECRET}","deviceToken":"{SECRET}"}}"#);
-        let login: crate::services::auth::LoginRequest = serde_json::from_str(&body).unwrap();
+        let login: crate::services::accounts::LoginRequest = serde_json::from_str(&body).unwrap();
         assert!(!shown(&login).contains(SECRET), "{login:?}");
-        let change: crate::services::sessions::ChangePasswordRequest =
+        let change: crate::services::accounts::ChangePasswordRequest =
             serde_json::from_str(&format!(r#"{{"currentPassword":"{SECRET}","newPassword":"{SECRET}"}}"#)).unwrap();
         assert!(!shown(&change).contains(SECRET));
         let reset: crate::services::verification::ResetPasswordRequest =
@@ -123,5 +123,27 @@ mod layering {
             .map(|(file, from, to)| format!("{file}: `{from}` uses `{to}`, which is not in a lower layer"))
             .collect();
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// The store reports outcomes (`bool`, `SignUp`, `Option`); which answer a client
+    /// gets is the services' choice. The store's own errors are failures only, and the
+    /// 400 `dynamo_error` gives for a key DynamoDB finds too large: only the store sees
+    /// that, and it is the request's fault on any path.
+    #[test]
+    fn the_store_chooses_no_answers() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store"));
+        let mut chosen = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices("AppError::") {
+                let variant: String =
+                    text[at + 10..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if !["internal", "Internal", "ServiceUnavailable", "validation"].contains(&variant.as_str()) {
+                    chosen.push(format!("{}: AppError::{variant}", path.display()));
+                }
+            }
+        }
+        assert!(chosen.is_empty(), "{}", chosen.join("\n"));
     }
 }

@@ -10,8 +10,8 @@ use shared::domain::user::OwnUserView;
 use shared::domain::Id;
 use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
 use shared::openapi::{ApiError, Empty, RateLimited};
-use shared::services::auth::{AuthResponse, LoginRequest, RegisterRequest, TokenPair};
-use shared::services::sessions::{ChangePasswordRequest, LogoutRequest, RefreshRequest, Revoked, SessionList};
+use shared::services::accounts::{AuthResponse, ChangePasswordRequest, LoginRequest, RegisterRequest};
+use shared::services::sessions::{LogoutRequest, RefreshRequest, Revoked, SessionList, TokenPair};
 use shared::services::verification::{ForgotPasswordRequest, ResetPasswordRequest, TokenRequest};
 use shared::tokens::PublicJwkSet;
 use shared::{AppResult, AppState};
@@ -78,7 +78,7 @@ async fn register(
     client: ClientInfo,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> AppResult<(StatusCode, Json<AuthResponse>)> {
-    Ok((StatusCode::CREATED, Json(state.register(body, &client).await?)))
+    Ok((StatusCode::CREATED, Json(state.accounts().register(body, &client).await?)))
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth",
@@ -94,7 +94,7 @@ async fn login(
     client: ClientInfo,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> AppResult<Json<AuthResponse>> {
-    Ok(Json(state.login(body, &client).await?))
+    Ok(Json(state.accounts().login(body.try_into()?, &client).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth",
@@ -109,7 +109,7 @@ async fn verify_email(
     client: ClientInfo,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> AppResult<Json<OwnUserView>> {
-    Ok(Json(state.verify_email(body, &client).await?))
+    Ok(Json(state.verification().verify_email(body.try_into()?, &client).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/resend-verification", tag = "auth",
@@ -120,7 +120,7 @@ async fn verify_email(
         RateLimited,
     ))]
 async fn resend_verification(State(state): State<AppState>, caller: Caller) -> AppResult<(StatusCode, Json<Empty>)> {
-    state.resend_verification(&caller).await?;
+    state.verification().resend_verification(&caller).await?;
     Ok((StatusCode::ACCEPTED, Json(Empty {})))
 }
 
@@ -135,7 +135,7 @@ async fn forgot_password(
     client: ClientInfo,
     JsonBody(body): JsonBody<ForgotPasswordRequest>,
 ) -> AppResult<(StatusCode, Json<Empty>)> {
-    state.forgot_password(body, &client).await?;
+    state.verification().forgot_password(body.try_into()?, &client).await?;
     Ok((StatusCode::ACCEPTED, Json(Empty {})))
 }
 
@@ -151,7 +151,7 @@ async fn reset_password(
     client: ClientInfo,
     JsonBody(body): JsonBody<ResetPasswordRequest>,
 ) -> AppResult<Json<Empty>> {
-    state.reset_password(body, &client).await?;
+    state.verification().reset_password(body.try_into()?, &client).await?;
     Ok(Json(Empty {}))
 }
 
@@ -168,7 +168,7 @@ async fn reactivate(
     client: ClientInfo,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> AppResult<Json<AuthResponse>> {
-    Ok(Json(state.reactivate(body, &client).await?))
+    Ok(Json(state.accounts().reactivate(body.try_into()?, &client).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
@@ -183,7 +183,7 @@ async fn refresh(
     client: ClientInfo,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> AppResult<Json<TokenPair>> {
-    Ok(Json(state.refresh(body, &client).await?))
+    Ok(Json(state.sessions().refresh(body.try_into()?, &client).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
@@ -198,7 +198,7 @@ async fn logout(
     caller: Caller,
     JsonBody(body): JsonBody<LogoutRequest>,
 ) -> AppResult<StatusCode> {
-    state.logout(&caller, body).await?;
+    state.sessions().logout(&caller, body.other_session()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,7 +206,7 @@ async fn logout(
     security(("bearer" = [])),
     responses((status = 200, body = OwnUserView), (status = 401, description = "UNAUTHORIZED", body = ApiError)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<impl IntoResponse> {
-    Ok(Json(state.me(&caller).await?))
+    Ok(Json(state.accounts().me(&caller).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/change-password", tag = "auth",
@@ -222,21 +222,21 @@ async fn change_password(
     caller: Caller,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> AppResult<Json<TokenPair>> {
-    Ok(Json(state.change_password(&caller, body).await?))
+    Ok(Json(state.accounts().change_password(&caller, body).await?))
 }
 
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, description = "The caller's live sessions", body = SessionList), (status = 401, description = "UNAUTHORIZED", body = ApiError)))]
 async fn sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<SessionList>> {
-    Ok(Json(state.sessions(&caller).await?))
+    Ok(Json(state.sessions().list(&caller).await?))
 }
 
 #[utoipa::path(delete, path = "/api/auth/sessions", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, description = "Every session but the caller's is ended", body = Revoked), (status = 401, description = "UNAUTHORIZED", body = ApiError)))]
 async fn revoke_other_sessions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Revoked>> {
-    Ok(Json(state.revoke_other_sessions(&caller).await?))
+    Ok(Json(state.sessions().revoke_other_sessions(&caller).await?))
 }
 
 #[utoipa::path(delete, path = "/api/auth/sessions/{sessionId}", tag = "auth",
@@ -252,7 +252,7 @@ async fn revoke_session(
     caller: Caller,
     PathParam(session_id): PathParam<Id>,
 ) -> AppResult<StatusCode> {
-    state.revoke_session(&caller, &session_id).await?;
+    state.sessions().revoke_session(&caller, &session_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -58,7 +58,7 @@ async fn follow(
     caller: Caller,
     JsonBody(body): JsonBody<TargetRequest>,
 ) -> AppResult<Json<FollowStatus>> {
-    Ok(Json(state.follow(&caller, body).await?))
+    Ok(Json(state.social().follow(&caller, body.target(&caller, "follow")?).await?))
 }
 
 #[utoipa::path(post, path = "/api/social/unfollow", tag = "social",
@@ -73,7 +73,7 @@ async fn unfollow(
     caller: Caller,
     JsonBody(body): JsonBody<TargetRequest>,
 ) -> AppResult<Json<FollowStatus>> {
-    Ok(Json(state.unfollow(&caller, body).await?))
+    Ok(Json(state.social().unfollow(&caller, body.target(&caller, "unfollow")?).await?))
 }
 
 #[utoipa::path(get, path = "/api/social/{userId}/followers", tag = "social",
@@ -91,7 +91,7 @@ async fn followers(
     PathParam(user_id): PathParam<Id>,
     QueryParams(page): QueryParams<PageQuery>,
 ) -> Listed {
-    Ok(Json(state.user_list(&caller, &user_id, UserList::Followers, page.validate()?).await?))
+    Ok(Json(state.social().user_list(&caller, &user_id, UserList::Followers, page.validate()?).await?))
 }
 
 #[utoipa::path(get, path = "/api/social/{userId}/following", tag = "social",
@@ -109,7 +109,7 @@ async fn following(
     PathParam(user_id): PathParam<Id>,
     QueryParams(page): QueryParams<PageQuery>,
 ) -> Listed {
-    Ok(Json(state.user_list(&caller, &user_id, UserList::Following, page.validate()?).await?))
+    Ok(Json(state.social().user_list(&caller, &user_id, UserList::Following, page.validate()?).await?))
 }
 
 #[utoipa::path(get, path = "/api/social/requests", tag = "social",
@@ -120,7 +120,7 @@ async fn following(
         (status = 401, description = "UNAUTHORIZED", body = ApiError),
     ))]
 async fn requests(State(state): State<AppState>, caller: Caller, QueryParams(page): QueryParams<PageQuery>) -> Listed {
-    Ok(Json(state.follow_requests(&caller, page.validate()?).await?))
+    Ok(Json(state.social().follow_requests(&caller, page.validate()?).await?))
 }
 
 #[utoipa::path(post, path = "/api/social/requests/{userId}/accept", tag = "social",
@@ -135,7 +135,7 @@ async fn accept(
     caller: Caller,
     PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<FollowStatus>> {
-    Ok(Json(state.accept_request(&caller, &user_id).await?))
+    Ok(Json(state.social().accept_request(&caller, &user_id).await?))
 }
 
 #[utoipa::path(post, path = "/api/social/requests/{userId}/reject", tag = "social",
@@ -150,7 +150,7 @@ async fn reject(
     caller: Caller,
     PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<FollowStatus>> {
-    Ok(Json(state.reject_request(&caller, &user_id).await?))
+    Ok(Json(state.social().reject_request(&caller, &user_id).await?))
 }
 
 #[utoipa::path(post, path = "/api/social/block", tag = "social",
@@ -165,7 +165,7 @@ async fn block(
     caller: Caller,
     JsonBody(body): JsonBody<BlockRequest>,
 ) -> AppResult<Json<BlockStatus>> {
-    Ok(Json(state.block(&caller, body).await?))
+    Ok(Json(state.social().block(&caller, body.block(&caller)?).await?))
 }
 
 #[utoipa::path(post, path = "/api/social/unblock", tag = "social",
@@ -180,7 +180,7 @@ async fn unblock(
     caller: Caller,
     JsonBody(body): JsonBody<TargetRequest>,
 ) -> AppResult<Json<BlockStatus>> {
-    Ok(Json(state.unblock(&caller, body).await?))
+    Ok(Json(state.social().unblock(&caller, body.target(&caller, "unblock")?).await?))
 }
 
 #[utoipa::path(get, path = "/api/social/blocked", tag = "social",
@@ -191,7 +191,7 @@ async fn unblock(
         (status = 401, description = "UNAUTHORIZED", body = ApiError),
     ))]
 async fn blocked(State(state): State<AppState>, caller: Caller, QueryParams(page): QueryParams<PageQuery>) -> Listed {
-    Ok(Json(state.blocked_users(&caller, page.validate()?).await?))
+    Ok(Json(state.social().blocked_users(&caller, page.validate()?).await?))
 }
 
 #[utoipa::path(post, path = "/api/social/report", tag = "social",
@@ -209,7 +209,7 @@ async fn report(
     caller: Caller,
     JsonBody(body): JsonBody<ReportRequest>,
 ) -> AppResult<(StatusCode, Json<ReportCreated>)> {
-    Ok((StatusCode::CREATED, Json(state.report(&caller, body).await?)))
+    Ok((StatusCode::CREATED, Json(state.social().report(&caller, body.report(&caller)?).await?)))
 }
 
 #[utoipa::path(get, path = "/api/social/relationship/{userId}", tag = "social",
@@ -225,5 +225,5 @@ async fn relationship(
     caller: Caller,
     PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<Relationship>> {
-    Ok(Json(state.relationship(&caller, &user_id).await?))
+    Ok(Json(state.social().relationship(&caller, &user_id).await?))
 }

@@ -13,7 +13,9 @@ use shared::domain::user::OwnUserView;
 use shared::domain::Id;
 use shared::http::{Caller, JsonBody, MaybeCaller, PathParam, QueryParams};
 use shared::openapi::{ApiError, Empty};
-use shared::services::users::{DeactivateRequest, Health, HealthReport, Liveness, Profile, SearchQuery, Stats};
+use shared::services::accounts::DeactivateRequest;
+use shared::services::health::{Health, HealthReport, Liveness};
+use shared::services::profiles::{Profile, SearchQuery, Stats};
 use shared::{AppResult, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -68,7 +70,7 @@ async fn search(
     QueryParams(query): QueryParams<SearchQuery>,
     QueryParams(page): QueryParams<PageQuery>,
 ) -> AppResult<Json<Page<ListedUser>>> {
-    Ok(Json(state.search(caller.as_ref(), query, page.validate()?).await?))
+    Ok(Json(state.profiles().search(caller.as_ref(), query.try_into()?, page.validate()?).await?))
 }
 
 #[utoipa::path(get, path = "/api/users/{userId}", tag = "users",
@@ -84,7 +86,7 @@ async fn profile(
     MaybeCaller(caller): MaybeCaller,
     PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<Profile>> {
-    Ok(Json(state.profile(caller.as_ref(), &user_id).await?))
+    Ok(Json(state.profiles().profile(caller.as_ref(), &user_id).await?))
 }
 
 #[utoipa::path(get, path = "/api/users/by-username/{username}", tag = "users",
@@ -100,7 +102,7 @@ async fn by_username(
     MaybeCaller(caller): MaybeCaller,
     PathParam(username): PathParam<String>,
 ) -> AppResult<Json<Profile>> {
-    Ok(Json(state.profile_by_username(caller.as_ref(), &username).await?))
+    Ok(Json(state.profiles().profile_by_username(caller.as_ref(), &username).await?))
 }
 
 #[utoipa::path(get, path = "/api/users/{userId}/stats", tag = "users",
@@ -116,7 +118,7 @@ async fn stats(
     MaybeCaller(caller): MaybeCaller,
     PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<Stats>> {
-    Ok(Json(state.stats(caller.as_ref(), &user_id).await?))
+    Ok(Json(state.profiles().stats(caller.as_ref(), &user_id).await?))
 }
 
 #[utoipa::path(put, path = "/api/users/profile", tag = "users",
@@ -131,7 +133,7 @@ async fn update_profile(
     caller: Caller,
     JsonBody(patch): JsonBody<ProfilePatch>,
 ) -> AppResult<Json<OwnUserView>> {
-    Ok(Json(state.update_profile(&caller, patch).await?))
+    Ok(Json(state.profiles().update_profile(&caller, patch).await?))
 }
 
 #[utoipa::path(put, path = "/api/users/notifications", tag = "users",
@@ -146,7 +148,7 @@ async fn update_notifications(
     caller: Caller,
     JsonBody(patch): JsonBody<NotificationPatch>,
 ) -> AppResult<Json<OwnUserView>> {
-    Ok(Json(state.update_notifications(&caller, patch).await?))
+    Ok(Json(state.profiles().update_notifications(&caller, patch).await?))
 }
 
 #[utoipa::path(post, path = "/api/users/deactivate", tag = "users",
@@ -163,7 +165,7 @@ async fn deactivate(
     caller: Caller,
     JsonBody(body): JsonBody<DeactivateRequest>,
 ) -> AppResult<Json<Empty>> {
-    state.deactivate(&caller, body).await?;
+    state.accounts().deactivate(&caller, body.try_into()?).await?;
     Ok(Json(Empty {}))
 }
 
@@ -179,7 +181,7 @@ async fn health() -> Json<Liveness> {
         (status = 503, description = "DynamoDB does not answer", body = HealthReport),
     ))]
 async fn health_detailed(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
-    let report = state.health_report().await;
+    let report = state.health().report().await;
     let status = if report.status == Health::Ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(report))
 }

@@ -57,13 +57,48 @@ impl Fields {
 
     /// `Ok` when nothing was wrong, else the 400 with every detail.
     pub fn finish(self) -> Result<(), AppError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.errors))
+        self.finish_with(Some(()))
+    }
+
+    /// The values of the required fields when nothing was wrong, else the 400 with
+    /// every detail: `let (email, password) = fields.finish_with((email, password))?`.
+    pub fn finish_with<V: Present>(self, values: V) -> Result<V::Value, AppError> {
+        match values.present() {
+            Some(values) if self.errors.is_empty() => Ok(values),
+            // A value is missing only where its field recorded why (`required`, `check`).
+            _ => Err(AppError::Validation(self.errors)),
         }
     }
 }
+
+/// What `Fields::finish_with` takes: a checked value, or a tuple of them.
+pub trait Present {
+    type Value;
+    fn present(self) -> Option<Self::Value>;
+}
+
+impl<T> Present for Option<T> {
+    type Value = T;
+    fn present(self) -> Option<T> {
+        self
+    }
+}
+
+macro_rules! present_tuple {
+    ($($name:ident),+) => {
+        impl<$($name: Present),+> Present for ($($name,)+) {
+            type Value = ($($name::Value,)+);
+            #[allow(non_snake_case)]
+            fn present(self) -> Option<Self::Value> {
+                let ($($name,)+) = self;
+                Some(($($name.present()?,)+))
+            }
+        }
+    };
+}
+
+present_tuple!(A, B);
+present_tuple!(A, B, C);
 
 /// A present, non-blank string of at most `max` characters.
 pub fn non_empty(max: usize) -> impl Fn(&str) -> Result<String, String> {

@@ -163,6 +163,12 @@ impl UserRecord {
         super::search::tokens(&self.username, self.editable.first_name.as_deref(), self.editable.last_name.as_deref())
     }
 
+    /// What a new password must not be built from: the account's names.
+    pub fn password_related_words(&self) -> [&str; 3] {
+        let local_part = self.email.split('@').next().unwrap_or_default();
+        [self.username.as_str(), self.email.as_str(), local_part]
+    }
+
     /// "private" makes follows into requests; friends-only profiles accept follows.
     pub fn is_private(&self) -> bool {
         self.editable.privacy_settings.profile_visibility == Visibility::Private

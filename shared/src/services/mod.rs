@@ -1,23 +1,50 @@
-//! Domain operations: what each endpoint does, apart from HTTP parsing.
+//! What each endpoint does, apart from HTTP: one small service per context, each
+//! holding just the parts of the state it uses (`state.accounts()`, `state.social()`,
+//! …). Handlers turn request bodies into commands (validated values) and call one
+//! method; the store reports outcomes, and the services choose the `AppError`.
 
-pub mod auth;
+pub mod accounts;
+pub mod health;
+mod limits;
+mod notices;
+pub mod profiles;
 pub mod sessions;
 pub mod social;
-pub mod users;
 pub mod verification;
 
-use crate::error::{AppError, AppResult};
-use crate::rate_limit::Limit;
+pub use limits::Limiter;
+pub use notices::Notices;
+
 use crate::state::AppState;
 
 impl AppState {
-    /// Counts a hit against `limit`; 429 with `Retry-After` once it is over.
-    pub async fn enforce_limit(&self, scope: &str, key: &str, limit: Limit) -> AppResult<()> {
-        let window = self.store.add_hit(scope, key, limit).await?;
-        if window.hits > limit.max {
-            tracing::warn!(scope, "rate limit reached");
-            return Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs });
-        }
-        Ok(())
+    /// Sign-up, sign-in, the own account, its password and its life cycle.
+    pub fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts::new(self)
+    }
+
+    /// Refresh, sign-out and the session list.
+    pub fn sessions(&self) -> sessions::Sessions<'_> {
+        sessions::Sessions::new(self)
+    }
+
+    /// Email verification and password reset.
+    pub fn verification(&self) -> verification::Verification<'_> {
+        verification::Verification::new(self)
+    }
+
+    /// Profiles as others see them, the owner's edits, search and stats.
+    pub fn profiles(&self) -> profiles::Profiles<'_> {
+        profiles::Profiles::new(self)
+    }
+
+    /// Follows, requests, blocks, lists, reports.
+    pub fn social(&self) -> social::Social<'_> {
+        social::Social::new(self)
+    }
+
+    /// The detailed health check.
+    pub fn health(&self) -> health::HealthCheck<'_> {
+        health::HealthCheck::new(self)
     }
 }

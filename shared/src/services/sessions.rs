@@ -2,21 +2,22 @@
 //! and password change.
 
 use chrono::{DateTime, Duration, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::TokenPair;
+use super::{Limiter, Notices};
+use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
 use crate::domain::{exposed, non_empty, Fields};
 use crate::error::{AppError, AppResult};
-use crate::password;
 use crate::rate_limit::ip_key;
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::RefreshRotation;
+use crate::store::{RefreshRotation, Store};
+use crate::tokens::{Subject, Tokens};
 
 /// How often a refresh may lose the race against concurrent refreshes of the same
 /// session before it gives up.
@@ -37,13 +38,37 @@ pub struct LogoutRequest {
     pub refresh_token: Option<SecretString>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChangePasswordRequest {
-    #[schema(value_type = String, required = true)]
-    pub current_password: Option<SecretString>,
-    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
-    pub new_password: Option<SecretString>,
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Tokens)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// A refresh token as presented: there, and of a sane length. Whether it is one of
+/// ours is for `refresh` to find out, under its rate limits.
+pub struct PresentedToken(SecretString);
+
+impl TryFrom<RefreshRequest> for PresentedToken {
+    type Error = AppError;
+
+    fn try_from(req: RefreshRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let token = fields.required("refreshToken", exposed(&req.refresh_token), non_empty(512));
+        fields.finish_with(token).map(|t| PresentedToken(t.into()))
+    }
+}
+
+impl LogoutRequest {
+    /// The other session to end with the caller's, when the body names one of theirs.
+    pub fn other_session(&self) -> Option<RefreshToken> {
+        exposed(&self.refresh_token).and_then(RefreshToken::parse)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,7 +108,76 @@ impl SessionView {
     }
 }
 
-impl AppState {
+/// Sessions: their creation, refresh, listing and end.
+#[derive(Clone, Copy)]
+pub struct Sessions<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    tokens: &'a Tokens,
+    limiter: Limiter<'a>,
+    notices: Notices<'a>,
+}
+
+impl<'a> Sessions<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        Sessions {
+            config: &state.config,
+            store: &state.store,
+            tokens: &state.tokens,
+            limiter: Limiter::new(&state.store),
+            notices: Notices::new(&state.store),
+        }
+    }
+
+    /// A new session of `user` for this client, and its first refresh token.
+    pub(crate) fn open(
+        &self,
+        user: &UserRecord,
+        remember_me: bool,
+        client: &ClientInfo,
+    ) -> (SessionRecord, RefreshToken) {
+        let now = self.store.now();
+        let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
+        let id = uuid::Uuid::new_v4().to_string();
+        let refresh = RefreshToken::new(&user.id, &id);
+        let session = SessionRecord {
+            id,
+            user_id: user.id.clone(),
+            refresh_token_hash: refresh.hash(),
+            previous_token_hash: None,
+            rotated_at: None,
+            created_at: now,
+            last_used_at: now,
+            expires_at: (now + Duration::days(days)).timestamp(),
+            remember_me,
+            device: DeviceInfo::from_client(client),
+            ip_address: client.ip.clone(),
+            generation: user.session_generation,
+        };
+        (session, refresh)
+    }
+
+    /// An access token for the session, beside its refresh token.
+    pub(crate) fn token_pair(
+        &self,
+        user: &UserRecord,
+        session_id: &str,
+        refresh: &RefreshToken,
+    ) -> AppResult<TokenPair> {
+        let access_token = self.tokens.issue(Subject {
+            user_id: &user.id,
+            session_id,
+            username: &user.username,
+            email_verified: user.is_verified,
+        })?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token: refresh.expose(),
+            token_type: "Bearer",
+            expires_in: self.tokens.ttl_secs(),
+        })
+    }
+
     /// Rotates a refresh token. The current token gets a successor; the previous one,
     /// presented again within the grace window, gets a fresh pair (the client lost the
     /// answer) and after it ends the whole session (the token was stolen). Any other
@@ -92,14 +186,11 @@ impl AppState {
     /// Limits: per client address before anything is read, and per session only once
     /// the token has matched it, so that knowing a session's ids (in every access token)
     /// is not enough to use up its owner's refreshes.
-    pub async fn refresh(&self, req: RefreshRequest, client: &ClientInfo) -> AppResult<TokenPair> {
-        let mut fields = Fields::new();
-        let raw = fields.required("refreshToken", exposed(&req.refresh_token), non_empty(512));
-        fields.finish()?;
+    pub async fn refresh(&self, presented: PresentedToken, client: &ClientInfo) -> AppResult<TokenPair> {
         let limits = self.config.rate_limits;
         let ip = ip_key(client.ip.as_deref());
-        let per_ip = self.enforce_limit("refresh-ip", &ip, limits.refresh_per_ip);
-        let token = raw.as_deref().and_then(RefreshToken::parse);
+        let per_ip = self.limiter.enforce("refresh-ip", &ip, limits.refresh_per_ip);
+        let token = RefreshToken::parse(presented.0.expose_secret());
         let read = async {
             match &token {
                 Some(token) => self.store.session_and_user(&token.user_id, &token.session_id).await.map(Some),
@@ -123,10 +214,10 @@ impl AppState {
             let matches = presented == session.refresh_token_hash
                 || session.previous_token_hash.as_deref() == Some(presented.as_str());
             if matches && !counted {
-                self.enforce_limit("refresh-session", &token.session_id, limits.refresh_per_session).await?;
+                self.limiter.enforce("refresh-session", &token.session_id, limits.refresh_per_session).await?;
                 counted = true;
             }
-            let now = self.now();
+            let now = self.store.now();
             if !session.is_live(&user, now) {
                 return Err(AppError::InvalidToken);
             }
@@ -166,10 +257,10 @@ impl AppState {
             session_id = %session.id,
             "a rotated refresh token was presented after the grace window; the session is ended"
         );
-        let notice = self.notice(
-            MessageKind::RefreshTokenReuse,
+        let notice = self.notices.to(
             user,
-            [("sessionId", session.id.clone()), ("at", self.now().to_rfc3339())],
+            MessageKind::RefreshTokenReuse,
+            [("sessionId", session.id.clone()), ("at", self.store.now().to_rfc3339())],
         )?;
         // Lost to a concurrent end of the same session: it is ended either way.
         self.store.delete_session_with(&session.user_id, &session.id, vec![notice]).await?;
@@ -180,19 +271,19 @@ impl AppState {
     /// that must not trust a still-valid access token of an ended session.
     pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {
         match self.store.session_and_user(&caller.user_id, &caller.session_id).await? {
-            (Some(session), Some(user)) if session.is_live(&user, self.now()) => Ok((user, session)),
+            (Some(session), Some(user)) if session.is_live(&user, self.store.now()) => Ok((user, session)),
             _ => Err(AppError::Unauthorized),
         }
     }
 
     /// Ends the caller's session, and the session of `refreshToken` when it is another
     /// session of the same user (a client signing out of two at once).
-    pub async fn logout(&self, caller: &Caller, req: LogoutRequest) -> AppResult<()> {
+    pub async fn logout(&self, caller: &Caller, other: Option<RefreshToken>) -> AppResult<()> {
         self.live_session(caller).await?;
         if !self.store.delete_session(&caller.user_id, &caller.session_id).await? {
             return Err(AppError::Unauthorized);
         }
-        if let Some(other) = exposed(&req.refresh_token).and_then(RefreshToken::parse) {
+        if let Some(other) = other {
             if other.user_id == caller.user_id && other.session_id != caller.session_id {
                 self.store.delete_session(&caller.user_id, &other.session_id).await?;
             }
@@ -202,9 +293,9 @@ impl AppState {
     }
 
     /// The caller's live sessions, most recently used first.
-    pub async fn sessions(&self, caller: &Caller) -> AppResult<SessionList> {
+    pub async fn list(&self, caller: &Caller) -> AppResult<SessionList> {
         let (user, _) = self.live_session(caller).await?;
-        let now = self.now();
+        let now = self.store.now();
         let mut items: Vec<SessionView> = self
             .store
             .sessions_of(&user.id)
@@ -223,10 +314,13 @@ impl AppState {
     /// counts the other sessions that were live; their items are deleted afterwards.
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> AppResult<Revoked> {
         let (user, session) = self.live_session(caller).await?;
-        let now = self.now();
+        let now = self.store.now();
         let sessions = self.store.sessions_of(&user.id).await?;
         let revoked = sessions.iter().filter(|s| s.id != caller.session_id && s.is_live(&user, now)).count();
-        self.store.bump_session_generation(&user, None, Some((&session, None)), Vec::new()).await?;
+        if self.store.bump_session_generation(&user, None, Some((&session, None)), Vec::new()).await?.is_none() {
+            // The account changed, or this session ended, since it was read.
+            return Err(AppError::Unauthorized);
+        }
         tracing::info!(user_id = %user.id, revoked, "other sessions ended");
         let ended: Vec<String> = sessions.into_iter().map(|s| s.id).filter(|id| *id != session.id).collect();
         if let Err(err) = self.store.delete_sessions(&user.id, &ended).await {
@@ -242,38 +336,6 @@ impl AppState {
             return Err(AppError::NotFound);
         }
         Ok(())
-    }
-
-    /// Sets a new password, ends every other session at once and gives the caller's
-    /// session a fresh pair of tokens.
-    pub async fn change_password(&self, caller: &Caller, req: ChangePasswordRequest) -> AppResult<TokenPair> {
-        let (user, session) = self.live_session(caller).await?;
-        let mut fields = Fields::new();
-        let current =
-            fields.required("currentPassword", exposed(&req.current_password), non_empty(password::MAX_LENGTH * 4));
-        let local_part = user.email.split('@').next().unwrap_or_default();
-        let related = [user.username.as_str(), user.email.as_str(), local_part];
-        let new = fields.required("newPassword", exposed(&req.new_password), |p| {
-            self.passwords.check_policy(p, &related).map(|()| p.to_owned())
-        });
-        if current.is_some() && current == new {
-            fields.add("newPassword", "must differ from the current password");
-        }
-        fields.finish()?;
-        let (Some(current), Some(new)) = (current, new) else {
-            return Err(AppError::internal("validation passed without every required field"));
-        };
-
-        self.check_password(&user, current).await?;
-        let hash = self.passwords.hash(new).await?;
-        let next = RefreshToken::new(&user.id, &session.id);
-        let notice = self.notice(MessageKind::PasswordChanged, &user, [("via", "change-password".to_owned())])?;
-        self.store
-            .bump_session_generation(&user, Some(&hash), Some((&session, Some(&next.hash()))), vec![notice])
-            .await?;
-        tracing::info!(user_id = %user.id, "password changed; other sessions ended");
-        self.delete_ended_sessions(&user.id, Some(&session.id)).await;
-        self.token_pair(&user, &session.id, &next)
     }
 
     /// Removes the items of sessions that a generation bump has already ended. Failure

@@ -4,6 +4,9 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{Limiter, Notices};
+use crate::config::Config;
+use crate::cursor::Cursors;
 use crate::domain::client::Caller;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::social::{sees_activity, ListedUser, Relationship, Viewer};
@@ -15,6 +18,7 @@ use crate::store::graph::Edge;
 use crate::store::keys;
 use crate::store::outbox::MessageKind;
 use crate::store::reports::ReportRecord;
+use crate::store::Store;
 
 /// Reads and decides again this often when concurrent changes keep invalidating the
 /// conditions of a graph transaction.
@@ -22,6 +26,10 @@ const GRAPH_ATTEMPTS: usize = 5;
 
 /// The longest block reason kept (the OpenAPI document says the same: `max_length = 500`).
 pub const BLOCK_REASON_MAX: usize = 500;
+
+/// The longest report details kept (the schema's `max_length` says the same; a test
+/// compares them).
+pub const REPORT_DETAILS_MAX: usize = 1000;
 
 pub const REPORT_REASONS: &[&str] =
     &["spam", "harassment", "hate", "violence", "sexual", "impersonation", "self_harm", "illegal", "other"];
@@ -93,21 +101,80 @@ fn target_field(caller: &Caller, user_id: Option<&str>, verb: &str, fields: &mut
     Some(target)
 }
 
-/// The values of a validated request, all present once `Fields::finish` passed.
-fn complete<T>(value: Option<T>) -> AppResult<T> {
-    value.ok_or_else(|| AppError::internal("validation passed without a required field"))
+/// Another user a graph write is about (never the caller).
+pub struct Target(String);
+
+impl TargetRequest {
+    /// The target of `verb` (follow, unfollow, unblock) by `caller`.
+    pub fn target(self, caller: &Caller, verb: &str) -> AppResult<Target> {
+        let mut fields = Fields::new();
+        let target = target_field(caller, self.user_id.as_deref(), verb, &mut fields);
+        fields.finish_with(target).map(Target)
+    }
+}
+
+/// A validated block.
+pub struct Block {
+    target: Target,
+    reason: Option<String>,
+}
+
+impl BlockRequest {
+    pub fn block(self, caller: &Caller) -> AppResult<Block> {
+        let mut fields = Fields::new();
+        let target = target_field(caller, self.user_id.as_deref(), "block", &mut fields);
+        let reason = fields.optional("reason", self.reason.as_deref(), non_empty(BLOCK_REASON_MAX));
+        let target = fields.finish_with(target)?;
+        Ok(Block { target: Target(target), reason })
+    }
+}
+
+/// A validated report.
+pub struct NewReport {
+    target: Target,
+    reason: String,
+    details: Option<String>,
+}
+
+impl ReportRequest {
+    pub fn report(self, caller: &Caller) -> AppResult<NewReport> {
+        let mut fields = Fields::new();
+        let target = target_field(caller, self.user_id.as_deref(), "report", &mut fields);
+        let reason = fields.required("reason", self.reason.as_deref(), |r| {
+            if REPORT_REASONS.contains(&r) {
+                Ok(r.to_owned())
+            } else {
+                Err(format!("must be one of {}", REPORT_REASONS.join(", ")))
+            }
+        });
+        let details = fields.optional("details", self.details.as_deref(), non_empty(REPORT_DETAILS_MAX));
+        let (target, reason) = fields.finish_with((target, reason))?;
+        Ok(NewReport { target: Target(target), reason, details })
+    }
 }
 
 fn contention() -> AppError {
     AppError::ServiceUnavailable("too many concurrent changes to the same relation".into())
 }
 
-impl AppState {
-    fn target_of(&self, caller: &Caller, user_id: Option<&str>, verb: &str) -> AppResult<String> {
-        let mut fields = Fields::new();
-        let target = target_field(caller, user_id, verb, &mut fields);
-        fields.finish()?;
-        complete(target)
+/// The social graph: follows, requests, blocks, their lists, and reports.
+pub struct Social<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    cursors: &'a Cursors,
+    limiter: Limiter<'a>,
+    notices: Notices<'a>,
+}
+
+impl<'a> Social<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        Social {
+            config: &state.config,
+            store: &state.store,
+            cursors: &state.cursors,
+            limiter: Limiter::new(&state.store),
+            notices: Notices::new(&state.store),
+        }
     }
 
     /// An active user and the caller's relation to them; 404 for anyone else.
@@ -134,8 +201,7 @@ impl AppState {
 
     /// Idempotent. A private account gets a request; a block either way is 403. The
     /// followed user is told (as their preferences allow) in the same transaction.
-    pub async fn follow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
-        let target = self.target_of(caller, req.user_id.as_deref(), "follow")?;
+    pub async fn follow(&self, caller: &Caller, Target(target): Target) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (actor, user, relation) = self.graph_parties(caller, &target).await?;
             let user = user.filter(UserRecord::is_active).ok_or(AppError::NotFound)?;
@@ -186,12 +252,11 @@ impl AppState {
             .collect::<Vec<_>>();
         let data =
             [("actorId", actor.id.clone()), ("actorUsername", actor.username.clone()), ("actorName", name.join(" "))];
-        Ok(vec![self.notice(kind, recipient, data)?])
+        Ok(vec![self.notices.to(recipient, kind, data)?])
     }
 
     /// Idempotent; also withdraws a pending request.
-    pub async fn unfollow(&self, caller: &Caller, req: TargetRequest) -> AppResult<FollowStatus> {
-        let target = self.target_of(caller, req.user_id.as_deref(), "unfollow")?;
+    pub async fn unfollow(&self, caller: &Caller, Target(target): Target) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, user, relation) = self.graph_parties(caller, &target).await?;
             if user.is_none() {
@@ -244,12 +309,8 @@ impl AppState {
     }
 
     /// Idempotent. Removes follows and requests both ways in the same transaction.
-    pub async fn block(&self, caller: &Caller, req: BlockRequest) -> AppResult<BlockStatus> {
-        let mut fields = Fields::new();
-        let target = target_field(caller, req.user_id.as_deref(), "block", &mut fields);
-        let reason = fields.optional("reason", req.reason.as_deref(), non_empty(BLOCK_REASON_MAX));
-        fields.finish()?;
-        let target = complete(target)?;
+    pub async fn block(&self, caller: &Caller, block: Block) -> AppResult<BlockStatus> {
+        let Block { target: Target(target), reason } = block;
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, user, relation) = self.graph_parties(caller, &target).await?;
             if user.is_none() {
@@ -263,8 +324,7 @@ impl AppState {
     }
 
     /// Idempotent; restores nothing but the ability to follow.
-    pub async fn unblock(&self, caller: &Caller, req: TargetRequest) -> AppResult<BlockStatus> {
-        let target = self.target_of(caller, req.user_id.as_deref(), "unblock")?;
+    pub async fn unblock(&self, caller: &Caller, Target(target): Target) -> AppResult<BlockStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, &target).await?;
             if !relation.blocking || self.store.unblock(&caller.user_id, &target).await? {
@@ -355,25 +415,13 @@ impl AppState {
     }
 
     /// Needs a verified email; one open report per reporter and target.
-    pub async fn report(&self, caller: &Caller, req: ReportRequest) -> AppResult<ReportCreated> {
-        let mut fields = Fields::new();
-        let target = target_field(caller, req.user_id.as_deref(), "report", &mut fields);
-        let reason = fields.required("reason", req.reason.as_deref(), |r| {
-            if REPORT_REASONS.contains(&r) {
-                Ok(r.to_owned())
-            } else {
-                Err(format!("must be one of {}", REPORT_REASONS.join(", ")))
-            }
-        });
-        let details = fields.optional("details", req.details.as_deref(), non_empty(1000));
-        fields.finish()?;
-        let (target, reason) = (complete(target)?, complete(reason)?);
-
+    pub async fn report(&self, caller: &Caller, report: NewReport) -> AppResult<ReportCreated> {
+        let NewReport { target: Target(target), reason, details } = report;
         let reporter = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
         if !reporter.is_verified {
             return Err(AppError::EmailNotVerified);
         }
-        self.enforce_limit("report-user", &caller.user_id, self.config.rate_limits.reports_per_user).await?;
+        self.limiter.enforce("report-user", &caller.user_id, self.config.rate_limits.reports_per_user).await?;
         if self.store.user_by_id(&target).await?.is_none() {
             return Err(AppError::NotFound);
         }
@@ -384,9 +432,11 @@ impl AppState {
             reason,
             details,
             status: "open".into(),
-            created_at: self.now(),
+            created_at: self.store.now(),
         };
-        self.store.create_report(&report).await?;
+        if !self.store.create_report(&report).await? {
+            return Err(AppError::AlreadyReported);
+        }
         tracing::info!(report_id = %report.id, reason = %report.reason, "user reported");
         Ok(ReportCreated { id: report.id, status: "open" })
     }

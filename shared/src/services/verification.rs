@@ -9,15 +9,20 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::sessions::Sessions;
+use super::{Limiter, Notices};
+use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::session::hash_secret;
 use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};
+use crate::password::{self, Passwords};
 use crate::rate_limit::{identifier_key, ip_key};
 use crate::state::AppState;
 use crate::store::one_time::{OneTimeToken, Purpose};
-use crate::store::outbox::{MessageKind, OutboxMessage};
+use crate::store::outbox::MessageKind;
+use crate::store::Store;
 
 pub const VERIFY_TTL_HOURS: i64 = 24;
 pub const RESET_TTL_MINUTES: i64 = 30;
@@ -45,6 +50,55 @@ pub struct ResetPasswordRequest {
     pub new_password: Option<SecretString>,
 }
 
+/// A one-time token as presented (verification, reset): there, and of a sane length.
+pub struct PresentedSecret(String);
+
+/// The longest one-time token looked at.
+const TOKEN_FIELD_MAX: usize = 256;
+
+impl TryFrom<TokenRequest> for PresentedSecret {
+    type Error = AppError;
+
+    fn try_from(req: TokenRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let token = fields.required("token", exposed(&req.token), non_empty(TOKEN_FIELD_MAX));
+        fields.finish_with(token).map(PresentedSecret)
+    }
+}
+
+/// The address a reset is asked for.
+pub struct ResetFor(Email);
+
+impl TryFrom<ForgotPasswordRequest> for ResetFor {
+    type Error = AppError;
+
+    fn try_from(req: ForgotPasswordRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let email = fields.required("email", req.email.as_deref(), Email::parse);
+        fields.finish_with(email).map(ResetFor)
+    }
+}
+
+/// A reset token and the new password, both present. The password rules are checked
+/// against the account, once the token has led to it.
+pub struct PasswordReset {
+    token: PresentedSecret,
+    new_password: String,
+}
+
+impl TryFrom<ResetPasswordRequest> for PasswordReset {
+    type Error = AppError;
+
+    fn try_from(req: ResetPasswordRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let token = fields.required("token", exposed(&req.token), non_empty(TOKEN_FIELD_MAX));
+        let new_password =
+            fields.required("newPassword", exposed(&req.new_password), non_empty(password::MAX_LENGTH * 4));
+        let (token, new_password) = fields.finish_with((token, new_password))?;
+        Ok(PasswordReset { token: PresentedSecret(token), new_password })
+    }
+}
+
 /// A one-time secret: 256 random bits, URL-safe.
 fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -57,15 +111,27 @@ fn password_fingerprint(password_hash: &str) -> String {
     hash_secret(password_hash)[..16].to_owned()
 }
 
-impl AppState {
-    /// An outbox message to `user`, for the transaction of the change it reports.
-    pub(crate) fn notice(
-        &self,
-        kind: MessageKind,
-        user: &UserRecord,
-        data: impl IntoIterator<Item = (&'static str, String)>,
-    ) -> AppResult<TransactWriteItem> {
-        self.store.outbox_put(&OutboxMessage::new(kind, &user.id, &user.email, self.now(), data))
+/// Email verification and password reset: one-time tokens and their messages.
+#[derive(Clone, Copy)]
+pub struct Verification<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    passwords: &'a Passwords,
+    sessions: Sessions<'a>,
+    limiter: Limiter<'a>,
+    notices: Notices<'a>,
+}
+
+impl<'a> Verification<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        Verification {
+            config: &state.config,
+            store: &state.store,
+            passwords: &state.passwords,
+            sessions: Sessions::new(state),
+            limiter: Limiter::new(&state.store),
+            notices: Notices::new(&state.store),
+        }
     }
 
     /// A new verification token for `user`: the hash to keep on the user item, and the
@@ -73,11 +139,11 @@ impl AppState {
     pub(crate) fn verification_items(&self, user: &UserRecord) -> AppResult<(String, Vec<TransactWriteItem>)> {
         let secret = new_secret();
         let hash = hash_secret(&secret);
-        let expires_at = (self.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
+        let expires_at = (self.store.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
         let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None };
         let items = vec![
             self.store.one_time_token_put(&hash, Purpose::Verify, &token)?,
-            self.notice(MessageKind::VerifyEmail, user, [("token", secret)])?,
+            self.notices.to(user, MessageKind::VerifyEmail, [("token", secret)])?,
         ];
         Ok((hash, items))
     }
@@ -88,7 +154,7 @@ impl AppState {
         if user.is_verified {
             return Ok(());
         }
-        self.enforce_limit("verify-user", &user.id, self.config.rate_limits.verification_per_user).await?;
+        self.limiter.enforce("verify-user", &user.id, self.config.rate_limits.verification_per_user).await?;
         let (hash, mut items) = self.verification_items(&user)?;
         if let Some(old) = &user.verify_token_hash {
             items.push(self.store.one_time_token_discard(old, Purpose::Verify)?);
@@ -100,9 +166,9 @@ impl AppState {
     }
 
     /// Consumes a verification token and marks the email verified.
-    pub async fn verify_email(&self, req: TokenRequest, client: &ClientInfo) -> AppResult<OwnUserView> {
-        let token = self.one_time_token_field(exposed(&req.token), client).await?;
-        let hash = hash_secret(&token);
+    pub async fn verify_email(&self, token: PresentedSecret, client: &ClientInfo) -> AppResult<OwnUserView> {
+        self.count_token_attempt(client).await?;
+        let hash = hash_secret(&token.0);
         let record = self.live_one_time_token(&hash, Purpose::Verify).await?;
         let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
         if user.verify_token_hash.as_deref() != Some(hash.as_str()) {
@@ -112,22 +178,18 @@ impl AppState {
             return Err(AppError::InvalidToken);
         }
         tracing::info!(user_id = %user.id, "email verified");
-        let user = UserRecord { is_verified: true, verify_token_hash: None, updated_at: self.now(), ..user };
+        let user = UserRecord { is_verified: true, verify_token_hash: None, updated_at: self.store.now(), ..user };
         Ok(OwnUserView::from(&user))
     }
 
     /// Answers the same for every well-formed email, known or not, after the same
     /// number of round trips; only a known, active account gets a token and a message.
-    pub async fn forgot_password(&self, req: ForgotPasswordRequest, client: &ClientInfo) -> AppResult<()> {
-        let mut fields = Fields::new();
-        let email = fields.required("email", req.email.as_deref(), Email::parse);
-        fields.finish()?;
-        let email = email.ok_or_else(|| AppError::internal("validation passed without email"))?;
+    pub async fn forgot_password(&self, ResetFor(email): ResetFor, client: &ClientInfo) -> AppResult<()> {
         let limits = self.config.rate_limits;
         let (ip, email_key) = (ip_key(client.ip.as_deref()), identifier_key(email.as_str()));
         tokio::try_join!(
-            self.enforce_limit("forgot-ip", &ip, limits.forgot_password_per_ip),
-            self.enforce_limit("forgot-email", &email_key, limits.forgot_password_per_email),
+            self.limiter.enforce("forgot-ip", &ip, limits.forgot_password_per_ip),
+            self.limiter.enforce("forgot-email", &email_key, limits.forgot_password_per_email),
         )?;
         let claim = self.store.user_id_by_identifier(email.as_str()).await?;
         let unknown_claim = claim.is_none();
@@ -148,12 +210,12 @@ impl AppState {
         let hash = hash_secret(&secret);
         let token = OneTimeToken {
             user_id: user.id.clone(),
-            expires_at: (self.now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
+            expires_at: (self.store.now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
             password_fingerprint: Some(password_fingerprint(&user.password_hash)),
         };
         let items = vec![
             self.store.one_time_token_put(&hash, Purpose::Reset, &token)?,
-            self.notice(MessageKind::ResetPassword, &user, [("token", secret)])?,
+            self.notices.to(&user, MessageKind::ResetPassword, [("token", secret)])?,
         ];
         self.store.write_for_active_user(&user, items).await?;
         tracing::info!(user_id = %user.id, "password reset requested");
@@ -161,59 +223,43 @@ impl AppState {
     }
 
     /// Sets a new password with a reset token; every session ends.
-    pub async fn reset_password(&self, req: ResetPasswordRequest, client: &ClientInfo) -> AppResult<()> {
-        let mut fields = Fields::new();
-        let token = fields.required("token", exposed(&req.token), non_empty(256));
-        let new_password =
-            fields.required("newPassword", exposed(&req.new_password), non_empty(crate::password::MAX_LENGTH * 4));
-        fields.finish()?;
-        let (Some(token), Some(new_password)) = (token, new_password) else {
-            return Err(AppError::internal("validation passed without every required field"));
-        };
-        let token = self.one_time_token_field(Some(&token), client).await?;
-        let hash = hash_secret(&token);
+    pub async fn reset_password(&self, reset: PasswordReset, client: &ClientInfo) -> AppResult<()> {
+        let PasswordReset { token, new_password } = reset;
+        self.count_token_attempt(client).await?;
+        let hash = hash_secret(&token.0);
         let record = self.live_one_time_token(&hash, Purpose::Reset).await?;
         let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
         if record.password_fingerprint.as_deref() != Some(password_fingerprint(&user.password_hash).as_str()) {
             return Err(AppError::InvalidToken);
         }
         // The rules are checked before the token is spent, so a weak choice can be retried.
-        let local_part = user.email.split('@').next().unwrap_or_default();
         let mut fields = Fields::new();
-        fields.check(
-            "newPassword",
-            self.passwords.check_policy(&new_password, &[&user.username, &user.email, local_part]),
-        );
+        fields.check("newPassword", self.passwords.check_policy(&new_password, &user.password_related_words()));
         fields.finish()?;
         let password_hash = self.passwords.hash(new_password).await?;
         let extra = vec![
             self.store.one_time_token_consume(&hash, Purpose::Reset)?,
-            self.notice(MessageKind::PasswordChanged, &user, [("via", "reset".to_owned())])?,
+            self.notices.to(&user, MessageKind::PasswordChanged, [("via", "reset".to_owned())])?,
         ];
-        match self.store.bump_session_generation(&user, Some(&password_hash), None, extra).await {
-            Ok(_) => {}
-            Err(AppError::Unauthorized) => return Err(AppError::InvalidToken),
-            Err(other) => return Err(other),
+        if self.store.bump_session_generation(&user, Some(&password_hash), None, extra).await?.is_none() {
+            // The account changed since the token led to it (another reset won).
+            return Err(AppError::InvalidToken);
         }
         tracing::info!(user_id = %user.id, "password reset; every session ended");
-        self.delete_ended_sessions(&user.id, None).await;
+        self.sessions.delete_ended_sessions(&user.id, None).await;
         Ok(())
     }
 
-    /// A token field of a body, under the per-address attempt limit.
-    async fn one_time_token_field(&self, token: Option<&str>, client: &ClientInfo) -> AppResult<String> {
-        let mut fields = Fields::new();
-        let token = fields.required("token", token, non_empty(256));
-        fields.finish()?;
+    /// Counts a one-time token's use under the per-address attempt limit.
+    async fn count_token_attempt(&self, client: &ClientInfo) -> AppResult<()> {
         let limit = self.config.rate_limits.token_attempts_per_ip;
-        self.enforce_limit("token-ip", &ip_key(client.ip.as_deref()), limit).await?;
-        token.ok_or_else(|| AppError::internal("validation passed without token"))
+        self.limiter.enforce("token-ip", &ip_key(client.ip.as_deref()), limit).await
     }
 
     /// The token if it exists and has not expired (TTL deletion lags; reads check).
     async fn live_one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<OneTimeToken> {
         match self.store.one_time_token(hash, purpose).await? {
-            Some(token) if token.expires_at > self.now().timestamp() => Ok(token),
+            Some(token) if token.expires_at > self.store.now().timestamp() => Ok(token),
             _ => Err(AppError::InvalidToken),
         }
     }

@@ -15,7 +15,7 @@ mod sessions;
 mod users;
 
 pub use sessions::RefreshRotation;
-pub use users::{Claim, LoginWrite};
+pub use users::{Claim, LoginWrite, SignUp};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -140,7 +140,7 @@ impl Store {
         new_password_hash: Option<&str>,
         keep: Option<(&SessionRecord, Option<&str>)>,
         extra: Vec<TransactWriteItem>,
-    ) -> AppResult<i64> {
+    ) -> AppResult<Option<i64>> {
         let next = user.session_generation + 1;
         let now = time(&self.now());
         let mut user_update = Update::builder()
@@ -184,9 +184,8 @@ impl Store {
             items.push(TransactWriteItem::builder().update(session_update).build());
         }
         items.extend(extra);
-        // A concurrent change of the same account, or the kept session ending meanwhile:
-        // the caller's view is stale, and its session no longer counts as live.
-        self.transact(items, |_| AppError::Unauthorized).await?;
-        Ok(next)
+        // `None`: a concurrent change of the same account, or the kept session ended
+        // meanwhile (the caller's view is stale).
+        Ok(self.try_transact(items).await?.ok().map(|()| next))
     }
 }

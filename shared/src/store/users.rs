@@ -21,6 +21,14 @@ fn claim_key(identifier: &str) -> Item {
     }
 }
 
+/// How a sign-up's transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUp {
+    Created,
+    EmailTaken,
+    UsernameTaken,
+}
+
 /// What a sign-in writes beside its session.
 pub struct LoginWrite {
     pub at: DateTime<Utc>,
@@ -56,7 +64,7 @@ impl Store {
         username_key: &str,
         session: &SessionRecord,
         extra: Vec<TransactWriteItem>,
-    ) -> AppResult<()> {
+    ) -> AppResult<SignUp> {
         let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
         let mut items = vec![
             self.put_new(to_item(user, keys::user::key(&user.id))?)?,
@@ -66,16 +74,12 @@ impl Store {
         ];
         items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
         items.extend(extra);
-        self.transact(items, |reasons| {
-            if failed(reasons, 1) {
-                AppError::EmailTaken
-            } else if failed(reasons, 2) {
-                AppError::UsernameTaken
-            } else {
-                AppError::internal("sign-up transaction cancelled for another reason")
-            }
-        })
-        .await
+        match self.try_transact(items).await? {
+            Ok(()) => Ok(SignUp::Created),
+            Err(reasons) if failed(&reasons, 1) => Ok(SignUp::EmailTaken),
+            Err(reasons) if failed(&reasons, 2) => Ok(SignUp::UsernameTaken),
+            Err(_) => Err(AppError::internal("sign-up transaction cancelled for another reason")),
+        }
     }
 
     pub async fn user_by_id(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
@@ -160,7 +164,7 @@ impl Store {
     /// the notice of it. Those go in one transaction; the common sign-in (a known device,
     /// a current hash) writes the session and `lastLogin` side by side instead: half the
     /// write units of a transaction, and one write's wait.
-    pub async fn record_login(&self, user: &UserRecord, session: &SessionRecord, login: LoginWrite) -> AppResult<()> {
+    pub async fn record_login(&self, user: &UserRecord, session: &SessionRecord, login: LoginWrite) -> AppResult<bool> {
         let mut sets = vec!["lastLogin = :at"];
         let mut update = Update::builder()
             .table_name(self.table())
@@ -168,7 +172,6 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", super::time(&login.at));
         let mut claims = Vec::new();
-        let rehashing = login.rehashed_password.is_some();
         if let Some(hash) = login.rehashed_password {
             // Only over the hash just verified: a sign-in racing a reset or a password
             // change never writes the old password back.
@@ -200,15 +203,15 @@ impl Store {
             let (session_written, user_written, _) =
                 tokio::try_join!(self.put_alone(put), self.update_alone(update), device)?;
             // A failed condition: the account is gone (the session expires unused).
-            return if session_written && user_written { Ok(()) } else { Err(AppError::Unauthorized) };
+            return Ok(session_written && user_written);
         }
         let mut items = vec![session_item, TransactWriteItem::builder().update(update).build()];
         items.extend(claims);
         items.extend(login.new_device);
         items.extend(login.extra);
         // A failed condition: the account is gone, or (re-hashing) its password changed
-        // since it was verified; either way these credentials no longer sign in.
-        self.transact(items, |_| if rehashing { AppError::InvalidCredentials } else { AppError::Unauthorized }).await
+        // since it was verified.
+        Ok(self.try_transact(items).await?.is_ok())
     }
 
     /// A put that must not overwrite anything.
@@ -223,17 +226,8 @@ impl Store {
     }
 
     /// Runs a transaction, retrying the ones cancelled only by a concurrent conflict;
-    /// `on_condition_failed` maps the per-item cancellation reasons to the domain error.
-    pub(crate) async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-        on_condition_failed: impl Fn(&[Option<String>]) -> AppError,
-    ) -> AppResult<()> {
-        self.try_transact(items).await?.map_err(|reasons| on_condition_failed(&reasons))
-    }
-
-    /// Runs a transaction; the inner `Err` holds the per-item cancellation reasons when
-    /// a condition did not hold (the caller decides whether to read again and retry).
+    /// the inner `Err` holds the per-item cancellation reasons when a condition did not
+    /// hold (the caller decides what that means, and whether to read again).
     pub(crate) async fn try_transact(
         &self,
         items: Vec<TransactWriteItem>,

@@ -1,22 +1,37 @@
-//! Sign-up, sign-in and the caller's own account.
+//! Sign-up, sign-in, the caller's own account, its password, deactivation and
+//! reactivation.
 
-use chrono::{Duration, Utc};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::sessions::{Sessions, TokenPair};
+use super::verification::Verification;
+use super::{Limiter, Notices};
+use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
-use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
-use crate::domain::user::{Editable, OwnUserView, UserRecord};
+use crate::domain::session::{RefreshToken, SessionRecord};
+use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
-use crate::password::{self, Verified};
+use crate::password::{self, Passwords, Verified};
 use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{Claim, LoginWrite};
-use crate::tokens::Subject;
+use crate::store::{Claim, LoginWrite, SignUp, Store};
+
+/// A deactivated account can be restored this long.
+pub const REACTIVATION_DAYS: i64 = 30;
+const FAILED_LOGIN_SCOPE: &str = "login-fail";
+/// Wrong passwords given by signed-in users (change password, deactivate).
+const SIGNED_IN_FAILURE_SCOPE: &str = "password-fail";
+/// Devices remembered per account for new-sign-in notices.
+const MAX_KNOWN_DEVICES: usize = 10;
+/// The longest password text looked at: longer input is refused before any hashing.
+const PASSWORD_FIELD_MAX: usize = password::MAX_LENGTH * 4;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -51,16 +66,20 @@ pub struct LoginRequest {
     pub device_token: Option<SecretString>,
 }
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Tokens)]
-pub struct TokenPair {
-    pub access_token: String,
-    pub refresh_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[schema(value_type = String, required = true)]
+    pub current_password: Option<SecretString>,
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
+    pub new_password: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeactivateRequest {
+    #[schema(value_type = String, required = true)]
+    pub password: Option<SecretString>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -73,14 +92,53 @@ pub struct AuthResponse {
     pub device_token: String,
 }
 
+/// A sign-in attempt with both fields present (`login`, `reactivate`). No `Debug`: it
+/// holds a password.
+pub struct SignInAttempt {
+    identifier: String,
+    password: String,
+    remember_me: bool,
+    device: Option<DeviceToken>,
+}
+
+impl TryFrom<LoginRequest> for SignInAttempt {
+    type Error = AppError;
+
+    fn try_from(req: LoginRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let identifier = fields.required("identifier", req.identifier.as_deref(), non_empty(255));
+        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
+        let (identifier, password) = fields.finish_with((identifier, password))?;
+        Ok(SignInAttempt {
+            identifier,
+            password,
+            remember_me: req.remember_me.unwrap_or(false),
+            device: exposed(&req.device_token).and_then(DeviceToken::parse),
+        })
+    }
+}
+
+/// The password a signed-in user confirms a grave change with (deactivation).
+pub struct PasswordConfirmation(String);
+
+impl TryFrom<DeactivateRequest> for PasswordConfirmation {
+    type Error = AppError;
+
+    fn try_from(req: DeactivateRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
+        fields.finish_with(password).map(PasswordConfirmation)
+    }
+}
+
 /// A matching identifier and password.
-pub(crate) struct Credentials {
-    pub user: UserRecord,
+struct Credentials {
+    user: UserRecord,
     password: String,
     needs_rehash: bool,
-    pub remember_me: bool,
+    remember_me: bool,
     /// The known device the attempt came from, when it presented a valid token.
-    pub device: Option<DeviceToken>,
+    device: Option<DeviceToken>,
 }
 
 /// A validated sign-up.
@@ -92,8 +150,10 @@ struct NewAccount {
     last_name: Option<String>,
 }
 
-impl AppState {
-    fn validate_registration(&self, req: RegisterRequest) -> AppResult<NewAccount> {
+impl NewAccount {
+    /// Validated after the sign-up rate limit, not by the handler: the password
+    /// strength estimate is CPU work a flood must not get for free.
+    fn validate(req: RegisterRequest, passwords: &Passwords) -> AppResult<Self> {
         let mut fields = Fields::new();
         let username = fields.required("username", req.username.as_deref(), Username::parse);
         let email = fields.required("email", req.email.as_deref(), Email::parse);
@@ -110,95 +170,74 @@ impl AppState {
             related.extend([e.as_str(), e.local_part()]);
         }
         let password = fields.required("password", exposed(&req.password), |p| {
-            self.passwords.check_policy(p, &related).map(|()| p.to_owned())
+            passwords.check_policy(p, &related).map(|()| p.to_owned())
         });
-        fields.finish()?;
-        match (username, email, password) {
-            (Some(username), Some(email), Some(password)) => Ok(NewAccount {
-                username,
-                email,
-                password,
-                first_name: first_name.map(PersonName::into_string),
-                last_name: last_name.map(PersonName::into_string),
-            }),
-            _ => Err(AppError::internal("validation passed without every required field")),
-        }
-    }
-
-    pub(crate) fn new_session(
-        &self,
-        user: &UserRecord,
-        remember_me: bool,
-        client: &ClientInfo,
-    ) -> (SessionRecord, RefreshToken) {
-        let now = self.now();
-        let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
-        let id = uuid::Uuid::new_v4().to_string();
-        let refresh = RefreshToken::new(&user.id, &id);
-        let session = SessionRecord {
-            id,
-            user_id: user.id.clone(),
-            refresh_token_hash: refresh.hash(),
-            previous_token_hash: None,
-            rotated_at: None,
-            created_at: now,
-            last_used_at: now,
-            expires_at: (now + Duration::days(days)).timestamp(),
-            remember_me,
-            device: DeviceInfo::from_client(client),
-            ip_address: client.ip.clone(),
-            generation: user.session_generation,
-        };
-        (session, refresh)
-    }
-
-    pub(crate) fn token_pair(
-        &self,
-        user: &UserRecord,
-        session_id: &str,
-        refresh: &RefreshToken,
-    ) -> AppResult<TokenPair> {
-        let access_token = self.tokens.issue(Subject {
-            user_id: &user.id,
-            session_id,
-            username: &user.username,
-            email_verified: user.is_verified,
-        })?;
-        Ok(TokenPair {
-            access_token,
-            refresh_token: refresh.expose(),
-            token_type: "Bearer",
-            expires_in: self.tokens.ttl_secs(),
+        let (username, email, password) = fields.finish_with((username, email, password))?;
+        Ok(NewAccount {
+            username,
+            email,
+            password,
+            first_name: first_name.map(PersonName::into_string),
+            last_name: last_name.map(PersonName::into_string),
         })
+    }
+}
+
+/// Accounts: their creation, sign-in, password and life cycle.
+pub struct Accounts<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    passwords: &'a Passwords,
+    sessions: Sessions<'a>,
+    verification: Verification<'a>,
+    limiter: Limiter<'a>,
+    notices: Notices<'a>,
+}
+
+impl<'a> Accounts<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        Accounts {
+            config: &state.config,
+            store: &state.store,
+            passwords: &state.passwords,
+            sessions: Sessions::new(state),
+            verification: Verification::new(state),
+            limiter: Limiter::new(&state.store),
+            notices: Notices::new(&state.store),
+        }
     }
 
     pub async fn register(&self, req: RegisterRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
         let ip = ip_key(client.ip.as_deref());
-        self.enforce_limit("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
-        let account = self.validate_registration(req)?;
-        let now = self.now();
+        self.limiter.enforce("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
+        let account = NewAccount::validate(req, self.passwords)?;
+        let now = self.store.now();
         let password_hash = self.passwords.hash(account.password).await?;
         let mut user = UserRecord {
             editable: Editable { first_name: account.first_name, last_name: account.last_name, ..Default::default() },
             last_login: Some(now),
             ..UserRecord::new(account.username.as_str(), account.email.as_str(), password_hash, now)
         };
-        let (session, refresh) = self.new_session(&user, false, client);
+        let (session, refresh) = self.sessions.open(&user, false, client);
         user.known_devices.push(session.device.fingerprint());
-        let (verify_hash, mut items) = self.verification_items(&user)?;
+        let (verify_hash, mut items) = self.verification.verification_items(&user)?;
         user.verify_token_hash = Some(verify_hash);
         let device = DeviceToken::new(&user.id);
         items.push(self.store.device_put(&device, &DeviceRecord::new(&user.id, now))?);
-        self.store.create_user(&user, &account.username.key(), &session, items).await?;
+        match self.store.create_user(&user, &account.username.key(), &session, items).await? {
+            SignUp::Created => {}
+            SignUp::EmailTaken => return Err(AppError::EmailTaken),
+            SignUp::UsernameTaken => return Err(AppError::UsernameTaken),
+        }
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
-        let tokens = self.token_pair(&user, &session.id, &refresh)?;
+        let tokens = self.sessions.token_pair(&user, &session.id, &refresh)?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
 
     /// Unknown identifier and wrong password give the same 401 after the same work;
     /// a deactivated account is told so only after the right password.
-    pub async fn login(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
-        let credentials = self.authenticate(req, client).await?;
+    pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let credentials = self.authenticate(attempt, client).await?;
         if !credentials.user.is_active() {
             return Err(AppError::AccountDeactivated);
         }
@@ -207,17 +246,10 @@ impl AppState {
 
     /// Checks an identifier and password under the login rate limits; the account,
     /// active or not, when they match.
-    pub(crate) async fn authenticate(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<Credentials> {
-        let mut fields = Fields::new();
-        let identifier = fields.required("identifier", req.identifier.as_deref(), non_empty(255));
-        let password = fields.required("password", exposed(&req.password), non_empty(password::MAX_LENGTH * 4));
-        fields.finish()?;
-        let (Some(identifier), Some(password)) = (identifier, password) else {
-            return Err(AppError::internal("validation passed without every required field"));
-        };
+    async fn authenticate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<Credentials> {
+        let SignInAttempt { identifier, password, remember_me, device } = attempt;
         let limits = self.config.rate_limits;
         let (ip, identifier_hash) = (ip_key(client.ip.as_deref()), identifier_key(&identifier));
-        let device = exposed(&req.device_token).and_then(DeviceToken::parse);
         let device_hash = device.as_ref().map(DeviceToken::hash).unwrap_or_default();
         let mut counters = vec![
             Counter { scope: "login-ip", key: &ip, limit: limits.login_per_ip },
@@ -236,7 +268,7 @@ impl AppState {
         // A device of this very account answers to its own limit alone.
         let known_device = match (&device, &device_record, &claim) {
             (Some(device), Some(record), Some(claim)) if device.user_id == claim.user_id => {
-                record.vouches_for(&claim.user_id, self.now())
+                record.vouches_for(&claim.user_id, self.store.now())
             }
             _ => false,
         };
@@ -249,7 +281,7 @@ impl AppState {
         }
         refuse_if_full(&counters, &windows)?;
         let count_hits =
-            futures_util::future::try_join_all(counters.iter().map(|c| self.enforce_limit(c.scope, c.key, c.limit)));
+            futures_util::future::try_join_all(counters.iter().map(|c| self.limiter.enforce(c.scope, c.key, c.limit)));
         // An unknown identifier's failures are counted under a key of its own, so that
         // it makes the same reads and writes, in the same order, as a wrong password.
         let unknown_key = format!("unknown:{identifier_hash}");
@@ -257,44 +289,44 @@ impl AppState {
         let (counted, checked) = tokio::join!(count_hits, checked);
         counted?;
         let (user, verified) = checked?;
-        match (user, verified) {
-            (Some(user), Verified::Yes { needs_rehash }) => Ok(Credentials {
-                user,
-                password,
-                needs_rehash,
-                remember_me: req.remember_me.unwrap_or(false),
-                device: device.filter(|_| known_device),
-            }),
+        let failed_key = match (user, verified) {
+            (Some(user), Verified::Yes { needs_rehash }) => {
+                let device = device.filter(|_| known_device);
+                return Ok(Credentials { user, password, needs_rehash, remember_me, device });
+            }
+            // A known device's wrong passwords do not count against the account's cap.
+            (Some(_), Verified::No) if known_device => return Err(AppError::InvalidCredentials),
             (Some(user), Verified::No) => {
-                if !known_device {
-                    self.count_failed_login(&user).await?;
-                }
-                Err(AppError::InvalidCredentials)
+                tracing::info!(user_id = %user.id, "wrong password");
+                user.id
             }
-            (None, _) => {
-                self.store
-                    .add_hit(FAILED_LOGIN_SCOPE, &unknown_key, self.config.rate_limits.failed_logins_per_account)
-                    .await?;
-                Err(AppError::InvalidCredentials)
-            }
-        }
+            (None, _) => unknown_key,
+        };
+        // Counts the wrong password against the account's hourly cap (ASVS 2.2.1).
+        self.store.add_hit(FAILED_LOGIN_SCOPE, &failed_key, limits.failed_logins_per_account).await?;
+        Err(AppError::InvalidCredentials)
     }
 
     /// A new session for authenticated credentials (re-hashing an outdated password hash).
-    pub(crate) async fn sign_in(&self, credentials: Credentials, client: &ClientInfo) -> AppResult<AuthResponse> {
+    async fn sign_in(&self, credentials: Credentials, client: &ClientInfo) -> AppResult<AuthResponse> {
         let Credentials { user, password, needs_rehash, remember_me, device } = credentials;
         let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
-        let now = self.now();
-        let (session, refresh) = self.new_session(&user, remember_me, client);
+        let rehashing = rehashed.is_some();
+        let now = self.store.now();
+        let (session, refresh) = self.sessions.open(&user, remember_me, client);
         let (known_devices, extra) = self.device_change(&user, &session, now)?;
         let (device, new_device) = self.device_for_answer(&user, device, now)?;
         let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, new_device, extra };
         // The access token is signed (RSA, a millisecond or two) while the write is on
         // the wire; it leaves only once the session is stored.
         let (written, tokens) = tokio::join!(self.store.record_login(&user, &session, login), async {
-            self.token_pair(&user, &session.id, &refresh)
+            self.sessions.token_pair(&user, &session.id, &refresh)
         });
-        written?;
+        if !written? {
+            // The account is gone, or (re-hashing) its password changed since it was
+            // verified: either way these credentials no longer sign in.
+            return Err(if rehashing { AppError::InvalidCredentials } else { AppError::Unauthorized });
+        }
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens: tokens?, device_token: device.expose() })
@@ -302,12 +334,12 @@ impl AppState {
 
     /// The device token a sign-in answers: the one presented, when it was valid, else a
     /// new one and the put that stores it.
-    pub(crate) fn device_for_answer(
+    fn device_for_answer(
         &self,
         user: &UserRecord,
         presented: Option<DeviceToken>,
-        now: chrono::DateTime<Utc>,
-    ) -> AppResult<(DeviceToken, Option<aws_sdk_dynamodb::types::TransactWriteItem>)> {
+        now: DateTime<Utc>,
+    ) -> AppResult<(DeviceToken, Option<TransactWriteItem>)> {
         match presented {
             Some(device) => Ok((device, None)),
             None => {
@@ -321,12 +353,12 @@ impl AppState {
     /// A sign-in from a device the account has not used before (among its last few):
     /// the device list to store, and the notice that tells the owner. Nothing for a
     /// known device.
-    pub(crate) fn device_change(
+    fn device_change(
         &self,
         user: &UserRecord,
         session: &SessionRecord,
-        now: chrono::DateTime<Utc>,
-    ) -> AppResult<(Option<Vec<String>>, Vec<aws_sdk_dynamodb::types::TransactWriteItem>)> {
+        now: DateTime<Utc>,
+    ) -> AppResult<(Option<Vec<String>>, Vec<TransactWriteItem>)> {
         let device = session.device.fingerprint();
         if user.known_devices.contains(&device) {
             return Ok((None, Vec::new()));
@@ -336,9 +368,9 @@ impl AppState {
         let excess = known.len().saturating_sub(MAX_KNOWN_DEVICES);
         known.drain(..excess);
         let what = [session.device.platform.clone(), session.device.user_agent.clone()];
-        let notice = self.notice(
-            MessageKind::NewSignIn,
+        let notice = self.notices.to(
             user,
+            MessageKind::NewSignIn,
             [
                 ("device", what.into_iter().flatten().collect::<Vec<_>>().join(" — ")),
                 ("ipAddress", session.ip_address.clone().unwrap_or_default()),
@@ -352,7 +384,7 @@ impl AppState {
     /// failures count apart from the sign-in ones, under the same cap: a thief with
     /// an access token cannot guess on, and a stranger's wrong sign-ins for the username
     /// cannot lock the owner out of their own password change or deactivation.
-    pub(crate) async fn check_password(&self, user: &UserRecord, password: String) -> AppResult<()> {
+    async fn check_password(&self, user: &UserRecord, password: String) -> AppResult<()> {
         let limit = self.config.rate_limits.failed_logins_per_account;
         let failures = self.store.hits(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
         if failures.hits >= limit.max {
@@ -418,14 +450,6 @@ impl AppState {
         Ok((user, verified))
     }
 
-    /// Counts a wrong password against the account's hourly cap (ASVS 2.2.1).
-    pub(crate) async fn count_failed_login(&self, user: &UserRecord) -> AppResult<()> {
-        let limit = self.config.rate_limits.failed_logins_per_account;
-        self.store.add_hit(FAILED_LOGIN_SCOPE, &user.id, limit).await?;
-        tracing::info!(user_id = %user.id, "wrong password");
-        Ok(())
-    }
-
     /// The caller's own account. An account that is gone or deactivated no longer
     /// answers to its still-unexpired access tokens.
     pub async fn me(&self, caller: &Caller) -> AppResult<OwnUserView> {
@@ -434,10 +458,84 @@ impl AppState {
             _ => Err(AppError::Unauthorized),
         }
     }
-}
 
-const FAILED_LOGIN_SCOPE: &str = "login-fail";
-/// Wrong passwords given by signed-in users (change password, deactivate).
-const SIGNED_IN_FAILURE_SCOPE: &str = "password-fail";
-/// Devices remembered per account for new-sign-in notices.
-const MAX_KNOWN_DEVICES: usize = 10;
+    /// Sets a new password, ends every other session at once and gives the caller's
+    /// session a fresh pair of tokens. The body is validated here, against the account
+    /// (a new password must not be built from its names).
+    pub async fn change_password(&self, caller: &Caller, req: ChangePasswordRequest) -> AppResult<TokenPair> {
+        let (user, session) = self.sessions.live_session(caller).await?;
+        let mut fields = Fields::new();
+        let current = fields.required("currentPassword", exposed(&req.current_password), non_empty(PASSWORD_FIELD_MAX));
+        let new = fields.required("newPassword", exposed(&req.new_password), |p| {
+            self.passwords.check_policy(p, &user.password_related_words()).map(|()| p.to_owned())
+        });
+        if current.is_some() && current == new {
+            fields.add("newPassword", "must differ from the current password");
+        }
+        let (current, new) = fields.finish_with((current, new))?;
+
+        self.check_password(&user, current).await?;
+        let hash = self.passwords.hash(new).await?;
+        let next = RefreshToken::new(&user.id, &session.id);
+        let notice = self.notices.to(&user, MessageKind::PasswordChanged, [("via", "change-password".to_owned())])?;
+        let next_hash = next.hash();
+        let kept = Some((&session, Some(next_hash.as_str())));
+        if self.store.bump_session_generation(&user, Some(&hash), kept, vec![notice]).await?.is_none() {
+            // The account changed, or this session ended, since it was read.
+            return Err(AppError::Unauthorized);
+        }
+        tracing::info!(user_id = %user.id, "password changed; other sessions ended");
+        self.sessions.delete_ended_sessions(&user.id, Some(&session.id)).await;
+        self.sessions.token_pair(&user, &session.id, &next)
+    }
+
+    /// Needs the password and a live session. Every session ends; the account leaves
+    /// search, profiles and lists; username and email stay reserved.
+    pub async fn deactivate(&self, caller: &Caller, password: PasswordConfirmation) -> AppResult<()> {
+        let (user, _) = self.sessions.live_session(caller).await?;
+        self.check_password(&user, password.0).await?;
+        let notice = self.notices.to(
+            &user,
+            MessageKind::AccountDeactivated,
+            [("reactivateWithinDays", REACTIVATION_DAYS.to_string())],
+        )?;
+        if !self.store.deactivate(&user, self.store.now(), vec![notice]).await? {
+            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
+        }
+        tracing::info!(user_id = %user.id, "account deactivated");
+        self.sessions.delete_ended_sessions(&user.id, None).await;
+        Ok(())
+    }
+
+    /// Like sign-in, for a deactivated account within the reactivation window (an
+    /// active account simply signs in).
+    pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<AuthResponse> {
+        let credentials = self.authenticate(attempt, client).await?;
+        if credentials.user.is_active() {
+            return self.sign_in(credentials, client).await;
+        }
+        let (user, device) = (credentials.user, credentials.device);
+        let now = self.store.now();
+        let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
+        if now - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
+            return Err(AppError::AccountDeactivated);
+        }
+        let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client);
+        let (known_devices, mut extra) = self.device_change(&user, &session, now)?;
+        let (device, new_device) = self.device_for_answer(&user, device, now)?;
+        extra.extend(new_device);
+        if !self.store.reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
+            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
+        }
+        tracing::info!(user_id = %user.id, "account reactivated");
+        let user = UserRecord {
+            status: AccountStatus::Active,
+            deactivated_at: None,
+            last_login: Some(now),
+            updated_at: now,
+            ..user
+        };
+        let tokens = self.sessions.token_pair(&user, &session.id, &refresh)?;
+        Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
+    }
+}

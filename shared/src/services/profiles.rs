@@ -1,37 +1,28 @@
-//! Profiles as others see them, profile and notification updates, search, stats,
-//! deactivation and reactivation, and the detailed health check.
+//! Profiles as others see them, the owner's profile and notification updates, search
+//! and stats.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::schema;
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
-
-use super::auth::{AuthResponse, LoginRequest};
-use crate::domain::client::{Caller, ClientInfo};
+use crate::cursor::Cursors;
+use crate::domain::client::Caller;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::profile::{NotificationPatch, ProfilePatch};
 use crate::domain::search::fold;
 use crate::domain::social::{access, Access, ListedUser, Viewer};
-use crate::domain::user::{AccountStatus, LimitedUserView, OwnUserView, UserRecord, UserView};
-use crate::domain::{exposed, non_empty, Fields, Username};
+use crate::domain::user::{LimitedUserView, OwnUserView, UserRecord, UserView};
+use crate::domain::{Fields, Username};
 use crate::error::{AppError, AppResult};
-use crate::password;
+use crate::schema;
 use crate::state::AppState;
-use crate::store::keys;
-use crate::store::outbox::MessageKind;
+use crate::store::{keys, Store};
 
-/// A deactivated account can be restored this long.
-pub const REACTIVATION_DAYS: i64 = 30;
 /// Reads and writes again this often when concurrent updates of one account collide.
 const UPDATE_ATTEMPTS: usize = 3;
-/// The bound on the health check's DynamoDB round trip.
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A profile as the viewer may see it.
 #[derive(Debug, Serialize)]
@@ -64,64 +55,6 @@ pub struct Stats {
     pub member_since: DateTime<Utc>,
 }
 
-/// `GET /health`: liveness only.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Liveness {
-    pub status: Health,
-}
-
-/// `GET /health/detailed`: 200 when `status` is `ok`, else 503.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HealthReport {
-    pub status: Health,
-    pub checks: HealthChecks,
-    pub version: &'static str,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Health {
-    Ok,
-    Unavailable,
-}
-
-impl From<bool> for Health {
-    fn from(ok: bool) -> Self {
-        if ok {
-            Health::Ok
-        } else {
-            Health::Unavailable
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HealthChecks {
-    pub dynamodb: DynamoDbCheck,
-    pub signing_keys: SigningKeysCheck,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DynamoDbCheck {
-    pub status: Health,
-    pub latency_ms: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SigningKeysCheck {
-    pub status: Health,
-    pub keys: usize,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DeactivateRequest {
-    #[schema(value_type = String, required = true)]
-    pub password: Option<SecretString>,
-}
-
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
@@ -130,7 +63,43 @@ pub struct SearchQuery {
     pub q: Option<String>,
 }
 
-impl AppState {
+/// A search query: the prefix as typed (for the exact username) and folded (for the
+/// index).
+pub struct SearchPrefix {
+    typed: String,
+    folded: String,
+}
+
+impl TryFrom<SearchQuery> for SearchPrefix {
+    type Error = AppError;
+
+    fn try_from(query: SearchQuery) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let q = fields.required("q", query.q.as_deref(), |q| {
+            if !(1..=50).contains(&q.trim().chars().count()) {
+                return Err("must be 1 to 50 characters".to_owned());
+            }
+            let folded = fold(q);
+            if folded.is_empty() {
+                return Err("must contain a letter or digit".to_owned());
+            }
+            Ok(SearchPrefix { typed: q.trim().to_owned(), folded })
+        });
+        fields.finish_with(q)
+    }
+}
+
+/// Profiles, their edits by the owner, search and stats.
+pub struct Profiles<'a> {
+    store: &'a Store,
+    cursors: &'a Cursors,
+}
+
+impl<'a> Profiles<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        Profiles { store: &state.store, cursors: &state.cursors }
+    }
+
     /// The target and how the viewer sees it; 404 for what the viewer may not see.
     async fn viewed(&self, viewer: Option<&Caller>, target: &str) -> AppResult<(UserRecord, Access)> {
         let (user, as_seen) = match viewer {
@@ -187,7 +156,7 @@ impl AppState {
             let before = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
             let mut after = before.clone();
             change(&mut after)?;
-            after.updated_at = self.now();
+            after.updated_at = self.store.now();
             if self.store.save_profile(&before, &after).await? {
                 return Ok(OwnUserView::from(&after));
             }
@@ -203,81 +172,15 @@ impl AppState {
         self.update_own(caller, |user| patch.apply(&mut user.editable.notification_preferences)).await
     }
 
-    /// Needs the password and a live session. Every session ends; the account leaves
-    /// search, profiles and lists; username and email stay reserved.
-    pub async fn deactivate(&self, caller: &Caller, req: DeactivateRequest) -> AppResult<()> {
-        let mut fields = Fields::new();
-        let password = fields.required("password", exposed(&req.password), non_empty(password::MAX_LENGTH * 4));
-        fields.finish()?;
-        let password = password.ok_or_else(|| AppError::internal("validation passed without password"))?;
-        let (user, _) = self.live_session(caller).await?;
-        self.check_password(&user, password).await?;
-        let notice = self.notice(
-            MessageKind::AccountDeactivated,
-            &user,
-            [("reactivateWithinDays", REACTIVATION_DAYS.to_string())],
-        )?;
-        if !self.store.deactivate(&user, self.now(), vec![notice]).await? {
-            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
-        }
-        tracing::info!(user_id = %user.id, "account deactivated");
-        self.delete_ended_sessions(&user.id, None).await;
-        Ok(())
-    }
-
-    /// Like sign-in, for a deactivated account within the reactivation window (an
-    /// active account simply signs in).
-    pub async fn reactivate(&self, req: LoginRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
-        let credentials = self.authenticate(req, client).await?;
-        if credentials.user.is_active() {
-            return self.sign_in(credentials, client).await;
-        }
-        let (user, device) = (credentials.user, credentials.device);
-        let now = self.now();
-        let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
-        if now - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
-            return Err(AppError::AccountDeactivated);
-        }
-        let (session, refresh) = self.new_session(&user, credentials.remember_me, client);
-        let (known_devices, mut extra) = self.device_change(&user, &session, now)?;
-        let (device, new_device) = self.device_for_answer(&user, device, now)?;
-        extra.extend(new_device);
-        if !self.store.reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
-            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
-        }
-        tracing::info!(user_id = %user.id, "account reactivated");
-        let user = UserRecord {
-            status: AccountStatus::Active,
-            deactivated_at: None,
-            last_login: Some(now),
-            updated_at: now,
-            ..user
-        };
-        let tokens = self.token_pair(&user, &session.id, &refresh)?;
-        Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
-    }
-
     /// Search by a prefix of the username, first or last name, ignoring case and
     /// accents; an exact username first; deactivated users and block relations left out.
     pub async fn search(
         &self,
         viewer: Option<&Caller>,
-        query: SearchQuery,
+        query: SearchPrefix,
         page: PageRequest,
     ) -> AppResult<Page<ListedUser>> {
-        let mut fields = Fields::new();
-        let q = fields.required("q", query.q.as_deref(), |q| {
-            if !(1..=50).contains(&q.trim().chars().count()) {
-                return Err("must be 1 to 50 characters".to_owned());
-            }
-            let folded = fold(q);
-            if folded.is_empty() {
-                return Err("must contain a letter or digit".to_owned());
-            }
-            Ok((q.trim().to_owned(), folded))
-        });
-        fields.finish()?;
-        let (raw, prefix) = q.ok_or_else(|| AppError::internal("validation passed without q"))?;
+        let SearchPrefix { typed: raw, folded: prefix } = query;
         let list_id = keys::search::cursor_scope(&prefix);
         let (first_page, start) = match page.cursor.as_deref() {
             None => (true, None),
@@ -347,22 +250,5 @@ impl AppState {
                 Some((id, (user, listed)))
             })
             .collect())
-    }
-
-    /// DynamoDB reachability and latency, the key set, the version; `false` when a
-    /// dependency is down. No configuration values or secrets in it.
-    pub async fn health_report(&self) -> HealthReport {
-        let started = Instant::now();
-        let dynamodb_ok = matches!(tokio::time::timeout(HEALTH_TIMEOUT, self.store.ping()).await, Ok(Ok(())));
-        let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-        let keys = self.tokens.public_jwks().keys.len();
-        HealthReport {
-            status: Health::from(dynamodb_ok),
-            checks: HealthChecks {
-                dynamodb: DynamoDbCheck { status: Health::from(dynamodb_ok), latency_ms },
-                signing_keys: SigningKeysCheck { status: Health::from(keys > 0), keys },
-            },
-            version: env!("CARGO_PKG_VERSION"),
-        }
     }
 }
