@@ -110,7 +110,7 @@ async fn main() -> Result<(), BoxError> {
             ("RUST_LOG".into(), "warn".into()),
         ])
         .collect();
-    // BENCH_ONLY=cold,warm,login,throughput runs a part (all when unset).
+    // BENCH_ONLY=cold,warm,login,cpu,throughput,size runs a part (all when unset).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("cold") {
@@ -122,10 +122,13 @@ async fn main() -> Result<(), BoxError> {
     if wanted("login") {
         login(&app, &mut rows).await?;
     }
+    if wanted("cpu") {
+        cpu_work(&state, &mut rows).await?;
+    }
     if wanted("throughput") {
         throughput(&bin_dir, &child_env, &endpoint, &table, &user_id, &work, &mut rows)?;
     }
-    for name in ["hello", "auth", "users", "social", "cleanup"] {
+    for name in ["hello", "auth", "users", "social", "cleanup"].into_iter().filter(|_| wanted("size")) {
         let size = std::fs::metadata(bin_dir.join(name))?.len();
         rows.push(Row {
             figure: format!("binary size: {name} (stripped)"),
@@ -279,6 +282,56 @@ async fn warm_overhead(
     Ok(())
 }
 
+/// The CPU-bound steps of a request beside what handing them to the blocking pool costs:
+/// what takes milliseconds runs there, not on the async executor.
+async fn cpu_work(state: &AppState, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    const RUNS: usize = 50;
+    let timed = |f: &dyn Fn()| {
+        let mut times: Vec<Duration> = (0..RUNS)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[RUNS / 2]
+    };
+    let mut handoffs = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        tokio::task::spawn_blocking(|| ()).await?;
+        handoffs.push(t.elapsed());
+    }
+    let handoff = median(handoffs);
+    let floor = format!("spawn_blocking hand-off {:.3} ms", handoff.as_secs_f64() * 1000.0);
+    let longest = "correct horse battery staple ".repeat(5)[..shared::password::MAX_LENGTH].to_owned();
+    let related = ["bench_user", "bench@example.org", "bench"];
+    type Work<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let work: [Work; 3] = [
+        ("password strength estimate, 23 characters", Box::new(|| drop(zxcvbn::zxcvbn(PASSWORD, &related)))),
+        ("password strength estimate, 128 characters", Box::new(|| drop(zxcvbn::zxcvbn(&longest, &related)))),
+        (
+            "access token signing (RS256)",
+            Box::new(|| {
+                let subject = Subject { user_id: "u", session_id: "s", username: "bench_user", email_verified: true };
+                drop(state.tokens.issue(subject));
+            }),
+        ),
+    ];
+    for (figure, f) in work {
+        let t = timed(&*f);
+        rows.push(Row {
+            figure: format!("{figure}, median of {RUNS}"),
+            value: ms(t),
+            floor: floor.clone(),
+            ratio: ratio(t, handoff),
+            target: "off the executor",
+        });
+    }
+    Ok(())
+}
+
 async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     let passwords = Passwords::new(12);
     let hash = passwords.hash(PASSWORD.into()).await?;
@@ -427,7 +480,7 @@ fn peak_rss(pid: u32) -> Option<String> {
 
 fn print(rows: &[Row]) {
     let width = rows.iter().map(|r| r.figure.chars().count()).max().unwrap_or(10);
-    println!("\n{:width$}  {:>14}  {:>28}  {:>6}  {}", "figure", "value", "floor", "ratio", "target");
+    println!("\n{:width$}  {:>14}  {:>28}  {:>6}  target", "figure", "value", "floor", "ratio");
     println!("{}", "-".repeat(width + 60));
     for r in rows {
         println!("{:width$}  {:>14}  {:>28}  {:>6}  {}", r.figure, r.value, r.floor, r.ratio, r.target);

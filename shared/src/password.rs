@@ -5,6 +5,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use crate::domain::Fields;
 use crate::error::{AppError, AppResult};
 
 pub const MAX_LENGTH: usize = 128;
@@ -41,8 +42,40 @@ impl Passwords {
     }
 
     /// API.md's rules: length in characters (any Unicode), no composition rules, not too
-    /// guessable, not too close to the user's own identifiers (`related`).
-    pub fn check_policy(&self, password: &str, related: &[&str]) -> Result<(), String> {
+    /// guessable, not too close to the user's own identifiers (`related`). The inner
+    /// `Err` says what is wrong with the password. The strength estimate runs on the
+    /// blocking pool: it takes milliseconds for long passwords (`scripts/bench`).
+    pub async fn check_policy(&self, password: &str, related: &[&str]) -> AppResult<Result<(), String>> {
+        if let Err(wrong) = self.check_shape(password, related) {
+            return Ok(Err(wrong));
+        }
+        let (password, related) = (password.to_owned(), related.iter().map(|r| r.to_string()).collect::<Vec<_>>());
+        tokio::task::spawn_blocking(move || {
+            let related: Vec<&str> = related.iter().map(String::as_str).collect();
+            check_strength(&password, &related)
+        })
+        .await
+        .map_err(AppError::internal)
+    }
+
+    /// A new password field: required, and within the rules.
+    pub async fn new_password_field(
+        &self,
+        fields: &mut Fields,
+        field: &str,
+        value: Option<&str>,
+        related: &[&str],
+    ) -> AppResult<Option<String>> {
+        let Some(password) = value else {
+            fields.add(field, "is required");
+            return Ok(None);
+        };
+        let verdict = self.check_policy(password, related).await?;
+        Ok(fields.check(field, verdict.map(|()| password.to_owned())))
+    }
+
+    /// The rules that need no estimate: length, and no names of the account in it.
+    fn check_shape(&self, password: &str, related: &[&str]) -> Result<(), String> {
         let len = password.chars().count();
         if len < self.min_length {
             return Err(format!("must be at least {} characters", self.min_length));
@@ -57,14 +90,6 @@ impl Passwords {
             .any(|r| r.chars().count() >= 3 && (lower.contains(&r) || r.contains(&lower)));
         if close {
             return Err("must not contain your username or email address".into());
-        }
-        let strength = zxcvbn::zxcvbn(password, related);
-        if u8::from(strength.score()) < MIN_STRENGTH {
-            let mut message = String::from("is too easy to guess");
-            if let Some(warning) = strength.feedback().and_then(|f| f.warning()) {
-                message.push_str(&format!(": {warning}"));
-            }
-            return Err(message);
         }
         Ok(())
     }
@@ -99,6 +124,19 @@ impl Passwords {
         .await
         .map_err(AppError::internal)?
     }
+}
+
+/// zxcvbn's estimate: at least "safely unguessable".
+fn check_strength(password: &str, related: &[&str]) -> Result<(), String> {
+    let strength = zxcvbn::zxcvbn(password, related);
+    if u8::from(strength.score()) < MIN_STRENGTH {
+        let mut message = String::from("is too easy to guess");
+        if let Some(warning) = strength.feedback().and_then(|f| f.warning()) {
+            message.push_str(&format!(": {warning}"));
+        }
+        return Err(message);
+    }
+    Ok(())
 }
 
 /// True when the stored hash was made with other parameters than today's.
@@ -150,17 +188,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn policy() {
+    #[tokio::test]
+    async fn policy() {
         let p = passwords();
         let related = ["river_song", "river@example.org", "river"];
-        assert!(p.check_policy("lantern-orbit-velvet-93", &related).is_ok());
-        assert!(p.check_policy("短いけれど十分に長い日本語のパスワードです", &related).is_ok());
-        assert!(p.check_policy("short", &related).unwrap_err().contains("at least 12"));
-        assert!(p.check_policy(&"x".repeat(129), &related).unwrap_err().contains("at most 128"));
-        assert!(p.check_policy("password1234", &related).unwrap_err().contains("guess"));
-        assert!(p.check_policy("aaaaaaaaaaaaaaaa", &related).unwrap_err().contains("guess"));
-        assert!(p.check_policy("River_Song_2024!", &related).unwrap_err().contains("username"));
-        assert!(p.check_policy("xriver@example.orgx", &related).unwrap_err().contains("username"));
+        let check = |password: String| {
+            let p = &p;
+            async move { p.check_policy(&password, &related).await.unwrap() }
+        };
+        assert!(check("lantern-orbit-velvet-93".into()).await.is_ok());
+        assert!(check("短いけれど十分に長い日本語のパスワードです".into()).await.is_ok());
+        assert!(check("short".into()).await.unwrap_err().contains("at least 12"));
+        assert!(check("x".repeat(129)).await.unwrap_err().contains("at most 128"));
+        assert!(check("password1234".into()).await.unwrap_err().contains("guess"));
+        assert!(check("aaaaaaaaaaaaaaaa".into()).await.unwrap_err().contains("guess"));
+        assert!(check("River_Song_2024!".into()).await.unwrap_err().contains("username"));
+        assert!(check("xriver@example.orgx".into()).await.unwrap_err().contains("username"));
     }
 }

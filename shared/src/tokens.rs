@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -238,6 +239,21 @@ impl Tokens {
     /// The JWK set of public keys, as served at `/.well-known/jwks.json`.
     pub fn public_jwks(&self) -> &PublicJwkSet {
         &self.public_jwks
+    }
+
+    /// `issue` on the blocking pool, for the request paths: RS256 signing with the
+    /// pure-Rust RSA takes milliseconds of CPU (`scripts/bench`), which must not stall
+    /// the executor.
+    pub async fn issue_off_executor(self: &Arc<Self>, subject: Subject<'_>) -> AppResult<String> {
+        let tokens = Arc::clone(self);
+        let (user_id, session_id, username) =
+            (subject.user_id.to_owned(), subject.session_id.to_owned(), subject.username.to_owned());
+        let email_verified = subject.email_verified;
+        tokio::task::spawn_blocking(move || {
+            tokens.issue(Subject { user_id: &user_id, session_id: &session_id, username: &username, email_verified })
+        })
+        .await
+        .map_err(AppError::internal)?
     }
 
     pub fn issue(&self, subject: Subject<'_>) -> AppResult<String> {

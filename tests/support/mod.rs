@@ -415,6 +415,11 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// Stops the service's clock: it moves only by `advance` from then on.
+    pub fn freeze(&self) {
+        self.clock.freeze();
+    }
+
     /// Milliseconds left in the current fixed window of `window_secs` (windows are
     /// aligned to the epoch).
     fn window_left_ms(&self, window_secs: i64) -> i64 {
@@ -423,18 +428,21 @@ impl TestApp {
         window_secs * 1000 - into_ms
     }
 
-    /// Moves the clock to just past the start of the next window of `window_secs`, so
-    /// the hits that follow share one window.
+    /// Moves the clock to just past the start of the next window of `window_secs` and
+    /// stops it there, so the hits that follow share one window however slow the
+    /// machine (`advance` still moves it).
     pub fn start_of_window(&self, window_secs: i64) {
         self.advance(chrono::Duration::milliseconds(self.window_left_ms(window_secs) + 50));
+        self.clock.freeze();
     }
 
     /// A test that counts hits within one window moves past the end of the current one
-    /// when fewer than `needed_secs` of it are left.
+    /// when fewer than `needed_secs` of it are left, and stops the clock there.
     pub fn clear_of_window_end(&self, window_secs: i64, needed_secs: i64) {
         if self.window_left_ms(window_secs) < needed_secs * 1000 {
             self.start_of_window(window_secs);
         }
+        self.clock.freeze();
     }
 }
 

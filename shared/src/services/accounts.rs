@@ -153,7 +153,7 @@ struct NewAccount {
 impl NewAccount {
     /// Validated after the sign-up rate limit, not by the handler: the password
     /// strength estimate is CPU work a flood must not get for free.
-    fn validate(req: RegisterRequest, passwords: &Passwords) -> AppResult<Self> {
+    async fn validate(req: RegisterRequest, passwords: &Passwords) -> AppResult<Self> {
         let mut fields = Fields::new();
         let username = fields.required("username", req.username.as_deref(), Username::parse);
         let email = fields.required("email", req.email.as_deref(), Email::parse);
@@ -169,9 +169,7 @@ impl NewAccount {
         if let Some(e) = &email {
             related.extend([e.as_str(), e.local_part()]);
         }
-        let password = fields.required("password", exposed(&req.password), |p| {
-            passwords.check_policy(p, &related).map(|()| p.to_owned())
-        });
+        let password = passwords.new_password_field(&mut fields, "password", exposed(&req.password), &related).await?;
         let (username, email, password) = fields.finish_with((username, email, password))?;
         Ok(NewAccount {
             username,
@@ -210,7 +208,7 @@ impl<'a> Accounts<'a> {
     pub async fn register(&self, req: RegisterRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
         let ip = ip_key(client.ip.as_deref());
         self.limiter.enforce("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
-        let account = NewAccount::validate(req, self.passwords)?;
+        let account = NewAccount::validate(req, self.passwords).await?;
         let now = self.store.now();
         let password_hash = self.passwords.hash(account.password).await?;
         let mut user = UserRecord {
@@ -230,7 +228,7 @@ impl<'a> Accounts<'a> {
             SignUp::UsernameTaken => return Err(AppError::UsernameTaken),
         }
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
-        let tokens = self.sessions.token_pair(&user, &session.id, &refresh)?;
+        let tokens = self.sessions.token_pair(&user, &session.id, &refresh).await?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
 
@@ -317,11 +315,12 @@ impl<'a> Accounts<'a> {
         let (known_devices, extra) = self.device_change(&user, &session, now)?;
         let (device, new_device) = self.device_for_answer(&user, device, now)?;
         let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, new_device, extra };
-        // The access token is signed (RSA, a millisecond or two) while the write is on
+        // The access token is signed (RSA, milliseconds, on the blocking pool) while the write is on
         // the wire; it leaves only once the session is stored.
-        let (written, tokens) = tokio::join!(self.store.record_login(&user, &session, login), async {
-            self.sessions.token_pair(&user, &session.id, &refresh)
-        });
+        let (written, tokens) = tokio::join!(
+            self.store.record_login(&user, &session, login),
+            self.sessions.token_pair(&user, &session.id, &refresh),
+        );
         if !written? {
             // The account is gone, or (re-hashing) its password changed since it was
             // verified: either way these credentials no longer sign in.
@@ -466,9 +465,9 @@ impl<'a> Accounts<'a> {
         let (user, session) = self.sessions.live_session(caller).await?;
         let mut fields = Fields::new();
         let current = fields.required("currentPassword", exposed(&req.current_password), non_empty(PASSWORD_FIELD_MAX));
-        let new = fields.required("newPassword", exposed(&req.new_password), |p| {
-            self.passwords.check_policy(p, &user.password_related_words()).map(|()| p.to_owned())
-        });
+        let related = user.password_related_words();
+        let new =
+            self.passwords.new_password_field(&mut fields, "newPassword", exposed(&req.new_password), &related).await?;
         if current.is_some() && current == new {
             fields.add("newPassword", "must differ from the current password");
         }
@@ -486,7 +485,7 @@ impl<'a> Accounts<'a> {
         }
         tracing::info!(user_id = %user.id, "password changed; other sessions ended");
         self.sessions.delete_ended_sessions(&user.id, Some(&session.id)).await;
-        self.sessions.token_pair(&user, &session.id, &next)
+        self.sessions.token_pair(&user, &session.id, &next).await
     }
 
     /// Needs the password and a live session. Every session ends; the account leaves
@@ -535,7 +534,7 @@ impl<'a> Accounts<'a> {
             updated_at: now,
             ..user
         };
-        let tokens = self.sessions.token_pair(&user, &session.id, &refresh)?;
+        let tokens = self.sessions.token_pair(&user, &session.id, &refresh).await?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
 }

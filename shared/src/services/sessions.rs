@@ -1,6 +1,8 @@
 //! Refresh-token rotation with reuse detection, logout, the session list, revocation
 //! and password change.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -113,7 +115,7 @@ impl SessionView {
 pub struct Sessions<'a> {
     config: &'a Config,
     store: &'a Store,
-    tokens: &'a Tokens,
+    tokens: &'a Arc<Tokens>,
     limiter: Limiter<'a>,
     notices: Notices<'a>,
 }
@@ -158,18 +160,15 @@ impl<'a> Sessions<'a> {
     }
 
     /// An access token for the session, beside its refresh token.
-    pub(crate) fn token_pair(
+    pub(crate) async fn token_pair(
         &self,
         user: &UserRecord,
         session_id: &str,
         refresh: &RefreshToken,
     ) -> AppResult<TokenPair> {
-        let access_token = self.tokens.issue(Subject {
-            user_id: &user.id,
-            session_id,
-            username: &user.username,
-            email_verified: user.is_verified,
-        })?;
+        let subject =
+            Subject { user_id: &user.id, session_id, username: &user.username, email_verified: user.is_verified };
+        let access_token = self.tokens.issue_off_executor(subject).await?;
         Ok(TokenPair {
             access_token,
             refresh_token: refresh.expose(),
@@ -243,7 +242,7 @@ impl<'a> Sessions<'a> {
                 rotated_at,
             };
             if self.store.rotate_refresh_token(&session, rotation).await? {
-                return self.token_pair(&user, &session.id, &next);
+                return self.token_pair(&user, &session.id, &next).await;
             }
             // Another refresh of this session won the write: judge again on what it left.
         }

@@ -234,7 +234,7 @@ impl<'a> Verification<'a> {
         }
         // The rules are checked before the token is spent, so a weak choice can be retried.
         let mut fields = Fields::new();
-        fields.check("newPassword", self.passwords.check_policy(&new_password, &user.password_related_words()));
+        fields.check("newPassword", self.passwords.check_policy(&new_password, &user.password_related_words()).await?);
         fields.finish()?;
         let password_hash = self.passwords.hash(new_password).await?;
         let extra = vec![

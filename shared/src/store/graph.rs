@@ -389,6 +389,9 @@ enum Condition {
     ActiveAndNotPrivate,
 }
 
+/// An expression placeholder and what it stands for.
+type Placeholder = (&'static str, &'static str);
+
 impl Condition {
     fn expression(self) -> &'static str {
         match self {
@@ -399,7 +402,8 @@ impl Condition {
         }
     }
 
-    fn names_and_values(self) -> (Vec<(&'static str, &'static str)>, Vec<(&'static str, &'static str)>) {
+    /// The expression's attribute names and values, as (placeholder, text) pairs.
+    fn names_and_values(self) -> (Vec<Placeholder>, Vec<Placeholder>) {
         match self {
             Condition::Exists => (vec![], vec![]),
             Condition::Active => (vec![("#status", "status")], vec![(":active", "active")]),
