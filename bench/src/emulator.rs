@@ -16,6 +16,8 @@ use tokio::sync::mpsc;
 pub struct ColdStart {
     pub init: Duration,
     pub first_response: Duration,
+    /// The bootstrap's peak resident memory by its first answer, in KiB.
+    pub peak_rss_kb: u64,
 }
 
 enum Seen {
@@ -103,7 +105,8 @@ pub async fn cold_start(
                     if status.is_some_and(|code| code >= 400) {
                         return Err(format!("{name} answered {body}").into());
                     }
-                    return Ok(ColdStart { init, first_response: at - started });
+                    let peak_rss_kb = child.id().and_then(crate::peak_rss_kb).unwrap_or_default();
+                    return Ok(ColdStart { init, first_response: at - started, peak_rss_kb });
                 }
                 Ok(Some(Seen::Failed(body))) => return Err(format!("{name} failed: {body}").into()),
                 _ => return Err(format!("{name} did not answer in time").into()),

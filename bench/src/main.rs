@@ -21,6 +21,8 @@ use tower::ServiceExt;
 const COLD_STARTS: usize = 20;
 const WARM_CALLS: usize = 2000;
 const LOGINS: usize = 30;
+/// Wrong-password and unknown-identifier attempts, each, interleaved.
+const FAILED_LOGINS: usize = 100;
 const LOGIN_WARM_UP: usize = 20;
 const PASSWORD: &str = "lantern-orbit-velvet-93";
 
@@ -71,6 +73,7 @@ async fn main() -> Result<(), BoxError> {
         ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "100000/60".into()),
         ("RATE_LIMIT_LOGIN_PER_IP", "100000/60".into()),
         ("RATE_LIMIT_REGISTER_PER_IP", "100000/60".into()),
+        ("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", "100000/60".into()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))?;
     let sdk = aws_config::SdkConfig::builder()
@@ -110,7 +113,7 @@ async fn main() -> Result<(), BoxError> {
             ("RUST_LOG".into(), "warn".into()),
         ])
         .collect();
-    // BENCH_ONLY=cold,warm,login,cpu,throughput,size runs a part (all when unset).
+    // BENCH_ONLY=cold,warm,login,cpu,memory,throughput,size runs a part (all when unset).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("cold") {
@@ -121,6 +124,11 @@ async fn main() -> Result<(), BoxError> {
     }
     if wanted("login") {
         login(&app, &mut rows).await?;
+        login_memory_change(&state, &mut rows).await?;
+        wrong_password_vs_unknown(&app, &mut rows).await?;
+    }
+    if wanted("memory") {
+        login_memory(&bin_dir, &child_env, &mut rows)?;
     }
     if wanted("cpu") {
         cpu_work(&state, &mut rows).await?;
@@ -209,13 +217,16 @@ async fn cold_starts(
         ),
     ];
     let mut floor = None;
+    let mut peaks = Vec::new();
     for (name, event, what) in runs {
-        let (mut inits, mut firsts) = (Vec::new(), Vec::new());
+        let (mut inits, mut firsts, mut peak_kb) = (Vec::new(), Vec::new(), 0);
         for _ in 0..COLD_STARTS {
             let start = emulator::cold_start(&bin_dir.join(name), name, vars, &event).await?;
             inits.push(start.init);
             firsts.push(start.first_response);
+            peak_kb = peak_kb.max(start.peak_rss_kb);
         }
+        peaks.push(format!("{name} {:.1}", peak_kb as f64 / 1024.0));
         let (init, first) = (median(inits), median(firsts));
         let (floor_init, floor_first) = *floor.get_or_insert((init, first));
         rows.push(Row {
@@ -233,6 +244,13 @@ async fn cold_starts(
             target: "",
         });
     }
+    rows.push(Row {
+        figure: "peak RSS of each bootstrap by its first answer (largest of the runs), MB".into(),
+        value: peaks[1..].join(" / "),
+        floor: peaks[0].clone(),
+        ratio: String::new(),
+        target: "",
+    });
     Ok(())
 }
 
@@ -382,6 +400,145 @@ async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> 
     Ok(())
 }
 
+/// Login through the handler with argon2's memory allocated per hash (as before) and
+/// reused (as now), interleaved.
+async fn login_memory_change(state: &AppState, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let mut allocating = state.clone();
+    allocating.passwords = std::sync::Arc::new(Passwords::with_memory_reuse(12, false));
+    let (before, after) = (local_server::app(allocating), local_server::app(state.clone()));
+    let (mut allocated, mut reused) = (Vec::new(), Vec::new());
+    let body = json!({ "identifier": "bench_user", "password": PASSWORD });
+    for _ in 0..LOGINS {
+        for (app, times) in [(&before, &mut allocated), (&after, &mut reused)] {
+            let t = Instant::now();
+            let answer = call(app, "POST", "/api/auth/login", Some(body.clone()), None).await?;
+            times.push(t.elapsed());
+            assert!(answer["accessToken"].is_string(), "login failed: {answer}");
+        }
+    }
+    let (b, a) = (median(allocated), median(reused));
+    rows.push(Row {
+        figure: format!("login, argon2 memory reused, median of {LOGINS}"),
+        value: ms(a),
+        floor: format!("allocated per hash {}", ms(b)),
+        ratio: ratio(a, b),
+        target: "≤ 1.05",
+    });
+    Ok(())
+}
+
+/// A wrong password for an existing account beside an unknown identifier, interleaved:
+/// the contract promises both answer in about the same time.
+async fn wrong_password_vs_unknown(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
+    let attempts = [
+        (json!({ "identifier": "bench_user", "password": "not-the-password-at-all" }), 0),
+        (json!({ "identifier": "nobody_by_this_name", "password": "not-the-password-at-all" }), 1),
+    ];
+    for _ in 0..FAILED_LOGINS {
+        for (body, which) in &attempts {
+            let t = Instant::now();
+            let answer = call(app, "POST", "/api/auth/login", Some(body.clone()), None).await?;
+            let took = t.elapsed();
+            assert_eq!(answer["error"]["code"], "INVALID_CREDENTIALS", "{answer}");
+            if *which == 0 {
+                wrong.push(took)
+            } else {
+                unknown.push(took)
+            }
+        }
+    }
+    let (w, u) = (median(wrong), median(unknown));
+    rows.push(Row {
+        figure: format!("wrong password on an existing account, median of {FAILED_LOGINS}"),
+        value: ms(w),
+        floor: format!("unknown identifier {}", ms(u)),
+        ratio: ratio(w, u),
+        target: "0.95–1.05",
+    });
+    Ok(())
+}
+
+/// The local server's peak resident memory: doing nothing, after 100 sequential logins,
+/// and after 10 bursts of 8 concurrent ones (a fresh server each).
+fn login_memory(bin_dir: &Path, vars: &[(String, String)], rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let body = json!({ "identifier": "bench_user", "password": PASSWORD }).to_string();
+    let idle = with_local_server(bin_dir, vars, |_| Ok(()))?;
+    let sequential = with_local_server(bin_dir, vars, |port| {
+        (0..100).try_for_each(|_| http_post(port, "/api/auth/login", &body).map(drop))
+    })?;
+    let bursts = with_local_server(bin_dir, vars, |port| {
+        for _ in 0..10 {
+            std::thread::scope(|scope| {
+                let logins: Vec<_> =
+                    (0..8).map(|_| scope.spawn(|| http_post(port, "/api/auth/login", &body))).collect();
+                logins.into_iter().try_for_each(|login| login.join().map_err(|_| "a login thread panicked")?.map(drop))
+            })?;
+        }
+        Ok(())
+    })?;
+    let mb = |kb: u64| format!("{:.1} MB", kb as f64 / 1024.0);
+    for (figure, kb) in
+        [("after 100 sequential logins", sequential), ("after 10 bursts of 8 concurrent logins", bursts)]
+    {
+        rows.push(Row {
+            figure: format!("peak RSS of the local server {figure}"),
+            value: mb(kb),
+            floor: format!("no logins {}", mb(idle)),
+            ratio: format!("{:.2}", kb as f64 / idle as f64),
+            target: "≤ 64 MB",
+        });
+    }
+    Ok(())
+}
+
+/// Starts the local server, runs `work` against its port, and answers its peak RSS (KiB).
+fn with_local_server(
+    bin_dir: &Path,
+    vars: &[(String, String)],
+    work: impl FnOnce(u16) -> Result<(), BoxError>,
+) -> Result<u64, BoxError> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Command::new(bin_dir.join("local-server"))
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOCAL_NOTIFY", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let result = (|| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(BoxError::from("the local server did not start"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        work(port)?;
+        peak_rss_kb(server.id()).ok_or_else(|| "no /proc status of the local server".into())
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+/// One HTTP/1.1 POST of a JSON body; the response's status line must say 2xx.
+fn http_post(port: u16, path: &str, body: &str) -> Result<String, BoxError> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    match answer.split(' ').nth(1) {
+        Some(status) if status.starts_with('2') => Ok(answer),
+        _ => Err(format!("{path} answered {}", answer.lines().next().unwrap_or_default()).into()),
+    }
+}
+
 /// User and system CPU time a process has used so far (Linux: /proc, 100 ticks a second).
 fn cpu_time(pid: &str) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -472,10 +629,14 @@ fn wrk(url: &str, script: Option<&Path>) -> Result<f64, BoxError> {
 }
 
 fn peak_rss(pid: u32) -> Option<String> {
+    peak_rss_kb(pid).map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
+}
+
+/// A process's peak resident memory so far (`VmHWM`), in KiB.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(format!("{:.1} MB", kb / 1024.0))
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn print(rows: &[Row]) {

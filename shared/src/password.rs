@@ -1,9 +1,16 @@
 //! Password rules and hashing: argon2id with OWASP's parameters, PHC strings, hashing
-//! off the async executor, and a dummy verification for unknown users.
+//! off the async executor in reused working memory, and a dummy verification for
+//! unknown users.
+
+use std::cell::RefCell;
+use std::sync::{Mutex, PoisonError};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    Decimal, Ident, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier as _, Salt, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::Semaphore;
 
 use crate::domain::Fields;
 use crate::error::{AppError, AppResult};
@@ -25,7 +32,93 @@ const DUMMY_HASH: &str =
 
 pub struct Passwords {
     min_length: usize,
-    argon2: Argon2<'static>,
+    params: Params,
+    memory: MemoryPool,
+}
+
+/// argon2's working memory (19 MiB a hash), kept for the next hash instead of going back
+/// to the allocator: glibc keeps freed blocks of that size in its arenas, and a server's
+/// resident memory grew to hundreds of megabytes over bursts of sign-ins. At most one
+/// set per core is ever made, and at most that many hashes run at once (more would only
+/// share the cores); the others wait their turn.
+struct MemoryPool {
+    turns: Semaphore,
+    free: Mutex<Vec<Vec<Block>>>,
+    blocks: usize,
+    /// `false`: a fresh allocation per hash, dropped after it (the old way, for the
+    /// bench's comparison).
+    reuse: bool,
+}
+
+impl MemoryPool {
+    fn new(blocks: usize, reuse: bool) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        MemoryPool { turns: Semaphore::new(cores), free: Mutex::new(Vec::new()), blocks, reuse }
+    }
+
+    /// Runs `work` on the blocking pool with a set of memory blocks, in its turn.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut [Block]) -> T + Send + 'static) -> AppResult<T> {
+        let _turn = self.turns.acquire().await.map_err(AppError::internal)?;
+        let kept = self.free.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut memory = kept.unwrap_or_else(|| vec![Block::default(); self.blocks]);
+        let (out, memory) =
+            tokio::task::spawn_blocking(move || (work(&mut memory), memory)).await.map_err(AppError::internal)?;
+        if self.reuse {
+            self.free.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
+        }
+        Ok(out)
+    }
+}
+
+/// argon2id over memory the caller lends it; as a `PasswordHasher` it makes and checks
+/// PHC strings like `Argon2` itself does.
+struct InMemory<'m> {
+    params: Params,
+    memory: RefCell<&'m mut [Block]>,
+}
+
+impl PasswordHasher for InMemory<'_> {
+    type Params = Params;
+
+    fn hash_password<'a>(
+        &self,
+        password: &[u8],
+        salt: impl Into<Salt<'a>>,
+    ) -> argon2::password_hash::Result<PasswordHash<'a>> {
+        self.hash_password_customized(password, None, None, self.params.clone(), salt)
+    }
+
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        algorithm: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> argon2::password_hash::Result<PasswordHash<'a>> {
+        let algorithm = algorithm.map(Algorithm::try_from).transpose()?.unwrap_or_default();
+        let version = version.map(Version::try_from).transpose()?.unwrap_or_default();
+        let salt = salt.into();
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let mut memory = self.memory.borrow_mut();
+        let output = Output::init_with(params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN), |out| {
+            match memory.get_mut(..params.block_count()) {
+                Some(blocks) => argon2.hash_password_into_with_memory(password, salt_bytes, out, blocks),
+                // A stored hash made with more memory than today's: its own allocation.
+                None => argon2.hash_password_into(password, salt_bytes, out),
+            }
+            .map_err(Into::into)
+        })?;
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -37,8 +130,15 @@ pub enum Verified {
 
 impl Passwords {
     pub fn new(min_length: usize) -> Self {
+        Self::with_memory_reuse(min_length, true)
+    }
+
+    /// `reuse: false` allocates argon2's memory afresh for every hash (what the service
+    /// did before; `scripts/bench` compares the two).
+    pub fn with_memory_reuse(min_length: usize, reuse: bool) -> Self {
         let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("OWASP argon2 parameters are valid");
-        Passwords { min_length: min_length.max(8), argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) }
+        let memory = MemoryPool::new(params.block_count(), reuse);
+        Passwords { min_length: min_length.max(8), params, memory }
     }
 
     /// API.md's rules: length in characters (any Unicode), no composition rules, not too
@@ -97,32 +197,35 @@ impl Passwords {
     /// A PHC string with a fresh salt. Runs on the blocking pool: argon2 takes tens of
     /// milliseconds of CPU and must not stall the executor.
     pub async fn hash(&self, password: String) -> AppResult<String> {
-        let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2.hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-        })
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::internal(format!("argon2: {e}")))
+        let params = self.params.clone();
+        self.memory
+            .run(move |memory| {
+                let salt = SaltString::generate(&mut OsRng);
+                let hasher = InMemory { params, memory: RefCell::new(memory) };
+                hasher.hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+            })
+            .await?
+            .map_err(|e| AppError::internal(format!("argon2: {e}")))
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no
     /// account, so both cases cost the same.
     pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<Verified> {
-        let argon2 = self.argon2.clone();
+        let params = self.params.clone();
         let is_real = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        tokio::task::spawn_blocking(move || {
-            let hash = PasswordHash::new(&phc).map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
-            let matches = argon2.verify_password(password.as_bytes(), &hash).is_ok();
-            Ok(match (is_real && matches, needs_rehash(&argon2, &hash)) {
-                (false, _) => Verified::No,
-                (true, needs_rehash) => Verified::Yes { needs_rehash },
+        self.memory
+            .run(move |memory| {
+                let hash = PasswordHash::new(&phc).map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
+                let rehash = needs_rehash(&params, &hash);
+                let verifier = InMemory { params, memory: RefCell::new(memory) };
+                let matches = verifier.verify_password(password.as_bytes(), &hash).is_ok();
+                Ok(match (is_real && matches, rehash) {
+                    (false, _) => Verified::No,
+                    (true, needs_rehash) => Verified::Yes { needs_rehash },
+                })
             })
-        })
-        .await
-        .map_err(AppError::internal)?
+            .await?
     }
 }
 
@@ -140,8 +243,7 @@ fn check_strength(password: &str, related: &[&str]) -> Result<(), String> {
 }
 
 /// True when the stored hash was made with other parameters than today's.
-fn needs_rehash(argon2: &Argon2<'_>, hash: &PasswordHash<'_>) -> bool {
-    let current = argon2.params();
+fn needs_rehash(current: &Params, hash: &PasswordHash<'_>) -> bool {
     let stored = Params::try_from(hash).ok();
     hash.algorithm != Algorithm::Argon2id.ident()
         || stored.is_none_or(|p| {
@@ -161,7 +263,7 @@ mod tests {
     fn dummy_hash_uses_the_current_parameters() {
         let p = passwords();
         let hash = PasswordHash::new(DUMMY_HASH).unwrap();
-        assert!(!needs_rehash(&p.argon2, &hash));
+        assert!(!needs_rehash(&p.params, &hash));
     }
 
     #[tokio::test]
@@ -175,6 +277,25 @@ mod tests {
         );
         assert_eq!(p.verify("lantern-orbit-velvet-94".into(), Some(hash)).await.unwrap(), Verified::No);
         assert_eq!(p.verify("anything".into(), None).await.unwrap(), Verified::No);
+    }
+
+    /// Hashes made in reused memory are standard PHC strings, and the stock hasher's are
+    /// checked right on memory an earlier hash left dirty, with stronger parameters too.
+    #[tokio::test]
+    async fn reused_memory_agrees_with_the_stock_hasher() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let p = passwords();
+        let ours = p.hash("lantern-orbit-velvet-93".into()).await.unwrap();
+        let stock = Argon2::default();
+        assert!(stock.verify_password(b"lantern-orbit-velvet-93", &PasswordHash::new(&ours).unwrap()).is_ok());
+        let salt = SaltString::generate(&mut OsRng);
+        for params in [p.params.clone(), Params::new(MEMORY_KIB * 2, 1, 1, None).unwrap()] {
+            let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let theirs = stock.hash_password(b"lantern-orbit-velvet-93", &salt).unwrap().to_string();
+            let verified = p.verify("lantern-orbit-velvet-93".into(), Some(theirs.clone())).await.unwrap();
+            assert!(matches!(verified, Verified::Yes { .. }), "{theirs}");
+            assert_eq!(p.verify("lantern-orbit-velvet-94".into(), Some(theirs)).await.unwrap(), Verified::No);
+        }
     }
 
     #[tokio::test]
