@@ -400,28 +400,40 @@ async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> 
     Ok(())
 }
 
-/// Login through the handler with argon2's memory allocated per hash (as before) and
-/// reused (as now), interleaved.
+/// Medians of two login attempts timed in turn, `rounds` times each, so both see the same
+/// machine; `check` holds each answer to what the attempt must get.
+async fn interleaved(
+    rounds: usize,
+    attempts: [(&axum::Router, &Value); 2],
+    check: impl Fn(&Value),
+) -> Result<(Duration, Duration), BoxError> {
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for ((app, body), times) in attempts.iter().zip(&mut times) {
+            let t = Instant::now();
+            let answer = call(app, "POST", "/api/auth/login", Some((*body).clone()), None).await?;
+            times.push(t.elapsed());
+            check(&answer);
+        }
+    }
+    let [first, second] = times;
+    Ok((median(first), median(second)))
+}
+
+/// Login through the handler with argon2's memory reused (as now) and allocated per
+/// hash (as before).
 async fn login_memory_change(state: &AppState, rows: &mut Vec<Row>) -> Result<(), BoxError> {
     let mut allocating = state.clone();
     allocating.passwords = std::sync::Arc::new(Passwords::with_memory_reuse(12, false));
     let (before, after) = (local_server::app(allocating), local_server::app(state.clone()));
-    let (mut allocated, mut reused) = (Vec::new(), Vec::new());
     let body = json!({ "identifier": "bench_user", "password": PASSWORD });
-    for _ in 0..LOGINS {
-        for (app, times) in [(&before, &mut allocated), (&after, &mut reused)] {
-            let t = Instant::now();
-            let answer = call(app, "POST", "/api/auth/login", Some(body.clone()), None).await?;
-            times.push(t.elapsed());
-            assert!(answer["accessToken"].is_string(), "login failed: {answer}");
-        }
-    }
-    let (b, a) = (median(allocated), median(reused));
+    let signed_in = |answer: &Value| assert!(answer["accessToken"].is_string(), "login failed: {answer}");
+    let (reused, allocated) = interleaved(LOGINS, [(&after, &body), (&before, &body)], signed_in).await?;
     rows.push(Row {
         figure: format!("login, argon2 memory reused, median of {LOGINS}"),
-        value: ms(a),
-        floor: format!("allocated per hash {}", ms(b)),
-        ratio: ratio(a, b),
+        value: ms(reused),
+        floor: format!("allocated per hash {}", ms(allocated)),
+        ratio: ratio(reused, allocated),
         target: "≤ 1.05",
     });
     Ok(())
@@ -430,25 +442,10 @@ async fn login_memory_change(state: &AppState, rows: &mut Vec<Row>) -> Result<()
 /// A wrong password for an existing account beside an unknown identifier, interleaved:
 /// the contract promises both answer in about the same time.
 async fn wrong_password_vs_unknown(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> {
-    let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
-    let attempts = [
-        (json!({ "identifier": "bench_user", "password": "not-the-password-at-all" }), 0),
-        (json!({ "identifier": "nobody_by_this_name", "password": "not-the-password-at-all" }), 1),
-    ];
-    for _ in 0..FAILED_LOGINS {
-        for (body, which) in &attempts {
-            let t = Instant::now();
-            let answer = call(app, "POST", "/api/auth/login", Some(body.clone()), None).await?;
-            let took = t.elapsed();
-            assert_eq!(answer["error"]["code"], "INVALID_CREDENTIALS", "{answer}");
-            if *which == 0 {
-                wrong.push(took)
-            } else {
-                unknown.push(took)
-            }
-        }
-    }
-    let (w, u) = (median(wrong), median(unknown));
+    let wrong = json!({ "identifier": "bench_user", "password": "not-the-password-at-all" });
+    let unknown = json!({ "identifier": "nobody_by_this_name", "password": "not-the-password-at-all" });
+    let refused = |answer: &Value| assert_eq!(answer["error"]["code"], "INVALID_CREDENTIALS", "{answer}");
+    let (w, u) = interleaved(FAILED_LOGINS, [(app, &wrong), (app, &unknown)], refused).await?;
     rows.push(Row {
         figure: format!("wrong password on an existing account, median of {FAILED_LOGINS}"),
         value: ms(w),
@@ -477,7 +474,6 @@ fn login_memory(bin_dir: &Path, vars: &[(String, String)], rows: &mut Vec<Row>) 
         }
         Ok(())
     })?;
-    let mb = |kb: u64| format!("{:.1} MB", kb as f64 / 1024.0);
     for (figure, kb) in
         [("after 100 sequential logins", sequential), ("after 10 bursts of 8 concurrent logins", bursts)]
     {
@@ -568,27 +564,12 @@ fn throughput(
         });
         return Ok(());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut server = Command::new(bin_dir.join("local-server"))
-        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOCAL_NOTIFY", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            let _ = server.kill();
-            return Err("the local server did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let service = wrk(&format!("{base}/api/users/{user_id}"), None)?;
-    let rss = peak_rss(server.id()).unwrap_or_default();
-    let _ = server.kill();
-    let _ = server.wait();
+    let mut service = 0.0;
+    let rss_kb = with_local_server(bin_dir, vars, |port| {
+        service = wrk(&format!("http://127.0.0.1:{port}/api/users/{user_id}"), None)?;
+        Ok(())
+    })?;
+    let rss = mb(rss_kb);
     let script = work.join("getitem.lua");
     let body = json!({ "TableName": table, "Key": { "PK": { "S": format!("USER#{user_id}") }, "SK": { "S": "PROFILE" } }, "ConsistentRead": true });
     std::fs::write(
@@ -629,7 +610,11 @@ fn wrk(url: &str, script: Option<&Path>) -> Result<f64, BoxError> {
 }
 
 fn peak_rss(pid: u32) -> Option<String> {
-    peak_rss_kb(pid).map(|kb| format!("{:.1} MB", kb as f64 / 1024.0))
+    peak_rss_kb(pid).map(mb)
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
 }
 
 /// A process's peak resident memory so far (`VmHWM`), in KiB.
