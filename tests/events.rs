@@ -52,6 +52,7 @@ async fn every_event_file_is_answered_by_its_function() {
     let app = TestApp::new().await;
     let (mut access_token, mut refresh_token) = (String::new(), String::new());
     let (mut first_session, mut first_user, mut latest_user) = (String::new(), String::new(), String::new());
+    let (mut totp_secret, mut mfa_token) = (String::new(), String::new());
     for entry in entries {
         let file = entry["event"].as_str().unwrap();
         let expected = StatusCode::from_u16(entry["status"].as_u64().unwrap() as u16).unwrap();
@@ -64,7 +65,14 @@ async fn every_event_file_is_answered_by_its_function() {
                 text = text.replace(placeholder, &app.outbox_token(kind, &latest_user).await);
             }
         }
+        if text.contains("REPLACE_WITH_TOTP_CODE") {
+            // Each code is accepted once: the next one comes from the next time step.
+            app.advance(chrono::Duration::seconds(shared::domain::mfa::STEP_SECS));
+            let code = shared::domain::mfa::authenticator_code(&totp_secret, app.state.now()).unwrap();
+            text = text.replace("REPLACE_WITH_TOTP_CODE", &code);
+        }
         let text = text
+            .replace("REPLACE_WITH_MFA_TOKEN", &mfa_token)
             .replace("REPLACE_WITH_ACCESS_TOKEN", &access_token)
             .replace("REPLACE_WITH_REFRESH_TOKEN", &refresh_token)
             .replace("REPLACE_WITH_OTHER_SESSION_ID", &first_session)
@@ -91,6 +99,8 @@ async fn every_event_file_is_answered_by_its_function() {
             event["requestContext"]["requestId"].as_str().unwrap(),
             "{file}: the API Gateway request id is the response's"
         );
+        totp_secret = body["secret"].as_str().map_or(totp_secret, str::to_owned);
+        mfa_token = body["mfaToken"].as_str().map_or(mfa_token, str::to_owned);
         if let (Some(access), Some(refresh)) = (body["accessToken"].as_str(), body["refreshToken"].as_str()) {
             access_token = access.to_owned();
             latest_user = body["user"]["id"].as_str().map_or(latest_user, str::to_owned);

@@ -7,6 +7,7 @@ mod envelope;
 mod events;
 mod hostile_input;
 mod local_server;
+mod mfa;
 mod notify;
 mod openapi;
 mod rate_limits;

@@ -121,6 +121,7 @@ async fn every_kind_of_message_reaches_ses_with_its_subject_and_link_and_leaves_
             ("Sample O'Friend (@sample_friend) now follows you", Some("/users/5a3f0c1e-0000-4000-8000-000000000002")),
         ),
         ("follow_request", ("Sample O'Friend (@sample_friend) asked to follow you", Some("/follow-requests"))),
+        ("mfa_changed", ("Your two-step sign-in changed", Some("/settings/security"))),
     ]);
     assert_eq!(records(&event).len(), expected.len(), "one record of each kind");
     for record in records(&event) {

@@ -49,7 +49,7 @@ async fn auth_endpoints() {
         &app,
         "login from a known device",
         StatusCode::OK,
-        &[("BatchGetItem", 1), ("UpdateItem", 2), ("GetItem", 2), ("PutItem", 1)],
+        &[("BatchGetItem", 2), ("UpdateItem", 2), ("GetItem", 1), ("PutItem", 1)],
         r,
     )
     .await;
@@ -59,13 +59,13 @@ async fn auth_endpoints() {
         &app,
         "login, no device token",
         StatusCode::OK,
-        &[("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2), ("PutItem", 2)],
+        &[("BatchGetItem", 2), ("UpdateItem", 3), ("GetItem", 1), ("PutItem", 2)],
         r,
     )
     .await;
     let wrong = json!({ "identifier": "counted", "password": "not-the-password-at-all" });
     let r = call(&app, Method::POST, "/api/auth/login", Some(wrong), None).await;
-    let counts = [("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2)];
+    let counts = [("BatchGetItem", 2), ("UpdateItem", 3), ("GetItem", 1)];
     expect_calls(&app, "login, wrong password", StatusCode::UNAUTHORIZED, &counts, r).await;
     let unknown = json!({ "identifier": "nobody", "password": PASSWORD });
     let r = call(&app, Method::POST, "/api/auth/login", Some(unknown), None).await;
@@ -73,7 +73,7 @@ async fn auth_endpoints() {
         &app,
         "login, unknown user (the same calls as a wrong password)",
         StatusCode::UNAUTHORIZED,
-        &[("BatchGetItem", 1), ("UpdateItem", 3), ("GetItem", 2)],
+        &[("BatchGetItem", 2), ("UpdateItem", 3), ("GetItem", 1)],
         r,
     )
     .await;
@@ -193,7 +193,7 @@ async fn users_endpoints() {
         &app,
         "reactivate",
         StatusCode::OK,
-        &[("BatchGetItem", 1), ("UpdateItem", 2), ("GetItem", 2), ("TransactWriteItems", 1)],
+        &[("BatchGetItem", 2), ("UpdateItem", 2), ("GetItem", 1), ("TransactWriteItems", 1)],
         r,
     )
     .await;
@@ -250,4 +250,46 @@ async fn a_full_page_of_followers() {
     // The listed users' relations to the viewer: 4 keys each, so 20 of them fit one request.
     let r = call(&app, Method::GET, &format!("/api/social/{}/followers", star.id), None, Some(&onlooker)).await;
     expect_calls(&app, "a page of 20 followers", StatusCode::OK, &[("BatchGetItem", 3), ("Query", 1)], r).await;
+}
+
+#[tokio::test]
+async fn second_factor_endpoints() {
+    let app = TestApp::new().await;
+    app.freeze();
+    let user = app.user("counted").await;
+    let r =
+        call(&app, Method::POST, "/api/auth/mfa/totp/enroll", Some(json!({ "password": PASSWORD })), Some(&user)).await;
+    let secret = r.body["secret"].as_str().unwrap_or_default().to_owned();
+    expect_calls(&app, "enroll", StatusCode::OK, &[("BatchGetItem", 1), ("GetItem", 1), ("PutItem", 1)], r).await;
+    let confirm = json!({ "code": app.code(&secret, 0) });
+    let r = call(&app, Method::POST, "/api/auth/mfa/totp/confirm", Some(confirm), Some(&user)).await;
+    let user = User { token: r.body["accessToken"].as_str().unwrap_or_default().to_owned(), ..user };
+    let confirmed = [("BatchGetItem", 1), ("TransactWriteItems", 1), ("Query", 1)];
+    expect_calls(&app, "confirm", StatusCode::OK, &confirmed, r).await;
+    let r = call(&app, Method::GET, "/api/auth/mfa", None, Some(&user)).await;
+    expect_calls(&app, "status", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
+    app.advance(chrono::Duration::seconds(shared::domain::mfa::STEP_SECS));
+
+    let login = json!({ "identifier": "counted", "password": PASSWORD });
+    let r = call(&app, Method::POST, "/api/auth/login", Some(login), None).await;
+    let mfa_token = r.body["mfaToken"].as_str().unwrap_or_default().to_owned();
+    // Like a sign-in, up to the session: the challenge is put instead.
+    let challenged = [("BatchGetItem", 2), ("UpdateItem", 2), ("GetItem", 1), ("PutItem", 1)];
+    expect_calls(&app, "login with MFA", StatusCode::OK, &challenged, r).await;
+    let verify = json!({ "mfaToken": mfa_token, "code": app.code(&secret, 0) });
+    let r = call(&app, Method::POST, "/api/auth/mfa/verify", Some(verify), None).await;
+    // The attempt and the address's limit; the account, factor and code limits; the
+    // step; the session with the challenge's end.
+    let verified = [("UpdateItem", 3), ("BatchGetItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)];
+    expect_calls(&app, "mfa verify", StatusCode::OK, &verified, r).await;
+
+    let regenerate = json!({ "code": app.code(&secret, 1) });
+    let r = call(&app, Method::POST, "/api/auth/mfa/recovery-codes", Some(regenerate), Some(&user)).await;
+    let recovery = r.body["recoveryCodes"][0].as_str().unwrap_or_default().to_owned();
+    let regenerated = [("BatchGetItem", 1), ("GetItem", 1), ("UpdateItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "regenerate recovery codes", StatusCode::OK, &regenerated, r).await;
+    let disable = json!({ "password": PASSWORD, "recoveryCode": recovery });
+    let r = call(&app, Method::POST, "/api/auth/mfa/disable", Some(disable), Some(&user)).await;
+    let disabled = [("BatchGetItem", 1), ("GetItem", 2), ("UpdateItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "disable", StatusCode::OK, &disabled, r).await;
 }

@@ -18,7 +18,13 @@ async fn keys_load_from_secrets_manager_once_configured() {
     assert_eq!(keys.keys[0].kid, test_keys().keys[0].kid);
     let tokens = Tokens::new(&keys, &config).unwrap();
     let token = tokens
-        .issue(tokens::Subject { user_id: "u", session_id: "s", username: "vault", email_verified: false })
+        .issue(tokens::Subject {
+            user_id: "u",
+            session_id: "s",
+            username: "vault",
+            email_verified: false,
+            aal: Default::default(),
+        })
         .unwrap();
     assert_eq!(tokens.verify(&token).unwrap().username, "vault");
 }
@@ -88,7 +94,13 @@ async fn verifying_functions_load_the_public_keys_and_cannot_sign() {
     let config = config_with(&[("JWT_PUBLIC_KEYS_SECRET_ID", &name)]);
     let verifier = tokens::load(&config, &sdk_config("MOTO_ENDPOINT")).await.unwrap();
     let signer = Tokens::new(test_keys(), &config).unwrap();
-    let subject = || tokens::Subject { user_id: "u", session_id: "s", username: "reader", email_verified: true };
+    let subject = || tokens::Subject {
+        user_id: "u",
+        session_id: "s",
+        username: "reader",
+        email_verified: true,
+        aal: Default::default(),
+    };
     let token = signer.issue(subject()).unwrap();
     assert_eq!(verifier.verify(&token).unwrap().username, "reader");
     assert!(verifier.issue(subject()).is_err(), "no signing key to sign with");
@@ -98,4 +110,26 @@ async fn verifying_functions_load_the_public_keys_and_cannot_sign() {
     client.create_secret().name(&empty).secret_string(r#"{"keys":[]}"#).send().await.unwrap();
     let config = config_with(&[("JWT_PUBLIC_KEYS_SECRET_ID", &empty)]);
     assert!(tokens::load(&config, &sdk_config("MOTO_ENDPOINT")).await.is_err(), "an empty set refuses to start");
+}
+
+/// The second-factor key: from its own secret in AWS (the auth function's), none in a
+/// function that only verifies tokens, and refused when too short.
+#[tokio::test]
+async fn the_second_factor_key_loads_from_its_own_secret_for_the_signing_function_alone() {
+    let client = secrets_client();
+    let name = format!("user-service/mfa-{}", uuid::Uuid::new_v4());
+    client.create_secret().name(&name).secret_string("B".repeat(64)).send().await.unwrap();
+    let config = config_with(&[("MFA_KEY_SECRET_ID", &name)]);
+    let vault = shared::vault::load(&config, &sdk_config("MOTO_ENDPOINT")).await.unwrap().expect("a vault");
+    let sealed = vault.seal("u", b"secret").unwrap();
+    assert_eq!(shared::vault::Vault::new("B".repeat(64).as_bytes()).open("u", &sealed).unwrap(), b"secret");
+
+    let verifier = config_with(&[("JWT_PUBLIC_KEYS_SECRET_ID", "public-keys")]);
+    assert!(shared::vault::load(&verifier, &sdk_config("MOTO_ENDPOINT")).await.unwrap().is_none());
+
+    let short = format!("user-service/mfa-short-{}", uuid::Uuid::new_v4());
+    client.create_secret().name(&short).secret_string("too short").send().await.unwrap();
+    let config = config_with(&[("MFA_KEY_SECRET_ID", &short)]);
+    let err = shared::vault::load(&config, &sdk_config("MOTO_ENDPOINT")).await.err().expect("refused");
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
 }

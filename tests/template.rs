@@ -107,6 +107,12 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/auth/sessions",
             "/api/auth/sessions/{sessionId}",
             "/api/auth/reactivate",
+            "/api/auth/mfa",
+            "/api/auth/mfa/totp/enroll",
+            "/api/auth/mfa/totp/confirm",
+            "/api/auth/mfa/verify",
+            "/api/auth/mfa/recovery-codes",
+            "/api/auth/mfa/disable",
             "/.well-known/jwks.json",
             "/.well-known/openid-configuration",
         ],
@@ -306,7 +312,16 @@ fn sign_in_and_refresh_routes_have_budgets_of_their_own() {
         let rate = intrinsic(&limits["ThrottlingRateLimit"], "Ref");
         assert!(template["Parameters"].get(rate.as_str()).is_some(), "{rate} is a parameter");
     }
-    for path in ["register", "login", "reactivate", "forgot-password", "reset-password", "verify-email", "refresh"] {
+    for path in [
+        "register",
+        "login",
+        "reactivate",
+        "forgot-password",
+        "reset-password",
+        "verify-email",
+        "refresh",
+        "mfa/verify",
+    ] {
         assert!(settings.contains_key(format!("ANY /api/auth/{path}").as_str()), "{path} has its own budget");
     }
 }
@@ -356,6 +371,9 @@ fn only_the_auth_function_can_read_the_private_signing_keys() {
         assert_eq!(variables.get("JWT_PUBLIC_KEYS_SECRET_ID").is_some(), !may_sign, "{function}");
         let policy = serde_yaml::to_string(&props["Policies"]).unwrap();
         assert_eq!(policy.contains("!Ref SigningKeys"), may_sign, "{function}: {policy}");
+        // The second-factor key goes with signing: the auth function alone.
+        assert_eq!(variables.get("MFA_KEY_SECRET_ID").is_some(), may_sign, "{function}");
+        assert_eq!(policy.contains("!Ref MfaKey"), may_sign, "{function}: {policy}");
     }
     for function in ["CleanupFunction", "NotifyFunction"] {
         let policy = serde_yaml::to_string(&resource(&template, function)["Properties"]["Policies"]).unwrap();

@@ -137,7 +137,13 @@ async fn tokens_of_another_issuer_configuration_are_refused() {
     app.register("crossover").await;
     let other = Tokens::new(test_keys(), &config_with(&[("JWT_AUDIENCE", "other-audience")])).unwrap();
     let token = other
-        .issue(shared::tokens::Subject { user_id: "u", session_id: "s", username: "crossover", email_verified: false })
+        .issue(shared::tokens::Subject {
+            user_id: "u",
+            session_id: "s",
+            username: "crossover",
+            email_verified: false,
+            aal: Default::default(),
+        })
         .unwrap();
     assert_eq!(app.get("/api/auth/me", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
 }
@@ -149,8 +155,13 @@ async fn every_key_of_the_set_verifies_and_the_first_signs() {
     let config = config_with(&[]);
     let before = Tokens::new(&PrivateJwkSet { keys: vec![old.clone()] }, &config).unwrap();
     let after = Tokens::new(&PrivateJwkSet { keys: vec![new.clone(), old] }, &config).unwrap();
-    let subject =
-        || shared::tokens::Subject { user_id: "u", session_id: "s", username: "rotator", email_verified: true };
+    let subject = || shared::tokens::Subject {
+        user_id: "u",
+        session_id: "s",
+        username: "rotator",
+        email_verified: true,
+        aal: Default::default(),
+    };
     let old_token = before.issue(subject()).unwrap();
     let new_token = after.issue(subject()).unwrap();
     assert_eq!(jsonwebtoken::decode_header(&new_token).unwrap().kid.as_deref(), Some(new.kid.as_str()));

@@ -70,6 +70,7 @@ async fn main() -> Result<(), BoxError> {
         ("TABLE_NAME", table.clone()),
         ("JWT_KEYS_FILE", key_file.display().to_string()),
         ("CURSOR_KEY_FILE", work.join("cursor-key").display().to_string()),
+        ("MFA_KEY_FILE", work.join("mfa-key").display().to_string()),
         ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "100000/60".into()),
         ("RATE_LIMIT_LOGIN_PER_IP", "100000/60".into()),
         ("RATE_LIMIT_REGISTER_PER_IP", "100000/60".into()),
@@ -89,7 +90,8 @@ async fn main() -> Result<(), BoxError> {
     let keys = tokens::key_set_from_file(&key_file)?;
     let store = Store::new(&sdk, table.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
     let cursor_secret = shared::cursor::load_secret(&config, &sdk).await?;
-    let state = AppState::new(config, store, &keys, &cursor_secret)?;
+    let vault = shared::vault::load(&config, &sdk).await?;
+    let state = AppState::new(config, store, &keys, &cursor_secret)?.with_vault(vault);
     let app = local_server::app(state.clone());
     let user_id = register(&app, "bench_user", "bench@example.org").await?;
     // Someone to look at: the relationship to oneself is refused without a read.
@@ -99,6 +101,7 @@ async fn main() -> Result<(), BoxError> {
         session_id: "bench",
         username: "bench_user",
         email_verified: false,
+        aal: Default::default(),
     })?;
 
     let mut rows = Vec::new();
@@ -113,7 +116,7 @@ async fn main() -> Result<(), BoxError> {
             ("RUST_LOG".into(), "warn".into()),
         ])
         .collect();
-    // BENCH_ONLY=cold,warm,login,cpu,memory,throughput,size runs a part (all when unset).
+    // BENCH_ONLY=cold,warm,login,mfa,cpu,memory,throughput,size runs a part (all when unset).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("cold") {
@@ -126,6 +129,9 @@ async fn main() -> Result<(), BoxError> {
         login(&app, &mut rows).await?;
         login_memory_change(&state, &mut rows).await?;
         wrong_password_vs_unknown(&app, &mut rows).await?;
+    }
+    if wanted("mfa") {
+        second_factor(&app, &state, &mut rows).await?;
     }
     if wanted("memory") {
         login_memory(&bin_dir, &child_env, &mut rows)?;
@@ -332,7 +338,13 @@ async fn cpu_work(state: &AppState, rows: &mut Vec<Row>) -> Result<(), BoxError>
         (
             "access token signing (RS256)",
             Box::new(|| {
-                let subject = Subject { user_id: "u", session_id: "s", username: "bench_user", email_verified: true };
+                let subject = Subject {
+                    user_id: "u",
+                    session_id: "s",
+                    username: "bench_user",
+                    email_verified: true,
+                    aal: Default::default(),
+                };
                 drop(state.tokens.issue(subject));
             }),
         ),
@@ -397,6 +409,57 @@ async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> 
             target: "",
         });
     }
+    Ok(())
+}
+
+/// `mfa/verify` beside a plain login, in turn: the second step runs no argon2, only
+/// the code check and DynamoDB writes. Each verify takes a fresh challenge (a login of
+/// an account with MFA on, not timed) and a code of a later time step (the service's
+/// clock moves a step on each round: a code is accepted once).
+async fn second_factor(app: &axum::Router, state: &AppState, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    register(app, "bench_mfa", "mfa@example.org").await?;
+    let signed_in =
+        call(app, "POST", "/api/auth/login", Some(json!({ "identifier": "bench_mfa", "password": PASSWORD })), None)
+            .await?;
+    let token = signed_in["accessToken"].as_str().ok_or_else(|| format!("login failed: {signed_in}"))?;
+    let enroll =
+        call(app, "POST", "/api/auth/mfa/totp/enroll", Some(json!({ "password": PASSWORD })), Some(token)).await?;
+    let secret = enroll["secret"].as_str().ok_or_else(|| format!("enroll failed: {enroll}"))?.to_owned();
+    let code = || shared::domain::mfa::authenticator_code(&secret, state.now()).unwrap_or_default();
+    let confirm = call(app, "POST", "/api/auth/mfa/totp/confirm", Some(json!({ "code": code() })), Some(token)).await?;
+    if !confirm["accessToken"].is_string() {
+        return Err(format!("confirm failed: {confirm}").into());
+    }
+    let plain = json!({ "identifier": "bench_user", "password": PASSWORD });
+    let with_mfa = json!({ "identifier": "bench_mfa", "password": PASSWORD });
+    let (mut logins, mut verifies) = (Vec::new(), Vec::new());
+    for round in 0..LOGIN_WARM_UP + LOGINS {
+        state.store.clock().advance(chrono::Duration::seconds(shared::domain::mfa::STEP_SECS));
+        let challenge = call(app, "POST", "/api/auth/login", Some(with_mfa.clone()), None).await?;
+        let mfa_token = challenge["mfaToken"].as_str().ok_or_else(|| format!("no challenge: {challenge}"))?;
+        let body = json!({ "mfaToken": mfa_token, "code": code() });
+        let t = Instant::now();
+        let verified = call(app, "POST", "/api/auth/mfa/verify", Some(body), None).await?;
+        let verify = t.elapsed();
+        let t = Instant::now();
+        let login = call(app, "POST", "/api/auth/login", Some(plain.clone()), None).await?;
+        let plain_login = t.elapsed();
+        if !verified["accessToken"].is_string() || !login["accessToken"].is_string() {
+            return Err(format!("a sign-in failed: {verified} {login}").into());
+        }
+        if round >= LOGIN_WARM_UP {
+            verifies.push(verify);
+            logins.push(plain_login);
+        }
+    }
+    let (v, l) = (median(verifies), median(logins));
+    rows.push(Row {
+        figure: format!("mfa/verify, median of {LOGINS}"),
+        value: ms(v),
+        floor: format!("login {}", ms(l)),
+        ratio: ratio(v, l),
+        target: "≤ 0.30",
+    });
     Ok(())
 }
 

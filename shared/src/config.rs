@@ -32,6 +32,13 @@ pub struct Config {
     pub cursor_key_secret_id: Option<String>,
     /// `CURSOR_KEY_FILE`: the local cursor key, generated on first run when no secret is set.
     pub cursor_key_file: PathBuf,
+    /// `MFA_KEY_SECRET_ID`: the Secrets Manager secret of the key that seals second-factor
+    /// secrets in AWS (the `auth` function's alone).
+    pub mfa_key_secret_id: Option<String>,
+    /// `MFA_KEY_FILE`: the local second-factor key, generated on first run when no secret is set.
+    pub mfa_key_file: PathBuf,
+    /// `TOTP_ISSUER`: the name authenticator apps show beside the account.
+    pub totp_issuer: String,
     /// `DYNAMODB_TIMEOUT_MS`: the bound on one DynamoDB call, retries included.
     pub dynamodb_timeout_ms: u64,
     /// `REFRESH_GRACE_SECONDS`: how long a rotated refresh token may be presented again
@@ -91,6 +98,9 @@ impl Config {
             jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
             cursor_key_secret_id: lookup("CURSOR_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
             cursor_key_file: PathBuf::from(text("CURSOR_KEY_FILE", ".local/cursor-key")),
+            mfa_key_secret_id: lookup("MFA_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            mfa_key_file: PathBuf::from(text("MFA_KEY_FILE", ".local/mfa-key")),
+            totp_issuer: text("TOTP_ISSUER", "Social"),
             dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
             cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
@@ -132,6 +142,10 @@ impl Config {
                     )?,
                     verification_per_user: limit("RATE_LIMIT_VERIFICATION_PER_USER", defaults.verification_per_user)?,
                     token_attempts_per_ip: limit("RATE_LIMIT_TOKEN_ATTEMPTS_PER_IP", defaults.token_attempts_per_ip)?,
+                    mfa_failures_per_account: limit(
+                        "RATE_LIMIT_MFA_FAILURES_PER_ACCOUNT",
+                        defaults.mfa_failures_per_account,
+                    )?,
                 }
             },
         })

@@ -9,7 +9,6 @@
 //! nothing about the signing key, and rotating either leaves the other alone.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -73,36 +72,8 @@ impl Cursors {
 /// The cursor secret: from Secrets Manager when `CURSOR_KEY_SECRET_ID` is set (the
 /// template generates it), else from the local file, generated on first run.
 pub async fn load_secret(config: &Config, aws: &aws_config::SdkConfig) -> Result<Vec<u8>, BoxError> {
-    let secret = match &config.cursor_key_secret_id {
-        Some(id) => {
-            let client = aws_sdk_secretsmanager::Client::new(aws);
-            crate::tokens::secret_text(&client, id, "cursor-key").await?.into_bytes()
-        }
-        None => secret_from_file(&config.cursor_key_file)?,
-    };
-    if secret.len() < MIN_SECRET_BYTES {
-        return Err(format!("the cursor key must hold at least {MIN_SECRET_BYTES} bytes").into());
-    }
-    Ok(secret)
-}
-
-/// Reads the key file, or writes 32 random bytes (hex, owner-only) on first run.
-fn secret_from_file(path: &Path) -> Result<Vec<u8>, BoxError> {
-    if path.exists() {
-        return Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec());
-    }
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    match crate::tokens::write_new_private_file(path, &hex) {
-        Ok(()) => tracing::info!(path = %path.display(), "generated a new local cursor key"),
-        // Another process of this machine wrote it first: use theirs.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec())
-        }
-        Err(err) => return Err(err.into()),
-    }
-    Ok(hex.into_bytes())
+    let id = config.cursor_key_secret_id.as_deref();
+    crate::tokens::service_secret(aws, id, &config.cursor_key_file, "cursor key", MIN_SECRET_BYTES).await
 }
 
 #[cfg(test)]

@@ -34,12 +34,16 @@ pub enum AppError {
     InvalidCredentials,
     #[error("the token is unknown, used or expired")]
     InvalidToken,
+    #[error("the code is wrong or already used")]
+    InvalidCode,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("the email address is not verified")]
     EmailNotVerified,
     #[error("the account is deactivated")]
     AccountDeactivated,
+    #[error("this needs a session that passed the second factor")]
+    MfaRequired,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -50,6 +54,12 @@ pub enum AppError {
     EmailTaken,
     #[error("this user is already reported")]
     AlreadyReported,
+    #[error("a second factor is already on")]
+    MfaAlreadyEnabled,
+    #[error("{0}")]
+    MfaNotEnabled(&'static str),
+    #[error("the state changed under the request; try again")]
+    Conflict,
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("the request body must be application/json")]
@@ -75,11 +85,13 @@ impl AppError {
         use AppError::*;
         match self {
             Validation(_) | InvalidJson(_) | InvalidCursor => StatusCode::BAD_REQUEST,
-            Unauthorized | InvalidCredentials | InvalidToken => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | EmailNotVerified | AccountDeactivated => StatusCode::FORBIDDEN,
+            Unauthorized | InvalidCredentials | InvalidToken | InvalidCode => StatusCode::UNAUTHORIZED,
+            Forbidden(_) | EmailNotVerified | AccountDeactivated | MfaRequired => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | EmailTaken | AlreadyReported => StatusCode::CONFLICT,
+            UsernameTaken | EmailTaken | AlreadyReported | MfaAlreadyEnabled | MfaNotEnabled(_) | Conflict => {
+                StatusCode::CONFLICT
+            }
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -97,14 +109,19 @@ impl AppError {
             Unauthorized => "UNAUTHORIZED",
             InvalidCredentials => "INVALID_CREDENTIALS",
             InvalidToken => "INVALID_TOKEN",
+            InvalidCode => "INVALID_CODE",
             Forbidden(_) => "FORBIDDEN",
             EmailNotVerified => "EMAIL_NOT_VERIFIED",
             AccountDeactivated => "ACCOUNT_DEACTIVATED",
+            MfaRequired => "MFA_REQUIRED",
             NotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",
             UsernameTaken => "USERNAME_TAKEN",
             EmailTaken => "EMAIL_TAKEN",
             AlreadyReported => "ALREADY_REPORTED",
+            MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
+            MfaNotEnabled(_) => "MFA_NOT_ENABLED",
+            Conflict => "CONFLICT",
             PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             RateLimited { .. } => "RATE_LIMITED",

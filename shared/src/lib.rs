@@ -18,6 +18,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod vault;
 
 pub use error::{AppError, AppResult};
 pub use state::AppState;
@@ -33,7 +34,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["config", "password"],
     &["tokens"],
     &["store"],
-    &["cursor"],
+    &["cursor", "vault"],
     &["state"],
     &["services"],
     &["http"],

@@ -61,6 +61,7 @@ pub struct RateLimits {
     pub forgot_password_per_ip: Limit,
     pub verification_per_user: Limit,
     pub token_attempts_per_ip: Limit,
+    pub mfa_failures_per_account: Limit,
 }
 
 impl Default for RateLimits {
@@ -81,6 +82,9 @@ impl Default for RateLimits {
             forgot_password_per_ip: Limit::new(10, 3600),
             verification_per_user: Limit::new(5, 3600),
             token_attempts_per_ip: Limit::new(30, 300),
+            // Wrong second-factor codes: with three codes right at any time, ten guesses
+            // an hour give a password thief one chance in 33,000 per hour.
+            mfa_failures_per_account: Limit::new(10, 3600),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::error::BoxError;
 use crate::password::Passwords;
 use crate::store::Store;
 use crate::tokens::{self, PrivateJwkSet, Tokens};
+use crate::vault::Vault;
 
 /// Everything a handler needs, built once per container (cold start) and shared.
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub passwords: Arc<Passwords>,
     pub cursors: Arc<Cursors>,
+    /// The second-factor key; none in the functions that never see a second factor.
+    pub vault: Option<Arc<Vault>>,
 }
 
 impl AppState {
@@ -38,7 +41,13 @@ impl AppState {
             tokens: Arc::new(tokens),
             passwords: Arc::new(passwords),
             cursors: Arc::new(cursors),
+            vault: None,
         }
+    }
+
+    /// The same state with (or without) the second-factor key.
+    pub fn with_vault(self, vault: Option<Vault>) -> Self {
+        AppState { vault: vault.map(Arc::new), ..self }
     }
 
     /// The production path: configuration from the environment, AWS clients from the
@@ -48,8 +57,11 @@ impl AppState {
         let config = Config::from_env()?;
         let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
-        let (tokens, cursor_secret) =
-            tokio::try_join!(tokens::load(&config, &aws), crate::cursor::load_secret(&config, &aws))?;
-        Ok(AppState::with_tokens(config, store, tokens, &cursor_secret))
+        let (tokens, cursor_secret, vault) = tokio::try_join!(
+            tokens::load(&config, &aws),
+            crate::cursor::load_secret(&config, &aws),
+            crate::vault::load(&config, &aws)
+        )?;
+        Ok(AppState::with_tokens(config, store, tokens, &cursor_secret).with_vault(vault))
     }
 }

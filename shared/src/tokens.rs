@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::config::Config;
 use crate::domain::client::Caller;
+use crate::domain::mfa::Aal;
 use crate::error::{AppError, AppResult, BoxError};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -155,6 +156,12 @@ pub struct AccessClaims {
     pub username: String,
     #[serde(rename = "emailVerified")]
     pub email_verified: bool,
+    /// `aal1` after a password, `aal2` after a second factor (absent: `aal1`).
+    #[serde(default)]
+    pub aal: Aal,
+    /// RFC 8176 methods: `["pwd"]` or `["pwd", "otp"]`.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 impl From<AccessClaims> for Caller {
@@ -164,6 +171,7 @@ impl From<AccessClaims> for Caller {
             session_id: claims.sid,
             username: claims.username,
             email_verified: claims.email_verified,
+            aal: claims.aal,
         }
     }
 }
@@ -186,6 +194,7 @@ pub struct Subject<'a> {
     pub session_id: &'a str,
     pub username: &'a str,
     pub email_verified: bool,
+    pub aal: Aal,
 }
 
 impl Tokens {
@@ -248,9 +257,15 @@ impl Tokens {
         let tokens = Arc::clone(self);
         let (user_id, session_id, username) =
             (subject.user_id.to_owned(), subject.session_id.to_owned(), subject.username.to_owned());
-        let email_verified = subject.email_verified;
+        let (email_verified, aal) = (subject.email_verified, subject.aal);
         tokio::task::spawn_blocking(move || {
-            tokens.issue(Subject { user_id: &user_id, session_id: &session_id, username: &username, email_verified })
+            tokens.issue(Subject {
+                user_id: &user_id,
+                session_id: &session_id,
+                username: &username,
+                email_verified,
+                aal,
+            })
         })
         .await
         .map_err(AppError::internal)?
@@ -269,6 +284,8 @@ impl Tokens {
             exp: now + self.ttl_secs,
             username: subject.username.to_owned(),
             email_verified: subject.email_verified,
+            aal: subject.aal,
+            amr: subject.aal.methods().iter().map(|m| (*m).to_owned()).collect(),
         };
         let (kid, key) =
             self.signing.as_ref().ok_or_else(|| AppError::internal("this function holds no signing key"))?;
@@ -336,6 +353,47 @@ pub(crate) async fn secret_text(
 ) -> Result<String, BoxError> {
     let secret = client.get_secret_value().secret_id(secret_id).send().await?;
     Ok(secret.secret_string().ok_or(format!("the {what} secret has no string value"))?.to_owned())
+}
+
+/// A symmetric service key (cursor key, second-factor key) of at least `min_bytes`:
+/// from Secrets Manager when `secret_id` is set (the template generates it), else from
+/// the local file, generated (32 random bytes, hex, owner-only) on first run.
+pub(crate) async fn service_secret(
+    aws: &aws_config::SdkConfig,
+    secret_id: Option<&str>,
+    file: &Path,
+    what: &str,
+    min_bytes: usize,
+) -> Result<Vec<u8>, BoxError> {
+    let secret = match secret_id {
+        Some(id) => {
+            let client = aws_sdk_secretsmanager::Client::new(aws);
+            secret_text(&client, id, what).await?.into_bytes()
+        }
+        None => secret_from_file(file, what)?,
+    };
+    if secret.len() < min_bytes {
+        return Err(format!("the {what} must hold at least {min_bytes} bytes").into());
+    }
+    Ok(secret)
+}
+
+fn secret_from_file(path: &Path, what: &str) -> Result<Vec<u8>, BoxError> {
+    if path.exists() {
+        return Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec());
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    match write_new_private_file(path, &hex) {
+        Ok(()) => tracing::info!(path = %path.display(), "generated a new local {what}"),
+        // Another process of this machine wrote it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec())
+        }
+        Err(err) => return Err(err.into()),
+    }
+    Ok(hex.into_bytes())
 }
 
 /// A JWK set kept in a secret; one with no key is refused (the stack creates it empty).

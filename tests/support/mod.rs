@@ -72,6 +72,7 @@ impl aws_sdk_dynamodb::config::Intercept for CallLog {
 
 /// The page-cursor secret of the tests' services (never used outside tests).
 pub const TEST_CURSOR_SECRET: &[u8] = b"test cursor secret, 32 bytes or more";
+pub const TEST_MFA_SECRET: &[u8] = b"test second-factor key, 32 bytes or more";
 
 /// One signing key per test binary: RSA key generation is the slow part.
 pub fn test_keys() -> &'static PrivateJwkSet {
@@ -150,7 +151,9 @@ impl TestApp {
         );
         let clock = shared::clock::Clock::default();
         let store = Store::from_client(counted, table.clone()).with_clock(clock.clone());
-        let state = AppState::new(config, store, test_keys(), TEST_CURSOR_SECRET).expect("app state");
+        let state = AppState::new(config, store, test_keys(), TEST_CURSOR_SECRET)
+            .expect("app state")
+            .with_vault(Some(shared::vault::Vault::new(TEST_MFA_SECRET)));
         let router = local_server::app(state.clone());
         TestApp { calls, clock, state, router, dynamodb, table }
     }
@@ -500,5 +503,62 @@ pub fn session_record(user_id: &str, session_id: &str, refresh_hash: String, gen
         device: Default::default(),
         ip_address: None,
         generation,
+        aal: Default::default(),
+    }
+}
+
+/// A user with MFA on: their aal2 session, the base32 secret and the recovery codes.
+pub struct Enrolled {
+    pub user: User,
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+    pub refresh: String,
+}
+
+impl TestApp {
+    /// The code the user's authenticator app shows now (the service's clock), `steps`
+    /// time steps on.
+    pub fn code(&self, secret: &str, steps: i64) -> String {
+        let at = self.state.now() + chrono::Duration::seconds(steps * shared::domain::mfa::STEP_SECS);
+        shared::domain::mfa::authenticator_code(secret, at).unwrap()
+    }
+
+    pub async fn enroll(&self, user: &User) -> String {
+        let enroll = self.post_as(user, "/api/auth/mfa/totp/enroll", json!({ "password": PASSWORD })).await;
+        assert_eq!(enroll.status, StatusCode::OK, "{:?}", enroll.body);
+        enroll.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers `name` and turns MFA on from that first session (the clock frozen).
+    pub async fn enrolled(&self, name: &str) -> Enrolled {
+        self.freeze();
+        let mut user = self.user(name).await;
+        let secret = self.enroll(&user).await;
+        let confirm = self.post_as(&user, "/api/auth/mfa/totp/confirm", json!({ "code": self.code(&secret, 0) })).await;
+        assert_eq!(confirm.status, StatusCode::OK, "{:?}", confirm.body);
+        let codes = confirm.body["recoveryCodes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned());
+        let (access, refresh) = tokens_of(&confirm);
+        user.token = access;
+        // The confirming code's step is used up: later codes come from the next step on.
+        self.advance(chrono::Duration::seconds(shared::domain::mfa::STEP_SECS));
+        Enrolled { user, secret, recovery_codes: codes.collect(), refresh }
+    }
+
+    /// A login that stops for the second factor: its `mfaToken`.
+    pub async fn challenge(&self, name: &str) -> String {
+        let login = self.login(name).await;
+        assert_eq!(login.status, StatusCode::OK, "{:?}", login.body);
+        assert_eq!(login.body["mfaRequired"], true, "{:?}", login.body);
+        login.body["mfaToken"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn verify(&self, mfa_token: &str, proof: Value) -> TestResponse {
+        let mut body = json!({ "mfaToken": mfa_token });
+        body.as_object_mut().unwrap().extend(proof.as_object().unwrap().clone());
+        self.post("/api/auth/mfa/verify", body).await
+    }
+
+    pub fn claims(&self, access_token: &str) -> shared::tokens::AccessClaims {
+        self.state.tokens.verify(access_token).unwrap()
     }
 }

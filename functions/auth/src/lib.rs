@@ -10,7 +10,12 @@ use shared::domain::user::OwnUserView;
 use shared::domain::Id;
 use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
 use shared::openapi::{ApiError, Empty, RateLimited};
-use shared::services::accounts::{AuthResponse, ChangePasswordRequest, LoginRequest, RegisterRequest};
+use shared::services::accounts::{
+    AuthResponse, ChangePasswordRequest, LoginRequest, MfaVerifyRequest, RegisterRequest, SignIn,
+};
+use shared::services::mfa::{
+    CodeRequest, Confirmed, DisableRequest, EnrollRequest, Enrollment, MfaStatus, RecoveryCodes,
+};
 use shared::services::sessions::{LogoutRequest, RefreshRequest, Revoked, SessionList, TokenPair};
 use shared::services::verification::{ForgotPasswordRequest, ResetPasswordRequest, TokenRequest};
 use shared::tokens::PublicJwkSet;
@@ -32,6 +37,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/resend-verification", post(resend_verification))
         .route("/api/auth/forgot-password", post(forgot_password))
         .route("/api/auth/reset-password", post(reset_password))
+        .route("/api/auth/mfa", get(mfa_status))
+        .route("/api/auth/mfa/totp/enroll", post(mfa_enroll))
+        .route("/api/auth/mfa/totp/confirm", post(mfa_confirm))
+        .route("/api/auth/mfa/verify", post(mfa_verify))
+        .route("/api/auth/mfa/recovery-codes", post(mfa_recovery_codes))
+        .route("/api/auth/mfa/disable", post(mfa_disable))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
 }
@@ -59,6 +70,12 @@ pub fn app(state: AppState) -> Router {
         revoke_other_sessions,
         revoke_session,
         reactivate,
+        mfa_status,
+        mfa_enroll,
+        mfa_confirm,
+        mfa_verify,
+        mfa_recovery_codes,
+        mfa_disable,
         jwks,
         openid_configuration
     ),
@@ -84,7 +101,7 @@ async fn register(
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, body = AuthResponse),
+        (status = 200, description = "A session; or, with a second factor on, `mfaRequired` and the `mfaToken` for `/api/auth/mfa/verify`", body = SignIn),
         (status = 401, description = "INVALID_CREDENTIALS, for an unknown identifier as for a wrong password", body = ApiError),
         (status = 403, description = "ACCOUNT_DEACTIVATED (after the right password)", body = ApiError),
         RateLimited,
@@ -93,7 +110,7 @@ async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     JsonBody(body): JsonBody<LoginRequest>,
-) -> AppResult<Json<AuthResponse>> {
+) -> AppResult<Json<SignIn>> {
     Ok(Json(state.accounts().login(body.try_into()?, &client).await?))
 }
 
@@ -158,7 +175,7 @@ async fn reset_password(
 #[utoipa::path(post, path = "/api/auth/reactivate", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "The account is active again, with a new session", body = AuthResponse),
+        (status = 200, description = "The account is active again, with a new session; or, with a second factor on, `mfaRequired` and the `mfaToken`", body = SignIn),
         (status = 401, description = "INVALID_CREDENTIALS", body = ApiError),
         (status = 403, description = "ACCOUNT_DEACTIVATED: the reactivation window has passed", body = ApiError),
         RateLimited,
@@ -167,8 +184,104 @@ async fn reactivate(
     State(state): State<AppState>,
     client: ClientInfo,
     JsonBody(body): JsonBody<LoginRequest>,
-) -> AppResult<Json<AuthResponse>> {
+) -> AppResult<Json<SignIn>> {
     Ok(Json(state.accounts().reactivate(body.try_into()?, &client).await?))
+}
+
+#[utoipa::path(get, path = "/api/auth/mfa", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether a second factor is on", body = MfaStatus),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
+async fn mfa_status(State(state): State<AppState>, caller: Caller) -> AppResult<Json<MfaStatus>> {
+    Ok(Json(state.second_factor().status(&caller).await?))
+}
+
+#[utoipa::path(post, path = "/api/auth/mfa/totp/enroll", tag = "auth",
+    request_body = EnrollRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A pending TOTP secret: confirm it with a code within 10 minutes", body = Enrollment),
+        (status = 401, description = "UNAUTHORIZED, or INVALID_CREDENTIALS for a wrong password", body = ApiError),
+        (status = 409, description = "MFA_ALREADY_ENABLED", body = ApiError),
+        RateLimited,
+    ))]
+async fn mfa_enroll(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<EnrollRequest>,
+) -> AppResult<Json<Enrollment>> {
+    Ok(Json(state.second_factor().enroll(&caller, body.try_into()?).await?))
+}
+
+#[utoipa::path(post, path = "/api/auth/mfa/totp/confirm", tag = "auth",
+    request_body = CodeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "MFA is on: ten recovery codes, shown once, and new tokens for this session (now aal2); every other session is ended", body = Confirmed),
+        (status = 401, description = "UNAUTHORIZED, or INVALID_CODE", body = ApiError),
+        (status = 409, description = "MFA_ALREADY_ENABLED, MFA_NOT_ENABLED (nothing enrolled or the enrolment expired) or CONFLICT", body = ApiError),
+    ))]
+async fn mfa_confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CodeRequest>,
+) -> AppResult<Json<Confirmed>> {
+    Ok(Json(state.second_factor().confirm(&caller, body.try_into()?).await?))
+}
+
+#[utoipa::path(post, path = "/api/auth/mfa/verify", tag = "auth",
+    request_body = MfaVerifyRequest,
+    responses(
+        (status = 200, description = "The sign-in (or reactivation) completes with an aal2 session", body = AuthResponse),
+        (status = 401, description = "INVALID_TOKEN (unknown, expired, used, or ended by five codes) or INVALID_CODE", body = ApiError),
+        (status = 403, description = "ACCOUNT_DEACTIVATED", body = ApiError),
+        RateLimited,
+    ))]
+async fn mfa_verify(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<MfaVerifyRequest>,
+) -> AppResult<Json<AuthResponse>> {
+    Ok(Json(state.accounts().verify_second_factor(body.try_into()?, &client).await?))
+}
+
+#[utoipa::path(post, path = "/api/auth/mfa/recovery-codes", tag = "auth",
+    request_body = CodeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ten new recovery codes; the old ones stop working", body = RecoveryCodes),
+        (status = 401, description = "UNAUTHORIZED, or INVALID_CODE", body = ApiError),
+        (status = 403, description = "MFA_REQUIRED: the session did not pass the second factor", body = ApiError),
+        (status = 409, description = "MFA_NOT_ENABLED", body = ApiError),
+        RateLimited,
+    ))]
+async fn mfa_recovery_codes(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CodeRequest>,
+) -> AppResult<Json<RecoveryCodes>> {
+    Ok(Json(state.second_factor().regenerate_recovery_codes(&caller, body.try_into()?).await?))
+}
+
+#[utoipa::path(post, path = "/api/auth/mfa/disable", tag = "auth",
+    request_body = DisableRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "MFA is off", body = Empty),
+        (status = 401, description = "UNAUTHORIZED, INVALID_CREDENTIALS or INVALID_CODE", body = ApiError),
+        (status = 403, description = "MFA_REQUIRED: the session did not pass the second factor", body = ApiError),
+        (status = 409, description = "MFA_NOT_ENABLED", body = ApiError),
+        RateLimited,
+    ))]
+async fn mfa_disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<DisableRequest>,
+) -> AppResult<Json<Empty>> {
+    state.second_factor().disable(&caller, body.try_into()?).await?;
+    Ok(Json(Empty {}))
 }
 
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
@@ -215,6 +328,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<impl Int
     responses(
         (status = 200, description = "New tokens for the caller; every other session is ended", body = TokenPair),
         (status = 401, description = "UNAUTHORIZED, or INVALID_CREDENTIALS for a wrong current password", body = ApiError),
+        (status = 403, description = "MFA_REQUIRED: with MFA on, the session must have passed the second factor", body = ApiError),
         RateLimited,
     ))]
 async fn change_password(

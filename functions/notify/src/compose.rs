@@ -138,6 +138,20 @@ pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String>
             link("See my follow requests", "/follow-requests".into()),
             SOCIAL_FOOTER,
         ),
+        MessageKind::MfaChanged => {
+            let what = match field("change")? {
+                "enabled" => "Two-step sign-in was turned on for your account: signing in now asks for a code of your authenticator app, and your other sessions were signed out.",
+                "disabled" => "Two-step sign-in was turned off for your account: signing in now asks for your password alone.",
+                "recovery_codes" => "New recovery codes were made for your account; the old ones no longer work.",
+                other => return Err(format!("unknown second-factor change {other}")),
+            };
+            (
+                "Your two-step sign-in changed".into(),
+                vec![what.into(), "If this was not you, reset your password now and review your sessions.".into()],
+                link("Review my security settings", "/settings/security".into()),
+                SECURITY_FOOTER,
+            )
+        }
     };
     let html = HtmlBody { subject: &subject, paragraphs: &paragraphs, action: &action, footer }
         .render()
@@ -185,6 +199,7 @@ mod tests {
                 MessageKind::RefreshTokenReuse => message(kind, &[("sessionId", "s1"), ("at", "2026-11-26T10:00:00Z")]),
                 MessageKind::AccountDeactivated => message(kind, &[("reactivateWithinDays", "30")]),
                 MessageKind::NewFollower | MessageKind::FollowRequest => message(kind, &actor),
+                MessageKind::MfaChanged => message(kind, &[("change", "enabled")]),
             })
             .collect()
     }

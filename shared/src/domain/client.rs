@@ -19,4 +19,6 @@ pub struct Caller {
     pub session_id: String,
     pub username: String,
     pub email_verified: bool,
+    /// The assurance level the token claims (the session's own is authoritative).
+    pub aal: super::mfa::Aal,
 }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod device;
 mod fields;
 mod id;
+pub mod mfa;
 mod names;
 pub mod page;
 pub mod profile;

@@ -73,6 +73,9 @@ pub struct SessionRecord {
     /// The user's session generation when this session was made (or carried over).
     #[serde(default)]
     pub generation: i64,
+    /// What the session's sign-in proved: a password, or a second factor too.
+    #[serde(default)]
+    pub aal: super::mfa::Aal,
 }
 
 impl SessionRecord {

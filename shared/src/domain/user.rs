@@ -129,6 +129,10 @@ pub struct UserRecord {
     /// Fingerprints of the devices that signed in before (a new one gets a notice).
     #[serde(default)]
     pub known_devices: Vec<String>,
+    /// Whether a second factor is on: for display. Sign-in and the "second factor"
+    /// checks read the factor item itself; both change in one transaction.
+    #[serde(default)]
+    pub mfa_enabled: bool,
 }
 
 impl UserRecord {
@@ -151,6 +155,7 @@ impl UserRecord {
             session_generation: 0,
             verify_token_hash: None,
             known_devices: Vec::new(),
+            mfa_enabled: false,
         }
     }
 
@@ -227,6 +232,8 @@ pub struct OwnUserView {
     pub updated_at: DateTime<Utc>,
     pub privacy_settings: PrivacySettings,
     pub notification_preferences: NotificationPreferences,
+    /// Whether sign-in asks for a second factor.
+    pub mfa_enabled: bool,
 }
 
 impl From<&UserRecord> for OwnUserView {
@@ -239,6 +246,7 @@ impl From<&UserRecord> for OwnUserView {
             updated_at: user.updated_at,
             privacy_settings: user.editable.privacy_settings.clone(),
             notification_preferences: user.editable.notification_preferences.clone(),
+            mfa_enabled: user.mfa_enabled,
         }
     }
 }

@@ -7,12 +7,14 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::mfa::{Proof, SecondFactor};
 use super::sessions::{Sessions, TokenPair};
 use super::verification::Verification;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
+use crate::domain::mfa::{self, Aal, ChallengePurpose, MfaChallenge, MfaToken, TotpFactor};
 use crate::domain::session::{RefreshToken, SessionRecord};
 use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
@@ -21,17 +23,17 @@ use crate::password::{self, Passwords, Verified};
 use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{Claim, LoginWrite, SignUp, Store};
+use crate::store::{Claim, GenerationBump, KeptSession, LoginWrite, SignUp, Store};
 
 /// A deactivated account can be restored this long.
 pub const REACTIVATION_DAYS: i64 = 30;
-const FAILED_LOGIN_SCOPE: &str = "login-fail";
+pub(crate) const FAILED_LOGIN_SCOPE: &str = "login-fail";
 /// Wrong passwords given by signed-in users (change password, deactivate).
 const SIGNED_IN_FAILURE_SCOPE: &str = "password-fail";
 /// Devices remembered per account for new-sign-in notices.
 const MAX_KNOWN_DEVICES: usize = 10;
 /// The longest password text looked at: longer input is refused before any hashing.
-const PASSWORD_FIELD_MAX: usize = password::MAX_LENGTH * 4;
+pub(crate) const PASSWORD_FIELD_MAX: usize = password::MAX_LENGTH * 4;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -92,6 +94,66 @@ pub struct AuthResponse {
     pub device_token: String,
 }
 
+/// The answer of `login` and `reactivate`: a session, or, with a second factor on, the
+/// challenge that `mfa/verify` completes.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignIn {
+    Session(Box<AuthResponse>),
+    MfaRequired(MfaChallengeView),
+}
+
+/// The password was right; a second factor is on.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaChallengeView {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// For `POST /api/auth/mfa/verify`: five minutes, five codes, this account only.
+    pub mfa_token: String,
+    /// `totp` and `recovery_code`.
+    pub methods: &'static [&'static str],
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MfaVerifyRequest {
+    #[schema(value_type = String, required = true)]
+    pub mfa_token: Option<SecretString>,
+    /// A code of the authenticator app; or send `recoveryCode`.
+    #[schema(value_type = Option<String>)]
+    pub code: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<SecretString>,
+    /// The `deviceToken` the sign-in presented, if any: answered back instead of a new one.
+    #[schema(value_type = Option<String>)]
+    pub device_token: Option<SecretString>,
+}
+
+/// A second-factor attempt: the challenge's token (whether it is one of ours is for
+/// the service to find out), the proof, and the device the client holds. No `Debug`.
+pub struct SecondFactorAttempt {
+    token: Option<MfaToken>,
+    proof: Proof,
+    device: Option<DeviceToken>,
+}
+
+impl TryFrom<MfaVerifyRequest> for SecondFactorAttempt {
+    type Error = AppError;
+
+    fn try_from(req: MfaVerifyRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let token = fields.required("mfaToken", exposed(&req.mfa_token), non_empty(512));
+        let proof = Proof::from_fields(&mut fields, &req.code, &req.recovery_code);
+        let (token, proof) = fields.finish_with((token, proof))?;
+        Ok(SecondFactorAttempt {
+            token: MfaToken::parse(&token),
+            proof,
+            device: exposed(&req.device_token).and_then(DeviceToken::parse),
+        })
+    }
+}
+
 /// A sign-in attempt with both fields present (`login`, `reactivate`). No `Debug`: it
 /// holds a password.
 pub struct SignInAttempt {
@@ -118,8 +180,25 @@ impl TryFrom<LoginRequest> for SignInAttempt {
     }
 }
 
-/// The password a signed-in user confirms a grave change with (deactivation).
+/// The password a signed-in user confirms a grave change with (deactivation, the
+/// second factor).
 pub struct PasswordConfirmation(String);
+
+impl PasswordConfirmation {
+    pub(crate) fn new(password: String) -> Self {
+        PasswordConfirmation(password)
+    }
+}
+
+impl TryFrom<super::mfa::EnrollRequest> for PasswordConfirmation {
+    type Error = AppError;
+
+    fn try_from(req: super::mfa::EnrollRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
+        fields.finish_with(password).map(PasswordConfirmation)
+    }
+}
 
 impl TryFrom<DeactivateRequest> for PasswordConfirmation {
     type Error = AppError;
@@ -134,11 +213,13 @@ impl TryFrom<DeactivateRequest> for PasswordConfirmation {
 /// A matching identifier and password.
 struct Credentials {
     user: UserRecord,
-    password: String,
-    needs_rehash: bool,
+    /// The password, while its hash needs new parameters.
+    rehash: Option<String>,
     remember_me: bool,
     /// The known device the attempt came from, when it presented a valid token.
     device: Option<DeviceToken>,
+    /// Whether the account's factor item says a second factor is on.
+    second_factor: bool,
 }
 
 /// A validated sign-up.
@@ -181,6 +262,37 @@ impl NewAccount {
     }
 }
 
+/// The password of a signed-in user, checked before a grave change. Its failures count
+/// apart from the sign-in ones, under the same cap: a thief with an access token cannot
+/// guess on, and a stranger's wrong sign-ins for the username cannot lock the owner
+/// out of their own password change or deactivation.
+#[derive(Clone, Copy)]
+pub(crate) struct PasswordCheck<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    passwords: &'a Passwords,
+}
+
+impl<'a> PasswordCheck<'a> {
+    pub(crate) fn new(state: &'a AppState) -> Self {
+        PasswordCheck { config: &state.config, store: &state.store, passwords: &state.passwords }
+    }
+
+    pub(crate) async fn check(&self, user: &UserRecord, password: PasswordConfirmation) -> AppResult<()> {
+        let limit = self.config.rate_limits.failed_logins_per_account;
+        let failures = self.store.hits(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
+        if failures.hits >= limit.max {
+            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
+        }
+        if self.passwords.verify(password.0, Some(user.password_hash.clone())).await? == Verified::No {
+            self.store.add_hit(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
+            tracing::info!(user_id = %user.id, "wrong password of a signed-in user");
+            return Err(AppError::InvalidCredentials);
+        }
+        Ok(())
+    }
+}
+
 /// Accounts: their creation, sign-in, password and life cycle.
 pub struct Accounts<'a> {
     config: &'a Config,
@@ -188,6 +300,8 @@ pub struct Accounts<'a> {
     passwords: &'a Passwords,
     sessions: Sessions<'a>,
     verification: Verification<'a>,
+    factors: SecondFactor<'a>,
+    password_check: PasswordCheck<'a>,
     limiter: Limiter<'a>,
     notices: Notices<'a>,
 }
@@ -200,6 +314,8 @@ impl<'a> Accounts<'a> {
             passwords: &state.passwords,
             sessions: Sessions::new(state),
             verification: Verification::new(state),
+            factors: SecondFactor::new(state),
+            password_check: PasswordCheck::new(state),
             limiter: Limiter::new(&state.store),
             notices: Notices::new(&state.store),
         }
@@ -216,7 +332,7 @@ impl<'a> Accounts<'a> {
             last_login: Some(now),
             ..UserRecord::new(account.username.as_str(), account.email.as_str(), password_hash, now)
         };
-        let (session, refresh) = self.sessions.open(&user, false, client);
+        let (session, refresh) = self.sessions.open(&user, false, client, Aal::Aal1);
         user.known_devices.push(session.device.fingerprint());
         let (verify_hash, mut items) = self.verification.verification_items(&user)?;
         user.verify_token_hash = Some(verify_hash);
@@ -228,18 +344,100 @@ impl<'a> Accounts<'a> {
             SignUp::UsernameTaken => return Err(AppError::UsernameTaken),
         }
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
-        let tokens = self.sessions.token_pair(&user, &session.id, &refresh).await?;
+        let tokens = self.sessions.token_pair(&user, &session, &refresh).await?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
 
     /// Unknown identifier and wrong password give the same 401 after the same work;
     /// a deactivated account is told so only after the right password.
-    pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<AuthResponse> {
+    /// With a second factor on, the right password gets a challenge, not a session.
+    pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let credentials = self.authenticate(attempt, client).await?;
         if !credentials.user.is_active() {
             return Err(AppError::AccountDeactivated);
         }
-        self.sign_in(credentials, client).await
+        if let Some(challenge) = self.challenge_if_second_factor(&credentials, ChallengePurpose::Login).await? {
+            return Ok(SignIn::MfaRequired(challenge));
+        }
+        self.sign_in(credentials, client, Aal::Aal1, Vec::new()).await.map(|a| SignIn::Session(Box::new(a)))
+    }
+
+    /// A challenge for the second factor when the account has one on, decided from the
+    /// factor item itself. A password hash due for new parameters is re-hashed now,
+    /// while the password is at hand: the sign-in completes without it.
+    async fn challenge_if_second_factor(
+        &self,
+        credentials: &Credentials,
+        purpose: ChallengePurpose,
+    ) -> AppResult<Option<MfaChallengeView>> {
+        let user = &credentials.user;
+        if !credentials.second_factor {
+            return Ok(None);
+        }
+        if let Some(password) = credentials.rehash.clone() {
+            let hash = self.passwords.hash(password).await?;
+            // Lost to a concurrent password change: that one's hash stands.
+            self.store.rehash_password(user, &hash).await?;
+        }
+        let token = MfaToken::new();
+        let challenge = MfaChallenge {
+            user_id: user.id.clone(),
+            purpose,
+            remember_me: credentials.remember_me,
+            generation: user.session_generation,
+            device_hash: credentials.device.as_ref().map(DeviceToken::hash),
+            attempts: 0,
+            expires_at: (self.store.now() + chrono::Duration::seconds(mfa::CHALLENGE_SECS)).timestamp(),
+        };
+        self.store.put_challenge(&token.hash(), &challenge).await?;
+        tracing::info!(user_id = %user.id, "password accepted; waiting for the second factor");
+        Ok(Some(MfaChallengeView {
+            mfa_required: true,
+            mfa_token: token.expose(),
+            methods: &["totp", "recovery_code"],
+        }))
+    }
+
+    /// Completes a sign-in (or reactivation) that stopped for its second factor. The
+    /// challenge counts each attempt before the code is looked at, and ends after five;
+    /// the code is accepted once (`SecondFactor::accept`); the session is `aal2`.
+    pub async fn verify_second_factor(
+        &self,
+        attempt: SecondFactorAttempt,
+        client: &ClientInfo,
+    ) -> AppResult<AuthResponse> {
+        let ip = ip_key(client.ip.as_deref());
+        let per_ip = self.limiter.enforce("mfa-ip", &ip, self.config.rate_limits.token_attempts_per_ip);
+        let hash = attempt.token.as_ref().map(MfaToken::hash);
+        let claim = async {
+            match &hash {
+                Some(hash) => self.store.claim_challenge_attempt(hash, mfa::CHALLENGE_ATTEMPTS).await,
+                None => Ok(None),
+            }
+        };
+        let (_, challenge) = tokio::try_join!(per_ip, claim)?;
+        let (Some(hash), Some(challenge)) = (hash, challenge) else {
+            return Err(AppError::InvalidToken);
+        };
+        // A known device's wrong codes count toward the code limit only, like its passwords.
+        let failure_cap = challenge.device_hash.is_none();
+        let ((user, factor), ()) = tokio::try_join!(
+            self.store.user_and_factor(&challenge.user_id),
+            self.factors.within_code_limits(&challenge.user_id, failure_cap),
+        )?;
+        // A password changed or reset since, or the factor turned off: sign in again.
+        let user = user.filter(|u| u.session_generation == challenge.generation).ok_or(AppError::InvalidToken)?;
+        let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
+        self.factors.accept(&user.id, &factor, &attempt.proof, failure_cap).await?;
+        let device = attempt.device.filter(|d| d.user_id == user.id && Some(d.hash()) == challenge.device_hash);
+        let consume = vec![self.store.challenge_consume(&hash)?];
+        let credentials =
+            Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
+        match (credentials.user.is_active(), challenge.purpose) {
+            (true, _) => self.sign_in(credentials, client, Aal::Aal2, consume).await,
+            (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, Aal::Aal2, consume).await,
+            (false, ChallengePurpose::Login) => Err(AppError::AccountDeactivated),
+        }
     }
 
     /// Checks an identifier and password under the login rate limits; the account,
@@ -286,11 +484,13 @@ impl<'a> Accounts<'a> {
         let checked = self.check_claim(claim, &password, !known_device, &unknown_key);
         let (counted, checked) = tokio::join!(count_hits, checked);
         counted?;
-        let (user, verified) = checked?;
+        let (user, verified, factor) = checked?;
         let failed_key = match (user, verified) {
             (Some(user), Verified::Yes { needs_rehash }) => {
                 let device = device.filter(|_| known_device);
-                return Ok(Credentials { user, password, needs_rehash, remember_me, device });
+                let rehash = needs_rehash.then_some(password);
+                let second_factor = mfa::enabled(factor.as_ref());
+                return Ok(Credentials { user, rehash, remember_me, device, second_factor });
             }
             // A known device's wrong passwords do not count against the account's cap.
             (Some(_), Verified::No) if known_device => return Err(AppError::InvalidCredentials),
@@ -305,21 +505,32 @@ impl<'a> Accounts<'a> {
         Err(AppError::InvalidCredentials)
     }
 
-    /// A new session for authenticated credentials (re-hashing an outdated password hash).
-    async fn sign_in(&self, credentials: Credentials, client: &ClientInfo) -> AppResult<AuthResponse> {
-        let Credentials { user, password, needs_rehash, remember_me, device } = credentials;
-        let rehashed = if needs_rehash { Some(self.passwords.hash(password).await?) } else { None };
+    /// A new session at `aal` for authenticated credentials (re-hashing an outdated
+    /// password hash), with `extra` writes in the same transaction.
+    async fn sign_in(
+        &self,
+        credentials: Credentials,
+        client: &ClientInfo,
+        aal: Aal,
+        mut extra: Vec<TransactWriteItem>,
+    ) -> AppResult<AuthResponse> {
+        let Credentials { user, rehash, remember_me, device, .. } = credentials;
+        let rehashed = match rehash {
+            Some(password) => Some(self.passwords.hash(password).await?),
+            None => None,
+        };
         let rehashing = rehashed.is_some();
         let now = self.store.now();
-        let (session, refresh) = self.sessions.open(&user, remember_me, client);
-        let (known_devices, extra) = self.device_change(&user, &session, now)?;
+        let (session, refresh) = self.sessions.open(&user, remember_me, client, aal);
+        let (known_devices, notice) = self.device_change(&user, &session, now)?;
+        extra.extend(notice);
         let (device, new_device) = self.device_for_answer(&user, device, now)?;
         let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, new_device, extra };
         // The access token is signed (RSA, milliseconds, on the blocking pool) while the write is on
         // the wire; it leaves only once the session is stored.
         let (written, tokens) = tokio::join!(
             self.store.record_login(&user, &session, login),
-            self.sessions.token_pair(&user, &session.id, &refresh),
+            self.sessions.token_pair(&user, &session, &refresh),
         );
         if !written? {
             // The account is gone, or (re-hashing) its password changed since it was
@@ -379,41 +590,23 @@ impl<'a> Accounts<'a> {
         Ok((Some(known), vec![notice]))
     }
 
-    /// Checks the password of a signed-in user (change password, deactivation). Its
-    /// failures count apart from the sign-in ones, under the same cap: a thief with
-    /// an access token cannot guess on, and a stranger's wrong sign-ins for the username
-    /// cannot lock the owner out of their own password change or deactivation.
-    async fn check_password(&self, user: &UserRecord, password: String) -> AppResult<()> {
-        let limit = self.config.rate_limits.failed_logins_per_account;
-        let failures = self.store.hits(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
-        if failures.hits >= limit.max {
-            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
-        }
-        if self.passwords.verify(password, Some(user.password_hash.clone())).await? == Verified::No {
-            self.store.add_hit(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
-            tracing::info!(user_id = %user.id, "wrong password of a signed-in user");
-            return Err(AppError::InvalidCredentials);
-        }
-        Ok(())
-    }
-
-    /// The account behind a claim and whether the password matches, unless the account
-    /// is locked by too many failed passwords (429). argon2 runs beside the account
-    /// reads on the hash the claim carries; unknown identifiers make the same reads and
-    /// run argon2 on a dummy hash.
+    /// The account behind a claim (with its factor) and whether the password matches,
+    /// unless the account is locked by too many failed passwords (429). argon2 runs
+    /// beside the account reads on the hash the claim carries; unknown identifiers make
+    /// the same reads and run argon2 on a dummy hash.
     async fn check_claim(
         &self,
         claim: Option<Claim>,
         password: &str,
         failure_cap: bool,
         unknown_key: &str,
-    ) -> AppResult<(Option<UserRecord>, Verified)> {
+    ) -> AppResult<(Option<UserRecord>, Verified, Option<TotpFactor>)> {
         let limit = self.config.rate_limits.failed_logins_per_account;
         let Some(claim) = claim else {
             // The reads of a known account (no user has the id "none"), and argon2 on a
             // dummy hash of the same parameters.
             let (_, failures, verified) = tokio::try_join!(
-                self.store.user_by_id("none"),
+                self.store.user_and_factor("none"),
                 self.store.hits(FAILED_LOGIN_SCOPE, unknown_key, limit),
                 self.passwords.verify(password.to_owned(), None),
             )?;
@@ -421,7 +614,7 @@ impl<'a> Accounts<'a> {
             if failure_cap && failures.hits >= limit.max {
                 return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
             }
-            return Ok((None, verified));
+            return Ok((None, verified, None));
         };
         let early_verify = async {
             match &claim.password_hash {
@@ -429,8 +622,8 @@ impl<'a> Accounts<'a> {
                 None => Ok(None),
             }
         };
-        let (user, failures, early) = tokio::try_join!(
-            self.store.user_by_id(&claim.user_id),
+        let ((user, factor), failures, early) = tokio::try_join!(
+            self.store.user_and_factor(&claim.user_id),
             self.store.hits(FAILED_LOGIN_SCOPE, &claim.user_id, limit),
             early_verify,
         )?;
@@ -446,7 +639,7 @@ impl<'a> Accounts<'a> {
             }
             _ => self.passwords.verify(password.to_owned(), user.as_ref().map(|u| u.password_hash.clone())).await?,
         };
-        Ok((user, verified))
+        Ok((user, verified, factor))
     }
 
     /// The caller's own account. An account that is gone or deactivated no longer
@@ -462,7 +655,7 @@ impl<'a> Accounts<'a> {
     /// session a fresh pair of tokens. The body is validated here, against the account
     /// (a new password must not be built from its names).
     pub async fn change_password(&self, caller: &Caller, req: ChangePasswordRequest) -> AppResult<TokenPair> {
-        let (user, session) = self.sessions.live_session(caller).await?;
+        let (user, session, _) = self.sessions.second_factor_session(caller).await?;
         let mut fields = Fields::new();
         let current = fields.required("currentPassword", exposed(&req.current_password), non_empty(PASSWORD_FIELD_MAX));
         let related = user.password_related_words();
@@ -473,33 +666,38 @@ impl<'a> Accounts<'a> {
         }
         let (current, new) = fields.finish_with((current, new))?;
 
-        self.check_password(&user, current).await?;
+        self.password_check.check(&user, PasswordConfirmation(current)).await?;
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
         let notice = self.notices.to(&user, MessageKind::PasswordChanged, [("via", "change-password".to_owned())])?;
         let next_hash = next.hash();
-        let kept = Some((&session, Some(next_hash.as_str())));
-        if self.store.bump_session_generation(&user, Some(&hash), kept, vec![notice]).await?.is_none() {
+        let bump = GenerationBump {
+            password_hash: Some(&hash),
+            keep: Some(KeptSession { session: &session, new_refresh_hash: Some(&next_hash), aal: None }),
+            extra: vec![notice],
+            ..Default::default()
+        };
+        if self.store.bump_session_generation(&user, bump).await?.is_none() {
             // The account changed, or this session ended, since it was read.
             return Err(AppError::Unauthorized);
         }
         tracing::info!(user_id = %user.id, "password changed; other sessions ended");
         self.sessions.delete_ended_sessions(&user.id, Some(&session.id)).await;
-        self.sessions.token_pair(&user, &session.id, &next).await
+        self.sessions.token_pair(&user, &session, &next).await
     }
 
     /// Needs the password and a live session. Every session ends; the account leaves
     /// search, profiles and lists; username and email stay reserved.
     pub async fn deactivate(&self, caller: &Caller, password: PasswordConfirmation) -> AppResult<()> {
-        let (user, _) = self.sessions.live_session(caller).await?;
-        self.check_password(&user, password.0).await?;
+        let (user, _, _) = self.sessions.second_factor_session(caller).await?;
+        self.password_check.check(&user, password).await?;
         let notice = self.notices.to(
             &user,
             MessageKind::AccountDeactivated,
             [("reactivateWithinDays", REACTIVATION_DAYS.to_string())],
         )?;
         if !self.store.deactivate(&user, self.store.now(), vec![notice]).await? {
-            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
+            return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "account deactivated");
         self.sessions.delete_ended_sessions(&user.id, None).await;
@@ -507,24 +705,48 @@ impl<'a> Accounts<'a> {
     }
 
     /// Like sign-in, for a deactivated account within the reactivation window (an
-    /// active account simply signs in).
-    pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<AuthResponse> {
+    /// active account simply signs in); with a second factor on, a challenge first.
+    pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let credentials = self.authenticate(attempt, client).await?;
-        if credentials.user.is_active() {
-            return self.sign_in(credentials, client).await;
+        if !credentials.user.is_active() {
+            self.check_reactivation_window(&credentials.user)?;
         }
-        let (user, device) = (credentials.user, credentials.device);
-        let now = self.store.now();
+        if let Some(challenge) = self.challenge_if_second_factor(&credentials, ChallengePurpose::Reactivate).await? {
+            return Ok(SignIn::MfaRequired(challenge));
+        }
+        let answer = match credentials.user.is_active() {
+            true => self.sign_in(credentials, client, Aal::Aal1, Vec::new()).await?,
+            false => self.restore(credentials, client, Aal::Aal1, Vec::new()).await?,
+        };
+        Ok(SignIn::Session(Box::new(answer)))
+    }
+
+    fn check_reactivation_window(&self, user: &UserRecord) -> AppResult<()> {
         let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
-        if now - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
+        if self.store.now() - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
             return Err(AppError::AccountDeactivated);
         }
-        let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client);
-        let (known_devices, mut extra) = self.device_change(&user, &session, now)?;
+        Ok(())
+    }
+
+    /// Restores a deactivated account within the window, with a first session at `aal`.
+    async fn restore(
+        &self,
+        credentials: Credentials,
+        client: &ClientInfo,
+        aal: Aal,
+        mut extra: Vec<TransactWriteItem>,
+    ) -> AppResult<AuthResponse> {
+        self.check_reactivation_window(&credentials.user)?;
+        let (user, device) = (credentials.user, credentials.device);
+        let now = self.store.now();
+        let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client, aal);
+        let (known_devices, notice) = self.device_change(&user, &session, now)?;
         let (device, new_device) = self.device_for_answer(&user, device, now)?;
+        extra.extend(notice);
         extra.extend(new_device);
         if !self.store.reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
-            return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
+            return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "account reactivated");
         let user = UserRecord {
@@ -534,7 +756,7 @@ impl<'a> Accounts<'a> {
             updated_at: now,
             ..user
         };
-        let tokens = self.sessions.token_pair(&user, &session.id, &refresh).await?;
+        let tokens = self.sessions.token_pair(&user, &session, &refresh).await?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
 }

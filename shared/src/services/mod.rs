@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod health;
 mod limits;
+pub mod mfa;
 mod notices;
 pub mod profiles;
 pub mod sessions;
@@ -26,6 +27,11 @@ impl AppState {
     /// Refresh, sign-out and the session list.
     pub fn sessions(&self) -> sessions::Sessions<'_> {
         sessions::Sessions::new(self)
+    }
+
+    /// The caller's second factor.
+    pub fn second_factor(&self) -> mfa::SecondFactor<'_> {
+        mfa::SecondFactor::new(self)
     }
 
     /// Email verification and password reset.

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
+use crate::domain::mfa::{self, Aal, TotpFactor};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
 use crate::domain::{exposed, non_empty, Fields};
@@ -18,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::rate_limit::ip_key;
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{RefreshRotation, Store};
+use crate::store::{GenerationBump, KeptSession, RefreshRotation, Store};
 use crate::tokens::{Subject, Tokens};
 
 /// How often a refresh may lose the race against concurrent refreshes of the same
@@ -137,6 +138,7 @@ impl<'a> Sessions<'a> {
         user: &UserRecord,
         remember_me: bool,
         client: &ClientInfo,
+        aal: Aal,
     ) -> (SessionRecord, RefreshToken) {
         let now = self.store.now();
         let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
@@ -155,19 +157,25 @@ impl<'a> Sessions<'a> {
             device: DeviceInfo::from_client(client),
             ip_address: client.ip.clone(),
             generation: user.session_generation,
+            aal,
         };
         (session, refresh)
     }
 
-    /// An access token for the session, beside its refresh token.
+    /// An access token for the session (at its assurance level), beside its refresh token.
     pub(crate) async fn token_pair(
         &self,
         user: &UserRecord,
-        session_id: &str,
+        session: &SessionRecord,
         refresh: &RefreshToken,
     ) -> AppResult<TokenPair> {
-        let subject =
-            Subject { user_id: &user.id, session_id, username: &user.username, email_verified: user.is_verified };
+        let subject = Subject {
+            user_id: &user.id,
+            session_id: &session.id,
+            username: &user.username,
+            email_verified: user.is_verified,
+            aal: session.aal,
+        };
         let access_token = self.tokens.issue_off_executor(subject).await?;
         Ok(TokenPair {
             access_token,
@@ -242,7 +250,7 @@ impl<'a> Sessions<'a> {
                 rotated_at,
             };
             if self.store.rotate_refresh_token(&session, rotation).await? {
-                return self.token_pair(&user, &session.id, &next).await;
+                return self.token_pair(&user, &session, &next).await;
             }
             // Another refresh of this session won the write: judge again on what it left.
         }
@@ -271,6 +279,33 @@ impl<'a> Sessions<'a> {
     pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {
         match self.store.session_and_user(&caller.user_id, &caller.session_id).await? {
             (Some(session), Some(user)) if session.is_live(&user, self.store.now()) => Ok((user, session)),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+
+    /// Like `live_session`, for the operations marked "second factor": with MFA on, the
+    /// session must have passed it (403 `MFA_REQUIRED`), so that a session from before
+    /// enrolment, or a stolen password alone, cannot undo it. The factor is read with
+    /// the session, in the same round trip.
+    pub async fn second_factor_session(
+        &self,
+        caller: &Caller,
+    ) -> AppResult<(UserRecord, SessionRecord, Option<TotpFactor>)> {
+        let (user, session, factor) = self.live_session_with_factor(caller).await?;
+        if mfa::enabled(factor.as_ref()) && session.aal != Aal::Aal2 {
+            return Err(AppError::MfaRequired);
+        }
+        Ok((user, session, factor))
+    }
+
+    /// `live_session`, with the account's factor (enabled, pending or none).
+    pub async fn live_session_with_factor(
+        &self,
+        caller: &Caller,
+    ) -> AppResult<(UserRecord, SessionRecord, Option<TotpFactor>)> {
+        let (session, user, factor) = self.store.session_user_and_factor(&caller.user_id, &caller.session_id).await?;
+        match (session, user) {
+            (Some(session), Some(user)) if session.is_live(&user, self.store.now()) => Ok((user, session, factor)),
             _ => Err(AppError::Unauthorized),
         }
     }
@@ -316,7 +351,9 @@ impl<'a> Sessions<'a> {
         let now = self.store.now();
         let sessions = self.store.sessions_of(&user.id).await?;
         let revoked = sessions.iter().filter(|s| s.id != caller.session_id && s.is_live(&user, now)).count();
-        if self.store.bump_session_generation(&user, None, Some((&session, None)), Vec::new()).await?.is_none() {
+        let keep = KeptSession { session: &session, new_refresh_hash: None, aal: None };
+        let bump = GenerationBump { keep: Some(keep), ..Default::default() };
+        if self.store.bump_session_generation(&user, bump).await?.is_none() {
             // The account changed, or this session ended, since it was read.
             return Err(AppError::Unauthorized);
         }

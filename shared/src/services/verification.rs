@@ -22,7 +22,7 @@ use crate::rate_limit::{identifier_key, ip_key};
 use crate::state::AppState;
 use crate::store::one_time::{OneTimeToken, Purpose};
 use crate::store::outbox::MessageKind;
-use crate::store::Store;
+use crate::store::{GenerationBump, Store};
 
 pub const VERIFY_TTL_HOURS: i64 = 24;
 pub const RESET_TTL_MINUTES: i64 = 30;
@@ -241,7 +241,8 @@ impl<'a> Verification<'a> {
             self.store.one_time_token_consume(&hash, Purpose::Reset)?,
             self.notices.to(&user, MessageKind::PasswordChanged, [("via", "reset".to_owned())])?,
         ];
-        if self.store.bump_session_generation(&user, Some(&password_hash), None, extra).await?.is_none() {
+        let bump = GenerationBump { password_hash: Some(&password_hash), extra, ..Default::default() };
+        if self.store.bump_session_generation(&user, bump).await?.is_none() {
             // The account changed since the token led to it (another reset won).
             return Err(AppError::InvalidToken);
         }

@@ -88,6 +88,21 @@ pub mod token {
     }
 }
 
+/// An account's TOTP factor, in its user's partition.
+pub mod factor {
+    pub fn totp(user_id: &str) -> super::Item {
+        super::key(super::user::pk(user_id), "MFA#TOTP".to_owned())
+    }
+}
+
+/// A sign-in waiting for its second factor, by the hash of its `mfaToken` (beside the
+/// one-time tokens).
+pub mod challenge {
+    pub fn key(hash: &str) -> super::Item {
+        super::key(format!("TOKEN#{hash}"), "MFA".to_owned())
+    }
+}
+
 /// A graph edge in its owner's partition (`<EDGE>#<other>`), and, for edges that make
 /// a list, its place in the list (`GSI1`: `<LIST>#<owner>`, newest first by time).
 pub mod edge {

@@ -5,6 +5,7 @@ mod accounts;
 pub mod cleanup;
 pub mod graph;
 pub mod keys;
+mod mfa;
 pub mod one_time;
 pub mod outbox;
 mod rate_limits;
@@ -14,7 +15,7 @@ pub mod search;
 mod sessions;
 mod users;
 
-pub use sessions::RefreshRotation;
+pub use sessions::{GenerationBump, KeptSession, RefreshRotation};
 pub use users::{Claim, LoginWrite, SignUp};
 
 use std::collections::HashMap;

@@ -32,10 +32,12 @@ pub enum MessageKind {
     AccountDeactivated,
     NewFollower,
     FollowRequest,
+    /// The second factor turned on or off, or new recovery codes (`change`).
+    MfaChanged,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 9] = [
         MessageKind::VerifyEmail,
         MessageKind::ResetPassword,
         MessageKind::PasswordChanged,
@@ -44,6 +46,7 @@ impl MessageKind {
         MessageKind::AccountDeactivated,
         MessageKind::NewFollower,
         MessageKind::FollowRequest,
+        MessageKind::MfaChanged,
     ];
 
     /// The name stored on the item and shown in logs.
@@ -57,6 +60,7 @@ impl MessageKind {
             MessageKind::AccountDeactivated => "account_deactivated",
             MessageKind::NewFollower => "new_follower",
             MessageKind::FollowRequest => "follow_request",
+            MessageKind::MfaChanged => "mfa_changed",
         }
     }
 }

@@ -1,7 +1,8 @@
-use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Store};
+use crate::domain::mfa::Aal;
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -131,18 +132,14 @@ impl Store {
 
     /// Ends every session of the user at once by moving the user to a new session
     /// generation (older sessions stop working the moment this commits, however many
-    /// there are), optionally setting a new password hash and carrying one session over
-    /// into the new generation with a new refresh-token hash. The old session items are
-    /// deleted afterwards by the caller, or expire.
-    pub async fn bump_session_generation(
-        &self,
-        user: &UserRecord,
-        new_password_hash: Option<&str>,
-        keep: Option<(&SessionRecord, Option<&str>)>,
-        extra: Vec<TransactWriteItem>,
-    ) -> AppResult<Option<i64>> {
+    /// there are), with the changes of `bump` to the user and the one session it carries
+    /// over. The old session items are deleted afterwards by the caller, or expire.
+    /// `None`: a concurrent change of the same account, or the kept session ended
+    /// meanwhile (the caller's view is stale).
+    pub async fn bump_session_generation(&self, user: &UserRecord, bump: GenerationBump<'_>) -> AppResult<Option<i64>> {
         let next = user.session_generation + 1;
         let now = time(&self.now());
+        let mut sets = vec!["sessionGeneration = :next", "updatedAt = :now"];
         let mut user_update = Update::builder()
             .table_name(self.table())
             .set_key(Some(keys::user::key(&user.id)))
@@ -153,39 +150,69 @@ impl Store {
             .expression_attribute_values(":next", n(next))
             .expression_attribute_values(":now", now.clone())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
-        user_update = match new_password_hash {
-            Some(hash) => user_update
-                .update_expression("SET sessionGeneration = :next, passwordHash = :hash, updatedAt = :now")
-                .expression_attribute_values(":hash", s(hash)),
-            None => user_update.update_expression("SET sessionGeneration = :next, updatedAt = :now"),
-        };
+        if let Some(hash) = bump.password_hash {
+            sets.push("passwordHash = :hash");
+            user_update = user_update.expression_attribute_values(":hash", s(hash));
+        }
+        if let Some(on) = bump.mfa_enabled {
+            sets.push("mfaEnabled = :mfa");
+            user_update = user_update.expression_attribute_values(":mfa", AttributeValue::Bool(on));
+        }
+        let user_update = user_update.update_expression(format!("SET {}", sets.join(", ")));
         let mut items =
             vec![TransactWriteItem::builder().update(user_update.build().map_err(AppError::internal)?).build()];
-        if let Some(hash) = new_password_hash {
+        if let Some(hash) = bump.password_hash {
             items.extend(self.claim_hash_updates(user, hash)?);
         }
-        if let Some((session, new_refresh_hash)) = keep {
+        if let Some(kept) = bump.keep {
             // Carried over to the new generation, with a new refresh token or its own.
-            let session_update = Update::builder()
+            let mut sets = vec!["generation = :next", "lastUsedAt = :now"];
+            let mut session_update = Update::builder()
                 .table_name(self.table())
-                .set_key(Some(keys::session::key(&session.user_id, &session.id)))
+                .set_key(Some(keys::session::key(&kept.session.user_id, &kept.session.id)))
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":next", n(next))
                 .expression_attribute_values(":now", now.clone());
-            let session_update = match new_refresh_hash {
-                Some(hash) => session_update
-                    .update_expression(
-                        "SET generation = :next, refreshTokenHash = :hash, lastUsedAt = :now REMOVE previousTokenHash, rotatedAt",
-                    )
-                    .expression_attribute_values(":hash", s(hash)),
-                None => session_update.update_expression("SET generation = :next, lastUsedAt = :now"),
-            };
-            let session_update = session_update.build().map_err(AppError::internal)?;
+            let mut remove = "";
+            if let Some(hash) = kept.new_refresh_hash {
+                sets.push("refreshTokenHash = :hash");
+                remove = " REMOVE previousTokenHash, rotatedAt";
+                session_update = session_update.expression_attribute_values(":hash", s(hash));
+            }
+            if let Some(aal) = kept.aal {
+                sets.push("aal = :aal");
+                let aal = serde_dynamo::to_attribute_value(aal).map_err(AppError::internal)?;
+                session_update = session_update.expression_attribute_values(":aal", aal);
+            }
+            let session_update = session_update
+                .update_expression(format!("SET {}{remove}", sets.join(", ")))
+                .build()
+                .map_err(AppError::internal)?;
             items.push(TransactWriteItem::builder().update(session_update).build());
         }
-        items.extend(extra);
-        // `None`: a concurrent change of the same account, or the kept session ended
-        // meanwhile (the caller's view is stale).
+        items.extend(bump.extra);
         Ok(self.try_transact(items).await?.ok().map(|()| next))
     }
+}
+
+/// What ending every other session changes beside the generation.
+#[derive(Default)]
+pub struct GenerationBump<'a> {
+    /// A new password hash (with both claims' copies).
+    pub password_hash: Option<&'a str>,
+    /// The display flag of a second factor turned on.
+    pub mfa_enabled: Option<bool>,
+    /// The caller's session, carried over.
+    pub keep: Option<KeptSession<'a>>,
+    /// Other writes of the same transaction (a notice, the factor).
+    pub extra: Vec<TransactWriteItem>,
+}
+
+/// A session carried over into the new generation.
+pub struct KeptSession<'a> {
+    pub session: &'a SessionRecord,
+    /// Its next refresh token's hash, when it gets a new one.
+    pub new_refresh_hash: Option<&'a str>,
+    /// A new assurance level (a second factor just confirmed).
+    pub aal: Option<Aal>,
 }

@@ -214,6 +214,23 @@ impl Store {
         Ok(self.try_transact(items).await?.is_ok())
     }
 
+    /// A password hash with new parameters, only over the hash just verified (with both
+    /// claims' copies): `false` when the password changed meanwhile.
+    pub async fn rehash_password(&self, user: &UserRecord, hash: &str) -> AppResult<bool> {
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::user::key(&user.id)))
+            .update_expression("SET passwordHash = :hash")
+            .condition_expression("passwordHash = :verified")
+            .expression_attribute_values(":verified", s(&user.password_hash))
+            .expression_attribute_values(":hash", s(hash))
+            .build()
+            .map_err(AppError::internal)?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.claim_hash_updates(user, hash)?);
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
     /// A put that must not overwrite anything.
     pub(crate) fn put_new(&self, item: super::Item) -> AppResult<TransactWriteItem> {
         let put = Put::builder()

@@ -1,0 +1,361 @@
+//! The second factor of the caller's own account: enrolment, confirmation, status,
+//! recovery codes and turning it off; and the check of a code, which sign-in uses too.
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::accounts::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
+use super::sessions::{Sessions, TokenPair};
+use super::Notices;
+use crate::config::Config;
+use crate::domain::client::Caller;
+use crate::domain::mfa::{self, Aal, FactorStatus, TotpFactor};
+use crate::domain::session::RefreshToken;
+use crate::domain::{exposed, non_empty, Fields};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::outbox::MessageKind;
+use crate::store::{GenerationBump, KeptSession, Store};
+use crate::vault::Vault;
+
+/// Wrong codes of one account, counted across sign-ins and signed-in checks.
+const MFA_FAILURE_SCOPE: &str = "mfa-fail";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrollRequest {
+    #[schema(value_type = String, required = true)]
+    pub password: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CodeRequest {
+    /// The 6-digit code the authenticator app shows now.
+    #[schema(value_type = String, required = true, pattern = "^[0-9]{6}$")]
+    pub code: Option<SecretString>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisableRequest {
+    #[schema(value_type = String, required = true)]
+    pub password: Option<SecretString>,
+    /// A code of the authenticator app; or send `recoveryCode`.
+    #[schema(value_type = Option<String>)]
+    pub code: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
+    pub recovery_code: Option<SecretString>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaStatus {
+    pub enabled: bool,
+    pub enabled_at: Option<DateTime<Utc>>,
+    pub recovery_codes_remaining: usize,
+}
+
+/// What an authenticator app needs; shown this once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Enrollment {
+    /// The secret in base32 (RFC 4648), for typing in.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    pub otpauth_uri: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Confirmed {
+    /// Ten single-use codes, shown this once.
+    pub recovery_codes: Vec<String>,
+    /// The caller's session, now at `aal2`.
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// What proves the second factor: a code of the app, or a recovery code. No `Debug`.
+pub enum Proof {
+    Totp(String),
+    Recovery(String),
+}
+
+impl Proof {
+    /// Exactly one of `code` and `recoveryCode`, each of a sane length.
+    pub(crate) fn from_fields(
+        fields: &mut Fields,
+        code: &Option<SecretString>,
+        recovery_code: &Option<SecretString>,
+    ) -> Option<Self> {
+        let code = fields.optional("code", exposed(code), non_empty(32));
+        let recovery = fields.optional("recoveryCode", exposed(recovery_code), non_empty(64));
+        match (code, recovery) {
+            (Some(code), None) => Some(Proof::Totp(code)),
+            (None, Some(recovery)) => Some(Proof::Recovery(recovery)),
+            (Some(_), Some(_)) => {
+                fields.add("recoveryCode", "send either code or recoveryCode, not both");
+                None
+            }
+            (None, None) if fields.is_empty() => {
+                fields.add("code", "send code or recoveryCode");
+                None
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+/// A code of the authenticator app, present.
+pub struct TotpCode(String);
+
+impl TryFrom<CodeRequest> for TotpCode {
+    type Error = AppError;
+
+    fn try_from(req: CodeRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let code = fields.required("code", exposed(&req.code), non_empty(32));
+        fields.finish_with(code).map(TotpCode)
+    }
+}
+
+/// Turning the factor off: the password and a proof.
+pub struct Disabling {
+    password: PasswordConfirmation,
+    proof: Proof,
+}
+
+impl TryFrom<DisableRequest> for Disabling {
+    type Error = AppError;
+
+    fn try_from(req: DisableRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
+        let proof = Proof::from_fields(&mut fields, &req.code, &req.recovery_code);
+        let (password, proof) = fields.finish_with((password, proof))?;
+        Ok(Disabling { password: PasswordConfirmation::new(password), proof })
+    }
+}
+
+/// The TOTP factor of an account, and the checks of its codes.
+#[derive(Clone, Copy)]
+pub struct SecondFactor<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    vault: Option<&'a Vault>,
+    sessions: Sessions<'a>,
+    password_check: PasswordCheck<'a>,
+    notices: Notices<'a>,
+}
+
+impl<'a> SecondFactor<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        SecondFactor {
+            config: &state.config,
+            store: &state.store,
+            vault: state.vault.as_deref(),
+            sessions: Sessions::new(state),
+            password_check: PasswordCheck::new(state),
+            notices: Notices::new(&state.store),
+        }
+    }
+
+    fn vault(&self) -> AppResult<&'a Vault> {
+        self.vault.ok_or_else(|| AppError::internal("this function holds no second-factor key"))
+    }
+
+    pub async fn status(&self, caller: &Caller) -> AppResult<MfaStatus> {
+        let (_, _, factor) = self.sessions.live_session_with_factor(caller).await?;
+        Ok(match factor.filter(TotpFactor::is_enabled) {
+            Some(factor) => MfaStatus {
+                enabled: true,
+                enabled_at: factor.enabled_at,
+                recovery_codes_remaining: factor.recovery_codes.len(),
+            },
+            None => MfaStatus { enabled: false, enabled_at: None, recovery_codes_remaining: 0 },
+        })
+    }
+
+    /// A new secret, pending until a code of it confirms it (a new enrolment replaces a
+    /// pending one). Needs the password: a borrowed session alone must not bind the
+    /// account to someone else's app.
+    pub async fn enroll(&self, caller: &Caller, password: PasswordConfirmation) -> AppResult<Enrollment> {
+        let (user, _, factor) = self.sessions.live_session_with_factor(caller).await?;
+        if mfa::enabled(factor.as_ref()) {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        self.password_check.check(&user, password).await?;
+        let secret = mfa::new_secret();
+        let (secret_text, otpauth_uri) = mfa::provisioning(&secret, &self.config.totp_issuer, &user.username)
+            .ok_or_else(|| AppError::internal("the TOTP secret did not make a provisioning URI"))?;
+        let now = self.store.now();
+        let pending = TotpFactor {
+            user_id: user.id.clone(),
+            status: FactorStatus::Pending,
+            sealed_secret: self.vault()?.seal(&user.id, &secret)?,
+            created_at: now,
+            enabled_at: None,
+            last_step: None,
+            recovery_codes: Vec::new(),
+            expires_at: Some((now + Duration::seconds(mfa::ENROLMENT_SECS)).timestamp()),
+        };
+        if !self.store.put_pending_factor(&pending).await? {
+            return Err(AppError::MfaAlreadyEnabled);
+        }
+        tracing::info!(user_id = %user.id, "second factor enrolment started");
+        Ok(Enrollment { secret: secret_text, otpauth_uri })
+    }
+
+    /// The first code turns the factor on: ten recovery codes, the caller's session
+    /// at `aal2` with new tokens, every other session ended, a notice; all at once.
+    pub async fn confirm(&self, caller: &Caller, code: TotpCode) -> AppResult<Confirmed> {
+        let (user, session, factor) = self.sessions.live_session_with_factor(caller).await?;
+        let now = self.store.now();
+        let factor = match factor {
+            Some(factor) if factor.is_enabled() => return Err(AppError::MfaAlreadyEnabled),
+            Some(factor) if factor.is_pending(now) => factor,
+            _ => return Err(AppError::MfaNotEnabled("no enrolment is waiting for a code: enroll first")),
+        };
+        let secret = self.vault()?.open(&user.id, &factor.sealed_secret)?;
+        let step = mfa::check_code(&secret, &code.0, now, None).ok_or(AppError::InvalidCode)?;
+        let (codes, hashes) = self.new_recovery_codes(&user.id)?;
+        let next = RefreshToken::new(&user.id, &session.id);
+        let next_hash = next.hash();
+        let bump = GenerationBump {
+            mfa_enabled: Some(true),
+            keep: Some(KeptSession { session: &session, new_refresh_hash: Some(&next_hash), aal: Some(Aal::Aal2) }),
+            extra: vec![
+                self.store.factor_enable(&user.id, step, &hashes)?,
+                self.notices.to(&user, MessageKind::MfaChanged, [("change", "enabled".to_owned())])?,
+            ],
+            ..Default::default()
+        };
+        if self.store.bump_session_generation(&user, bump).await?.is_none() {
+            // The enrolment expired or was replaced, or the account or session changed.
+            return Err(AppError::Conflict);
+        }
+        tracing::info!(user_id = %user.id, "second factor on; other sessions ended");
+        self.sessions.delete_ended_sessions(&user.id, Some(&session.id)).await;
+        let session = crate::domain::session::SessionRecord { aal: Aal::Aal2, ..session };
+        let tokens = self.sessions.token_pair(&user, &session, &next).await?;
+        Ok(Confirmed { recovery_codes: codes, tokens })
+    }
+
+    /// New recovery codes for a code of the app; the old ones stop working.
+    pub async fn regenerate_recovery_codes(&self, caller: &Caller, code: TotpCode) -> AppResult<RecoveryCodes> {
+        let (user, _, factor) = self.sessions.second_factor_session(caller).await?;
+        let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::MfaNotEnabled("no second factor is on"))?;
+        self.accept_signed_in(&user.id, &factor, &Proof::Totp(code.0)).await?;
+        let (codes, hashes) = self.new_recovery_codes(&user.id)?;
+        let notice = self.notices.to(&user, MessageKind::MfaChanged, [("change", "recovery_codes".to_owned())])?;
+        if !self.store.replace_recovery_codes(&user.id, &hashes, vec![notice]).await? {
+            return Err(AppError::Conflict);
+        }
+        tracing::info!(user_id = %user.id, "recovery codes replaced");
+        Ok(RecoveryCodes { recovery_codes: codes })
+    }
+
+    /// Turns the factor off: a session that passed it, the password and a code.
+    pub async fn disable(&self, caller: &Caller, disabling: Disabling) -> AppResult<()> {
+        let (user, _, factor) = self.sessions.second_factor_session(caller).await?;
+        let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::MfaNotEnabled("no second factor is on"))?;
+        self.password_check.check(&user, disabling.password).await?;
+        self.accept_signed_in(&user.id, &factor, &disabling.proof).await?;
+        let notice = self.notices.to(&user, MessageKind::MfaChanged, [("change", "disabled".to_owned())])?;
+        if !self.store.remove_factor(&user, vec![notice]).await? {
+            return Err(AppError::Conflict);
+        }
+        tracing::info!(user_id = %user.id, "second factor off");
+        Ok(())
+    }
+
+    /// 429 when the account's wrong codes (and, for a sign-in not from a known device,
+    /// its failed sign-ins) are at their limit.
+    pub(crate) async fn within_code_limits(&self, user_id: &str, failure_cap: bool) -> AppResult<()> {
+        let limits = self.config.rate_limits;
+        let failed_logins = async {
+            match failure_cap {
+                true => self.store.hits(FAILED_LOGIN_SCOPE, user_id, limits.failed_logins_per_account).await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (wrong_codes, failed_logins) = tokio::try_join!(
+            self.store.hits(MFA_FAILURE_SCOPE, user_id, limits.mfa_failures_per_account),
+            failed_logins
+        )?;
+        let windows =
+            [(Some(wrong_codes), limits.mfa_failures_per_account), (failed_logins, limits.failed_logins_per_account)];
+        for (window, limit) in windows {
+            if let Some(window) = window.filter(|w| w.hits >= limit.max) {
+                tracing::warn!(user_id, "second factor locked by wrong codes");
+                return Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs });
+            }
+        }
+        Ok(())
+    }
+
+    /// Accepts a proof once: a TOTP code moves the factor's last step forward, a
+    /// recovery code is used up; each in one conditional write, so of two requests with
+    /// the same code one wins. 401 `INVALID_CODE` otherwise, counted against the
+    /// account's limits (`within_code_limits` checks them first).
+    pub(crate) async fn accept(
+        &self,
+        user_id: &str,
+        factor: &TotpFactor,
+        proof: &Proof,
+        failure_cap: bool,
+    ) -> AppResult<()> {
+        let accepted = match proof {
+            Proof::Totp(code) => {
+                let secret = self.vault()?.open(user_id, &factor.sealed_secret)?;
+                match mfa::check_code(&secret, code, self.store.now(), factor.last_step) {
+                    Some(step) => self.store.accept_totp_step(user_id, step).await?,
+                    None => false,
+                }
+            }
+            Proof::Recovery(code) => {
+                let hash = self.vault()?.recovery_code_hash(user_id, &mfa::normalize_recovery_code(code));
+                self.store.consume_recovery_code(user_id, &hash).await?
+            }
+        };
+        if accepted {
+            return Ok(());
+        }
+        tracing::info!(user_id, "wrong second-factor code");
+        let limits = self.config.rate_limits;
+        let count_cap = async {
+            match failure_cap {
+                true => {
+                    self.store.add_hit(FAILED_LOGIN_SCOPE, user_id, limits.failed_logins_per_account).await.map(Some)
+                }
+                false => Ok(None),
+            }
+        };
+        tokio::try_join!(self.store.add_hit(MFA_FAILURE_SCOPE, user_id, limits.mfa_failures_per_account), count_cap)?;
+        Err(AppError::InvalidCode)
+    }
+
+    /// `accept` for a signed-in user, under the limits.
+    async fn accept_signed_in(&self, user_id: &str, factor: &TotpFactor, proof: &Proof) -> AppResult<()> {
+        self.within_code_limits(user_id, false).await?;
+        self.accept(user_id, factor, proof, false).await
+    }
+
+    /// Ten recovery codes to show, and their keyed hashes to store.
+    fn new_recovery_codes(&self, user_id: &str) -> AppResult<(Vec<String>, Vec<String>)> {
+        let vault = self.vault()?;
+        let codes = mfa::new_recovery_codes();
+        let hashes =
+            codes.iter().map(|c| vault.recovery_code_hash(user_id, &mfa::normalize_recovery_code(c))).collect();
+        Ok((codes, hashes))
+    }
+}
