@@ -58,9 +58,11 @@ async fn every_event_file_is_answered_by_its_function() {
         let expected = StatusCode::from_u16(entry["status"].as_u64().unwrap() as u16).unwrap();
         let mut text = std::fs::read_to_string(events_dir().join(file)).unwrap();
         // One-time tokens reach users out of band: read them from the outbox.
-        for (placeholder, kind) in
-            [("REPLACE_WITH_VERIFICATION_TOKEN", "verify_email"), ("REPLACE_WITH_RESET_TOKEN", "reset_password")]
-        {
+        for (placeholder, kind) in [
+            ("REPLACE_WITH_VERIFICATION_TOKEN", "verify_email"),
+            ("REPLACE_WITH_RESET_TOKEN", "reset_password"),
+            ("REPLACE_WITH_EMAIL_CHANGE_TOKEN", "confirm_email_change"),
+        ] {
             if text.contains(placeholder) {
                 text = text.replace(placeholder, &app.outbox_token(kind, &latest_user).await);
             }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cleanup;
+mod email_change;
 mod envelope;
 mod events;
 mod hostile_input;

@@ -122,6 +122,15 @@ async fn every_kind_of_message_reaches_ses_with_its_subject_and_link_and_leaves_
         ),
         ("follow_request", ("Sample O'Friend (@sample_friend) asked to follow you", Some("/follow-requests"))),
         ("mfa_changed", ("Your two-step sign-in changed", Some("/settings/security"))),
+        (
+            "confirm_email_change",
+            (
+                "Confirm your new email address",
+                Some("/confirm-email-change?token=sample-email-change-token-not-a-secret"),
+            ),
+        ),
+        ("email_change_requested", ("A change of your email address was asked for", Some("/settings/sessions"))),
+        ("email_changed", ("Your email address was changed", None)),
     ]);
     assert_eq!(records(&event).len(), expected.len(), "one record of each kind");
     for record in records(&event) {
@@ -131,7 +140,9 @@ async fn every_kind_of_message_reaches_ses_with_its_subject_and_link_and_leaves_
         assert_eq!(text(&item, "delivery"), Some("delivered"), "{kind}");
         assert!(data_keys(&item).iter().all(|k| k != "token"), "{kind}: the raw token is gone after delivery");
         let email = sent_email(text(&item, "providerMessageId").expect("SES's message id is kept")).await;
-        assert_eq!(email["destinations"]["ToAddresses"], json!(["sample_user@example.org"]), "{kind}");
+        assert_eq!(email["destinations"]["ToAddresses"], json!([text(&item, "to").unwrap()]), "{kind}");
+        let to_new_address = kind == "confirm_email_change";
+        assert_eq!(text(&item, "to") == Some("sample_user@example.org"), !to_new_address, "{kind}");
         assert_eq!(email["source"], from.as_str(), "{kind}");
         assert_eq!(email["subject"], subject, "{kind}");
         let body = email["body"].as_str().unwrap();

@@ -88,6 +88,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/social/requests"),
     ("post", "/api/social/requests/{userId}/accept"),
     ("post", "/api/social/requests/{userId}/reject"),
+    ("post", "/api/auth/change-email"),
+    ("post", "/api/auth/confirm-email-change"),
     ("get", "/api/auth/mfa"),
     ("post", "/api/auth/mfa/totp/enroll"),
     ("post", "/api/auth/mfa/totp/confirm"),

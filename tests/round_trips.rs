@@ -293,3 +293,18 @@ async fn second_factor_endpoints() {
     let disabled = [("BatchGetItem", 1), ("GetItem", 2), ("UpdateItem", 1), ("TransactWriteItems", 1)];
     expect_calls(&app, "disable", StatusCode::OK, &disabled, r).await;
 }
+
+#[tokio::test]
+async fn email_change_endpoints() {
+    let app = TestApp::new().await;
+    let user = app.user("counted").await;
+    let change = json!({ "newEmail": "counted@new.example", "password": PASSWORD });
+    let r = call(&app, Method::POST, "/api/auth/change-email", Some(change), Some(&user)).await;
+    // Session, user and factor; the password's failure count; the rate; the claim; the write.
+    let requested = [("BatchGetItem", 1), ("GetItem", 2), ("UpdateItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "change email", StatusCode::ACCEPTED, &requested, r).await;
+    let token = app.outbox_token("confirm_email_change", &user.id).await;
+    let r = call(&app, Method::POST, "/api/auth/confirm-email-change", Some(json!({ "token": token })), None).await;
+    let confirmed = [("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)];
+    expect_calls(&app, "confirm email change", StatusCode::OK, &confirmed, r).await;
+}

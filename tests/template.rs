@@ -107,6 +107,8 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/auth/sessions",
             "/api/auth/sessions/{sessionId}",
             "/api/auth/reactivate",
+            "/api/auth/change-email",
+            "/api/auth/confirm-email-change",
             "/api/auth/mfa",
             "/api/auth/mfa/totp/enroll",
             "/api/auth/mfa/totp/confirm",
@@ -321,6 +323,7 @@ fn sign_in_and_refresh_routes_have_budgets_of_their_own() {
         "verify-email",
         "refresh",
         "mfa/verify",
+        "confirm-email-change",
     ] {
         assert!(settings.contains_key(format!("ANY /api/auth/{path}").as_str()), "{path} has its own budget");
     }

@@ -61,6 +61,30 @@ mod no_secret_in_debug {
         let reset: crate::services::verification::ResetPasswordRequest =
             serde_json::from_str(&format!(r#"{{"token":"{SECRET}","newPassword":"{SECRET}"}}"#)).unwrap();
         assert!(!shown(&reset).contains(SECRET));
+        let verify: crate::services::accounts::MfaVerifyRequest = serde_json::from_str(&format!(
+            r#"{{"mfaToken":"{SECRET}","code":"{SECRET}","recoveryCode":"{SECRET}","deviceToken":"{SECRET}"}}"#
+        ))
+        .unwrap();
+        assert!(!shown(&verify).contains(SECRET));
+        let disable: crate::services::mfa::DisableRequest =
+            serde_json::from_str(&format!(r#"{{"password":"{SECRET}","code":"{SECRET}","recoveryCode":"{SECRET}"}}"#))
+                .unwrap();
+        assert!(!shown(&disable).contains(SECRET));
+    }
+
+    #[test]
+    fn second_factor_records_hide_their_secrets() {
+        let factor = crate::domain::mfa::TotpFactor {
+            user_id: "u".into(),
+            status: crate::domain::mfa::FactorStatus::Enabled,
+            sealed_secret: SECRET.into(),
+            created_at: chrono::Utc::now(),
+            enabled_at: None,
+            last_step: Some(1),
+            recovery_codes: vec![SECRET.into()],
+            expires_at: None,
+        };
+        assert!(!shown(&factor).contains(SECRET), "{factor:?}");
     }
 
     #[test]

@@ -96,6 +96,8 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("revoke_other_sessions", "End every other session"),
     ("revoke_session", "End one session"),
     ("reactivate", "Reactivate a deactivated account"),
+    ("change_email", "Ask to change the email address"),
+    ("confirm_email_change", "Confirm the new email address with its token"),
     ("mfa_status", "Whether a second factor is on"),
     ("mfa_enroll", "Start a TOTP enrolment"),
     ("mfa_confirm", "Confirm the TOTP enrolment with a code"),

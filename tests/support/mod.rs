@@ -385,7 +385,11 @@ impl TestApp {
         for message in &messages {
             let token = &message.data["token"];
             let hash = shared::domain::session::hash_secret(token);
-            let sk = if kind == "verify_email" { "VERIFY" } else { "RESET" };
+            let sk = match kind {
+                "verify_email" => "VERIFY",
+                "confirm_email_change" => "EMAIL_CHANGE",
+                _ => "RESET",
+            };
             let found = self
                 .dynamodb
                 .get_item()

@@ -13,6 +13,7 @@ use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::accounts::{
     AuthResponse, ChangePasswordRequest, LoginRequest, MfaVerifyRequest, RegisterRequest, SignIn,
 };
+use shared::services::email_change::ChangeEmailRequest;
 use shared::services::mfa::{
     CodeRequest, Confirmed, DisableRequest, EnrollRequest, Enrollment, MfaStatus, RecoveryCodes,
 };
@@ -37,6 +38,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/resend-verification", post(resend_verification))
         .route("/api/auth/forgot-password", post(forgot_password))
         .route("/api/auth/reset-password", post(reset_password))
+        .route("/api/auth/change-email", post(change_email))
+        .route("/api/auth/confirm-email-change", post(confirm_email_change))
         .route("/api/auth/mfa", get(mfa_status))
         .route("/api/auth/mfa/totp/enroll", post(mfa_enroll))
         .route("/api/auth/mfa/totp/confirm", post(mfa_confirm))
@@ -70,6 +73,8 @@ pub fn app(state: AppState) -> Router {
         revoke_other_sessions,
         revoke_session,
         reactivate,
+        change_email,
+        confirm_email_change,
         mfa_status,
         mfa_enroll,
         mfa_confirm,
@@ -186,6 +191,41 @@ async fn reactivate(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> AppResult<Json<SignIn>> {
     Ok(Json(state.accounts().reactivate(body.try_into()?, &client).await?))
+}
+
+#[utoipa::path(post, path = "/api/auth/change-email", tag = "auth",
+    request_body = ChangeEmailRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A confirmation link is on its way to the new address, a notice to the current one; the current address stays until the link is used", body = Empty),
+        (status = 401, description = "UNAUTHORIZED, or INVALID_CREDENTIALS for a wrong password", body = ApiError),
+        (status = 403, description = "MFA_REQUIRED: with MFA on, the session must have passed the second factor", body = ApiError),
+        (status = 409, description = "EMAIL_TAKEN, or CONFLICT", body = ApiError),
+        RateLimited,
+    ))]
+async fn change_email(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<ChangeEmailRequest>,
+) -> AppResult<(StatusCode, Json<Empty>)> {
+    state.email_change().request(&caller, body.try_into()?).await?;
+    Ok((StatusCode::ACCEPTED, Json(Empty {})))
+}
+
+#[utoipa::path(post, path = "/api/auth/confirm-email-change", tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "The account with its new, verified address", body = OwnUserView),
+        (status = 401, description = "INVALID_TOKEN: unknown, used, replaced or expired", body = ApiError),
+        (status = 409, description = "EMAIL_TAKEN: another account took the address meanwhile", body = ApiError),
+        RateLimited,
+    ))]
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> AppResult<Json<OwnUserView>> {
+    Ok(Json(state.email_change().confirm(body.try_into()?, &client).await?))
 }
 
 #[utoipa::path(get, path = "/api/auth/mfa", tag = "auth",

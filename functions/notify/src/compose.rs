@@ -138,6 +138,33 @@ pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String>
             link("See my follow requests", "/follow-requests".into()),
             SOCIAL_FOOTER,
         ),
+        MessageKind::ConfirmEmailChange => (
+            "Confirm your new email address".into(),
+            vec![
+                "Someone asked to use this address for their account. The link works once, for 24 hours.".into(),
+                "If it was not you, ignore this message: nothing changes.".into(),
+            ],
+            link("Confirm this address", format!("/confirm-email-change?token={}", token()?)),
+            ACCOUNT_FOOTER,
+        ),
+        MessageKind::EmailChangeRequested => (
+            "A change of your email address was asked for".into(),
+            vec![
+                format!("Someone signed in to your account asked to change its email address to {}.", field("newEmail")?),
+                "Your address stays as it is until the new one is confirmed. If this was not you, change your password now.".into(),
+            ],
+            link("Review my sessions", "/settings/sessions".into()),
+            SECURITY_FOOTER,
+        ),
+        MessageKind::EmailChanged => (
+            "Your email address was changed".into(),
+            vec![
+                format!("Your account's email address is now {}; this address no longer signs in to it.", field("newEmail")?),
+                "If this was not you, contact support at once.".into(),
+            ],
+            None,
+            SECURITY_FOOTER,
+        ),
         MessageKind::MfaChanged => {
             let what = match field("change")? {
                 "enabled" => "Two-step sign-in was turned on for your account: signing in now asks for a code of your authenticator app, and your other sessions were signed out.",
@@ -200,6 +227,10 @@ mod tests {
                 MessageKind::AccountDeactivated => message(kind, &[("reactivateWithinDays", "30")]),
                 MessageKind::NewFollower | MessageKind::FollowRequest => message(kind, &actor),
                 MessageKind::MfaChanged => message(kind, &[("change", "enabled")]),
+                MessageKind::ConfirmEmailChange => message(kind, &[("token", "abc_DEF-123")]),
+                MessageKind::EmailChangeRequested | MessageKind::EmailChanged => {
+                    message(kind, &[("newEmail", "ada.new@example.org")])
+                }
             })
             .collect()
     }

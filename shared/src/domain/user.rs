@@ -133,6 +133,12 @@ pub struct UserRecord {
     /// checks read the factor item itself; both change in one transaction.
     #[serde(default)]
     pub mfa_enabled: bool,
+    /// The address of an email change awaiting confirmation.
+    #[serde(default)]
+    pub pending_email: Option<String>,
+    /// The hash of the one token that may still confirm it.
+    #[serde(default)]
+    pub email_change_token_hash: Option<String>,
 }
 
 impl UserRecord {
@@ -156,6 +162,8 @@ impl UserRecord {
             verify_token_hash: None,
             known_devices: Vec::new(),
             mfa_enabled: false,
+            pending_email: None,
+            email_change_token_hash: None,
         }
     }
 
@@ -234,6 +242,8 @@ pub struct OwnUserView {
     pub notification_preferences: NotificationPreferences,
     /// Whether sign-in asks for a second factor.
     pub mfa_enabled: bool,
+    /// The new address of an email change awaiting confirmation.
+    pub pending_email: Option<String>,
 }
 
 impl From<&UserRecord> for OwnUserView {
@@ -247,6 +257,7 @@ impl From<&UserRecord> for OwnUserView {
             privacy_settings: user.editable.privacy_settings.clone(),
             notification_preferences: user.editable.notification_preferences.clone(),
             mfa_enabled: user.mfa_enabled,
+            pending_email: user.pending_email.clone(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! method; the store reports outcomes, and the services choose the `AppError`.
 
 pub mod accounts;
+pub mod email_change;
 pub mod health;
 mod limits;
 pub mod mfa;
@@ -27,6 +28,11 @@ impl AppState {
     /// Refresh, sign-out and the session list.
     pub fn sessions(&self) -> sessions::Sessions<'_> {
         sessions::Sessions::new(self)
+    }
+
+    /// Changing the account's email address.
+    pub fn email_change(&self) -> email_change::EmailChange<'_> {
+        email_change::EmailChange::new(self)
     }
 
     /// The caller's second factor.

@@ -24,6 +24,17 @@ impl<'a> Notices<'a> {
         kind: MessageKind,
         data: impl IntoIterator<Item = (&'static str, String)>,
     ) -> AppResult<TransactWriteItem> {
-        self.store.outbox_put(&OutboxMessage::new(kind, &user.id, &user.email, self.store.now(), data))
+        self.to_address(user, &user.email, kind, data)
+    }
+
+    /// An outbox message about `user` to another address of theirs (a new one to confirm).
+    pub fn to_address(
+        &self,
+        user: &UserRecord,
+        address: &str,
+        kind: MessageKind,
+        data: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> AppResult<TransactWriteItem> {
+        self.store.outbox_put(&OutboxMessage::new(kind, &user.id, address, self.store.now(), data))
     }
 }

@@ -56,6 +56,12 @@ pub struct PresentedSecret(String);
 /// The longest one-time token looked at.
 const TOKEN_FIELD_MAX: usize = 256;
 
+impl PresentedSecret {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<TokenRequest> for PresentedSecret {
     type Error = AppError;
 
@@ -100,15 +106,16 @@ impl TryFrom<ResetPasswordRequest> for PasswordReset {
 }
 
 /// A one-time secret: 256 random bits, URL-safe.
-fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     B64.encode(bytes)
 }
 
-/// A short fingerprint of a password hash, so a reset token dies with the password.
-fn password_fingerprint(password_hash: &str) -> String {
-    hash_secret(password_hash)[..16].to_owned()
+/// A short fingerprint of the password hash and the address, so a reset token dies
+/// with either.
+fn reset_fingerprint(user: &UserRecord) -> String {
+    hash_secret(&format!("{}\0{}", user.password_hash, user.email))[..16].to_owned()
 }
 
 /// Email verification and password reset: one-time tokens and their messages.
@@ -140,7 +147,7 @@ impl<'a> Verification<'a> {
         let secret = new_secret();
         let hash = hash_secret(&secret);
         let expires_at = (self.store.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
-        let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None };
+        let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None, new_email: None };
         let items = vec![
             self.store.one_time_token_put(&hash, Purpose::Verify, &token)?,
             self.notices.to(user, MessageKind::VerifyEmail, [("token", secret)])?,
@@ -211,7 +218,8 @@ impl<'a> Verification<'a> {
         let token = OneTimeToken {
             user_id: user.id.clone(),
             expires_at: (self.store.now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
-            password_fingerprint: Some(password_fingerprint(&user.password_hash)),
+            password_fingerprint: Some(reset_fingerprint(&user)),
+            new_email: None,
         };
         let items = vec![
             self.store.one_time_token_put(&hash, Purpose::Reset, &token)?,
@@ -229,7 +237,7 @@ impl<'a> Verification<'a> {
         let hash = hash_secret(&token.0);
         let record = self.live_one_time_token(&hash, Purpose::Reset).await?;
         let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
-        if record.password_fingerprint.as_deref() != Some(password_fingerprint(&user.password_hash).as_str()) {
+        if record.password_fingerprint.as_deref() != Some(reset_fingerprint(&user).as_str()) {
             return Err(AppError::InvalidToken);
         }
         // The rules are checked before the token is spent, so a weak choice can be retried.
@@ -252,13 +260,13 @@ impl<'a> Verification<'a> {
     }
 
     /// Counts a one-time token's use under the per-address attempt limit.
-    async fn count_token_attempt(&self, client: &ClientInfo) -> AppResult<()> {
+    pub(crate) async fn count_token_attempt(&self, client: &ClientInfo) -> AppResult<()> {
         let limit = self.config.rate_limits.token_attempts_per_ip;
         self.limiter.enforce("token-ip", &ip_key(client.ip.as_deref()), limit).await
     }
 
     /// The token if it exists and has not expired (TTL deletion lags; reads check).
-    async fn live_one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<OneTimeToken> {
+    pub(crate) async fn live_one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<OneTimeToken> {
         match self.store.one_time_token(hash, purpose).await? {
             Some(token) if token.expires_at > self.store.now().timestamp() => Ok(token),
             _ => Err(AppError::InvalidToken),

@@ -3,6 +3,7 @@
 
 mod accounts;
 pub mod cleanup;
+mod email;
 pub mod graph;
 pub mod keys;
 mod mfa;
@@ -15,6 +16,7 @@ pub mod search;
 mod sessions;
 mod users;
 
+pub use email::EmailSwap;
 pub use sessions::{GenerationBump, KeptSession, RefreshRotation};
 pub use users::{Claim, LoginWrite, SignUp};
 

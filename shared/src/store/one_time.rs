@@ -1,4 +1,4 @@
-//! One-time tokens (email verification, password reset): stored only by the SHA-256 of
+//! One-time tokens (email verification, password reset, email change): stored only by the SHA-256 of
 //! the token, single use (consumed by a conditional delete), with an expiry that every
 //! read checks and that the cleanup index and TTL both know.
 
@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult};
 pub enum Purpose {
     Verify,
     Reset,
+    EmailChange,
 }
 
 impl Purpose {
@@ -19,6 +20,7 @@ impl Purpose {
         match self {
             Purpose::Verify => "VERIFY",
             Purpose::Reset => "RESET",
+            Purpose::EmailChange => "EMAIL_CHANGE",
         }
     }
 }
@@ -29,10 +31,13 @@ pub struct OneTimeToken {
     pub user_id: String,
     /// Epoch seconds.
     pub expires_at: i64,
-    /// For reset tokens: a fingerprint of the password hash when issued, so that any
-    /// password change makes every older reset token useless.
+    /// For reset tokens: a fingerprint of the password hash and the address when
+    /// issued, so that any password or email change makes every older reset token useless.
     #[serde(default)]
     pub password_fingerprint: Option<String>,
+    /// For email-change tokens: the address to confirm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
 }
 
 fn token_key(hash: &str, purpose: Purpose) -> super::Item {

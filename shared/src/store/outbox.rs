@@ -34,10 +34,16 @@ pub enum MessageKind {
     FollowRequest,
     /// The second factor turned on or off, or new recovery codes (`change`).
     MfaChanged,
+    /// To the new address: the link that confirms it.
+    ConfirmEmailChange,
+    /// To the current address: a change was asked for.
+    EmailChangeRequested,
+    /// To the old address: the change is done.
+    EmailChanged,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 12] = [
         MessageKind::VerifyEmail,
         MessageKind::ResetPassword,
         MessageKind::PasswordChanged,
@@ -47,6 +53,9 @@ impl MessageKind {
         MessageKind::NewFollower,
         MessageKind::FollowRequest,
         MessageKind::MfaChanged,
+        MessageKind::ConfirmEmailChange,
+        MessageKind::EmailChangeRequested,
+        MessageKind::EmailChanged,
     ];
 
     /// The name stored on the item and shown in logs.
@@ -61,6 +70,9 @@ impl MessageKind {
             MessageKind::NewFollower => "new_follower",
             MessageKind::FollowRequest => "follow_request",
             MessageKind::MfaChanged => "mfa_changed",
+            MessageKind::ConfirmEmailChange => "confirm_email_change",
+            MessageKind::EmailChangeRequested => "email_change_requested",
+            MessageKind::EmailChanged => "email_changed",
         }
     }
 }

@@ -277,6 +277,6 @@ impl Store {
     }
 }
 
-fn failed(reasons: &[Option<String>], index: usize) -> bool {
+pub(super) fn failed(reasons: &[Option<String>], index: usize) -> bool {
     reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed")
 }

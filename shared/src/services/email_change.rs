@@ -1,0 +1,146 @@
+//! Changing the account's email: a token to the new address, a notice to the current
+//! one, and the swap of the two claims when the token comes back.
+
+use chrono::Duration;
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::accounts::{PasswordCheck, PasswordConfirmation, PASSWORD_FIELD_MAX};
+use super::sessions::Sessions;
+use super::verification::{new_secret, PresentedSecret, Verification, VERIFY_TTL_HOURS};
+use super::{Limiter, Notices};
+use crate::config::Config;
+use crate::domain::client::{Caller, ClientInfo};
+use crate::domain::session::hash_secret;
+use crate::domain::user::{OwnUserView, UserRecord};
+use crate::domain::{exposed, non_empty, Email, Fields};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::one_time::{OneTimeToken, Purpose};
+use crate::store::outbox::MessageKind;
+use crate::store::{EmailSwap, Store};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeEmailRequest {
+    #[schema(value_type = String, required = true, format = Email, max_length = 255)]
+    pub new_email: Option<String>,
+    #[schema(value_type = String, required = true)]
+    pub password: Option<SecretString>,
+}
+
+/// A new address and the password that allows it.
+pub struct EmailChangeRequest {
+    new_email: Email,
+    password: PasswordConfirmation,
+}
+
+impl TryFrom<ChangeEmailRequest> for EmailChangeRequest {
+    type Error = AppError;
+
+    fn try_from(req: ChangeEmailRequest) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let new_email = fields.required("newEmail", req.new_email.as_deref(), Email::parse);
+        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
+        let (new_email, password) = fields.finish_with((new_email, password))?;
+        Ok(EmailChangeRequest { new_email, password: PasswordConfirmation::new(password) })
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct EmailChange<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    sessions: Sessions<'a>,
+    verification: Verification<'a>,
+    password_check: PasswordCheck<'a>,
+    limiter: Limiter<'a>,
+    notices: Notices<'a>,
+}
+
+impl<'a> EmailChange<'a> {
+    pub fn new(state: &'a AppState) -> Self {
+        EmailChange {
+            config: &state.config,
+            store: &state.store,
+            sessions: Sessions::new(state),
+            verification: Verification::new(state),
+            password_check: PasswordCheck::new(state),
+            limiter: Limiter::new(&state.store),
+            notices: Notices::new(&state.store),
+        }
+    }
+
+    /// Sends a confirmation token to the new address (a new request replaces an older
+    /// one) and a notice to the current one; the account keeps its current address
+    /// until the token comes back. Needs the password, and the second factor when on.
+    pub async fn request(&self, caller: &Caller, change: EmailChangeRequest) -> AppResult<()> {
+        let (user, _, _) = self.sessions.second_factor_session(caller).await?;
+        let new_email = change.new_email.as_str();
+        if new_email == user.email {
+            return Err(AppError::validation("newEmail", "must differ from the current address"));
+        }
+        self.password_check.check(&user, change.password).await?;
+        // It goes out as mail to an address of the caller's choosing: counted like
+        // verification messages.
+        self.limiter.enforce("email-change-user", &user.id, self.config.rate_limits.verification_per_user).await?;
+        if self.store.user_id_by_identifier(new_email).await?.is_some() {
+            return Err(AppError::EmailTaken);
+        }
+        let secret = new_secret();
+        let hash = hash_secret(&secret);
+        let token = OneTimeToken {
+            user_id: user.id.clone(),
+            expires_at: (self.store.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp(),
+            password_fingerprint: None,
+            new_email: Some(new_email.to_owned()),
+        };
+        let mut items = vec![
+            self.store.one_time_token_put(&hash, Purpose::EmailChange, &token)?,
+            self.notices.to_address(&user, new_email, MessageKind::ConfirmEmailChange, [("token", secret)])?,
+            self.notices.to(&user, MessageKind::EmailChangeRequested, [("newEmail", new_email.to_owned())])?,
+        ];
+        if let Some(old) = &user.email_change_token_hash {
+            items.push(self.store.one_time_token_discard(old, Purpose::EmailChange)?);
+        }
+        if !self.store.set_pending_email(&user, new_email, &hash, items).await? {
+            return Err(AppError::Conflict);
+        }
+        tracing::info!(user_id = %user.id, "email change requested");
+        Ok(())
+    }
+
+    /// Swaps the address when the token is the account's current one: the old address
+    /// is free again, the new one verified, reset and verification tokens void (reset
+    /// tokens carry a fingerprint of the address), and the old address is told.
+    pub async fn confirm(&self, token: PresentedSecret, client: &ClientInfo) -> AppResult<OwnUserView> {
+        self.verification.count_token_attempt(client).await?;
+        let hash = hash_secret(token.expose());
+        let record = self.verification.live_one_time_token(&hash, Purpose::EmailChange).await?;
+        let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
+        let new_email = record.new_email.ok_or(AppError::InvalidToken)?;
+        if user.email_change_token_hash.as_deref() != Some(hash.as_str())
+            || user.pending_email.as_deref() != Some(new_email.as_str())
+        {
+            return Err(AppError::InvalidToken);
+        }
+        let notice = self.notices.to(&user, MessageKind::EmailChanged, [("newEmail", new_email.clone())])?;
+        match self.store.swap_email(&user, &hash, &new_email, vec![notice]).await? {
+            EmailSwap::Swapped => {}
+            EmailSwap::Taken => return Err(AppError::EmailTaken),
+            EmailSwap::Stale => return Err(AppError::InvalidToken),
+        }
+        tracing::info!(user_id = %user.id, "email changed");
+        let user = UserRecord {
+            email: new_email,
+            is_verified: true,
+            pending_email: None,
+            email_change_token_hash: None,
+            verify_token_hash: None,
+            updated_at: self.store.now(),
+            ..user
+        };
+        Ok(OwnUserView::from(&user))
+    }
+}
