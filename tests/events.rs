@@ -83,7 +83,12 @@ async fn every_event_file_is_answered_by_its_function() {
         if file.starts_with("cleanup/") {
             // A scheduled event, not an HTTP one: the handler must run and report.
             let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-            let report = cleanup::handle(&app.state.store, 3, invocation).await;
+            let report = cleanup::handle(
+                &app.state.store,
+                cleanup::Settings { lookback_days: 3, deletion_days: 30 },
+                invocation,
+            )
+            .await;
             assert!(report.is_ok() == (expected == StatusCode::OK), "{file}: {report:?}");
             continue;
         }

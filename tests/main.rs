@@ -11,6 +11,7 @@ mod local_server;
 mod mfa;
 mod notify;
 mod openapi;
+mod purge;
 mod rate_limits;
 mod round_trips;
 mod secrets;

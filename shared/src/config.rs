@@ -46,6 +46,9 @@ pub struct Config {
     pub refresh_grace_secs: i64,
     /// `RATE_LIMIT_*`: see `RateLimits`.
     pub rate_limits: RateLimits,
+    /// `ACCOUNT_DELETION_DAYS`: how long a deactivated account can be reactivated; when
+    /// it ends, cleanup deletes the account.
+    pub account_deletion_days: i64,
     /// `CLEANUP_LOOKBACK_DAYS`: how many past days of the expiry index a cleanup run reads.
     pub cleanup_lookback_days: i64,
     /// `APP_BASE_URL`: the client app the links in messages point at (its pages
@@ -104,6 +107,7 @@ impl Config {
             dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
             cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
+            account_deletion_days: number("ACCOUNT_DELETION_DAYS", 30, 1)?,
             app_base_url: app_base_url(
                 &text("APP_BASE_URL", "http://localhost:3000"),
                 lookup("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),

@@ -536,16 +536,26 @@ impl TestApp {
     /// Registers `name` and turns MFA on from that first session (the clock frozen).
     pub async fn enrolled(&self, name: &str) -> Enrolled {
         self.freeze();
-        let mut user = self.user(name).await;
+        let user = self.user(name).await;
+        let (user, secret, recovery_codes, refresh) = self.turn_on_mfa(user).await;
+        // The confirming code's step is used up: later codes come from the next step on.
+        self.advance(chrono::Duration::seconds(shared::domain::mfa::STEP_SECS));
+        Enrolled { user, secret, recovery_codes, refresh }
+    }
+
+    /// `user` with MFA on, and their session upgraded (its new access token).
+    pub async fn enrolled_user(&self, user: User) -> User {
+        self.turn_on_mfa(user).await.0
+    }
+
+    async fn turn_on_mfa(&self, mut user: User) -> (User, String, Vec<String>, String) {
         let secret = self.enroll(&user).await;
         let confirm = self.post_as(&user, "/api/auth/mfa/totp/confirm", json!({ "code": self.code(&secret, 0) })).await;
         assert_eq!(confirm.status, StatusCode::OK, "{:?}", confirm.body);
         let codes = confirm.body["recoveryCodes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned());
         let (access, refresh) = tokens_of(&confirm);
         user.token = access;
-        // The confirming code's step is used up: later codes come from the next step on.
-        self.advance(chrono::Duration::seconds(shared::domain::mfa::STEP_SECS));
-        Enrolled { user, secret, recovery_codes: codes.collect(), refresh }
+        (user, secret, codes.collect(), refresh)
     }
 
     /// A login that stops for the second factor: its `mfaToken`.

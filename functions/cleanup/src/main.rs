@@ -2,11 +2,11 @@
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
     let config = shared::config::Config::from_env()?;
-    let lookback_days = config.cleanup_lookback_days;
+    let settings = cleanup::Settings::from(&config);
     let store = shared::startup::Startup::spawn(async move { Ok(shared::store::Store::from_config(&config).await) });
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
         let store = store.clone();
-        async move { cleanup::handle(store.get().await, lookback_days, event).await }
+        async move { cleanup::handle(store.get().await, settings, event).await }
     }))
     .await
 }

@@ -25,8 +25,6 @@ use crate::state::AppState;
 use crate::store::outbox::MessageKind;
 use crate::store::{Claim, GenerationBump, KeptSession, LoginWrite, SignUp, Store};
 
-/// A deactivated account can be restored this long.
-pub const REACTIVATION_DAYS: i64 = 30;
 pub(crate) const FAILED_LOGIN_SCOPE: &str = "login-fail";
 /// Wrong passwords given by signed-in users (change password, deactivate).
 const SIGNED_IN_FAILURE_SCOPE: &str = "password-fail";
@@ -694,7 +692,7 @@ impl<'a> Accounts<'a> {
         let notice = self.notices.to(
             &user,
             MessageKind::AccountDeactivated,
-            [("reactivateWithinDays", REACTIVATION_DAYS.to_string())],
+            [("reactivateWithinDays", self.config.account_deletion_days.to_string())],
         )?;
         if !self.store.deactivate(&user, self.store.now(), vec![notice]).await? {
             return Err(AppError::Conflict);
@@ -723,7 +721,7 @@ impl<'a> Accounts<'a> {
 
     fn check_reactivation_window(&self, user: &UserRecord) -> AppResult<()> {
         let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
-        if self.store.now() - deactivated_at > chrono::Duration::days(REACTIVATION_DAYS) {
+        if self.store.now() - deactivated_at > chrono::Duration::days(self.config.account_deletion_days) {
             return Err(AppError::AccountDeactivated);
         }
         Ok(())

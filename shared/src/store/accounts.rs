@@ -95,9 +95,14 @@ impl Store {
         let update = self
             .user_update(user)?
             .update_expression(
-                "SET #status = :deactivated, deactivatedAt = :at, updatedAt = :at, sessionGeneration = :generation",
+                "SET #status = :deactivated, deactivatedAt = :at, updatedAt = :at, sessionGeneration = :generation, \
+                 #queue = :queue, #queued = :queued",
             )
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#queue", keys::gsi1::PK)
+            .expression_attribute_names("#queued", keys::gsi1::SK)
+            .expression_attribute_values(":queue", s(keys::deactivated::QUEUE))
+            .expression_attribute_values(":queued", s(keys::deactivated::queue_sk(at, &user.id)))
             .expression_attribute_values(":deactivated", s("deactivated"))
             .expression_attribute_values(":at", value(&at)?)
             .expression_attribute_values(":generation", n(user.session_generation + 1))
@@ -131,8 +136,12 @@ impl Store {
             let devices = serde_dynamo::to_attribute_value(devices).map_err(AppError::internal)?;
             update = update.expression_attribute_values(":devices", devices);
         }
-        let update =
-            update.update_expression(format!("{set} REMOVE deactivatedAt")).build().map_err(AppError::internal)?;
+        let update = update
+            .update_expression(format!("{set} REMOVE deactivatedAt, #queue, #queued"))
+            .expression_attribute_names("#queue", keys::gsi1::PK)
+            .expression_attribute_names("#queued", keys::gsi1::SK)
+            .build()
+            .map_err(AppError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), session_put(self, session)?];
         items.extend(extra);
         items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);

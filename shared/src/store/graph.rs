@@ -81,6 +81,11 @@ impl Edge {
     }
 }
 
+/// Whether a sort key in a user's partition is a graph edge.
+pub(crate) fn is_edge(sk: &str) -> bool {
+    Edge::of(sk).is_some()
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EdgeRecord {
@@ -291,6 +296,34 @@ impl Store {
             .build()
             .map(|c| TransactWriteItem::builder().condition_check(c).build())
             .map_err(AppError::internal)
+    }
+
+    /// Erases one edge of an account being deleted (`sk` in its partition): the edge, its
+    /// mirror in the other user's partition and the other user's counter, in one
+    /// transaction, so the counter moves exactly when the mirror goes. A mirror already
+    /// gone (or a user already deleted) leaves the counter as it is and removes the edge
+    /// alone.
+    pub(crate) async fn erase_edge(&self, owner: &str, sk: &str) -> AppResult<()> {
+        let Some((edge, other)) = Edge::of(sk) else {
+            return Err(AppError::internal("not an edge"));
+        };
+        let mine = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(edge_key(owner, edge, other)))
+            .build()
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+            .map_err(AppError::internal)?;
+        let [_, mirror] = self.delete_pair(owner, edge, other)?;
+        let mut items = vec![mine.clone(), mirror];
+        match edge {
+            Edge::Following => items.push(self.counters(other, 0, -1, Condition::Exists)?),
+            Edge::Follower => items.push(self.counters(other, -1, 0, Condition::Exists)?),
+            _ => {}
+        }
+        if !self.commit(items).await? {
+            self.commit(vec![mine]).await?;
+        }
+        Ok(())
     }
 
     async fn commit(&self, items: Vec<TransactWriteItem>) -> AppResult<bool> {

@@ -51,6 +51,22 @@ pub mod user {
     }
 }
 
+/// Deactivated accounts in `GSI1`, oldest deactivation first: cleanup reads those
+/// whose window has ended and deletes them (set at deactivation, removed at
+/// reactivation, gone with the account).
+pub mod deactivated {
+    pub const QUEUE: &str = "DEACTIVATED";
+
+    pub fn queue_sk(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+        format!("{}#{id}", super::sortable(at))
+    }
+
+    /// The first sort key after every deactivation at or before `at`.
+    pub fn queue_end(at: chrono::DateTime<chrono::Utc>) -> String {
+        format!("{}~", super::sortable(at))
+    }
+}
+
 /// The claims that keep emails and usernames unique, by their lowercase form.
 pub mod claim {
     pub const EMAIL: &str = "EMAIL";

@@ -9,6 +9,7 @@ pub mod keys;
 mod mfa;
 pub mod one_time;
 pub mod outbox;
+pub mod purge;
 mod rate_limits;
 pub mod reports;
 pub mod schema;

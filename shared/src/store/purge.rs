@@ -1,0 +1,217 @@
+//! Deleting accounts whose deactivation window has ended. Resumable and idempotent: the
+//! items left in the account's partition are the work list (each edge goes in one
+//! transaction with its mirror and the other user's counter; the rest in batches), and
+//! the user item, which keeps the account in the `DEACTIVATED` queue, goes last with
+//! the claims. A run stopped anywhere leaves a state the next run finishes; two runs
+//! at once repeat deletes, which are harmless.
+
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::one_time::Purpose;
+use super::{dynamo_error, keys, s, sort_key, time, Item, Store};
+use crate::domain::user::{AccountStatus, UserRecord};
+use crate::error::{AppError, AppResult};
+
+/// What a run of the purge did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeReport {
+    /// Accounts erased completely.
+    pub accounts_deleted: u64,
+    /// Edges removed with their mirrors (and the other users' counters).
+    pub edges_removed: u64,
+    /// Other items of the accounts' partitions removed (sessions, devices, search
+    /// entries, the second factor, report guards).
+    pub items_removed: u64,
+    /// Whether the run stopped at its deadline with work left (the next run goes on).
+    pub unfinished: bool,
+}
+
+/// Items read from a partition per round.
+const PAGE: i32 = 200;
+/// Edge transactions in flight at once.
+const EDGES_AT_ONCE: usize = 16;
+
+impl Store {
+    /// Deletes every account deactivated at or before `cutoff`, until `deadline`.
+    pub async fn purge_deleted_accounts(&self, cutoff: DateTime<Utc>, deadline: Instant) -> AppResult<PurgeReport> {
+        let mut report = PurgeReport::default();
+        loop {
+            let due = self.deactivated_before(cutoff).await?;
+            if due.is_empty() {
+                return Ok(report);
+            }
+            for user_id in due {
+                if Instant::now() >= deadline {
+                    report.unfinished = true;
+                    return Ok(report);
+                }
+                if !self.purge_account(&user_id, cutoff, deadline, &mut report).await? {
+                    report.unfinished = true;
+                    return Ok(report);
+                }
+            }
+        }
+    }
+
+    /// The ids of accounts deactivated at or before `cutoff`, oldest first (a page).
+    async fn deactivated_before(&self, cutoff: DateTime<Utc>) -> AppResult<Vec<String>> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(keys::gsi1::NAME)
+            .key_condition_expression("#pk = :queue AND #sk < :end")
+            .expression_attribute_names("#pk", keys::gsi1::PK)
+            .expression_attribute_names("#sk", keys::gsi1::SK)
+            .expression_attribute_values(":queue", s(keys::deactivated::QUEUE))
+            .expression_attribute_values(":end", s(keys::deactivated::queue_end(cutoff)))
+            .limit(25)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        let prefix = keys::user::pk("");
+        let ids = out.items.unwrap_or_default().into_iter().filter_map(|item| {
+            let pk = item.get(keys::PK)?.as_s().ok()?;
+            pk.strip_prefix(&prefix).map(str::to_owned)
+        });
+        Ok(ids.collect())
+    }
+
+    /// Erases one account, unless it is no longer due (reactivated, or deactivated
+    /// again later). `false` when the deadline came first.
+    async fn purge_account(
+        &self,
+        user_id: &str,
+        cutoff: DateTime<Utc>,
+        deadline: Instant,
+        report: &mut PurgeReport,
+    ) -> AppResult<bool> {
+        let Some(user) = self.user_by_id(user_id).await? else {
+            return Ok(true);
+        };
+        let due = user.status == AccountStatus::Deactivated && user.deactivated_at.is_some_and(|at| at <= cutoff);
+        if !due || !self.mark_purging(&user).await? {
+            return Ok(true);
+        }
+        tracing::info!(user_id, "deleting an account whose deactivation window ended");
+        loop {
+            let page = self.partition_page(user_id).await?;
+            if page.is_empty() {
+                break;
+            }
+            let (mut edges, mut others) = (Vec::new(), Vec::new());
+            for item in page {
+                let sk = sort_key(&item).to_owned();
+                if super::graph::is_edge(&sk) {
+                    edges.push(sk);
+                } else {
+                    others.push(item);
+                }
+            }
+            for chunk in edges.chunks(EDGES_AT_ONCE) {
+                futures_util::future::try_join_all(chunk.iter().map(|sk| self.erase_edge(user_id, sk))).await?;
+                report.edges_removed += chunk.len() as u64;
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+            }
+            report.items_removed += others.len() as u64;
+            self.delete_items(others).await?;
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
+        if self.delete_account_item(&user).await? {
+            report.accounts_deleted += 1;
+            tracing::info!(user_id, "account deleted");
+        }
+        Ok(true)
+    }
+
+    /// Takes the account out of reach of a reactivation that read it before: its
+    /// `updatedAt` moves (reactivation writes only over the one it read).
+    async fn mark_purging(&self, user: &UserRecord) -> AppResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(keys::user::key(&user.id)))
+            .update_expression("SET updatedAt = :now, purgeStartedAt = if_not_exists(purgeStartedAt, :now)")
+            .condition_expression("#status = :deactivated AND deactivatedAt = :seen")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":deactivated", s("deactivated"))
+            .expression_attribute_values(":seen", time(&user.deactivated_at.unwrap_or(user.updated_at)))
+            .send()
+            .await;
+        super::conditional_write(result)
+    }
+
+    /// The keys of the account's items other than the user item, a page at a time.
+    async fn partition_page(&self, user_id: &str) -> AppResult<Vec<Item>> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
+            .projection_expression("#pk, #sk")
+            .consistent_read(true)
+            .limit(PAGE)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        Ok(out.items.unwrap_or_default().into_iter().filter(|item| sort_key(item) != keys::user::PROFILE).collect())
+    }
+
+    /// The last step: the user item, the email claim (the address is free again), the
+    /// username claim kept as a tombstone without the password hash (the name stays
+    /// reserved), and the account's pending tokens; at once.
+    async fn delete_account_item(&self, user: &UserRecord) -> AppResult<bool> {
+        let account = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::user::key(&user.id)))
+            .condition_expression("#status = :deactivated")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":deactivated", s("deactivated"))
+            .build()
+            .map_err(AppError::internal)?;
+        // Conditions that hold when a claim is already gone: a half-broken account must
+        // still finish (the auditor reports such accounts).
+        let email_claim = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::claim::email(&user.email)))
+            .condition_expression("attribute_not_exists(PK) OR userId = :id")
+            .expression_attribute_values(":id", s(&user.id))
+            .build()
+            .map_err(AppError::internal)?;
+        let tombstone = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::claim::username(&user.username.to_ascii_lowercase())))
+            .update_expression("SET deletedAt = :now, userId = :id REMOVE passwordHash")
+            .condition_expression("attribute_not_exists(PK) OR userId = :id")
+            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":id", s(&user.id))
+            .build()
+            .map_err(AppError::internal)?;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(account).build(),
+            TransactWriteItem::builder().delete(email_claim).build(),
+            TransactWriteItem::builder().update(tombstone).build(),
+        ];
+        if let Some(hash) = &user.verify_token_hash {
+            items.push(self.one_time_token_discard(hash, Purpose::Verify)?);
+        }
+        if let Some(hash) = &user.email_change_token_hash {
+            items.push(self.one_time_token_discard(hash, Purpose::EmailChange)?);
+        }
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+}
