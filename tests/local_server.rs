@@ -1,6 +1,7 @@
 //! The README's "Try it", as a new user runs it: `scripts/dev` (the real local server
-//! binary and a DynamoDB Local of its own), a sign-up, the verification link read off
-//! the server's console, and the email verified with it.
+//! binary, a DynamoDB Local and a moto of its own), a sign-up, the verification link
+//! read off the server's console and the email verified with it, then a data export
+//! downloaded through the link the console shows.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use serde_json::json;
-use support::http_json;
+use support::{http_json, http_json_as};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -90,7 +91,7 @@ impl Drop for DevServer {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_readme_walk_through_verifies_an_email_from_the_console_link() {
+async fn the_readme_walk_through_verifies_an_email_and_downloads_an_export_from_the_console_links() {
     let server = DevServer::start();
     // The first run may build the server (minutes on a cold cache).
     let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
@@ -118,4 +119,17 @@ async fn the_readme_walk_through_verifies_an_email_from_the_console_link() {
             .await;
     assert_eq!(status, StatusCode::OK, "{verified}");
     assert_eq!(verified["isVerified"], true);
+
+    let token = registered["accessToken"].as_str().unwrap();
+    let (status, asked) =
+        http_json_as(Method::POST, &format!("{}/api/users/me/export", server.base), None, Some(token)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
+    let header =
+        server.wait_for_line(Duration::from_secs(20), |l| l == "── outbox: data_export_ready to ada@example.org ──");
+    assert!(header.is_some(), "no export message on the console within 20 s");
+    let link = server.wait_for_line(Duration::from_secs(1), |l| l.trim_start().starts_with("link: ")).unwrap();
+    let url = link.trim_start().trim_start_matches("link: ");
+    let (status, document) = http_json(Method::GET, url, None).await;
+    assert_eq!(status, StatusCode::OK, "the download link answers");
+    assert_eq!(document["account"]["email"], "ada@example.org");
 }

@@ -6,6 +6,7 @@ mod cleanup;
 mod email_change;
 mod envelope;
 mod events;
+mod exports;
 mod hostile_input;
 mod local_server;
 mod mfa;

@@ -190,6 +190,7 @@ async fn a_session_without_the_second_factor_cannot_change_what_guards_the_accou
         ("/api/auth/change-password", json!({ "currentPassword": PASSWORD, "newPassword": "quartz-meadow-harbor-58" })),
         ("/api/users/deactivate", json!({ "password": PASSWORD })),
         ("/api/auth/change-email", json!({ "newEmail": "ada@new.example", "password": PASSWORD })),
+        ("/api/users/me/export", json!({})),
         ("/api/auth/mfa/disable", json!({ "password": PASSWORD, "code": code })),
         ("/api/auth/mfa/recovery-codes", json!({ "code": code })),
     ] {

@@ -91,6 +91,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/auth/change-email"),
     ("post", "/api/auth/confirm-email-change"),
     ("get", "/api/auth/mfa"),
+    ("post", "/api/users/me/export"),
+    ("get", "/api/users/me/exports/{exportId}"),
     ("post", "/api/auth/mfa/totp/enroll"),
     ("post", "/api/auth/mfa/totp/confirm"),
     ("post", "/api/auth/mfa/verify"),

@@ -308,3 +308,17 @@ async fn email_change_endpoints() {
     let confirmed = [("UpdateItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)];
     expect_calls(&app, "confirm email change", StatusCode::OK, &confirmed, r).await;
 }
+
+#[tokio::test]
+async fn export_endpoints() {
+    let app = TestApp::new().await.with_export_bucket().await;
+    let user = app.user("counted").await;
+    let r = call(&app, Method::POST, "/api/users/me/export", None, Some(&user)).await;
+    let export_id = r.body["exportId"].as_str().unwrap_or_default().to_owned();
+    // Session, user and factor; the request and its export in one transaction.
+    expect_calls(&app, "request export", StatusCode::ACCEPTED, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r)
+        .await;
+    let path = format!("/api/users/me/exports/{export_id}");
+    let r = call(&app, Method::GET, &path, None, Some(&user)).await;
+    expect_calls(&app, "export status", StatusCode::OK, &[("GetItem", 1)], r).await;
+}

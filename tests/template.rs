@@ -251,6 +251,31 @@ fn only_outbox_inserts_reach_notify_with_partial_failures_bounded_retries_and_a_
         "NotifyDeadLetterQueue.Arn"
     );
     assert_eq!(text(&resource(&template, "NotifyDeadLetterQueue")["Type"]), "AWS::SQS::Queue");
+    // Exports come by a mapping of their own, one record at a time.
+    let exports = &resource(&template, "NotifyExportStream")["Properties"];
+    assert_eq!(text(&exports["BatchSize"]), "1");
+    let pattern: serde_json::Value =
+        serde_json::from_str(&text(&exports["FilterCriteria"]["Filters"][0]["Pattern"])).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({ "eventName": ["INSERT"], "dynamodb": { "Keys": { "SK": { "S": [{ "prefix": "EXPORT#" }] } } } })
+    );
+}
+
+#[test]
+fn the_export_bucket_is_private_encrypted_and_forgets_after_a_week() {
+    let template = template();
+    let bucket = &resource(&template, "ExportBucket")["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(text(&block[setting]), "true", "{setting}");
+    }
+    let sse = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"];
+    assert_eq!(text(&sse["SSEAlgorithm"]), "AES256");
+    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(text(&rule["ExpirationInDays"]), "7");
+    let policy = serde_yaml::to_string(&resource(&template, "ExportBucketPolicy")).unwrap();
+    assert!(policy.contains("aws:SecureTransport"), "{policy}");
 }
 
 #[test]
@@ -276,6 +301,13 @@ fn notify_may_send_only_from_the_configured_sender() {
         .collect();
     let expected = [
         "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:AbortMultipartUpload",
         "dynamodb:DescribeStream",
         "dynamodb:GetRecords",
         "dynamodb:GetShardIterator",
@@ -283,7 +315,7 @@ fn notify_may_send_only_from_the_configured_sender() {
         "ses:SendEmail",
         "sqs:SendMessage",
     ];
-    assert_eq!(actions, expected.iter().map(|a| a.to_string()).collect(), "nothing beyond what delivery needs");
+    assert_eq!(actions, expected.iter().map(|a| a.to_string()).collect(), "nothing beyond delivery and exports");
     assert_eq!(
         intrinsic(&notify["Properties"]["Environment"]["Variables"]["MAIL_FROM"], "Sub"),
         "${SenderName} <${SenderAddress}>"

@@ -38,7 +38,8 @@ pub async fn start_notify(state: &AppState) -> Result<(), shared::error::BoxErro
         return Ok(());
     };
     let follower = stream::StreamFollower::new(&endpoint, state.store.table()).await?;
-    let notifier = notify::Notifier::new(state.store.clone(), transport, state.config.app_base_url.clone());
+    let notifier = notify::Notifier::new(state.store.clone(), transport, state.config.app_base_url.clone())
+        .with_exports(state.bucket.as_deref().cloned());
     tokio::spawn(follower.run(notifier));
     Ok(())
 }

@@ -10,6 +10,11 @@ async fn main() -> Result<(), BoxError> {
     if schema::ensure_table(state.store.client(), state.store.table()).await? {
         tracing::info!(table = state.store.table(), "created the table");
     }
+    if let Some(bucket) = &state.bucket {
+        if bucket.create_if_missing().await? {
+            tracing::info!(bucket = bucket.name(), "created the export bucket");
+        }
+    }
     local_server::start_notify(&state).await?;
     let app = local_server::app(state).layer(local_server::cors_from_env()?);
     let addr: SocketAddr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into()).parse()?;

@@ -32,6 +32,8 @@ pub struct Config {
     pub cursor_key_secret_id: Option<String>,
     /// `CURSOR_KEY_FILE`: the local cursor key, generated on first run when no secret is set.
     pub cursor_key_file: PathBuf,
+    /// `EXPORT_BUCKET`: the S3 bucket of data exports (the template's; moto's locally).
+    pub export_bucket: Option<String>,
     /// `MFA_KEY_SECRET_ID`: the Secrets Manager secret of the key that seals second-factor
     /// secrets in AWS (the `auth` function's alone).
     pub mfa_key_secret_id: Option<String>,
@@ -101,6 +103,7 @@ impl Config {
             jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
             cursor_key_secret_id: lookup("CURSOR_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
             cursor_key_file: PathBuf::from(text("CURSOR_KEY_FILE", ".local/cursor-key")),
+            export_bucket: lookup("EXPORT_BUCKET").filter(|v| !v.trim().is_empty()),
             mfa_key_secret_id: lookup("MFA_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
             mfa_key_file: PathBuf::from(text("MFA_KEY_FILE", ".local/mfa-key")),
             totp_issuer: text("TOTP_ISSUER", "Social"),

@@ -2,6 +2,7 @@
 //! store, passwords, tokens, the HTTP error envelope and logging.
 
 pub mod aws;
+pub mod bucket;
 pub mod clock;
 pub mod config;
 pub mod cursor;
@@ -29,7 +30,7 @@ pub use state::AppState;
 /// services, and nothing below `http` knows of HTTP requests.
 pub const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["clock", "logging", "aws", "startup", "schema", "rate_limit"],
+    &["clock", "logging", "aws", "bucket", "startup", "schema", "rate_limit"],
     &["domain"],
     &["config", "password"],
     &["tokens"],

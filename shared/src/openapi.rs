@@ -112,6 +112,8 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("update_profile", "Update the own profile and privacy settings"),
     ("update_notifications", "Update notification preferences"),
     ("deactivate", "Deactivate the account"),
+    ("request_export", "Ask for an export of the own data"),
+    ("export_status", "An export's state and download link"),
     ("stats", "A user's follower and following counts"),
     ("health", "Liveness"),
     ("health_detailed", "Readiness of the dependencies"),

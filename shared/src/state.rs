@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bucket::ExportBucket;
 use crate::config::Config;
 use crate::cursor::Cursors;
 use crate::error::BoxError;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub cursors: Arc<Cursors>,
     /// The second-factor key; none in the functions that never see a second factor.
     pub vault: Option<Arc<Vault>>,
+    /// The export bucket, where `EXPORT_BUCKET` names one.
+    pub bucket: Option<Arc<ExportBucket>>,
 }
 
 impl AppState {
@@ -42,12 +45,18 @@ impl AppState {
             passwords: Arc::new(passwords),
             cursors: Arc::new(cursors),
             vault: None,
+            bucket: None,
         }
     }
 
     /// The same state with (or without) the second-factor key.
     pub fn with_vault(self, vault: Option<Vault>) -> Self {
         AppState { vault: vault.map(Arc::new), ..self }
+    }
+
+    /// The same state with (or without) the export bucket.
+    pub fn with_bucket(self, bucket: Option<ExportBucket>) -> Self {
+        AppState { bucket: bucket.map(Arc::new), ..self }
     }
 
     /// The production path: configuration from the environment, AWS clients from the
@@ -62,6 +71,7 @@ impl AppState {
             crate::cursor::load_secret(&config, &aws),
             crate::vault::load(&config, &aws)
         )?;
-        Ok(AppState::with_tokens(config, store, tokens, &cursor_secret).with_vault(vault))
+        let bucket = config.export_bucket.as_ref().map(|name| ExportBucket::new(&aws, name));
+        Ok(AppState::with_tokens(config, store, tokens, &cursor_secret).with_vault(vault).with_bucket(bucket))
     }
 }

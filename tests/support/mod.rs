@@ -241,6 +241,34 @@ pub fn tokens_of(response: &TestResponse) -> (String, String) {
 }
 
 impl TestApp {
+    /// The same service with an export bucket of its own in moto's S3.
+    pub async fn with_export_bucket(mut self) -> Self {
+        let name = format!("test-exports-{}", uuid::Uuid::new_v4());
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk_config("MOTO_ENDPOINT")).force_path_style(true).build(),
+        );
+        s3.create_bucket().bucket(&name).send().await.expect("create the test bucket");
+        let bucket = shared::bucket::ExportBucket::new(&sdk_config("MOTO_ENDPOINT"), name);
+        self.state = self.state.clone().with_bucket(Some(bucket));
+        self.router = local_server::app(self.state.clone());
+        self
+    }
+
+    /// What the notify function does with the stream record of a new export: builds it.
+    pub async fn build_export(&self, user_id: &str, export_id: &str) {
+        let bucket = self.state.bucket.as_deref().cloned();
+        let notifier =
+            notify::Notifier::new(self.state.store.clone(), notify::Transport::Console, "https://app.example")
+                .with_exports(bucket);
+        let record = json!({ "Records": [{
+            "eventID": "export", "eventName": "INSERT",
+            "dynamodb": { "Keys": { "PK": { "S": format!("USER#{user_id}") }, "SK": { "S": format!("EXPORT#{export_id}") } },
+                          "SequenceNumber": "1" }
+        }] });
+        let response = notifier.handle(&record).await;
+        assert!(response.batch_item_failures.is_empty(), "the export was built");
+    }
+
     pub async fn login(&self, identifier: &str) -> TestResponse {
         self.post("/api/auth/login", serde_json::json!({ "identifier": identifier, "password": PASSWORD })).await
     }
@@ -456,9 +484,17 @@ impl TestApp {
 /// One HTTP/1.1 request to a real server (the local server, moto): status and JSON body
 /// (`Null` when empty or not JSON).
 pub async fn http_json(method: Method, url: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    http_json_as(method, url, body, None).await
+}
+
+/// `http_json` with a bearer token.
+pub async fn http_json_as(method: Method, url: &str, body: Option<&Value>, token: Option<&str>) -> (StatusCode, Value) {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
     let mut request = Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }

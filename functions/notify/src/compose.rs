@@ -165,6 +165,22 @@ pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String>
             None,
             SECURITY_FOOTER,
         ),
+        MessageKind::DataExportReady => {
+            let url = field("downloadUrl")?;
+            let plain = url.starts_with("https://") || url.starts_with("http://");
+            if !plain || url.contains(|c: char| c.is_whitespace() || c == '"' || c == '<') {
+                return Err("the download link is malformed".into());
+            }
+            (
+                "Your data export is ready".into(),
+                vec![
+                    "The copy of your data you asked for is ready. The link works for 24 hours; the export is kept 7 days, and your account's settings give a new link meanwhile.".into(),
+                    "If you did not ask for it, change your password now.".into(),
+                ],
+                Some(Action { label: "Download my data", url: url.to_owned() }),
+                SECURITY_FOOTER,
+            )
+        }
         MessageKind::MfaChanged => {
             let what = match field("change")? {
                 "enabled" => "Two-step sign-in was turned on for your account: signing in now asks for a code of your authenticator app, and your other sessions were signed out.",
@@ -228,6 +244,13 @@ mod tests {
                 MessageKind::NewFollower | MessageKind::FollowRequest => message(kind, &actor),
                 MessageKind::MfaChanged => message(kind, &[("change", "enabled")]),
                 MessageKind::ConfirmEmailChange => message(kind, &[("token", "abc_DEF-123")]),
+                MessageKind::DataExportReady => message(
+                    kind,
+                    &[
+                        ("exportId", "e1"),
+                        ("downloadUrl", "https://app.example/bucket/exports/u1/e1.json?X-Amz-Signature=abc"),
+                    ],
+                ),
                 MessageKind::EmailChangeRequested | MessageKind::EmailChanged => {
                     message(kind, &[("newEmail", "ada.new@example.org")])
                 }

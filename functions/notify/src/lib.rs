@@ -16,15 +16,16 @@ pub mod transport;
 
 use serde::Serialize;
 use serde_json::Value;
+use shared::bucket::ExportBucket;
+use shared::services::exports::{Built, ExportBuilder};
 use shared::store::outbox::{self, Claim, Outcome};
-use shared::store::Store;
+use shared::store::{keys, Store};
 
 pub use compose::{compose, Email};
 pub use transport::{SendError, Transport};
 
 /// How long a claim holds a message: longer than a send can take (the SES client gives
-/// up after 10 s) and than the function's timeout (30 s), so a lease outlives its
-/// holder only when the holder crashed.
+/// up after 10 s), so a lease outlives its send only when the holder crashed.
 pub const LEASE_SECS: i64 = 30;
 
 const NOT_AN_OUTBOX_INSERT: &str = "not an outbox insert";
@@ -59,11 +60,18 @@ pub struct Notifier {
     store: Store,
     transport: Transport,
     base_url: String,
+    /// Where data exports are written, when this notifier builds them.
+    exports: Option<ExportBucket>,
 }
 
 impl Notifier {
     pub fn new(store: Store, transport: Transport, base_url: impl Into<String>) -> Self {
-        Notifier { store, transport, base_url: base_url.into() }
+        Notifier { store, transport, base_url: base_url.into(), exports: None }
+    }
+
+    /// The same notifier building the data exports the stream announces, into `bucket`.
+    pub fn with_exports(self, bucket: Option<ExportBucket>) -> Self {
+        Notifier { exports: bucket, ..self }
     }
 
     /// The production notifier: the table from the configuration, mail through SES
@@ -72,7 +80,8 @@ impl Notifier {
         let aws = shared::aws::sdk_config(config.tls_native_roots).await;
         let store =
             Store::new(&aws, config.table_name.clone(), std::time::Duration::from_millis(config.dynamodb_timeout_ms));
-        Notifier::new(store, Transport::ses(&aws, &config.mail_from), config.app_base_url.clone())
+        let bucket = config.export_bucket.as_ref().map(|name| ExportBucket::new(&aws, name));
+        Notifier::new(store, Transport::ses(&aws, &config.mail_from), config.app_base_url.clone()).with_exports(bucket)
     }
 
     /// A batch of stream records (`{"Records": [...]}`, as Lambda sends it and as
@@ -113,6 +122,9 @@ impl Notifier {
     }
 
     async fn try_deliver(&self, record: &Value) -> Step {
+        if let Some((user_id, export_id)) = export_insert(record) {
+            return self.build_export(user_id, export_id).await;
+        }
         let Some(id) = outbox_insert(record) else {
             return Step::Skipped(NOT_AN_OUTBOX_INSERT);
         };
@@ -122,26 +134,28 @@ impl Notifier {
             Ok(Claim::Busy) => return Step::Retry("another delivery holds the message".into()),
             Err(err) => return Step::Retry(format!("claiming failed: {err}")),
         };
-        let had_token = item.get("data").and_then(|d| d.as_m().ok()).is_some_and(|data| data.contains_key("token"));
+        let data = item.get("data").and_then(|d| d.as_m().ok());
+        let secrets: Vec<&str> =
+            outbox::SECRET_DATA.into_iter().filter(|k| data.is_some_and(|data| data.contains_key(*k))).collect();
         let message = match outbox::message_from_item(item) {
             Ok(message) => message,
-            Err(_) => return self.fail(id, "the item is not a readable message".into(), had_token).await,
+            Err(_) => return self.fail(id, "the item is not a readable message".into(), &secrets).await,
         };
         let email = match compose(&message, &self.base_url) {
             Ok(email) => email,
-            Err(why) => return self.fail(id, why, had_token).await,
+            Err(why) => return self.fail(id, why, &secrets).await,
         };
         match self.transport.send(&message, &email).await {
             Ok(provider_id) => {
                 let outcome = Outcome::Delivered { provider_id };
-                if let Err(err) = self.store.settle_message(id, &outcome, had_token).await {
+                if let Err(err) = self.store.settle_message(id, &outcome, &secrets).await {
                     // Sent is sent: a retry would send it again. The token expires with the item.
                     tracing::error!(message_id = id, error = %err, "delivered, but marking it so failed");
                 }
                 tracing::info!(message_id = id, kind = message.kind.as_str(), "message delivered");
                 Step::Delivered
             }
-            Err(SendError::Permanent(why)) => self.fail(id, why, had_token).await,
+            Err(SendError::Permanent(why)) => self.fail(id, why, &secrets).await,
             Err(SendError::Transient(why)) => {
                 if let Err(err) = self.store.release_message(id).await {
                     tracing::warn!(message_id = id, error = %err, "releasing the lease failed; it runs out by itself");
@@ -151,12 +165,38 @@ impl Notifier {
         }
     }
 
-    async fn fail(&self, id: &str, reason: String, had_token: bool) -> Step {
-        match self.store.settle_message(id, &Outcome::Failed { reason: reason.clone() }, had_token).await {
+    /// Builds a data export the stream announced (its message then comes back through
+    /// the stream like any other). A failure that may pass is handed back to retry.
+    async fn build_export(&self, user_id: &str, export_id: &str) -> Step {
+        let Some(bucket) = &self.exports else {
+            return Step::Retry("this notifier has no export bucket (EXPORT_BUCKET)".into());
+        };
+        // Boxed: the builder's future is deep, and it is one per export, not per message.
+        let builder = ExportBuilder::new(&self.store, bucket);
+        match Box::pin(builder.build(user_id, export_id)).await {
+            Ok(Built::Ready) => Step::Delivered,
+            Ok(Built::Skipped) => Step::Skipped("the export was settled before"),
+            Ok(Built::Failed) => Step::Failed("the account is gone".into()),
+            Err(err) => Step::Retry(format!("building the export failed: {err}")),
+        }
+    }
+
+    async fn fail(&self, id: &str, reason: String, secrets: &[&str]) -> Step {
+        match self.store.settle_message(id, &Outcome::Failed { reason: reason.clone() }, secrets).await {
             Ok(()) => Step::Failed(reason),
             Err(err) => Step::Retry(format!("marking the message failed did not work: {err}")),
         }
     }
+}
+
+/// The user and export ids of an `INSERT` record of a data export's item.
+fn export_insert(record: &Value) -> Option<(&str, &str)> {
+    if record.get("eventName").and_then(Value::as_str) != Some("INSERT") {
+        return None;
+    }
+    let pk = record.pointer("/dynamodb/Keys/PK/S").and_then(Value::as_str)?;
+    let sk = record.pointer("/dynamodb/Keys/SK/S").and_then(Value::as_str)?;
+    Some((pk.strip_prefix(&keys::user::pk(""))?, keys::export::export_id(sk)?))
 }
 
 /// The outbox message id of an `INSERT` record of an outbox item, read from its keys

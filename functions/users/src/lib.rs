@@ -12,8 +12,9 @@ use shared::domain::social::ListedUser;
 use shared::domain::user::OwnUserView;
 use shared::domain::Id;
 use shared::http::{Caller, JsonBody, MaybeCaller, PathParam, QueryParams};
-use shared::openapi::{ApiError, Empty};
+use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::accounts::DeactivateRequest;
+use shared::services::exports::{ExportStarted, ExportView};
 use shared::services::health::{Health, HealthReport, Liveness};
 use shared::services::profiles::{Profile, SearchQuery, Stats};
 use shared::{AppResult, AppState};
@@ -24,6 +25,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/users/profile", put(update_profile))
         .route("/api/users/notifications", put(update_notifications))
         .route("/api/users/deactivate", post(deactivate))
+        .route("/api/users/me/export", post(request_export))
+        .route("/api/users/me/exports/{export_id}", get(export_status))
         .route("/api/users/by-username/{username}", get(by_username))
         .route("/api/users/{user_id}", get(profile))
         .route("/api/users/{user_id}/stats", get(stats))
@@ -47,6 +50,8 @@ pub fn app(state: AppState) -> Router {
         update_profile,
         update_notifications,
         deactivate,
+        request_export,
+        export_status,
         stats,
         health,
         health_detailed,
@@ -167,6 +172,34 @@ async fn deactivate(
 ) -> AppResult<Json<Empty>> {
     state.accounts().deactivate(&caller, body.try_into()?).await?;
     Ok(Json(Empty {}))
+}
+
+#[utoipa::path(post, path = "/api/users/me/export", tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The export is being built; a message announces it, and its status gives the link", body = ExportStarted),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "MFA_REQUIRED: with MFA on, the session must have passed the second factor", body = ApiError),
+        RateLimited,
+    ))]
+async fn request_export(State(state): State<AppState>, caller: Caller) -> AppResult<(StatusCode, Json<ExportStarted>)> {
+    Ok((StatusCode::ACCEPTED, Json(state.exports().request(&caller).await?)))
+}
+
+#[utoipa::path(get, path = "/api/users/me/exports/{exportId}", tag = "users",
+    params(("exportId" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The export; when ready, a fresh link valid 24 hours", body = ExportView),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such export of the caller (or it expired after 7 days)", body = ApiError),
+    ))]
+async fn export_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(export_id): PathParam<Id>,
+) -> AppResult<Json<ExportView>> {
+    Ok(Json(state.exports().status(&caller, &export_id).await?))
 }
 
 /// Liveness only: touches no dependency.

@@ -139,6 +139,9 @@ pub struct UserRecord {
     /// The hash of the one token that may still confirm it.
     #[serde(default)]
     pub email_change_token_hash: Option<String>,
+    /// When the last data export was asked for (one a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_export_at: Option<DateTime<Utc>>,
 }
 
 impl UserRecord {
@@ -164,6 +167,7 @@ impl UserRecord {
             mfa_enabled: false,
             pending_email: None,
             email_change_token_hash: None,
+            last_export_at: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod email_change;
+pub mod exports;
 pub mod health;
 mod limits;
 pub mod mfa;
@@ -33,6 +34,11 @@ impl AppState {
     /// Changing the account's email address.
     pub fn email_change(&self) -> email_change::EmailChange<'_> {
         email_change::EmailChange::new(self)
+    }
+
+    /// The caller's data exports.
+    pub fn exports(&self) -> exports::Exports<'_> {
+        exports::Exports::new(self)
     }
 
     /// The caller's second factor.

@@ -98,7 +98,7 @@ pub struct Revoked {
 }
 
 impl SessionView {
-    fn new(session: SessionRecord, current_id: &str) -> Self {
+    pub(crate) fn new(session: SessionRecord, current_id: &str) -> Self {
         SessionView {
             current: session.id == current_id,
             expires_at: DateTime::from_timestamp(session.expires_at, 0).unwrap_or_default(),

@@ -30,7 +30,8 @@ impl Edge {
     const ALL: [Edge; 6] =
         [Edge::Following, Edge::Follower, Edge::Request, Edge::Requested, Edge::Blocking, Edge::BlockedBy];
 
-    fn prefix(self) -> &'static str {
+    /// The sort-key prefix of this edge in its owner's partition.
+    pub fn prefix(self) -> &'static str {
         match self {
             Edge::Following => "FOLLOWING#",
             Edge::Follower => "FOLLOWER#",

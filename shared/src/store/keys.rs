@@ -111,6 +111,25 @@ pub mod factor {
     }
 }
 
+/// A data export of a user, in their partition.
+pub mod export {
+    pub const PREFIX: &str = "EXPORT#";
+
+    pub fn key(user_id: &str, export_id: &str) -> super::Item {
+        super::key(super::user::pk(user_id), format!("{PREFIX}{export_id}"))
+    }
+
+    /// The export's id, if an item's sort key is an export's.
+    pub fn export_id(sk: &str) -> Option<&str> {
+        sk.strip_prefix(PREFIX).filter(|id| !id.is_empty())
+    }
+
+    /// Where the document lives in the export bucket.
+    pub fn object_key(user_id: &str, export_id: &str) -> String {
+        format!("exports/{user_id}/{export_id}.json")
+    }
+}
+
 /// A sign-in waiting for its second factor, by the hash of its `mfaToken` (beside the
 /// one-time tokens).
 pub mod challenge {
@@ -153,8 +172,10 @@ pub mod report {
         super::key(format!("REPORT#{id}"), SK.to_owned())
     }
 
+    pub const GUARD_PREFIX: &str = "REPORTED#";
+
     pub fn guard_key(reporter_id: &str, target_id: &str) -> super::Item {
-        super::key(super::user::pk(reporter_id), format!("REPORTED#{target_id}"))
+        super::key(super::user::pk(reporter_id), format!("{GUARD_PREFIX}{target_id}"))
     }
 }
 

@@ -4,6 +4,7 @@
 mod accounts;
 pub mod cleanup;
 mod email;
+pub mod exports;
 pub mod graph;
 pub mod keys;
 mod mfa;

@@ -40,10 +40,12 @@ pub enum MessageKind {
     EmailChangeRequested,
     /// To the old address: the change is done.
     EmailChanged,
+    /// A data export can be downloaded (`downloadUrl`, a presigned link).
+    DataExportReady,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 12] = [
+    pub const ALL: [MessageKind; 13] = [
         MessageKind::VerifyEmail,
         MessageKind::ResetPassword,
         MessageKind::PasswordChanged,
@@ -56,6 +58,7 @@ impl MessageKind {
         MessageKind::ConfirmEmailChange,
         MessageKind::EmailChangeRequested,
         MessageKind::EmailChanged,
+        MessageKind::DataExportReady,
     ];
 
     /// The name stored on the item and shown in logs.
@@ -73,9 +76,14 @@ impl MessageKind {
             MessageKind::ConfirmEmailChange => "confirm_email_change",
             MessageKind::EmailChangeRequested => "email_change_requested",
             MessageKind::EmailChanged => "email_changed",
+            MessageKind::DataExportReady => "data_export_ready",
         }
     }
 }
+
+/// The data of a message that is a credential (a one-time token, a download link):
+/// removed from the item once the message is settled, delivered or failed.
+pub const SECRET_DATA: [&str; 2] = ["token", "downloadUrl"];
 
 /// An outbox message (`OUTBOX#<id>` / `MESSAGE`).
 #[derive(Clone, Serialize, Deserialize)]
@@ -192,7 +200,7 @@ impl Store {
 
     /// Records how a claimed delivery ended, and removes the message's raw one-time
     /// token (only hashes of live tokens stay in the table).
-    pub async fn settle_message(&self, id: &str, outcome: &Outcome, had_token: bool) -> AppResult<()> {
+    pub async fn settle_message(&self, id: &str, outcome: &Outcome, secrets: &[&str]) -> AppResult<()> {
         let now = self.now();
         let mut update = self
             .client
@@ -221,9 +229,11 @@ impl Store {
             }
         };
         set.push_str(" REMOVE leaseUntil");
-        if had_token {
-            set.push_str(", #data.#token");
-            update = update.expression_attribute_names("#data", "data").expression_attribute_names("#token", "token");
+        for (i, secret) in secrets.iter().enumerate() {
+            set.push_str(&format!(", #data.#secret{i}"));
+            update = update
+                .expression_attribute_names("#data", "data")
+                .expression_attribute_names(format!("#secret{i}"), *secret);
         }
         let result = update.update_expression(set).send().await;
         // A message that expired meanwhile has nothing left to settle.
