@@ -58,6 +58,9 @@ fn env(name: &str) -> Result<String, BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    if let Ok(job) = std::env::var("BENCH_BUILD_EXPORT") {
+        return build_export_alone(&job).await;
+    }
     let bin_dir = PathBuf::from(env("BENCH_BIN_DIR")?);
     let endpoint = env("DYNAMODB_ENDPOINT")?;
     let work = std::env::temp_dir().join(format!("user-service-bench-{}", std::process::id()));
@@ -116,7 +119,7 @@ async fn main() -> Result<(), BoxError> {
             ("RUST_LOG".into(), "warn".into()),
         ])
         .collect();
-    // BENCH_ONLY=cold,warm,login,mfa,cpu,memory,throughput,size runs a part (all when unset).
+    // BENCH_ONLY=cold,warm,login,mfa,export,cpu,memory,throughput,size runs a part (all when unset).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("cold") {
@@ -132,6 +135,9 @@ async fn main() -> Result<(), BoxError> {
     }
     if wanted("mfa") {
         second_factor(&app, &state, &mut rows).await?;
+    }
+    if wanted("export") {
+        export_of_a_large_account(&state, &sdk, &mut rows).await?;
     }
     if wanted("memory") {
         login_memory(&bin_dir, &child_env, &mut rows)?;
@@ -461,6 +467,139 @@ async fn second_factor(app: &axum::Router, state: &AppState, rows: &mut Vec<Row>
         target: "≤ 0.30",
     });
     Ok(())
+}
+
+/// Followers of the account the export bench builds.
+const EXPORT_FOLLOWERS: usize = 100_000;
+
+/// The export of an account with 100,000 followers (each a user with a name), built as
+/// the notify function builds it, into moto's S3 (`MOTO_ENDPOINT`): time, size, and the
+/// peak resident memory of this process while building (its peak is reset first).
+async fn export_of_a_large_account(
+    state: &AppState,
+    sdk: &aws_config::SdkConfig,
+    rows: &mut Vec<Row>,
+) -> Result<(), BoxError> {
+    let moto = env("MOTO_ENDPOINT")?;
+    let s3_config = sdk.to_builder().endpoint_url(&moto).build();
+    let bucket = shared::bucket::ExportBucket::new(&s3_config, format!("bench-exports-{}", std::process::id()));
+    bucket.create_if_missing().await?;
+    let owner = shared::domain::user::UserRecord::new("bench_famous", "famous@example.org", "x".into(), state.now());
+    let client = state.store.client();
+    let table = state.store.table().to_owned();
+    let put = |item: shared::store::Item| {
+        aws_sdk_dynamodb::types::WriteRequest::builder()
+            .put_request(aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build().expect("a put"))
+            .build()
+    };
+    let with_key = |mut item: shared::store::Item, pk: String, sk: String| {
+        item.insert("PK".into(), AttributeValue::S(pk));
+        item.insert("SK".into(), AttributeValue::S(sk));
+        item
+    };
+    let mut writes =
+        vec![put(with_key(serde_dynamo::to_item(&owner)?, format!("USER#{}", owner.id), "PROFILE".into()))];
+    let since = AttributeValue::S(state.now().to_rfc3339());
+    for i in 0..EXPORT_FOLLOWERS {
+        let fan = shared::domain::user::UserRecord::new(
+            &format!("fan_{i}"),
+            &format!("fan{i}@example.org"),
+            "x".into(),
+            state.now(),
+        );
+        let edge: shared::store::Item =
+            [("otherId".to_owned(), AttributeValue::S(fan.id.clone())), ("createdAt".to_owned(), since.clone())].into();
+        writes.push(put(with_key(edge, format!("USER#{}", owner.id), format!("FOLLOWER#{}", fan.id))));
+        writes.push(put(with_key(serde_dynamo::to_item(&fan)?, format!("USER#{}", fan.id), "PROFILE".into())));
+    }
+    let batches = writes.chunks(25).map(|chunk| {
+        let (client, table) = (client.clone(), table.clone());
+        let chunk = chunk.to_vec();
+        async move {
+            let mut pending = chunk;
+            while !pending.is_empty() {
+                let out = client.batch_write_item().request_items(&table, pending).send().await?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&table)).unwrap_or_default();
+            }
+            Ok::<_, BoxError>(())
+        }
+    });
+    let mut batches = futures::StreamExt::buffer_unordered(futures::stream::iter(batches), 16);
+    while let Some(done) = futures::StreamExt::next(&mut batches).await {
+        done?;
+    }
+
+    let export = match state.store.request_export(&owner.id).await? {
+        shared::store::exports::ExportRequest::Created(export) => export,
+        shared::store::exports::ExportRequest::TooSoon => return Err("the export was refused".into()),
+    };
+    // Built by a process of its own, as notify would: its peak RSS is the build's.
+    let t = Instant::now();
+    let job = format!("{table} {} {} {}", bucket.name(), owner.id, export.id);
+    let child = Command::new(std::env::current_exe()?)
+        .env("BENCH_BUILD_EXPORT", job)
+        .env("MOTO_ENDPOINT", &moto)
+        .stderr(Stdio::inherit())
+        .output()?;
+    let elapsed = t.elapsed();
+    if !child.status.success() {
+        return Err("the export build failed".into());
+    }
+    let peak: u64 = String::from_utf8_lossy(&child.stdout).trim().parse()?;
+    let key = shared::store::keys::export::object_key(&owner.id, &export.id);
+    let url = bucket.presign_get(&key, Duration::from_secs(60)).await?;
+    let size = http_get_len(&url)?;
+    rows.push(Row {
+        figure: format!("export of an account with {EXPORT_FOLLOWERS} followers"),
+        value: format!("{:.1} s", elapsed.as_secs_f64()),
+        floor: format!("{:.1} MB document", size as f64 / 1e6),
+        ratio: String::new(),
+        target: "",
+    });
+    rows.push(Row {
+        figure: "peak RSS of the process that built it".into(),
+        value: mb(peak),
+        floor: String::new(),
+        ratio: String::new(),
+        target: "≤ 128 MB (notify's size)",
+    });
+    Ok(())
+}
+
+/// The child of `export_of_a_large_account`: builds one export (`<table> <bucket> <user>
+/// <export>` in `BENCH_BUILD_EXPORT`) with a store and a bucket of its own, and prints
+/// its peak RSS in KiB.
+async fn build_export_alone(job: &str) -> Result<(), BoxError> {
+    let parts: Vec<&str> = job.split(' ').collect();
+    let [table, bucket, user_id, export_id] = parts[..] else {
+        return Err("BENCH_BUILD_EXPORT: <table> <bucket> <user> <export>".into());
+    };
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench"),
+        ))
+        .endpoint_url(env("DYNAMODB_ENDPOINT")?)
+        .build();
+    let store = Store::new(&sdk, table, Duration::from_secs(10));
+    let bucket =
+        shared::bucket::ExportBucket::new(&sdk.to_builder().endpoint_url(env("MOTO_ENDPOINT")?).build(), bucket);
+    let built = shared::services::exports::ExportBuilder::new(&store, &bucket).build(user_id, export_id).await?;
+    if built != shared::services::exports::Built::Ready {
+        return Err(format!("the export was not built: {built:?}").into());
+    }
+    println!("{}", peak_rss_kb(std::process::id()).unwrap_or(0));
+    Ok(())
+}
+
+/// The size of what a GET of `url` (plain HTTP: moto) answers.
+fn http_get_len(url: &str) -> Result<usize, BoxError> {
+    let output = Command::new("curl").args(["-sf", url]).output()?;
+    if !output.status.success() {
+        return Err(format!("GET {url} failed").into());
+    }
+    Ok(output.stdout.len())
 }
 
 /// Medians of two login attempts timed in turn, `rounds` times each, so both see the same

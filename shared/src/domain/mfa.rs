@@ -200,34 +200,37 @@ pub struct MfaChallenge {
     pub expires_at: i64,
 }
 
-/// The opaque `mfaToken`: 256 random bits; only its hash is stored.
-pub struct MfaToken(String);
+/// The opaque `mfaToken`: `<userId>.<256 random bits>`; only the secret's hash is
+/// stored. The id lets `mfa/verify` read the account while it claims the challenge.
+pub struct MfaToken {
+    pub user_id: String,
+    secret: String,
+}
 
 impl MfaToken {
-    pub fn new() -> Self {
+    pub fn new(user_id: &str) -> Self {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        MfaToken(B64.encode(bytes))
+        MfaToken { user_id: user_id.to_owned(), secret: B64.encode(bytes) }
     }
 
     /// A presented token, if it could be one of ours.
     pub fn parse(token: &str) -> Option<Self> {
-        let plausible = token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        plausible.then(|| MfaToken(token.to_owned()))
+        let (user_id, secret) = token.split_once('.')?;
+        let id_like = !user_id.is_empty()
+            && user_id.len() <= 64
+            && user_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let secret_like =
+            secret.len() == 43 && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        (id_like && secret_like).then(|| MfaToken { user_id: user_id.to_owned(), secret: secret.to_owned() })
     }
 
     pub fn hash(&self) -> String {
-        hash_secret(&self.0)
+        hash_secret(&self.secret)
     }
 
     pub fn expose(&self) -> String {
-        self.0.clone()
-    }
-}
-
-impl Default for MfaToken {
-    fn default() -> Self {
-        Self::new()
+        format!("{}.{}", self.user_id, self.secret)
     }
 }
 
@@ -295,9 +298,13 @@ mod tests {
 
     #[test]
     fn mfa_tokens_parse_only_their_own_shape() {
-        let token = MfaToken::new();
-        assert_eq!(MfaToken::parse(&token.expose()).unwrap().hash(), token.hash());
-        for bad in ["", "short", &"x".repeat(44), &format!("{}!", &token.expose()[..42])] {
+        let token = MfaToken::new("0b7e-42");
+        let parsed = MfaToken::parse(&token.expose()).unwrap();
+        assert_eq!((parsed.hash(), parsed.user_id.as_str()), (token.hash(), "0b7e-42"));
+        let secret = token.expose().split_once('.').unwrap().1.to_owned();
+        for bad in
+            ["", "short", &secret, &format!(".{secret}"), &format!("a b.{secret}"), &format!("u.{}!", &secret[..42])]
+        {
             assert!(MfaToken::parse(bad).is_none(), "{bad}");
         }
     }

@@ -186,15 +186,20 @@ impl PasswordConfirmation {
     pub(crate) fn new(password: String) -> Self {
         PasswordConfirmation(password)
     }
+
+    /// The `password` field of a body, which must be there.
+    fn required(password: &Option<SecretString>) -> AppResult<Self> {
+        let mut fields = Fields::new();
+        let password = fields.required("password", exposed(password), non_empty(PASSWORD_FIELD_MAX));
+        fields.finish_with(password).map(PasswordConfirmation)
+    }
 }
 
 impl TryFrom<super::mfa::EnrollRequest> for PasswordConfirmation {
     type Error = AppError;
 
     fn try_from(req: super::mfa::EnrollRequest) -> AppResult<Self> {
-        let mut fields = Fields::new();
-        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
-        fields.finish_with(password).map(PasswordConfirmation)
+        PasswordConfirmation::required(&req.password)
     }
 }
 
@@ -202,9 +207,7 @@ impl TryFrom<DeactivateRequest> for PasswordConfirmation {
     type Error = AppError;
 
     fn try_from(req: DeactivateRequest) -> AppResult<Self> {
-        let mut fields = Fields::new();
-        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
-        fields.finish_with(password).map(PasswordConfirmation)
+        PasswordConfirmation::required(&req.password)
     }
 }
 
@@ -377,7 +380,7 @@ impl<'a> Accounts<'a> {
             // Lost to a concurrent password change: that one's hash stands.
             self.store.rehash_password(user, &hash).await?;
         }
-        let token = MfaToken::new();
+        let token = MfaToken::new(&user.id);
         let challenge = MfaChallenge {
             user_id: user.id.clone(),
             purpose,
@@ -405,36 +408,44 @@ impl<'a> Accounts<'a> {
         client: &ClientInfo,
     ) -> AppResult<AuthResponse> {
         let ip = ip_key(client.ip.as_deref());
-        let per_ip = self.limiter.enforce("mfa-ip", &ip, self.config.rate_limits.token_attempts_per_ip);
-        let hash = attempt.token.as_ref().map(MfaToken::hash);
-        let claim = async {
-            match &hash {
-                Some(hash) => self.store.claim_challenge_attempt(hash, mfa::CHALLENGE_ATTEMPTS).await,
-                None => Ok(None),
-            }
-        };
-        let (_, challenge) = tokio::try_join!(per_ip, claim)?;
-        let (Some(hash), Some(challenge)) = (hash, challenge) else {
-            return Err(AppError::InvalidToken);
-        };
-        // A known device's wrong codes count toward the code limit only, like its passwords.
-        let failure_cap = challenge.device_hash.is_none();
-        let ((user, factor), ()) = tokio::try_join!(
-            self.store.user_and_factor(&challenge.user_id),
-            self.factors.within_code_limits(&challenge.user_id, failure_cap),
+        let token = attempt.token.ok_or(AppError::InvalidToken)?;
+        let hash = token.hash();
+        // One round trip: the attempt counted on the challenge, the account and its
+        // factor, the account's counts of wrong codes and failed sign-ins, the address.
+        let (_, challenge, (user, factor), limits) = tokio::try_join!(
+            self.limiter.enforce("mfa-ip", &ip, self.config.rate_limits.token_attempts_per_ip),
+            self.store.claim_challenge_attempt(&hash, mfa::CHALLENGE_ATTEMPTS),
+            self.store.user_and_factor(&token.user_id),
+            self.factors.code_limits(&token.user_id),
         )?;
+        let challenge = challenge.filter(|c| c.user_id == token.user_id).ok_or(AppError::InvalidToken)?;
         // A password changed or reset since, or the factor turned off: sign in again.
         let user = user.filter(|u| u.session_generation == challenge.generation).ok_or(AppError::InvalidToken)?;
         let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
-        self.factors.accept(&user.id, &factor, &attempt.proof, failure_cap).await?;
+        // A known device's wrong codes count toward the code limit only, like its passwords.
+        let failure_cap = challenge.device_hash.is_none();
+        limits.check(&user.id, failure_cap)?;
+        // The code is taken in the sign-in's own transaction: of two sign-ins with the
+        // same code, the second's transaction fails on the factor's condition.
+        let take_code = self.factors.check(&user.id, &factor, &attempt.proof, failure_cap).await?;
         let device = attempt.device.filter(|d| d.user_id == user.id && Some(d.hash()) == challenge.device_hash);
-        let consume = vec![self.store.challenge_consume(&hash)?];
+        let user_id = user.id.clone();
+        let extra = vec![take_code, self.store.challenge_consume(&hash)?];
         let credentials =
             Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
-        match (credentials.user.is_active(), challenge.purpose) {
-            (true, _) => self.sign_in(credentials, client, Aal::Aal2, consume).await,
-            (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, Aal::Aal2, consume).await,
-            (false, ChallengePurpose::Login) => Err(AppError::AccountDeactivated),
+        let signed_in = match (credentials.user.is_active(), challenge.purpose) {
+            (true, _) => self.sign_in(credentials, client, Aal::Aal2, extra).await,
+            (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, Aal::Aal2, extra).await,
+            (false, ChallengePurpose::Login) => return Err(AppError::AccountDeactivated),
+        };
+        match signed_in {
+            // The write lost: the code (or the challenge) was used by a concurrent
+            // request, or the account changed. Counted as a wrong code.
+            Err(AppError::Unauthorized | AppError::Conflict) => {
+                self.factors.count_wrong_code(&user_id, failure_cap).await?;
+                Err(AppError::InvalidCode)
+            }
+            other => other,
         }
     }
 

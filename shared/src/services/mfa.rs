@@ -1,6 +1,7 @@
 //! The second factor of the caller's own account: enrolment, confirmation, status,
 //! recovery codes and turning it off; and the check of a code, which sign-in uses too.
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ use crate::domain::mfa::{self, Aal, FactorStatus, TotpFactor};
 use crate::domain::session::RefreshToken;
 use crate::domain::{exposed, non_empty, Fields};
 use crate::error::{AppError, AppResult};
+use crate::rate_limit::{RateLimits, RateWindow};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
 use crate::store::{GenerationBump, KeptSession, Store};
@@ -111,6 +113,31 @@ impl Proof {
                 None
             }
             (None, None) => None,
+        }
+    }
+}
+
+/// The account's counts of wrong codes and failed sign-ins.
+pub(crate) struct CodeLimits {
+    wrong_codes: RateWindow,
+    failed_logins: RateWindow,
+    limits: RateLimits,
+}
+
+impl CodeLimits {
+    /// 429 when the wrong codes (and, for a sign-in not from a known device, the
+    /// failed sign-ins) are at their limit.
+    pub(crate) fn check(&self, user_id: &str, failure_cap: bool) -> AppResult<()> {
+        let mut windows = vec![(self.wrong_codes, self.limits.mfa_failures_per_account)];
+        if failure_cap {
+            windows.push((self.failed_logins, self.limits.failed_logins_per_account));
+        }
+        match windows.into_iter().find(|(window, limit)| window.hits >= limit.max) {
+            Some((window, _)) => {
+                tracing::warn!(user_id, "second factor locked by wrong codes");
+                Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs })
+            }
+            None => Ok(()),
         }
     }
 }
@@ -278,58 +305,52 @@ impl<'a> SecondFactor<'a> {
         Ok(())
     }
 
-    /// 429 when the account's wrong codes (and, for a sign-in not from a known device,
-    /// its failed sign-ins) are at their limit.
-    pub(crate) async fn within_code_limits(&self, user_id: &str, failure_cap: bool) -> AppResult<()> {
+    /// The account's counts of wrong codes and failed sign-ins, read at once.
+    pub(crate) async fn code_limits(&self, user_id: &str) -> AppResult<CodeLimits> {
         let limits = self.config.rate_limits;
-        let failed_logins = async {
-            match failure_cap {
-                true => self.store.hits(FAILED_LOGIN_SCOPE, user_id, limits.failed_logins_per_account).await.map(Some),
-                false => Ok(None),
-            }
-        };
         let (wrong_codes, failed_logins) = tokio::try_join!(
             self.store.hits(MFA_FAILURE_SCOPE, user_id, limits.mfa_failures_per_account),
-            failed_logins
+            self.store.hits(FAILED_LOGIN_SCOPE, user_id, limits.failed_logins_per_account),
         )?;
-        let windows =
-            [(Some(wrong_codes), limits.mfa_failures_per_account), (failed_logins, limits.failed_logins_per_account)];
-        for (window, limit) in windows {
-            if let Some(window) = window.filter(|w| w.hits >= limit.max) {
-                tracing::warn!(user_id, "second factor locked by wrong codes");
-                return Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs });
-            }
-        }
-        Ok(())
+        Ok(CodeLimits { wrong_codes, failed_logins, limits })
     }
 
-    /// Accepts a proof once: a TOTP code moves the factor's last step forward, a
-    /// recovery code is used up; each in one conditional write, so of two requests with
-    /// the same code one wins. 401 `INVALID_CODE` otherwise, counted against the
-    /// account's limits (`within_code_limits` checks them first).
-    pub(crate) async fn accept(
+    /// The write that accepts a proof once: a TOTP code moves the factor's last step
+    /// forward, a recovery code is used up, each on a condition, so of two requests
+    /// with the same code one wins (the caller commits it, alone or in its own
+    /// transaction). A proof that does not match is 401 `INVALID_CODE`, counted.
+    pub(crate) async fn check(
         &self,
         user_id: &str,
         factor: &TotpFactor,
         proof: &Proof,
         failure_cap: bool,
-    ) -> AppResult<()> {
-        let accepted = match proof {
+    ) -> AppResult<TransactWriteItem> {
+        let update = match proof {
             Proof::Totp(code) => {
                 let secret = self.vault()?.open(user_id, &factor.sealed_secret)?;
                 match mfa::check_code(&secret, code, self.store.now(), factor.last_step) {
-                    Some(step) => self.store.accept_totp_step(user_id, step).await?,
-                    None => false,
+                    Some(step) => Some(self.store.totp_step_update(user_id, step)?),
+                    None => None,
                 }
             }
             Proof::Recovery(code) => {
                 let hash = self.vault()?.recovery_code_hash(user_id, &mfa::normalize_recovery_code(code));
-                self.store.consume_recovery_code(user_id, &hash).await?
+                let known = factor.recovery_codes.contains(&hash);
+                known.then(|| self.store.recovery_code_update(user_id, &hash)).transpose()?
             }
         };
-        if accepted {
-            return Ok(());
+        match update {
+            Some(update) => Ok(TransactWriteItem::builder().update(update).build()),
+            None => {
+                self.count_wrong_code(user_id, failure_cap).await?;
+                Err(AppError::InvalidCode)
+            }
         }
+    }
+
+    /// Counts a wrong code against the account's code limit (and its failed-sign-in cap).
+    pub(crate) async fn count_wrong_code(&self, user_id: &str, failure_cap: bool) -> AppResult<()> {
         tracing::info!(user_id, "wrong second-factor code");
         let limits = self.config.rate_limits;
         let count_cap = async {
@@ -341,13 +362,20 @@ impl<'a> SecondFactor<'a> {
             }
         };
         tokio::try_join!(self.store.add_hit(MFA_FAILURE_SCOPE, user_id, limits.mfa_failures_per_account), count_cap)?;
-        Err(AppError::InvalidCode)
+        Ok(())
     }
 
-    /// `accept` for a signed-in user, under the limits.
+    /// Accepts a proof of a signed-in user, under the limits, in a write of its own.
     async fn accept_signed_in(&self, user_id: &str, factor: &TotpFactor, proof: &Proof) -> AppResult<()> {
-        self.within_code_limits(user_id, false).await?;
-        self.accept(user_id, factor, proof, false).await
+        self.code_limits(user_id).await?.check(user_id, false)?;
+        let take = self.check(user_id, factor, proof, false).await?;
+        let update = take.update.ok_or_else(|| AppError::internal("a code's write is an update"))?;
+        if !self.store.update_one(update).await? {
+            // Used meanwhile by a concurrent request.
+            self.count_wrong_code(user_id, false).await?;
+            return Err(AppError::InvalidCode);
+        }
+        Ok(())
     }
 
     /// Ten recovery codes to show, and their keyed hashes to store.

@@ -53,6 +53,11 @@ impl Store {
         Ok(self.try_transact(items).await?.is_ok())
     }
 
+    /// A conditional update on its own: `false` when its condition did not hold.
+    pub async fn update_one(&self, update: Update) -> AppResult<bool> {
+        self.update_alone(update).await
+    }
+
     /// A transaction's update or put sent on its own (a plain write costs half):
     /// `false` when its condition did not hold.
     pub(super) async fn update_alone(&self, update: Update) -> AppResult<bool> {

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
 
-use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Store};
+use super::{dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Store};
 use crate::domain::mfa::{MfaChallenge, TotpFactor};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
@@ -101,12 +101,11 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Takes a TOTP time step for the factor: `false` when this step or a later one was
-    /// taken already (a replayed code, or a concurrent request with the same one).
-    pub async fn accept_totp_step(&self, user_id: &str, step: i64) -> AppResult<bool> {
-        let result = self
-            .client
-            .update_item()
+    /// The write that takes a TOTP time step for the factor; its condition fails when
+    /// this step or a later one was taken already (a replayed code, or a concurrent
+    /// request with the same one).
+    pub(crate) fn totp_step_update(&self, user_id: &str, step: i64) -> AppResult<Update> {
+        Update::builder()
             .table_name(self.table())
             .set_key(Some(keys::factor::totp(user_id)))
             .update_expression("SET lastStep = :step")
@@ -114,16 +113,14 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":enabled", status("enabled"))
             .expression_attribute_values(":step", n(step))
-            .send()
-            .await;
-        conditional_write(result)
+            .build()
+            .map_err(AppError::internal)
     }
 
-    /// Uses up a recovery code by its hash: `false` when it is not (or no longer) one.
-    pub async fn consume_recovery_code(&self, user_id: &str, hash: &str) -> AppResult<bool> {
-        let result = self
-            .client
-            .update_item()
+    /// The write that uses up a recovery code by its hash; its condition fails when it
+    /// is not (or no longer) one.
+    pub(crate) fn recovery_code_update(&self, user_id: &str, hash: &str) -> AppResult<Update> {
+        Update::builder()
             .table_name(self.table())
             .set_key(Some(keys::factor::totp(user_id)))
             .update_expression("DELETE recoveryCodes :code")
@@ -132,9 +129,8 @@ impl Store {
             .expression_attribute_values(":enabled", status("enabled"))
             .expression_attribute_values(":code", code_set(&[hash.to_owned()]))
             .expression_attribute_values(":hash", s(hash))
-            .send()
-            .await;
-        conditional_write(result)
+            .build()
+            .map_err(AppError::internal)
     }
 
     /// New recovery codes for a factor that is on (the old ones stop working), with
