@@ -2,7 +2,7 @@
 //! item), its item in the user's partition, and what the builder reads: the account's
 //! partition one kind of item at a time, a page at a time.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -71,14 +71,8 @@ impl Store {
             object_key: None,
             expires_at: (now + Duration::days(EXPORT_KEEP_DAYS)).timestamp(),
         };
-        let mut item = to_item(&export, keys::export::key(user_id, &export.id))?;
-        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(export.expires_at)));
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(AppError::internal)?;
+        let put =
+            self.put_new_expiring(to_item(&export, keys::export::key(user_id, &export.id))?, export.expires_at)?;
         let user = Update::builder()
             .table_name(self.table())
             .set_key(Some(keys::user::key(user_id)))
@@ -94,8 +88,7 @@ impl Store {
             .expression_attribute_values(":null", s("NULL"))
             .build()
             .map_err(AppError::internal)?;
-        let items =
-            vec![TransactWriteItem::builder().update(user).build(), TransactWriteItem::builder().put(put).build()];
+        let items = vec![TransactWriteItem::builder().update(user).build(), put];
         Ok(match self.try_transact(items).await? {
             Ok(()) => ExportRequest::Created(export),
             Err(_) => ExportRequest::TooSoon,

@@ -185,14 +185,10 @@ impl Store {
 
     /// Stores a sign-in's challenge under its token's hash.
     pub async fn put_challenge(&self, hash: &str, challenge: &MfaChallenge) -> AppResult<()> {
-        let mut item = to_item(challenge, keys::challenge::key(hash))?;
-        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(challenge.expires_at)));
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(AppError::internal)?;
+        let item = to_item(challenge, keys::challenge::key(hash))?;
+        let Some(put) = self.put_new_expiring(item, challenge.expires_at)?.put else {
+            return Err(AppError::internal("a new item is a put"));
+        };
         if !self.put_alone(put).await? {
             return Err(AppError::internal("a fresh challenge token collided"));
         }

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{keys, s, to_item, Store};
+use super::{keys, to_item, Store};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +51,7 @@ impl Store {
         purpose: Purpose,
         token: &OneTimeToken,
     ) -> AppResult<TransactWriteItem> {
-        let mut item = to_item(token, token_key(hash, purpose))?;
-        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(token.expires_at)));
-        self.put_new(item)
+        self.put_new_expiring(to_item(token, token_key(hash, purpose))?, token.expires_at)
     }
 
     /// Consumes the token: the transaction fails if it was used meanwhile.

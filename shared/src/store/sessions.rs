@@ -9,9 +9,8 @@ use crate::error::{AppError, AppResult};
 
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
-    let mut item = to_item(session, keys::session::key(&session.user_id, &session.id))?;
-    item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(session.expires_at)));
-    store.put_new(item)
+    let item = to_item(session, keys::session::key(&session.user_id, &session.id))?;
+    store.put_new_expiring(item, session.expires_at)
 }
 
 /// A change of a session's refresh-token hashes.

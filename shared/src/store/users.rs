@@ -134,9 +134,8 @@ impl Store {
 
     /// A new known device, for the sign-in's write.
     pub(crate) fn device_put(&self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
-        let mut item = to_item(record, keys::device::key(&token.user_id, &token.hash()))?;
-        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(record.expires_at)));
-        self.put_new(item)
+        let item = to_item(record, keys::device::key(&token.user_id, &token.hash()))?;
+        self.put_new_expiring(item, record.expires_at)
     }
 
     /// The writes that keep both claims' copy of the password hash current.
@@ -229,6 +228,13 @@ impl Store {
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(self.claim_hash_updates(user, hash)?);
         Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    /// A put that must not overwrite anything, of an item that expires at `expires_at`
+    /// (epoch seconds): in the expiry index's bucket of that day, for cleanup.
+    pub(crate) fn put_new_expiring(&self, mut item: super::Item, expires_at: i64) -> AppResult<TransactWriteItem> {
+        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(expires_at)));
+        self.put_new(item)
     }
 
     /// A put that must not overwrite anything.
