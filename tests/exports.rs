@@ -32,6 +32,8 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     app.set_profile_visibility(&ada, "private").await;
     app.post_as(&asker, "/api/social/follow", json!({ "userId": ada.id })).await;
     app.post_as(&ada, "/api/social/block", json!({ "userId": mallory.id, "reason": "spam" })).await;
+    let mute = json!({ "userId": linus.id, "notifications": false, "durationSeconds": 3600 });
+    assert_eq!(app.post_as(&ada, "/api/social/mute", mute).await.status, StatusCode::OK);
     app.set_email_verified(&ada).await;
     let report = app.post_as(&ada, "/api/social/report", json!({ "userId": mallory.id, "reason": "spam" })).await;
     assert_eq!(report.status, StatusCode::CREATED, "{:?}", report.body);
@@ -68,6 +70,11 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     assert_eq!(ids(&document["followRequestsReceived"]), vec![asker.id.clone()]);
     assert_eq!(ids(&document["blocking"]), vec![mallory.id.clone()]);
     assert_eq!(document["blocking"][0]["reason"], "spam");
+    assert_eq!(ids(&document["mutes"]), vec![linus.id.clone()]);
+    assert_eq!(
+        (&document["mutes"][0]["notifications"], document["mutes"][0]["endsAt"].is_string()),
+        (&json!(false), true)
+    );
     assert_eq!(document["reportsFiled"][0]["userId"], mallory.id.as_str());
 
     let text = document.to_string();

@@ -103,6 +103,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/social/blocked"),
     ("post", "/api/social/report"),
     ("get", "/api/social/relationship/{userId}"),
+    ("post", "/api/social/mute"),
+    ("post", "/api/social/unmute"),
+    ("get", "/api/social/muted"),
 ];
 
 fn operations(doc: &Value) -> Vec<(String, String)> {

@@ -37,6 +37,9 @@ async fn an_account_past_its_window_is_erased_and_the_others_stay_right() {
     app.follow(&grace, &ada).await;
     app.follow(&linus, &ada).await;
     app.post_as(&linus, "/api/social/block", json!({ "userId": ada.id })).await;
+    // Mutes both ways: the muted side holds the mirror.
+    assert_eq!(app.post_as(&grace, "/api/social/mute", json!({ "userId": ada.id })).await.status, StatusCode::OK);
+    assert_eq!(app.post_as(&ada, "/api/social/mute", json!({ "userId": linus.id })).await.status, StatusCode::OK);
     app.set_profile_visibility(&grace, "private").await;
     let private = app.user("private").await;
     app.set_profile_visibility(&private, "private").await;
@@ -75,6 +78,7 @@ async fn an_account_past_its_window_is_erased_and_the_others_stay_right() {
     assert_eq!(counts(&app, &linus).await, (0, 0));
     let followers = app.get_as(&grace, &format!("/api/social/{}/followers", grace.id)).await;
     assert_eq!(followers.body["items"], json!([]));
+    assert_eq!(app.get_as(&grace, "/api/social/muted").await.body["items"], json!([]), "grace's mute went too");
     assert_eq!(app.login("ada").await.error_code(), "INVALID_CREDENTIALS");
     let name = json!({ "username": "ADA", "email": "someone@example.org", "password": PASSWORD, "agreeToTerms": true });
     assert_eq!(app.post("/api/auth/register", name).await.error_code(), "USERNAME_TAKEN", "the name stays reserved");

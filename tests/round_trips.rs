@@ -227,6 +227,12 @@ async fn social_endpoints() {
     expect_calls(&app, "unblock", StatusCode::OK, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r).await;
     let r = call(&app, Method::POST, &format!("/api/social/requests/{}/reject", bob.id), None, Some(&ann)).await;
     expect_calls(&app, "reject (none)", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
+    let r = call(&app, Method::POST, "/api/social/mute", Some(target.clone()), Some(&ann)).await;
+    expect_calls(&app, "mute", StatusCode::OK, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r).await;
+    let r = call(&app, Method::GET, "/api/social/muted", None, Some(&ann)).await;
+    expect_calls(&app, "muted", StatusCode::OK, &[("Query", 1), ("BatchGetItem", 3)], r).await;
+    let r = call(&app, Method::POST, "/api/social/unmute", Some(target.clone()), Some(&ann)).await;
+    expect_calls(&app, "unmute", StatusCode::OK, &[("BatchGetItem", 1), ("TransactWriteItems", 1)], r).await;
     let report = json!({ "userId": bob.id, "reason": "spam" });
     let r = call(&app, Method::POST, "/api/social/report", Some(report), Some(&ann)).await;
     expect_calls(

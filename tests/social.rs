@@ -29,7 +29,8 @@ fn flags(
     blocked_by: bool,
 ) -> Value {
     json!({ "following": following, "followedBy": followed_by, "requested": requested,
-            "requestedBy": requested_by, "blocking": blocking, "blockedBy": blocked_by })
+            "requestedBy": requested_by, "blocking": blocking, "blockedBy": blocked_by,
+            "muting": false, "mutingNotifications": false, "mutingExpiresAt": null })
 }
 
 #[tokio::test]
@@ -445,4 +446,116 @@ async fn a_deactivated_callers_token_gets_401_on_every_graph_write() {
         assert_eq!((response.status, response.error_code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"), "{path}");
     }
     assert_eq!(app.all_items().await.len(), before, "nothing was written");
+}
+
+async fn mute(app: &TestApp, who: &User, whom: &User, extra: Value) -> Value {
+    let mut body = json!({ "userId": whom.id });
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let response = app.post_as(who, "/api/social/mute", body).await;
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    response.body
+}
+
+fn mute_flags(relation: &Value) -> (bool, bool, bool) {
+    let flag = |name: &str| relation[name].as_bool().unwrap();
+    (flag("muting"), flag("mutingNotifications"), relation["mutingExpiresAt"].is_string())
+}
+
+#[tokio::test]
+async fn a_mute_is_private_idempotent_listed_and_replaced_by_muting_again() {
+    let app = TestApp::new().await;
+    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    assert_eq!(
+        mute(&app, &ann, &bob, json!({})).await,
+        json!({ "muting": true, "notifications": true, "expiresAt": null })
+    );
+    assert_eq!(mute_flags(&relationship(&app, &ann, &bob).await), (true, true, false));
+    assert_eq!(relationship(&app, &bob, &ann).await, flags(false, false, false, false, false, false), "private");
+    assert_eq!(relationship(&app, &ann, &bob).await["following"], false, "independent of follows");
+
+    let timed = mute(&app, &ann, &bob, json!({ "notifications": false, "durationSeconds": 3600 })).await;
+    assert_eq!((timed["muting"].as_bool(), timed["notifications"].as_bool()), (Some(true), Some(false)));
+    let ends = chrono::DateTime::parse_from_rfc3339(timed["expiresAt"].as_str().unwrap()).unwrap();
+    let in_an_hour = app.state.store.now() + chrono::Duration::seconds(3600);
+    assert!((ends.timestamp() - in_an_hour.timestamp()).abs() <= 2, "{ends}");
+    assert_eq!(mute_flags(&relationship(&app, &ann, &bob).await), (true, false, true));
+
+    let listed = app.get_as(&ann, "/api/social/muted").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let items = listed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0]["id"].as_str(), items[0]["username"].as_str()), (Some(bob.id.as_str()), Some("bob")));
+    assert_eq!(items[0]["muteExpiresAt"], timed["expiresAt"]);
+    assert_eq!(app.get_as(&bob, "/api/social/muted").await.body["items"], json!([]), "bob mutes nobody");
+
+    for _ in 0..2 {
+        let unmuted = app.post_as(&ann, "/api/social/unmute", json!({ "userId": bob.id })).await;
+        assert_eq!((unmuted.status, &unmuted.body), (StatusCode::OK, &json!({ "muting": false })));
+    }
+    assert_eq!(relationship(&app, &ann, &bob).await, flags(false, false, false, false, false, false));
+    assert_eq!(app.get_as(&ann, "/api/social/muted").await.body["items"], json!([]));
+    let left: Vec<_> = support::keys_of(&app.all_items().await)
+        .into_iter()
+        .filter(|(_, sk)| sk.starts_with("MUTING#") || sk.starts_with("MUTEDBY#"))
+        .collect();
+    assert_eq!(left, vec![], "both edges are gone");
+}
+
+#[tokio::test]
+async fn mute_rules_yourself_unknown_and_durations() {
+    let app = TestApp::new().await;
+    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    let own = app.post_as(&ann, "/api/social/mute", json!({ "userId": ann.id })).await;
+    assert_eq!((own.status, own.detail_fields()), (StatusCode::BAD_REQUEST, vec!["userId".to_string()]));
+    let unknown = app.post_as(&ann, "/api/social/mute", json!({ "userId": "no-such-user" })).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    for bad in [json!(-1), json!(315_360_001), json!("soon"), json!(1.5)] {
+        let r = app.post_as(&ann, "/api/social/mute", json!({ "userId": bob.id, "durationSeconds": bad })).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {:?}", r.body);
+    }
+    let zero = mute(&app, &ann, &bob, json!({ "durationSeconds": 0 })).await;
+    assert_eq!(zero["expiresAt"], Value::Null, "0 means until lifted");
+    let own = app.post_as(&ann, "/api/social/unmute", json!({ "userId": ann.id })).await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_mute_ends_by_itself() {
+    let app = TestApp::new().await;
+    let (ann, bob) = (app.user("ann").await, app.user("bob").await);
+    mute(&app, &ann, &bob, json!({ "durationSeconds": 60 })).await;
+    app.advance(chrono::Duration::seconds(59));
+    assert_eq!(mute_flags(&relationship(&app, &ann, &bob).await), (true, true, true));
+    app.advance(chrono::Duration::seconds(2));
+    assert_eq!(relationship(&app, &ann, &bob).await, flags(false, false, false, false, false, false));
+    assert_eq!(app.get_as(&ann, "/api/social/muted").await.body["items"], json!([]));
+    follow(&app, &bob, &ann).await;
+    let told = app.outbox().await.into_iter().filter(|m| m.kind == "new_follower" && m.user_id == ann.id).count();
+    assert_eq!(told, 1, "an ended mute silences nothing");
+}
+
+#[tokio::test]
+async fn a_muted_users_follows_and_requests_send_no_notification() {
+    let app = TestApp::new().await;
+    let (ann, bob, carol, dave) =
+        (app.user("ann").await, app.user("bob").await, app.user("carol").await, app.user("dave").await);
+    let told = |kind: &'static str, to: String| {
+        let app = &app;
+        async move { app.outbox().await.into_iter().filter(|m| m.kind == kind && m.user_id == to).count() }
+    };
+    mute(&app, &ann, &bob, json!({})).await;
+    mute(&app, &ann, &carol, json!({ "notifications": false })).await;
+    follow(&app, &bob, &ann).await;
+    assert_eq!(told("new_follower", ann.id.clone()).await, 0, "bob is muted with notifications");
+    follow(&app, &carol, &ann).await;
+    assert_eq!(told("new_follower", ann.id.clone()).await, 1, "carol's mute leaves notifications on");
+
+    app.set_profile_visibility(&ann, "private").await;
+    mute(&app, &ann, &dave, json!({})).await;
+    assert_eq!(follow(&app, &dave, &ann).await, json!({ "status": "requested" }));
+    assert_eq!(told("follow_request", ann.id.clone()).await, 0, "a muted user's request is silent");
+    let accepted = app.post_as(&ann, &format!("/api/social/requests/{}/accept", dave.id), json!({})).await;
+    assert_eq!(accepted.status, StatusCode::OK);
+    assert_eq!(told("new_follower", ann.id.clone()).await, 1, "accepting a muted user's request is silent too");
+    assert_eq!(app.counts(&ann).await, (3, 0), "muted users still follow");
 }

@@ -149,6 +149,9 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/social/blocked",
             "/api/social/report",
             "/api/social/relationship/{userId}",
+            "/api/social/mute",
+            "/api/social/unmute",
+            "/api/social/muted",
         ],
     ),
 ];

@@ -130,6 +130,9 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("blocked", "Users the caller blocks"),
     ("report", "Report a user to moderation"),
     ("relationship", "The caller's relation to a user"),
+    ("mute", "Mute a user"),
+    ("unmute", "Unmute a user"),
+    ("muted", "Users the caller mutes"),
 ];
 
 /// Sets the operation's summary from `SUMMARIES`; a doc-comment summary it had moves

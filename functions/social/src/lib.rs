@@ -10,7 +10,8 @@ use shared::domain::Id;
 use shared::http::{Caller, JsonBody, PathParam, QueryParams};
 use shared::openapi::{ApiError, RateLimited};
 use shared::services::social::{
-    BlockRequest, BlockStatus, FollowStatus, ReportCreated, ReportRequest, TargetRequest, UserList,
+    BlockRequest, BlockStatus, FollowStatus, MuteRequest, MuteStatus, MutedUser, ReportCreated, ReportRequest,
+    TargetRequest, UnmuteStatus, UserList,
 };
 use shared::{AppResult, AppState};
 
@@ -28,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/social/blocked", get(blocked))
         .route("/api/social/report", post(report))
         .route("/api/social/relationship/{user_id}", get(relationship))
+        .route("/api/social/mute", post(mute))
+        .route("/api/social/unmute", post(unmute))
+        .route("/api/social/muted", get(muted))
 }
 
 /// The function as Lambda runs it.
@@ -38,8 +42,11 @@ pub fn app(state: AppState) -> Router {
 /// This function's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(follow, unfollow, followers, following, requests, accept, reject, block, unblock, blocked, report, relationship),
-    tags((name = "social", description = "Follows, follow requests, blocks and reports"))
+    paths(
+        follow, unfollow, followers, following, requests, accept, reject, block, unblock, blocked, report,
+        relationship, mute, unmute, muted
+    ),
+    tags((name = "social", description = "Follows, follow requests, blocks, mutes and reports"))
 )]
 pub struct ApiDoc;
 
@@ -215,7 +222,7 @@ async fn report(
 #[utoipa::path(get, path = "/api/social/relationship/{userId}", tag = "social",
     params(("userId" = String, Path)), security(("bearer" = [])),
     responses(
-        (status = 200, description = "The six flags, from the caller's side", body = Relationship),
+        (status = 200, description = "The flags, from the caller's side (the caller's own mute included)", body = Relationship),
         (status = 400, description = "VALIDATION_ERROR: the caller's own id", body = ApiError),
         (status = 401, description = "UNAUTHORIZED", body = ApiError),
         (status = 404, description = "NOT_FOUND: no such user, deactivated, or blocking the caller", body = ApiError),
@@ -226,4 +233,51 @@ async fn relationship(
     PathParam(user_id): PathParam<Id>,
 ) -> AppResult<Json<Relationship>> {
     Ok(Json(state.social().relationship(&caller, &user_id).await?))
+}
+
+#[utoipa::path(post, path = "/api/social/mute", tag = "social",
+    request_body = MuteRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Muted (again: the mute is replaced); the muted user is not told", body = MuteStatus),
+        (status = 400, description = "VALIDATION_ERROR: the caller's own id, or `durationSeconds` out of range", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user, or deactivated", body = ApiError),
+    ))]
+async fn mute(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<MuteRequest>,
+) -> AppResult<Json<MuteStatus>> {
+    Ok(Json(state.social().mute(&caller, body.mute(&caller)?).await?))
+}
+
+#[utoipa::path(post, path = "/api/social/unmute", tag = "social",
+    request_body = TargetRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Not muted (idempotent)", body = UnmuteStatus),
+        (status = 400, description = "VALIDATION_ERROR: the caller's own id", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such user", body = ApiError),
+    ))]
+async fn unmute(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<TargetRequest>,
+) -> AppResult<Json<UnmuteStatus>> {
+    Ok(Json(state.social().unmute(&caller, body.target(&caller, "unmute")?).await?))
+}
+
+#[utoipa::path(get, path = "/api/social/muted", tag = "social",
+    params(PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The users the caller mutes, newest first, with when each mute ends", body = Page<MutedUser>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
+async fn muted(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> AppResult<Json<Page<MutedUser>>> {
+    Ok(Json(state.social().muted_users(&caller, page.validate()?).await?))
 }

@@ -1,5 +1,6 @@
 //! Relations between two users and what they allow one to see of the other.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
@@ -8,7 +9,7 @@ use crate::schema;
 
 use super::user::{LimitedUserView, UserRecord, UserView, Visibility};
 
-/// The six flags of `GET /api/social/relationship/{userId}`, from the viewer's side.
+/// The flags of `GET /api/social/relationship/{userId}`, from the viewer's side.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Relationship {
@@ -22,6 +23,15 @@ pub struct Relationship {
     pub requested_by: bool,
     pub blocking: bool,
     pub blocked_by: bool,
+    /// The viewer mutes the target (a mute that has not ended).
+    pub muting: bool,
+    /// The viewer's mute also silences the target's follow notifications.
+    pub muting_notifications: bool,
+    /// When the viewer's mute ends by itself (null: when lifted).
+    pub muting_expires_at: Option<DateTime<Utc>>,
+    /// The target mutes the viewer's notifications. Never shown: mutes are private.
+    #[serde(skip)]
+    pub silenced_by: bool,
 }
 
 impl Relationship {
@@ -123,6 +133,13 @@ impl ToSchema for ListedUser {
 }
 
 impl ListedUser {
+    pub fn id(&self) -> &str {
+        match self {
+            ListedUser::Full(user) => &user.id,
+            ListedUser::Limited(user) => &user.id,
+        }
+    }
+
     /// `None` when the viewer may not see the user at all.
     pub fn new(target: &UserRecord, viewer: Viewer) -> Option<Self> {
         match access(target, viewer) {

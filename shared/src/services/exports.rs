@@ -191,6 +191,7 @@ impl<'a> ExportBuilder<'a> {
             ("followRequestsReceived", Edge::Request),
             ("followRequestsSent", Edge::Requested),
             ("blocking", Edge::Blocking),
+            ("mutes", Edge::Muting),
         ] {
             out.write(format!(",\"{name}\":[").as_bytes()).await?;
             self.write_edges(out, user_id, edge).await?;
@@ -227,6 +228,11 @@ impl<'a> ExportBuilder<'a> {
                 });
                 if let Some(reason) = text(item, "reason") {
                     entry["reason"] = json!(reason);
+                }
+                if let Some(notifications) = item.get("notifications").and_then(|v| v.as_bool().ok()) {
+                    entry["notifications"] = json!(notifications);
+                    let ends = item.get(keys::expiry::AT).and_then(|v| v.as_n().ok()?.parse().ok());
+                    entry["endsAt"] = json!(ends.and_then(|at| chrono::DateTime::from_timestamp(at, 0)));
                 }
                 self.write_entry(out, written, &entry).await?;
                 written += 1;

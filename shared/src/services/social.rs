@@ -1,6 +1,7 @@
 //! Follow, follow requests, lists, block, report and relationship.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -61,6 +62,47 @@ pub struct ReportRequest {
     pub reason: Option<String>,
     #[schema(max_length = 1000)]
     pub details: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MuteRequest {
+    #[schema(value_type = String, required = true)]
+    pub user_id: Option<String>,
+    /// Also silence this user's follows and follow requests (default true).
+    pub notifications: Option<bool>,
+    /// How long the mute lasts; 0 or absent: until lifted.
+    #[schema(minimum = 0, maximum = 315_360_000)]
+    pub duration_seconds: Option<i64>,
+}
+
+/// The longest timed mute: ten years (longer is "until lifted").
+pub const MUTE_SECONDS_MAX: i64 = 315_360_000;
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MuteStatus {
+    /// Always true.
+    pub muting: bool,
+    pub notifications: bool,
+    /// When the mute ends by itself (null: when lifted).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnmuteStatus {
+    /// Always false.
+    pub muting: bool,
+}
+
+/// A user the caller mutes, as the caller may see them, and when the mute ends.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MutedUser {
+    #[serde(flatten)]
+    pub user: ListedUser,
+    /// Null: until lifted.
+    pub mute_expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
@@ -126,6 +168,30 @@ impl BlockRequest {
         let reason = fields.optional("reason", self.reason.as_deref(), non_empty(BLOCK_REASON_MAX));
         let target = fields.finish_with(target)?;
         Ok(Block { target: Target(target), reason })
+    }
+}
+
+/// A validated mute.
+pub struct Mute {
+    target: Target,
+    notifications: bool,
+    duration: Option<chrono::Duration>,
+}
+
+impl MuteRequest {
+    pub fn mute(self, caller: &Caller) -> AppResult<Mute> {
+        let mut fields = Fields::new();
+        let target = target_field(caller, self.user_id.as_deref(), "mute", &mut fields);
+        let duration = match self.duration_seconds {
+            None | Some(0) => None,
+            Some(secs @ 1..=MUTE_SECONDS_MAX) => Some(chrono::Duration::seconds(secs)),
+            Some(_) => {
+                fields.add("durationSeconds", format!("must be between 0 and {MUTE_SECONDS_MAX}"));
+                None
+            }
+        };
+        let target = fields.finish_with(target)?;
+        Ok(Mute { target: Target(target), notifications: self.notifications.unwrap_or(true), duration })
     }
 }
 
@@ -215,12 +281,12 @@ impl<'a> Social<'a> {
                 if relation.requested {
                     return Ok(REQUESTED);
                 }
-                let notice = self.follow_notice(MessageKind::FollowRequest, &user, &actor)?;
+                let notice = self.follow_notice(MessageKind::FollowRequest, &user, &actor, relation.silenced_by)?;
                 if self.store.request_follow(&caller.user_id, &target, notice).await? {
                     return Ok(REQUESTED);
                 }
             } else {
-                let notice = self.follow_notice(MessageKind::NewFollower, &user, &actor)?;
+                let notice = self.follow_notice(MessageKind::NewFollower, &user, &actor, relation.silenced_by)?;
                 if self.store.follow(&caller.user_id, &target, relation.requested, notice).await? {
                     return Ok(FOLLOWING);
                 }
@@ -230,15 +296,18 @@ impl<'a> Social<'a> {
     }
 
     /// The message that tells `recipient` about `actor`'s follow or request, when the
-    /// recipient's preferences allow it (none otherwise).
+    /// recipient's preferences allow it and the recipient has not muted the actor's
+    /// notifications (`muted`); none otherwise.
     fn follow_notice(
         &self,
         kind: MessageKind,
         recipient: &UserRecord,
         actor: &UserRecord,
+        muted: bool,
     ) -> AppResult<Vec<TransactWriteItem>> {
         let prefs = &recipient.editable.notification_preferences;
-        let wanted = prefs.email_notifications
+        let wanted = !muted
+            && prefs.email_notifications
             && match kind {
                 MessageKind::FollowRequest => prefs.follow_requests,
                 _ => prefs.follows,
@@ -287,8 +356,9 @@ impl<'a> Social<'a> {
             if !relation.requested_by {
                 return Err(AppError::NotFound);
             }
+            let muted = relation.muting && relation.muting_notifications;
             let notice = match &actor {
-                Some(actor) => self.follow_notice(MessageKind::NewFollower, &me, actor)?,
+                Some(actor) => self.follow_notice(MessageKind::NewFollower, &me, actor, muted)?,
                 None => Vec::new(),
             };
             if self.store.accept_request(&caller.user_id, requester, notice).await? {
@@ -332,6 +402,47 @@ impl<'a> Social<'a> {
             }
         }
         Err(contention())
+    }
+
+    /// Idempotent: muting again replaces the mute. Private: nothing tells the muted user.
+    pub async fn mute(&self, caller: &Caller, mute: Mute) -> AppResult<MuteStatus> {
+        let Mute { target: Target(target), notifications, duration } = mute;
+        let (_, user, _) = self.graph_parties(caller, &target).await?;
+        user.filter(UserRecord::is_active).ok_or(AppError::NotFound)?;
+        let expires_at = duration.map(|d| self.store.now() + d);
+        if !self.store.mute(&caller.user_id, &target, notifications, expires_at).await? {
+            return Err(AppError::NotFound);
+        }
+        let expires_at = expires_at.and_then(|at| DateTime::from_timestamp(at.timestamp(), 0));
+        Ok(MuteStatus { muting: true, notifications, expires_at })
+    }
+
+    /// Idempotent.
+    pub async fn unmute(&self, caller: &Caller, Target(target): Target) -> AppResult<UnmuteStatus> {
+        let (_, user, _) = self.graph_parties(caller, &target).await?;
+        if user.is_none() {
+            return Err(AppError::NotFound);
+        }
+        self.store.unmute(&caller.user_id, &target).await?;
+        Ok(UnmuteStatus { muting: false })
+    }
+
+    /// The users the caller mutes (mutes that have ended are left out), newest first.
+    pub async fn muted_users(&self, caller: &Caller, page: PageRequest) -> AppResult<Page<MutedUser>> {
+        let (ids, next_cursor) = self.edge_page(&caller.user_id, Edge::Muting, page).await?;
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (users, mutes) = tokio::try_join!(
+            self.listed_users(Some(&caller.user_id), &ids, true),
+            self.store.live_mutes(&caller.user_id, &ids)
+        )?;
+        let items = users
+            .into_iter()
+            .filter_map(|user| {
+                let mute_expires_at = *mutes.get(user.id())?;
+                Some(MutedUser { user, mute_expires_at })
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
     }
 
     pub async fn relationship(&self, caller: &Caller, target: &str) -> AppResult<Relationship> {
@@ -379,12 +490,18 @@ impl<'a> Social<'a> {
         edge: Edge,
         page: PageRequest,
     ) -> AppResult<Page<ListedUser>> {
+        let (ids, next_cursor) = self.edge_page(owner, edge, page).await?;
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let items = self.listed_users(Some(&caller.user_id), &ids, edge == Edge::Blocking).await?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The other users' ids of a page of `owner`'s list, and the next page's cursor.
+    async fn edge_page(&self, owner: &str, edge: Edge, page: PageRequest) -> AppResult<(Vec<String>, Option<String>)> {
         let list_id = keys::edge::list_pk(edge.list().unwrap_or_default(), owner);
         let start = page.cursor.as_deref().map(|c| self.cursors.decode(&list_id, c)).transpose()?;
         let found = self.store.edge_page(owner, edge, page.limit, start).await?;
-        let ids: Vec<&str> = found.user_ids.iter().map(String::as_str).collect();
-        let items = self.listed_users(Some(&caller.user_id), &ids, edge == Edge::Blocking).await?;
-        Ok(Page { items, next_cursor: found.last_key.map(|k| self.cursors.encode(&list_id, &k)) })
+        Ok((found.user_ids, found.last_key.map(|k| self.cursors.encode(&list_id, &k))))
     }
 
     /// Users in the given order as `viewer` may see them; deactivated users and users

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -24,11 +24,24 @@ pub enum Edge {
     Requested,
     Blocking,
     BlockedBy,
+    /// A mute (in the partition of the user muting).
+    Muting,
+    /// Its mirror in the muted user's partition: never shown to them, it lets the
+    /// muted user's follows find the mute, and deletion find both.
+    MutedBy,
 }
 
 impl Edge {
-    const ALL: [Edge; 6] =
-        [Edge::Following, Edge::Follower, Edge::Request, Edge::Requested, Edge::Blocking, Edge::BlockedBy];
+    const ALL: [Edge; 8] = [
+        Edge::Following,
+        Edge::Follower,
+        Edge::Request,
+        Edge::Requested,
+        Edge::Blocking,
+        Edge::BlockedBy,
+        Edge::Muting,
+        Edge::MutedBy,
+    ];
 
     /// The sort-key prefix of this edge in its owner's partition.
     pub fn prefix(self) -> &'static str {
@@ -39,6 +52,8 @@ impl Edge {
             Edge::Requested => "REQUESTED#",
             Edge::Blocking => "BLOCKING#",
             Edge::BlockedBy => "BLOCKEDBY#",
+            Edge::Muting => "MUTING#",
+            Edge::MutedBy => "MUTEDBY#",
         }
     }
 
@@ -51,6 +66,8 @@ impl Edge {
             Edge::Requested => Edge::Request,
             Edge::Blocking => Edge::BlockedBy,
             Edge::BlockedBy => Edge::Blocking,
+            Edge::Muting => Edge::MutedBy,
+            Edge::MutedBy => Edge::Muting,
         }
     }
 
@@ -61,12 +78,28 @@ impl Edge {
             Edge::Follower => Some("FOLLOWERS"),
             Edge::Request => Some("REQUESTS"),
             Edge::Blocking => Some("BLOCKED"),
-            Edge::Requested | Edge::BlockedBy => None,
+            Edge::Muting => Some("MUTED"),
+            Edge::Requested | Edge::BlockedBy | Edge::MutedBy => None,
         }
     }
 
-    /// The flag this edge, held by the viewer, sets.
-    fn set_in(self, r: &mut Relationship) {
+    /// The flags this edge, held by the viewer, sets (`item`: the edge as stored; a mute
+    /// that has ended by `now` sets nothing).
+    fn set_in(self, r: &mut Relationship, item: Item, now: DateTime<Utc>) -> AppResult<()> {
+        if let Edge::Muting | Edge::MutedBy = self {
+            let mute: MuteRecord = from_item(item)?;
+            if mute.has_ended(now) {
+                return Ok(());
+            }
+            if self == Edge::Muting {
+                r.muting = true;
+                r.muting_notifications = mute.notifications;
+                r.muting_expires_at = mute.ends_at();
+            } else {
+                r.silenced_by = mute.notifications;
+            }
+            return Ok(());
+        }
         match self {
             Edge::Following => r.following = true,
             Edge::Follower => r.followed_by = true,
@@ -74,7 +107,9 @@ impl Edge {
             Edge::Request => r.requested_by = true,
             Edge::Blocking => r.blocking = true,
             Edge::BlockedBy => r.blocked_by = true,
+            Edge::Muting | Edge::MutedBy => {}
         }
+        Ok(())
     }
 
     fn of(sk: &str) -> Option<(Edge, &str)> {
@@ -85,6 +120,29 @@ impl Edge {
 /// Whether a sort key in a user's partition is a graph edge.
 pub(crate) fn is_edge(sk: &str) -> bool {
     Edge::of(sk).is_some()
+}
+
+/// A mute, as both of its edges hold it.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MuteRecord {
+    other_id: String,
+    created_at: DateTime<Utc>,
+    notifications: bool,
+    /// Epoch seconds when the mute ends (also the table's TTL); none: when lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+}
+
+impl MuteRecord {
+    fn ends_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at.and_then(|at| DateTime::from_timestamp(at, 0))
+    }
+
+    /// Mutes end by themselves; TTL and cleanup remove them later.
+    fn has_ended(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now.timestamp())
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -120,12 +178,13 @@ impl Store {
         let keys = targets.iter().flat_map(|t| edges.iter().map(|edge| edge_key(viewer, *edge, t))).collect();
         let mut relations: HashMap<String, Relationship> =
             targets.iter().map(|t| (t.to_string(), Relationship::default())).collect();
+        let now = self.now();
         for item in self.batch_get_with(keys, false).await? {
-            let Some((edge, other)) = Edge::of(sort_key(&item)) else {
+            let Some((edge, other)) = Edge::of(sort_key(&item)).map(|(edge, other)| (edge, other.to_owned())) else {
                 continue;
             };
-            if let Some(r) = relations.get_mut(other) {
-                edge.set_in(r);
+            if let Some(r) = relations.get_mut(&other) {
+                edge.set_in(r, item, now)?;
             }
         }
         Ok(relations)
@@ -164,9 +223,10 @@ impl Store {
             keys.push(keys::user::key(viewer));
         }
         let (mut target_user, mut viewer_user, mut relation) = (None, None, Relationship::default());
+        let now = self.now();
         for item in self.batch_get(keys).await? {
             if let Some((edge, _)) = Edge::of(sort_key(&item)) {
-                edge.set_in(&mut relation);
+                edge.set_in(&mut relation, item, now)?;
                 continue;
             }
             let user: UserRecord = from_item(item)?;
@@ -308,12 +368,7 @@ impl Store {
         let Some((edge, other)) = Edge::of(sk) else {
             return Err(AppError::internal("not an edge"));
         };
-        let mine = Delete::builder()
-            .table_name(self.table())
-            .set_key(Some(edge_key(owner, edge, other)))
-            .build()
-            .map(|d| TransactWriteItem::builder().delete(d).build())
-            .map_err(AppError::internal)?;
+        let mine = self.delete_edge(owner, edge, other)?;
         let [_, mirror] = self.delete_pair(owner, edge, other)?;
         let mut items = vec![mine.clone(), mirror];
         match edge {
@@ -411,6 +466,63 @@ impl Store {
 
     pub async fn unblock(&self, a: &str, b: &str) -> AppResult<bool> {
         self.commit(Vec::from(self.delete_pair(a, Edge::Blocking, b)?)).await
+    }
+
+    /// `a` mutes `b` (active), or changes the mute: both edges written over, ending by
+    /// themselves at `ends` (TTL and cleanup remove them after). `false`: `b` is gone.
+    pub async fn mute(&self, a: &str, b: &str, notifications: bool, ends: Option<DateTime<Utc>>) -> AppResult<bool> {
+        let now = self.now();
+        let expires_at = ends.map(|at| at.timestamp());
+        let put = |owner: &str, edge: Edge, other: &str| {
+            let record = MuteRecord { other_id: other.to_owned(), created_at: now, notifications, expires_at };
+            let mut item = to_item(&record, edge_key(owner, edge, other))?;
+            if let Some(list) = edge.list() {
+                item.insert(keys::gsi1::PK.into(), s(keys::edge::list_pk(list, owner)));
+                item.insert(keys::gsi1::SK.into(), s(keys::edge::list_sk(now, other)));
+            }
+            if let Some(at) = expires_at {
+                item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(at)));
+            }
+            Put::builder()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(AppError::internal)
+        };
+        let items = vec![put(a, Edge::Muting, b)?, put(b, Edge::MutedBy, a)?, self.user_check(b, Condition::Active)?];
+        self.commit(items).await
+    }
+
+    /// `owner`'s mutes of `others` that have not ended, and when each ends (`None`: when
+    /// lifted), in one batch read (the list index holds keys only).
+    pub async fn live_mutes(&self, owner: &str, others: &[&str]) -> AppResult<HashMap<String, Option<DateTime<Utc>>>> {
+        let keys = others.iter().map(|other| edge_key(owner, Edge::Muting, other)).collect();
+        let now = self.now();
+        let mut mutes = HashMap::new();
+        for item in self.batch_get_with(keys, false).await? {
+            let mute: MuteRecord = from_item(item)?;
+            if !mute.has_ended(now) {
+                mutes.insert(mute.other_id.clone(), mute.ends_at());
+            }
+        }
+        Ok(mutes)
+    }
+
+    /// Idempotent: deletes both edges of `a`'s mute of `b`, if any.
+    pub async fn unmute(&self, a: &str, b: &str) -> AppResult<()> {
+        let items = vec![self.delete_edge(a, Edge::Muting, b)?, self.delete_edge(b, Edge::MutedBy, a)?];
+        self.try_transact(items).await?.map_err(|_| AppError::internal("an unconditional delete failed"))
+    }
+
+    /// Deletes one edge whether or not it exists.
+    fn delete_edge(&self, owner: &str, edge: Edge, other: &str) -> AppResult<TransactWriteItem> {
+        Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(edge_key(owner, edge, other)))
+            .build()
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+            .map_err(AppError::internal)
     }
 }
 
