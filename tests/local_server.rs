@@ -1,7 +1,8 @@
 //! The README's "Try it", as a new user runs it: `scripts/dev` (the real local server
 //! binary, a DynamoDB Local and a moto of its own), a sign-up, the verification link
-//! read off the server's console and the email verified with it, then a data export
-//! downloaded through the link the console shows.
+//! read off the server's console and the email verified with it, a data export
+//! downloaded through the link the console shows, and the account made a moderator with
+//! `scripts/grant-role`.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -25,6 +26,7 @@ struct DevServer {
     lines: Receiver<String>,
     data: PathBuf,
     base: String,
+    dynamodb_port: u16,
 }
 
 impl DevServer {
@@ -32,10 +34,11 @@ impl DevServer {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let data = std::env::temp_dir().join(format!("user-service-dev-{}", uuid::Uuid::new_v4()));
         let listen = format!("127.0.0.1:{}", free_port());
+        let dynamodb_port = free_port();
         let mut child = Command::new("bash")
             .arg(root.join("scripts/dev"))
             .current_dir(&root)
-            .env("DYNAMODB_PORT", free_port().to_string())
+            .env("DYNAMODB_PORT", dynamodb_port.to_string())
             .env("DYNAMODB_DATA_DIR", data.join("dynamodb"))
             .env("JWT_KEYS_FILE", data.join("jwt-keys.json"))
             .env("CURSOR_KEY_FILE", data.join("cursor-key"))
@@ -59,7 +62,7 @@ impl DevServer {
                 }
             }
         });
-        DevServer { child, lines, data, base: format!("http://{listen}") }
+        DevServer { child, lines, data, base: format!("http://{listen}"), dynamodb_port }
     }
 
     /// The first console line that `matches`, among those printed within `limit`.
@@ -91,7 +94,7 @@ impl Drop for DevServer {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_readme_walk_through_verifies_an_email_and_downloads_an_export_from_the_console_links() {
+async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes_a_moderator() {
     let server = DevServer::start();
     // The first run may build the server (minutes on a cold cache).
     let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
@@ -132,4 +135,23 @@ async fn the_readme_walk_through_verifies_an_email_and_downloads_an_export_from_
     let (status, document) = http_json(Method::GET, url, None).await;
     assert_eq!(status, StatusCode::OK, "the download link answers");
     assert_eq!(document["account"]["email"], "ada@example.org");
+
+    // The first moderator, made as the README shows.
+    let reports = format!("{}/api/admin/reports", server.base);
+    let (status, _) = http_json_as(Method::GET, &reports, None, Some(token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not staff yet");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let granted = Command::new("bash")
+        .arg(root.join("scripts/grant-role"))
+        .args(["ada", "moderator"])
+        .current_dir(&root)
+        .env("DYNAMODB_PORT", server.dynamodb_port.to_string())
+        .env_remove("TABLE_NAME")
+        .output()
+        .expect("run scripts/grant-role");
+    let said = String::from_utf8_lossy(&granted.stdout);
+    assert!(granted.status.success(), "{said} {}", String::from_utf8_lossy(&granted.stderr));
+    assert!(said.starts_with("ada (") && said.trim_end().ends_with(") is now moderator"), "{said}");
+    let (status, queue) = http_json_as(Method::GET, &reports, None, Some(token)).await;
+    assert_eq!((status, &queue["items"]), (StatusCode::OK, &json!([])), "the same token, now a moderator's");
 }

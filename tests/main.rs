@@ -10,6 +10,7 @@ mod exports;
 mod hostile_input;
 mod local_server;
 mod mfa;
+mod moderation;
 mod notify;
 mod openapi;
 mod purge;

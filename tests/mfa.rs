@@ -157,33 +157,11 @@ async fn wrong_codes_past_the_account_limit_are_refused_with_retry_after() {
     assert_eq!(later.status, StatusCode::OK, "{:?}", later.body);
 }
 
-/// A session that did not pass the second factor of an account that has one: as a
-/// sign-in that read the account just before enrolment would have written it.
-async fn aal1_session(app: &TestApp, user: &User) -> String {
-    let generation = app.state.store.user_by_id(&user.id).await.unwrap().unwrap().session_generation;
-    let session = support::session_record(&user.id, "aal1-session", "unused".into(), generation);
-    let item = shared::store::Item::from_iter(
-        serde_dynamo::to_item::<_, shared::store::Item>(&session).unwrap().into_iter().chain([
-            ("PK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", user.id))),
-            ("SK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("SESSION#aal1-session".into())),
-        ]),
-    );
-    app.dynamodb.put_item().table_name(&app.table).set_item(Some(item)).send().await.unwrap();
-    let subject = shared::tokens::Subject {
-        user_id: &user.id,
-        session_id: "aal1-session",
-        username: &user.name,
-        email_verified: false,
-        aal: mfa::Aal::Aal1,
-    };
-    app.state.tokens.issue(subject).unwrap()
-}
-
 #[tokio::test]
 async fn a_session_without_the_second_factor_cannot_change_what_guards_the_account() {
     let app = TestApp::new().await;
     let ada = app.enrolled("ada").await;
-    let token = aal1_session(&app, &ada.user).await;
+    let token = app.aal1_session(&ada.user).await;
     assert_eq!(app.get("/api/auth/me", Some(&token)).await.status, StatusCode::OK, "a live session");
     let code = app.code(&ada.secret, 0);
     for (path, body) in [

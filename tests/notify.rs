@@ -132,6 +132,7 @@ async fn every_kind_of_message_reaches_ses_with_its_subject_and_link_and_leaves_
         ("email_change_requested", ("A change of your email address was asked for", Some("/settings/sessions"))),
         ("email_changed", ("Your email address was changed", None)),
         ("data_export_ready", ("Your data export is ready", None)),
+        ("account_moderated", ("Your account was suspended", None)),
     ]);
     assert_eq!(records(&event).len(), expected.len(), "one record of each kind");
     for record in records(&event) {

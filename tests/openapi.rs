@@ -6,7 +6,12 @@ use serde_json::Value;
 use utoipa::OpenApi;
 
 fn generated() -> String {
-    let doc = shared::openapi::document([auth::ApiDoc::openapi(), users::ApiDoc::openapi(), social::ApiDoc::openapi()]);
+    let doc = shared::openapi::document([
+        auth::ApiDoc::openapi(),
+        users::ApiDoc::openapi(),
+        social::ApiDoc::openapi(),
+        admin::ApiDoc::openapi(),
+    ]);
     doc.to_pretty_json().expect("the document serialises") + "\n"
 }
 
@@ -106,6 +111,15 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/social/mute"),
     ("post", "/api/social/unmute"),
     ("get", "/api/social/muted"),
+    ("get", "/api/admin/reports"),
+    ("get", "/api/admin/reports/{reportId}"),
+    ("post", "/api/admin/reports/{reportId}/assign"),
+    ("post", "/api/admin/reports/{reportId}/resolve"),
+    ("post", "/api/admin/reports/{reportId}/reopen"),
+    ("get", "/api/admin/users/{userId}"),
+    ("post", "/api/admin/users/{userId}/actions"),
+    ("put", "/api/admin/users/{userId}/role"),
+    ("get", "/api/admin/audit-log"),
 ];
 
 fn operations(doc: &Value) -> Vec<(String, String)> {

@@ -328,3 +328,50 @@ async fn export_endpoints() {
     let r = call(&app, Method::GET, &path, None, Some(&user)).await;
     expect_calls(&app, "export status", StatusCode::OK, &[("GetItem", 1)], r).await;
 }
+
+#[tokio::test]
+async fn admin_endpoints() {
+    let app = TestApp::new().await;
+    let (admin, bob, rita) = (app.user("boss").await, app.user("bob").await, app.user("rita").await);
+    let record = app.state.store.user_by_id(&admin.id).await.unwrap().unwrap();
+    let operator = shared::services::moderation::Actor::Operator;
+    shared::services::moderation::grant(&app.state.store, operator, &record, shared::domain::user::Role::Admin)
+        .await
+        .unwrap();
+    app.set_email_verified(&rita).await;
+    let filed = app.post_as(&rita, "/api/social/report", json!({ "userId": bob.id, "reason": "spam" })).await;
+    let report = filed.body["id"].as_str().unwrap().to_owned();
+    let admin = Some(&admin);
+
+    let r = call(&app, Method::GET, "/api/admin/reports", None, admin).await;
+    expect_calls(&app, "reports", StatusCode::OK, &[("BatchGetItem", 3), ("Query", 1)], r).await;
+    let r = call(&app, Method::GET, &format!("/api/admin/reports/{report}"), None, admin).await;
+    expect_calls(&app, "report", StatusCode::OK, &[("BatchGetItem", 2), ("GetItem", 1)], r).await;
+    let r = call(&app, Method::POST, &format!("/api/admin/reports/{report}/assign"), None, admin).await;
+    let assign = [("BatchGetItem", 2), ("GetItem", 2), ("TransactWriteItems", 1)];
+    expect_calls(&app, "assign", StatusCode::OK, &assign, r).await;
+    let warn = json!({ "action": "warn" });
+    let r = call(&app, Method::POST, &format!("/api/admin/reports/{report}/resolve"), Some(warn), admin).await;
+    let resolve = [("BatchGetItem", 3), ("GetItem", 4), ("Query", 2), ("TransactWriteItems", 1)];
+    expect_calls(&app, "resolve with an action", StatusCode::OK, &resolve, r).await;
+    let r = call(&app, Method::POST, &format!("/api/admin/reports/{report}/reopen"), None, admin).await;
+    expect_calls(&app, "reopen", StatusCode::OK, &assign, r).await;
+    let none = json!({ "action": "none" });
+    let r = call(&app, Method::POST, &format!("/api/admin/reports/{report}/resolve"), Some(none), admin).await;
+    let dismiss = [("BatchGetItem", 2), ("GetItem", 3), ("TransactWriteItems", 1)];
+    expect_calls(&app, "resolve without one", StatusCode::OK, &dismiss, r).await;
+    let r = call(&app, Method::GET, &format!("/api/admin/users/{}", bob.id), None, admin).await;
+    expect_calls(&app, "user", StatusCode::OK, &[("BatchGetItem", 1), ("GetItem", 1), ("Query", 2)], r).await;
+    let limit = json!({ "type": "limit", "durationDays": 7 });
+    let r = call(&app, Method::POST, &format!("/api/admin/users/{}/actions", bob.id), Some(limit), admin).await;
+    let action = [("BatchGetItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)];
+    expect_calls(&app, "action", StatusCode::OK, &action, r).await;
+    let role = json!({ "role": "moderator" });
+    let r = call(&app, Method::PUT, &format!("/api/admin/users/{}/role", bob.id), Some(role), admin).await;
+    let role = [("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "role", StatusCode::OK, &role, r).await;
+    let r = call(&app, Method::GET, "/api/admin/audit-log", None, admin).await;
+    expect_calls(&app, "audit log", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1)], r).await;
+    let r = call(&app, Method::GET, &format!("/api/admin/audit-log?actorId={}", record.id), None, admin).await;
+    expect_calls(&app, "audit log by actor", StatusCode::OK, &[("BatchGetItem", 2), ("Query", 1)], r).await;
+}

@@ -154,6 +154,20 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/social/muted",
         ],
     ),
+    (
+        "AdminFunction",
+        &[
+            "/api/admin/reports",
+            "/api/admin/reports/{reportId}",
+            "/api/admin/reports/{reportId}/assign",
+            "/api/admin/reports/{reportId}/resolve",
+            "/api/admin/reports/{reportId}/reopen",
+            "/api/admin/users/{userId}",
+            "/api/admin/users/{userId}/actions",
+            "/api/admin/users/{userId}/role",
+            "/api/admin/audit-log",
+        ],
+    ),
 ];
 
 #[test]
@@ -189,6 +203,7 @@ fn every_function_is_a_cargo_lambda_build_of_its_binary() {
         ("AuthFunction", "auth"),
         ("UsersFunction", "users"),
         ("SocialFunction", "social"),
+        ("AdminFunction", "admin"),
         ("CleanupFunction", "cleanup"),
         ("NotifyFunction", "notify"),
     ] {
@@ -328,7 +343,9 @@ fn notify_may_send_only_from_the_configured_sender() {
 #[test]
 fn every_function_logs_to_a_group_with_a_retention() {
     let template = template();
-    for function in ["AuthFunction", "UsersFunction", "SocialFunction", "CleanupFunction", "NotifyFunction"] {
+    for function in
+        ["AuthFunction", "UsersFunction", "SocialFunction", "AdminFunction", "CleanupFunction", "NotifyFunction"]
+    {
         let name = function.trim_end_matches("Function");
         let group = resource(&template, &format!("{name}LogGroup"));
         assert_eq!(text(&group["Type"]), "AWS::Logs::LogGroup", "{function}");
@@ -364,12 +381,12 @@ fn sign_in_and_refresh_routes_have_budgets_of_their_own() {
     }
 }
 
-/// The action statements on the table of a function's policy, as (actions, resources).
+/// The statements allowing actions on the table of a function's policy, as (actions, resources).
 fn table_statements(template: &Value, function: &str) -> Vec<(Vec<String>, String)> {
     let statements = resource(template, function)["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
     statements
         .iter()
-        .filter(|s| serde_yaml::to_string(&s["Action"]).unwrap().contains("dynamodb:"))
+        .filter(|s| text(&s["Effect"]) == "Allow" && serde_yaml::to_string(&s["Action"]).unwrap().contains("dynamodb:"))
         .map(|s| {
             let actions = match &s["Action"] {
                 Value::Sequence(list) => list.iter().map(text).collect(),
@@ -385,7 +402,7 @@ fn table_access_is_narrowed_to_the_indexes_and_keys_each_function_uses() {
     let template = template();
     let auth = table_statements(&template, "AuthFunction");
     assert!(auth.iter().all(|(_, resource)| !resource.contains("/index/")), "auth reads no index: {auth:?}");
-    for function in ["UsersFunction", "SocialFunction"] {
+    for function in ["UsersFunction", "SocialFunction", "AdminFunction"] {
         for (_, resource) in table_statements(&template, function) {
             assert!(!resource.contains("index/*") && resource.contains("/index/GSI1"), "{function}: {resource}");
         }
@@ -393,6 +410,11 @@ fn table_access_is_narrowed_to_the_indexes_and_keys_each_function_uses() {
     let notify = table_statements(&template, "NotifyFunction");
     let update = notify.iter().find(|(actions, _)| actions == &["dynamodb:UpdateItem"]).unwrap();
     assert!(update.1.contains("dynamodb:LeadingKeys") && update.1.contains("OUTBOX#*"), "{update:?}");
+    let admin = resource(&template, "AdminFunction")["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+    let deny = admin.iter().find(|s| text(&s["Effect"]) == "Deny").expect("the audit log is append-only");
+    assert_eq!(strings(&deny["Action"]), ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]);
+    let audit = serde_yaml::to_string(&deny["Condition"]).unwrap();
+    assert!(audit.contains("dynamodb:LeadingKeys") && audit.contains("AUDIT#*"), "{audit}");
     let cleanup = table_statements(&template, "CleanupFunction");
     let deletes = cleanup.iter().find(|(actions, _)| actions.contains(&"dynamodb:BatchWriteItem".into())).unwrap();
     assert!(deletes.1.contains("dynamodb:LeadingKeys") && deletes.1.contains("TOKEN#*"), "{deletes:?}");
@@ -402,7 +424,9 @@ fn table_access_is_narrowed_to_the_indexes_and_keys_each_function_uses() {
 fn only_the_auth_function_can_read_the_private_signing_keys() {
     let template = template();
     assert!(template["Globals"]["Function"]["Environment"]["Variables"].get("JWT_KEYS_SECRET_ID").is_none());
-    for (function, may_sign) in [("AuthFunction", true), ("UsersFunction", false), ("SocialFunction", false)] {
+    for (function, may_sign) in
+        [("AuthFunction", true), ("UsersFunction", false), ("SocialFunction", false), ("AdminFunction", false)]
+    {
         let props = &resource(&template, function)["Properties"];
         let variables = &props["Environment"]["Variables"];
         assert_eq!(variables.get("JWT_KEYS_SECRET_ID").is_some(), may_sign, "{function}");

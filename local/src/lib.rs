@@ -8,7 +8,7 @@ use shared::AppState;
 
 /// All routes of the service, as the tests and the local server mount them.
 pub fn app(state: AppState) -> Router {
-    let routes = auth::routes().merge(users::routes()).merge(social::routes());
+    let routes = auth::routes().merge(users::routes()).merge(social::routes()).merge(admin::routes());
     shared::http::service(routes, state)
 }
 

@@ -42,6 +42,8 @@ pub enum AppError {
     EmailNotVerified,
     #[error("the account is deactivated")]
     AccountDeactivated,
+    #[error("the account is suspended")]
+    AccountSuspended,
     #[error("this needs a session that passed the second factor")]
     MfaRequired,
     #[error("not found")]
@@ -86,7 +88,9 @@ impl AppError {
         match self {
             Validation(_) | InvalidJson(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Unauthorized | InvalidCredentials | InvalidToken | InvalidCode => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | EmailNotVerified | AccountDeactivated | MfaRequired => StatusCode::FORBIDDEN,
+            Forbidden(_) | EmailNotVerified | AccountDeactivated | AccountSuspended | MfaRequired => {
+                StatusCode::FORBIDDEN
+            }
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UsernameTaken | EmailTaken | AlreadyReported | MfaAlreadyEnabled | MfaNotEnabled(_) | Conflict => {
@@ -113,6 +117,7 @@ impl AppError {
             Forbidden(_) => "FORBIDDEN",
             EmailNotVerified => "EMAIL_NOT_VERIFIED",
             AccountDeactivated => "ACCOUNT_DEACTIVATED",
+            AccountSuspended => "ACCOUNT_SUSPENDED",
             MfaRequired => "MFA_REQUIRED",
             NotFound => "NOT_FOUND",
             MethodNotAllowed => "METHOD_NOT_ALLOWED",

@@ -133,6 +133,15 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("mute", "Mute a user"),
     ("unmute", "Unmute a user"),
     ("muted", "Users the caller mutes"),
+    ("list_reports", "The moderation queue"),
+    ("get_report", "One report"),
+    ("assign_report", "Assign a report to yourself"),
+    ("resolve_report", "Resolve a report, maybe with an action"),
+    ("reopen_report", "Open a resolved report again"),
+    ("staff_account_view", "An account as staff see it"),
+    ("act_on_account", "Warn, limit or suspend an account, or lift it"),
+    ("set_role", "Change an account's role"),
+    ("audit_log", "The audit log"),
 ];
 
 /// Sets the operation's summary from `SUMMARIES`; a doc-comment summary it had moves

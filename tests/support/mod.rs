@@ -611,4 +611,26 @@ impl TestApp {
     pub fn claims(&self, access_token: &str) -> shared::tokens::AccessClaims {
         self.state.tokens.verify(access_token).unwrap()
     }
+
+    /// A session that did not pass the second factor of an account that has one: as a
+    /// sign-in that read the account just before enrolment would have written it.
+    pub async fn aal1_session(&self, user: &User) -> String {
+        let generation = self.state.store.user_by_id(&user.id).await.unwrap().unwrap().session_generation;
+        let session = session_record(&user.id, "aal1-session", "unused".into(), generation);
+        let item = shared::store::Item::from_iter(
+            serde_dynamo::to_item::<_, shared::store::Item>(&session).unwrap().into_iter().chain([
+                ("PK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", user.id))),
+                ("SK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("SESSION#aal1-session".into())),
+            ]),
+        );
+        self.dynamodb.put_item().table_name(&self.table).set_item(Some(item)).send().await.unwrap();
+        let subject = shared::tokens::Subject {
+            user_id: &user.id,
+            session_id: "aal1-session",
+            username: &user.name,
+            email_verified: false,
+            aal: shared::domain::mfa::Aal::Aal1,
+        };
+        self.state.tokens.issue(subject).unwrap()
+    }
 }

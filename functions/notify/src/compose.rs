@@ -42,6 +42,8 @@ const SECURITY_FOOTER: &str =
     "You get this message because it concerns the security of your account; it cannot be turned off.";
 const SOCIAL_FOOTER: &str = "You can turn these emails off in your notification settings.";
 const ACCOUNT_FOOTER: &str = "If this was not you, you can ignore this message.";
+const MODERATION_FOOTER: &str =
+    "You get this message because it concerns your account's standing; it cannot be turned off.";
 
 /// The email for a message; `Err` names what is missing (a message that can never be
 /// sent, not an address or a token).
@@ -165,6 +167,22 @@ pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String>
             None,
             SECURITY_FOOTER,
         ),
+        MessageKind::AccountModerated => {
+            // Only the decision and its end: never who reported, never a staff note.
+            let until = match message.data.get("until").filter(|u| !u.is_empty()) {
+                Some(until) => format!(" until {until}"),
+                None => " until our moderators lift it".into(),
+            };
+            let (subject, what) = match field("action")? {
+                "warned" => ("A warning about your account", "Our moderators found that your account broke the community rules, and this is a warning. Please review the rules: a further breach may lead to a limit or a suspension.".to_owned()),
+                "limited" => ("Your account was limited", format!("Our moderators limited your account{until}: your full profile is shown only to your accepted followers, new follows become requests, and others do not find you in search.")),
+                "unlimited" => ("The limit on your account was lifted", "Our moderators lifted the limit on your account: it is shown and found as before.".to_owned()),
+                "suspended" => ("Your account was suspended", format!("Our moderators suspended your account{until}: you were signed out everywhere, you cannot sign in, and others do not see your profile.")),
+                "unsuspended" => ("The suspension of your account was lifted", "Our moderators lifted the suspension of your account: you can sign in again.".to_owned()),
+                other => return Err(format!("unknown moderation action {other}")),
+            };
+            (subject.into(), vec![what, "If you think this is a mistake, reply to our support team.".into()], None, MODERATION_FOOTER)
+        }
         MessageKind::DataExportReady => {
             let url = field("downloadUrl")?;
             let plain = url.starts_with("https://") || url.starts_with("http://");
@@ -251,6 +269,9 @@ mod tests {
                         ("downloadUrl", "https://app.example/bucket/exports/u1/e1.json?X-Amz-Signature=abc"),
                     ],
                 ),
+                MessageKind::AccountModerated => {
+                    message(kind, &[("action", "suspended"), ("until", "2026-12-03T10:00:00Z")])
+                }
                 MessageKind::EmailChangeRequested | MessageKind::EmailChanged => {
                     message(kind, &[("newEmail", "ada.new@example.org")])
                 }

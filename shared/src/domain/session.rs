@@ -83,9 +83,10 @@ impl SessionRecord {
         self.expires_at <= now.timestamp()
     }
 
-    /// Not expired, and not ended by a later "end every session" of its user.
+    /// Not expired, and not ended by a later "end every session" of its user (a
+    /// suspension ends them all; the check on the account holds besides).
     pub fn is_live(&self, user: &UserRecord, now: DateTime<Utc>) -> bool {
-        !self.is_expired(now) && self.generation == user.session_generation && user.is_active()
+        !self.is_expired(now) && self.generation == user.session_generation && user.is_visible()
     }
 }
 

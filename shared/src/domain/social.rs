@@ -56,7 +56,7 @@ pub enum Viewer {
 /// What a viewer gets of a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// 404: deactivated, or the target blocks the viewer.
+    /// 404: deactivated or suspended, or the target blocks the viewer.
     Hidden,
     Limited,
     Full {
@@ -88,11 +88,11 @@ pub fn access(target: &UserRecord, viewer: Viewer) -> Access {
     if let Viewer::Owner = viewer {
         return Access::Own;
     }
-    if !target.is_active() || matches!(viewer, Viewer::Other(r) if r.blocked_by) {
+    if !target.is_visible() || matches!(viewer, Viewer::Other(r) if r.blocked_by) {
         return Access::Hidden;
     }
     let settings = &target.editable.privacy_settings;
-    if sees_profile(settings.profile_visibility, viewer) {
+    if sees_profile(target.profile_visibility(), viewer) {
         Access::Full { contact_info: sees_detail(settings.contact_info_visibility, viewer) }
     } else {
         Access::Limited

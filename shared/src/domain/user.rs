@@ -78,6 +78,49 @@ pub enum AccountStatus {
     Deactivated,
 }
 
+/// What the account may do beyond its own: staff work the moderation queue; only
+/// admins change roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    User,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub fn is_staff(self) -> bool {
+        self != Role::User
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A suspension or limitation put on the account by moderation, from `since` until
+/// `until` (none: until lifted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restriction {
+    pub since: DateTime<Utc>,
+    /// Epoch seconds in the table, so that a transaction's condition can compare it
+    /// with the time.
+    #[serde(default, with = "chrono::serde::ts_seconds_option", skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Restriction {
+    fn holds(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
+}
+
 /// What the owner edits through the profile and settings routes. A profile save writes
 /// exactly these attributes (the store derives them from this type), so a field added
 /// here is saved, and nothing else (counters, status, the password) is overwritten.
@@ -142,6 +185,15 @@ pub struct UserRecord {
     /// When the last data export was asked for (one a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_export_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub role: Role,
+    /// The account is treated as deactivated and cannot sign in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Restriction>,
+    /// Follows become requests, the full profile is for accepted followers, and search
+    /// leaves the account out for others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limited: Option<Restriction>,
 }
 
 impl UserRecord {
@@ -168,11 +220,48 @@ impl UserRecord {
             pending_email: None,
             email_change_token_hash: None,
             last_export_at: None,
+            role: Role::User,
+            suspended: None,
+            limited: None,
         }
     }
 
+    /// The record as of `now`: a suspension or limitation that has ended is dropped, so
+    /// that every check reads the current state (the store applies this to each user
+    /// it reads; the item keeps the ended restriction until the next moderation write).
+    pub fn as_of(mut self, now: DateTime<Utc>) -> Self {
+        self.suspended = self.suspended.filter(|r| r.holds(now));
+        self.limited = self.limited.filter(|r| r.holds(now));
+        self
+    }
+
+    /// Not deactivated (a suspended account is still active: see `is_visible`).
     pub fn is_active(&self) -> bool {
         self.status == AccountStatus::Active
+    }
+
+    pub fn is_suspended(&self) -> bool {
+        self.suspended.is_some()
+    }
+
+    pub fn is_limited(&self) -> bool {
+        self.limited.is_some()
+    }
+
+    /// Shown to others at all: active and not suspended (profiles, lists, search,
+    /// relations and follows treat a suspended account as a deactivated one).
+    pub fn is_visible(&self) -> bool {
+        self.is_active() && !self.is_suspended()
+    }
+
+    /// The account's standing as staff see it.
+    pub fn standing(&self) -> &'static str {
+        match (self.status, self.is_suspended(), self.is_limited()) {
+            (AccountStatus::Deactivated, _, _) => "deactivated",
+            (_, true, _) => "suspended",
+            (_, _, true) => "limited",
+            _ => "active",
+        }
     }
 
     /// What search finds this user by.
@@ -186,9 +275,18 @@ impl UserRecord {
         [self.username.as_str(), self.email.as_str(), local_part]
     }
 
-    /// "private" makes follows into requests; friends-only profiles accept follows.
+    /// "private" makes follows into requests; friends-only profiles accept follows. A
+    /// limited account is private whatever its setting.
     pub fn is_private(&self) -> bool {
-        self.editable.privacy_settings.profile_visibility == Visibility::Private
+        self.profile_visibility() == Visibility::Private
+    }
+
+    /// `profileVisibility` as it applies: private while the account is limited.
+    pub fn profile_visibility(&self) -> Visibility {
+        match self.is_limited() {
+            true => Visibility::Private,
+            false => self.editable.privacy_settings.profile_visibility,
+        }
     }
 }
 
@@ -248,6 +346,7 @@ pub struct OwnUserView {
     pub mfa_enabled: bool,
     /// The new address of an email change awaiting confirmation.
     pub pending_email: Option<String>,
+    pub role: Role,
 }
 
 impl From<&UserRecord> for OwnUserView {
@@ -262,6 +361,7 @@ impl From<&UserRecord> for OwnUserView {
             notification_preferences: user.editable.notification_preferences.clone(),
             mfa_enabled: user.mfa_enabled,
             pending_email: user.pending_email.clone(),
+            role: user.role,
         }
     }
 }

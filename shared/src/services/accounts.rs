@@ -354,6 +354,9 @@ impl<'a> Accounts<'a> {
     /// With a second factor on, the right password gets a challenge, not a session.
     pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let credentials = self.authenticate(attempt, client).await?;
+        if credentials.user.is_suspended() {
+            return Err(AppError::AccountSuspended);
+        }
         if !credentials.user.is_active() {
             return Err(AppError::AccountDeactivated);
         }
@@ -433,6 +436,9 @@ impl<'a> Accounts<'a> {
         let extra = vec![take_code, self.store.challenge_consume(&hash)?];
         let credentials =
             Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
+        if credentials.user.is_suspended() {
+            return Err(AppError::AccountSuspended);
+        }
         let signed_in = match (credentials.user.is_active(), challenge.purpose) {
             (true, _) => self.sign_in(credentials, client, Aal::Aal2, extra).await,
             (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, Aal::Aal2, extra).await,
@@ -717,6 +723,9 @@ impl<'a> Accounts<'a> {
     /// active account simply signs in); with a second factor on, a challenge first.
     pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let credentials = self.authenticate(attempt, client).await?;
+        if credentials.user.is_suspended() {
+            return Err(AppError::AccountSuspended);
+        }
         if !credentials.user.is_active() {
             self.check_reactivation_window(&credentials.user)?;
         }

@@ -244,11 +244,11 @@ impl<'a> ExportBuilder<'a> {
         }
     }
 
-    /// The reports the account filed, through its guards (one per reported user).
+    /// The reports the account filed, through its records of them.
     async fn write_reports(&self, out: &mut ObjectWriter<'_>, user_id: &str) -> AppResult<()> {
         let (mut start, mut written) = (None, 0);
         loop {
-            let page = self.store.partition_prefix_page(user_id, keys::report::GUARD_PREFIX, start, PAGE).await?;
+            let page = self.store.partition_prefix_page(user_id, keys::report::FILED_PREFIX, start, PAGE).await?;
             let ids: Vec<String> = page.items.iter().filter_map(|i| text(i, "reportId").map(str::to_owned)).collect();
             for report in self.store.reports_by_ids(&ids).await? {
                 let entry = json!({

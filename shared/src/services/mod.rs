@@ -9,6 +9,7 @@ pub mod exports;
 pub mod health;
 mod limits;
 pub mod mfa;
+pub mod moderation;
 mod notices;
 pub mod profiles;
 pub mod sessions;
@@ -54,6 +55,11 @@ impl AppState {
     /// Profiles as others see them, the owner's edits, search and stats.
     pub fn profiles(&self) -> profiles::Profiles<'_> {
         profiles::Profiles::new(self)
+    }
+
+    /// The report queue, actions on accounts, roles and the audit log (staff only).
+    pub fn moderation(&self) -> moderation::Moderation<'_> {
+        moderation::Moderation::new(self)
     }
 
     /// Follows, requests, blocks, lists, reports.

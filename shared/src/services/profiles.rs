@@ -243,7 +243,9 @@ impl<'a> Profiles<'a> {
                     Some(_) => Viewer::Other(relations.get(&id).copied().unwrap_or_default()),
                     None => Viewer::Anonymous,
                 };
-                if matches!(as_seen, Viewer::Other(r) if r.any_block()) || !user.is_active() {
+                // Limited accounts are left out of search for everyone but themselves.
+                let hidden = !user.is_visible() || (user.is_limited() && viewer != Some(id.as_str()));
+                if matches!(as_seen, Viewer::Other(r) if r.any_block()) || hidden {
                     return None;
                 }
                 let listed = ListedUser::new(&user, as_seen)?;

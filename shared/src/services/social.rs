@@ -246,7 +246,7 @@ impl<'a> Social<'a> {
     /// An active user and the caller's relation to them; 404 for anyone else.
     async fn active_target(&self, caller: &Caller, target: &str) -> AppResult<(UserRecord, Relationship)> {
         match self.store.user_and_relationship(&caller.user_id, target).await? {
-            (Some(user), relation) if user.is_active() => Ok((user, relation)),
+            (Some(user), relation) if user.is_visible() => Ok((user, relation)),
             _ => Err(AppError::NotFound),
         }
     }
@@ -260,7 +260,7 @@ impl<'a> Social<'a> {
         target: &str,
     ) -> AppResult<(UserRecord, Option<UserRecord>, Relationship)> {
         match self.store.users_and_relationship(&caller.user_id, target).await? {
-            (user, Some(me), relation) if me.is_active() => Ok((me, user, relation)),
+            (user, Some(me), relation) if me.is_visible() => Ok((me, user, relation)),
             _ => Err(AppError::Unauthorized),
         }
     }
@@ -270,7 +270,7 @@ impl<'a> Social<'a> {
     pub async fn follow(&self, caller: &Caller, Target(target): Target) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (actor, user, relation) = self.graph_parties(caller, &target).await?;
-            let user = user.filter(UserRecord::is_active).ok_or(AppError::NotFound)?;
+            let user = user.filter(UserRecord::is_visible).ok_or(AppError::NotFound)?;
             if relation.any_block() {
                 return Err(AppError::Forbidden("a block between you and this user prevents following"));
             }
@@ -408,7 +408,7 @@ impl<'a> Social<'a> {
     pub async fn mute(&self, caller: &Caller, mute: Mute) -> AppResult<MuteStatus> {
         let Mute { target: Target(target), notifications, duration } = mute;
         let (_, user, _) = self.graph_parties(caller, &target).await?;
-        user.filter(UserRecord::is_active).ok_or(AppError::NotFound)?;
+        user.filter(UserRecord::is_visible).ok_or(AppError::NotFound)?;
         let expires_at = duration.map(|d| self.store.now() + d);
         if !self.store.mute(&caller.user_id, &target, notifications, expires_at).await? {
             return Err(AppError::NotFound);
@@ -520,7 +520,7 @@ impl<'a> Social<'a> {
             None => (self.store.users_by_ids(ids).await?, Default::default()),
         };
         let listed = ids.iter().filter_map(|id| {
-            let user = users.get(*id).filter(|u| u.is_active())?;
+            let user = users.get(*id).filter(|u| u.is_visible())?;
             let as_seen = match viewer {
                 Some(v) if v == *id => Viewer::Owner,
                 Some(_) => Viewer::Other(relations.get(*id).copied().unwrap_or_default()),
@@ -548,8 +548,14 @@ impl<'a> Social<'a> {
             target_id: target,
             reason,
             details,
-            status: "open".into(),
+            status: crate::store::reports::OPEN.into(),
             created_at: self.store.now(),
+            assigned_to: None,
+            resolved_at: None,
+            resolved_by: None,
+            action: None,
+            note: None,
+            version: 0,
         };
         if !self.store.create_report(&report).await? {
             return Err(AppError::AlreadyReported);

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{dynamo_error, from_item, keys, s, time, to_item, Item, Store};
+use super::{dynamo_error, keys, s, time, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
 /// How long an export is kept (its item; the bucket's lifecycle removes the document).
@@ -163,11 +163,5 @@ impl Store {
             .await
             .map_err(dynamo_error)?;
         Ok(PartitionPage { items: out.items.unwrap_or_default(), next: out.last_evaluated_key })
-    }
-
-    /// Reports by id (those an account filed), read consistently.
-    pub async fn reports_by_ids(&self, ids: &[String]) -> AppResult<Vec<super::reports::ReportRecord>> {
-        let keys = ids.iter().map(|id| keys::report::key(id)).collect();
-        self.batch_get(keys).await?.into_iter().map(from_item).collect()
     }
 }

@@ -229,7 +229,7 @@ impl Store {
                 edge.set_in(&mut relation, item, now)?;
                 continue;
             }
-            let user: UserRecord = from_item(item)?;
+            let user = self.user_record(item)?;
             if with_viewer && user.id == viewer {
                 viewer_user = Some(user.clone());
             }
@@ -246,7 +246,7 @@ impl Store {
         let keys = ids.iter().map(|id| keys::user::key(id)).collect();
         let mut users = HashMap::new();
         for item in self.batch_get_with(keys, false).await? {
-            let user: UserRecord = from_item(item)?;
+            let user = self.user_record(item)?;
             users.insert(user.id.clone(), user);
         }
         Ok(users)
@@ -346,14 +346,14 @@ impl Store {
             .update_expression("ADD followingCount :following, followersCount :followers")
             .expression_attribute_values(":following", n(following))
             .expression_attribute_values(":followers", n(followers));
-        update = condition.apply_to_update(update);
+        update = condition.apply_to_update(update, self.now().timestamp());
         update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
     }
 
     fn user_check(&self, user: &str, condition: Condition) -> AppResult<TransactWriteItem> {
         let check = ConditionCheck::builder().table_name(self.table()).set_key(Some(keys::user::key(user)));
         condition
-            .apply_to_check(check)
+            .apply_to_check(check, self.now().timestamp())
             .build()
             .map(|c| TransactWriteItem::builder().condition_check(c).build())
             .map_err(AppError::internal)
@@ -538,23 +538,36 @@ enum Condition {
 /// An expression placeholder and what it stands for.
 type Placeholder = (&'static str, &'static str);
 
+/// Not suspended, as of `:now` (a suspension's `until` is epoch seconds; none: until lifted).
+const NOT_SUSPENDED: &str = "(attribute_not_exists(#sus) OR #sus.#until <= :now)";
+
 impl Condition {
-    fn expression(self) -> &'static str {
+    fn expression(self) -> String {
+        const ACTIVE: &str = "attribute_exists(PK) AND #status = :active";
+        let limited = "(attribute_exists(#lim) AND (attribute_not_exists(#lim.#until) OR #lim.#until > :now))";
         match self {
-            Condition::Exists => "attribute_exists(PK)",
-            Condition::Active => "attribute_exists(PK) AND #status = :active",
-            Condition::ActiveAndPrivate => "attribute_exists(PK) AND #status = :active AND #ps.#pv = :private",
-            Condition::ActiveAndNotPrivate => "attribute_exists(PK) AND #status = :active AND #ps.#pv <> :private",
+            Condition::Exists => "attribute_exists(PK)".to_owned(),
+            Condition::Active => format!("{ACTIVE} AND {NOT_SUSPENDED}"),
+            // A limited account takes requests whatever its setting.
+            Condition::ActiveAndPrivate => {
+                format!("{ACTIVE} AND {NOT_SUSPENDED} AND (#ps.#pv = :private OR {limited})")
+            }
+            Condition::ActiveAndNotPrivate => {
+                format!("{ACTIVE} AND {NOT_SUSPENDED} AND #ps.#pv <> :private AND NOT {limited}")
+            }
         }
     }
 
-    /// The expression's attribute names and values, as (placeholder, text) pairs.
+    /// The expression's attribute names and string values, as (placeholder, text) pairs
+    /// (`:now` is added as a number where the expression uses it).
     fn names_and_values(self) -> (Vec<Placeholder>, Vec<Placeholder>) {
+        let active = [("#status", "status"), ("#sus", "suspended"), ("#until", "until")];
         match self {
             Condition::Exists => (vec![], vec![]),
-            Condition::Active => (vec![("#status", "status")], vec![(":active", "active")]),
+            Condition::Active => (active.into(), vec![(":active", "active")]),
             Condition::ActiveAndPrivate | Condition::ActiveAndNotPrivate => (
-                vec![("#status", "status"), ("#ps", "privacySettings"), ("#pv", "profileVisibility")],
+                [active.as_slice(), &[("#ps", "privacySettings"), ("#pv", "profileVisibility"), ("#lim", "limited")]]
+                    .concat(),
                 vec![(":active", "active"), (":private", "private")],
             ),
         }
@@ -563,9 +576,14 @@ impl Condition {
     fn apply_to_update(
         self,
         mut update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+        now: i64,
     ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
         let (names, values) = self.names_and_values();
-        update = update.condition_expression(self.expression());
+        let expression = self.expression();
+        if expression.contains(":now") {
+            update = update.expression_attribute_values(":now", n(now));
+        }
+        update = update.condition_expression(expression);
         for (k, v) in names {
             update = update.expression_attribute_names(k, v);
         }
@@ -578,9 +596,14 @@ impl Condition {
     fn apply_to_check(
         self,
         mut check: aws_sdk_dynamodb::types::builders::ConditionCheckBuilder,
+        now: i64,
     ) -> aws_sdk_dynamodb::types::builders::ConditionCheckBuilder {
         let (names, values) = self.names_and_values();
-        check = check.condition_expression(self.expression());
+        let expression = self.expression();
+        if expression.contains(":now") {
+            check = check.expression_attribute_values(":now", n(now));
+        }
+        check = check.condition_expression(expression);
         for (k, v) in names {
             check = check.expression_attribute_names(k, v);
         }

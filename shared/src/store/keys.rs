@@ -155,8 +155,11 @@ pub mod edge {
 }
 
 /// A report (`REPORT#<id>`), in the moderation queue of its status (`GSI1`:
-/// `REPORTS#<status>`, oldest first), and the reporter's guard against reporting the
-/// same user twice (`REPORTED#<target>` in the reporter's partition).
+/// `REPORTS#<status>`; open ones by creation, oldest first, resolved ones by resolution,
+/// read newest first); while open, the reporter's guard against reporting the same user
+/// twice (`REPORTED#<target>` in the reporter's partition) and the entry of the open
+/// reports against the target (`AGAINST#<target>`); for good, the reporter's record of
+/// having filed it (`FILED#<id>`, for the data export).
 pub mod report {
     const SK: &str = "REPORT";
 
@@ -164,18 +167,56 @@ pub mod report {
         format!("REPORTS#{status}")
     }
 
-    pub fn queue_sk(created_at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
-        format!("{}#{id}", super::sortable(created_at))
+    pub fn queue_sk(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+        format!("{}#{id}", super::sortable(at))
     }
 
     pub fn key(id: &str) -> super::Item {
         super::key(format!("REPORT#{id}"), SK.to_owned())
     }
 
+    /// The report's id, if a partition key is a report's.
+    pub fn id(pk: &str) -> Option<&str> {
+        pk.strip_prefix("REPORT#").filter(|id| !id.is_empty())
+    }
+
     pub const GUARD_PREFIX: &str = "REPORTED#";
 
     pub fn guard_key(reporter_id: &str, target_id: &str) -> super::Item {
         super::key(super::user::pk(reporter_id), format!("{GUARD_PREFIX}{target_id}"))
+    }
+
+    pub const FILED_PREFIX: &str = "FILED#";
+
+    pub fn filed_key(reporter_id: &str, report_id: &str) -> super::Item {
+        super::key(super::user::pk(reporter_id), format!("{FILED_PREFIX}{report_id}"))
+    }
+
+    pub fn against_pk(target_id: &str) -> String {
+        format!("AGAINST#{target_id}")
+    }
+
+    pub fn against_key(target_id: &str, report_id: &str) -> super::Item {
+        super::key(against_pk(target_id), report_id.to_owned())
+    }
+}
+
+/// The audit log: each entry once in `AUDIT` (all entries, by time) and listed by actor
+/// (`GSI1`: `AUDIT#ACTOR#<actor>`), and a copy under its target
+/// (`AUDIT#TARGET#<target>`). Entries are only ever put, never changed or deleted.
+pub mod audit {
+    pub const LOG: &str = "AUDIT";
+
+    pub fn sk(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+        format!("{}#{id}", super::sortable(at))
+    }
+
+    pub fn actor_pk(actor_id: &str) -> String {
+        format!("AUDIT#ACTOR#{actor_id}")
+    }
+
+    pub fn target_pk(target_id: &str) -> String {
+        format!("AUDIT#TARGET#{target_id}")
     }
 }
 

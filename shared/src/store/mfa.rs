@@ -31,7 +31,7 @@ impl Store {
         let (mut session, mut user, mut factor) = (None, None, None);
         for item in self.batch_get(wanted).await? {
             match sort_key(&item) {
-                keys::user::PROFILE => user = Some(from_item(item)?),
+                keys::user::PROFILE => user = Some(self.user_record(item)?),
                 sk if sk == factor_sk => factor = Some(from_item(item)?),
                 _ => session = Some(from_item(item)?),
             }
@@ -45,7 +45,7 @@ impl Store {
         let (mut user, mut factor) = (None, None);
         for item in self.batch_get(vec![keys::user::key(user_id), keys::factor::totp(user_id)]).await? {
             match sort_key(&item) {
-                keys::user::PROFILE => user = Some(from_item(item)?),
+                keys::user::PROFILE => user = Some(self.user_record(item)?),
                 _ => factor = Some(from_item(item)?),
             }
         }

@@ -8,6 +8,7 @@ pub mod exports;
 pub mod graph;
 pub mod keys;
 mod mfa;
+pub mod moderation;
 pub mod one_time;
 pub mod outbox;
 pub mod purge;

@@ -42,10 +42,13 @@ pub enum MessageKind {
     EmailChanged,
     /// A data export can be downloaded (`downloadUrl`, a presigned link).
     DataExportReady,
+    /// Moderation acted on the account (`action`: warned, limited, unlimited,
+    /// suspended, unsuspended; `until` when it ends by itself). Never names a reporter.
+    AccountModerated,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 13] = [
+    pub const ALL: [MessageKind; 14] = [
         MessageKind::VerifyEmail,
         MessageKind::ResetPassword,
         MessageKind::PasswordChanged,
@@ -59,6 +62,7 @@ impl MessageKind {
         MessageKind::EmailChangeRequested,
         MessageKind::EmailChanged,
         MessageKind::DataExportReady,
+        MessageKind::AccountModerated,
     ];
 
     /// The name stored on the item and shown in logs.
@@ -77,6 +81,7 @@ impl MessageKind {
             MessageKind::EmailChangeRequested => "email_change_requested",
             MessageKind::EmailChanged => "email_changed",
             MessageKind::DataExportReady => "data_export_ready",
+            MessageKind::AccountModerated => "account_moderated",
         }
     }
 }

@@ -1,11 +1,18 @@
+//! Reports and their moderation queue. A report moves between `open` and `resolved`
+//! by a put over its whole item, conditioned on the `version` it was read at, so two
+//! staff changing one report at once get one success and one `CONFLICT`.
+
+use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{keys, s, to_item, Store};
+use super::{dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
-/// A report, stored with status `open` in the moderation queue (GSI1 partition
-/// `REPORTS#open`, oldest first by `GSI1SK`).
+pub const OPEN: &str = "open";
+pub const RESOLVED: &str = "resolved";
+
+/// A report as stored (`REPORT#<id>`), in the queue of its status.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportRecord {
@@ -16,6 +23,26 @@ pub struct ReportRecord {
     pub details: Option<String>,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub assigned_to: Option<String>,
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    /// What resolving it did (`none, warn, limit, suspend`).
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Moves with every change; a change is written only over the version it read.
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl ReportRecord {
+    pub fn is_open(&self) -> bool {
+        self.status == OPEN
+    }
 }
 
 #[derive(Serialize)]
@@ -24,21 +51,163 @@ struct OpenReportGuard<'a> {
     report_id: &'a str,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FiledReport<'a> {
+    report_id: &'a str,
+    target_id: &'a str,
+    created_at: DateTime<Utc>,
+}
+
+/// A page of the moderation queue.
+pub struct ReportPage {
+    pub reports: Vec<ReportRecord>,
+    pub last_key: Option<Item>,
+}
+
 impl Store {
-    /// The report and the reporter's guard for this target in one transaction: a
-    /// second open report of the same user by the same reporter is refused (`false`).
-    /// Moderation closes a report by deleting the guard with the status change.
+    /// The report, the reporter's guard for this target, the reporter's record of it and
+    /// its entry among the open reports against the target, in one transaction: a second
+    /// open report of the same user by the same reporter is refused (`false`).
     pub async fn create_report(&self, report: &ReportRecord) -> AppResult<bool> {
-        let mut item = to_item(report, keys::report::key(&report.id))?;
-        item.insert(keys::gsi1::PK.into(), s(keys::report::queue_pk(&report.status)));
-        item.insert(keys::gsi1::SK.into(), s(keys::report::queue_sk(report.created_at, &report.id)));
         let guard_key = keys::report::guard_key(&report.reporter_id, &report.target_id);
         let guard = to_item(&OpenReportGuard { report_id: &report.id }, guard_key)?;
-        let items = vec![self.put_new(item)?, self.put_new(guard)?];
+        let filed = FiledReport { report_id: &report.id, target_id: &report.target_id, created_at: report.created_at };
+        let filed = to_item(&filed, keys::report::filed_key(&report.reporter_id, &report.id))?;
+        let items = vec![
+            self.put_new(self.report_item(report)?)?,
+            self.put_new(guard)?,
+            self.put_new(filed)?,
+            self.put_new(self.against_item(report))?,
+        ];
         match self.try_transact(items).await? {
             Ok(()) => Ok(true),
             Err(reasons) if reasons.get(1).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed") => Ok(false),
             Err(_) => Err(AppError::internal("report id collision")),
         }
+    }
+
+    fn report_item(&self, report: &ReportRecord) -> AppResult<Item> {
+        let mut item = to_item(report, keys::report::key(&report.id))?;
+        let sorted_at = match report.resolved_at {
+            Some(at) if !report.is_open() => at,
+            _ => report.created_at,
+        };
+        item.insert(keys::gsi1::PK.into(), s(keys::report::queue_pk(&report.status)));
+        item.insert(keys::gsi1::SK.into(), s(keys::report::queue_sk(sorted_at, &report.id)));
+        Ok(item)
+    }
+
+    fn against_item(&self, report: &ReportRecord) -> Item {
+        let mut item = keys::report::against_key(&report.target_id, &report.id);
+        item.insert("reporterId".into(), s(&report.reporter_id));
+        item
+    }
+
+    pub async fn report(&self, id: &str) -> AppResult<Option<ReportRecord>> {
+        self.get(keys::report::key(id)).await
+    }
+
+    /// The writes that store each of `changed` (read at its `version - 1`) and move its
+    /// guard and its entry against the target with its status. Two reports of one
+    /// reporter about one target (one reopened) share a guard: it is written once.
+    pub(crate) fn report_changes(&self, changed: &[ReportRecord]) -> AppResult<Vec<TransactWriteItem>> {
+        let mut guards = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        for report in changed {
+            let first_of_guard = guards.insert((&report.reporter_id, &report.target_id));
+            items.extend(self.report_change(report, first_of_guard)?);
+        }
+        Ok(items)
+    }
+
+    fn report_change(&self, changed: &ReportRecord, with_guard: bool) -> AppResult<Vec<TransactWriteItem>> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(self.report_item(changed)?))
+            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(version) OR version = :read)")
+            .expression_attribute_values(":read", n(changed.version - 1))
+            .build()
+            .map_err(AppError::internal)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        let guard_key = keys::report::guard_key(&changed.reporter_id, &changed.target_id);
+        let against_key = keys::report::against_key(&changed.target_id, &changed.id);
+        if changed.is_open() {
+            let guard = to_item(&OpenReportGuard { report_id: &changed.id }, guard_key)?;
+            for item in [Some(guard).filter(|_| with_guard), Some(self.against_item(changed))].into_iter().flatten() {
+                let put = Put::builder().table_name(self.table()).set_item(Some(item)).build();
+                items.push(TransactWriteItem::builder().put(put.map_err(AppError::internal)?).build());
+            }
+        } else {
+            for key in [Some(guard_key).filter(|_| with_guard), Some(against_key)].into_iter().flatten() {
+                let delete = Delete::builder().table_name(self.table()).set_key(Some(key)).build();
+                items.push(TransactWriteItem::builder().delete(delete.map_err(AppError::internal)?).build());
+            }
+        }
+        Ok(items)
+    }
+
+    /// One page of the queue of `status`: open reports oldest first, resolved ones
+    /// newest first.
+    pub async fn report_queue(&self, status: &str, limit: i32, start: Option<Item>) -> AppResult<ReportPage> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(keys::gsi1::NAME)
+            .key_condition_expression("#queue = :queue")
+            .expression_attribute_names("#queue", keys::gsi1::PK)
+            .expression_attribute_values(":queue", s(keys::report::queue_pk(status)))
+            .scan_index_forward(status == OPEN)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        let ids: Vec<String> = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| keys::report::id(item.get(keys::PK)?.as_s().ok()?).map(str::to_owned))
+            .collect();
+        let mut found = self.reports_by_ids(&ids).await?;
+        // In queue order; a report that changed queue meanwhile is left out.
+        found.retain(|r| r.status == status);
+        found.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+        Ok(ReportPage { reports: found, last_key: out.last_evaluated_key })
+    }
+
+    /// Reports by id, read consistently.
+    pub async fn reports_by_ids(&self, ids: &[String]) -> AppResult<Vec<ReportRecord>> {
+        let keys = ids.iter().map(|id| keys::report::key(id)).collect();
+        self.batch_get(keys).await?.into_iter().map(from_item).collect()
+    }
+
+    /// Up to `limit` ids of the open reports against `target_id`.
+    pub async fn open_reports_against(&self, target_id: &str, limit: i32) -> AppResult<Vec<String>> {
+        let out = self.against(target_id).consistent_read(true).limit(limit).send().await.map_err(dynamo_error)?;
+        Ok(out.items.unwrap_or_default().iter().map(|item| sort_key(item).to_owned()).collect())
+    }
+
+    /// How many reports against `target_id` are open.
+    pub async fn count_open_reports_against(&self, target_id: &str) -> AppResult<i64> {
+        let (mut count, mut start) = (0, None);
+        loop {
+            let query = self.against(target_id).select(Select::Count).set_exclusive_start_key(start);
+            let out = query.send().await.map_err(dynamo_error)?;
+            count += i64::from(out.count);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
+    fn against(&self, target_id: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(keys::report::against_pk(target_id)))
     }
 }

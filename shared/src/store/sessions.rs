@@ -34,7 +34,7 @@ impl Store {
         let (mut session, mut user) = (None, None);
         for item in self.batch_get(keys).await? {
             if sort_key(&item) == keys::user::PROFILE {
-                user = Some(from_item(item)?);
+                user = Some(self.user_record(item)?);
             } else {
                 session = Some(from_item(item)?);
             }

@@ -83,7 +83,14 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
-        self.get(keys::user::key(user_id)).await
+        let user: Option<UserRecord> = self.get(keys::user::key(user_id)).await?;
+        Ok(user.map(|u| u.as_of(self.now())))
+    }
+
+    /// A user item as of now (a suspension or limitation that ended is dropped). Every
+    /// read of a user item goes through here or `user_by_id`.
+    pub(crate) fn user_record(&self, item: Item) -> AppResult<UserRecord> {
+        Ok(from_item::<UserRecord>(item)?.as_of(self.now()))
     }
 
     /// The account, unless it is missing or deactivated.

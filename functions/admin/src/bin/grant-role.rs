@@ -1,0 +1,42 @@
+//! `grant-role <username or email> <user|moderator|admin>`: gives an account a role,
+//! with its entry in the audit log (actor `operator`). This is how the first admin is
+//! made; it reads `TABLE_NAME` and AWS's usual settings, so it works against DynamoDB
+//! Local (`AWS_ENDPOINT_URL_DYNAMODB`) and against AWS with the operator's credentials.
+
+use std::process::ExitCode;
+
+use shared::services::moderation::{grant, parse_role, Actor};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [account, role] = args.as_slice() else {
+        eprintln!("usage: grant-role <username or email> <user|moderator|admin>");
+        return ExitCode::from(2);
+    };
+    match run(account, role).await {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("grant-role: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(account: &str, role: &str) -> Result<String, String> {
+    let role = parse_role(role).map_err(|e| format!("the role {e}"))?;
+    let config = shared::config::Config::from_env().map_err(|e| e.to_string())?;
+    let store = shared::store::Store::from_config(&config).await;
+    let found = store.user_id_by_identifier(account).await.map_err(|e| format!("reading the table failed: {e}"))?;
+    let user_id = found.ok_or_else(|| format!("no account {account:?} in table {}", store.table()))?;
+    let user = store
+        .user_by_id(&user_id)
+        .await
+        .map_err(|e| format!("reading the table failed: {e}"))?
+        .ok_or_else(|| format!("the account {account:?} is deleted"))?;
+    grant(&store, Actor::Operator, &user, role).await.map_err(|e| format!("the change failed: {e}"))?;
+    Ok(format!("{} ({}) is now {}", user.username, user.id, role.as_str()))
+}

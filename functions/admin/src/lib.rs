@@ -1,0 +1,201 @@
+//! The `admin` function: the moderation queue, actions on accounts, roles and the
+//! audit log, for staff only (the role is read from the account on every call).
+
+use axum::extract::State;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use shared::domain::page::{Page, PageQuery};
+use shared::domain::Id;
+use shared::http::{Caller, JsonBody, PathParam, QueryParams};
+use shared::openapi::ApiError;
+use shared::services::moderation::{
+    ActionRequest, AuditEntryView, AuditQuery, ReportView, ReportsQuery, ResolveRequest, RoleAnswer, RoleRequest,
+    StaffUserAnswer, Standing,
+};
+use shared::{AppResult, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/reports", get(list_reports))
+        .route("/api/admin/reports/{report_id}", get(get_report))
+        .route("/api/admin/reports/{report_id}/assign", post(assign_report))
+        .route("/api/admin/reports/{report_id}/resolve", post(resolve_report))
+        .route("/api/admin/reports/{report_id}/reopen", post(reopen_report))
+        .route("/api/admin/users/{user_id}", get(staff_account_view))
+        .route("/api/admin/users/{user_id}/actions", post(act_on_account))
+        .route("/api/admin/users/{user_id}/role", put(set_role))
+        .route("/api/admin/audit-log", get(audit_log))
+}
+
+/// The function as Lambda runs it.
+pub fn app(state: AppState) -> Router {
+    shared::http::service(routes(), state)
+}
+
+/// This function's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_reports, get_report, assign_report, resolve_report, reopen_report, staff_account_view, act_on_account,
+        set_role, audit_log
+    ),
+    tags((name = "admin", description = "Moderation: reports, actions on accounts, roles and the audit log (staff only)"))
+)]
+pub struct ApiDoc;
+
+#[utoipa::path(get, path = "/api/admin/reports", tag = "admin",
+    params(ReportsQuery, PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Open reports oldest first, or resolved ones newest first", body = Page<ReportView>),
+        (status = 400, description = "VALIDATION_ERROR (`status`, `limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff; MFA_REQUIRED: staff with MFA on need an `aal2` session", body = ApiError),
+    ))]
+async fn list_reports(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<ReportsQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> AppResult<Json<Page<ReportView>>> {
+    Ok(Json(state.moderation().reports(&caller, query.status()?, page.validate()?).await?))
+}
+
+#[utoipa::path(get, path = "/api/admin/reports/{reportId}", tag = "admin",
+    params(("reportId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, body = ReportView),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+    ))]
+async fn get_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(report_id): PathParam<Id>,
+) -> AppResult<Json<ReportView>> {
+    Ok(Json(state.moderation().report(&caller, &report_id).await?))
+}
+
+#[utoipa::path(post, path = "/api/admin/reports/{reportId}/assign", tag = "admin",
+    params(("reportId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Assigned to the caller", body = ReportView),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+        (status = 409, description = "CONFLICT: resolved, or changed meanwhile", body = ApiError),
+    ))]
+async fn assign_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(report_id): PathParam<Id>,
+) -> AppResult<Json<ReportView>> {
+    Ok(Json(state.moderation().assign(&caller, &report_id).await?))
+}
+
+#[utoipa::path(post, path = "/api/admin/reports/{reportId}/resolve", tag = "admin",
+    params(("reportId" = String, Path)), request_body = ResolveRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Resolved; with an action, applied and every open report against the account resolved with it", body = ReportView),
+        (status = 400, description = "VALIDATION_ERROR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+        (status = 409, description = "CONFLICT: already resolved, or changed meanwhile", body = ApiError),
+    ))]
+async fn resolve_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(report_id): PathParam<Id>,
+    JsonBody(body): JsonBody<ResolveRequest>,
+) -> AppResult<Json<ReportView>> {
+    Ok(Json(state.moderation().resolve(&caller, &report_id, body.resolution()?).await?))
+}
+
+#[utoipa::path(post, path = "/api/admin/reports/{reportId}/reopen", tag = "admin",
+    params(("reportId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Open again (an action it had stays applied)", body = ReportView),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+        (status = 409, description = "CONFLICT: changed meanwhile", body = ApiError),
+    ))]
+async fn reopen_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(report_id): PathParam<Id>,
+) -> AppResult<Json<ReportView>> {
+    Ok(Json(state.moderation().reopen(&caller, &report_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/admin/users/{userId}", tag = "admin",
+    params(("userId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account with its standing, open reports and recent audit entries", body = StaffUserAnswer),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+    ))]
+async fn staff_account_view(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(user_id): PathParam<Id>,
+) -> AppResult<Json<StaffUserAnswer>> {
+    Ok(Json(state.moderation().account(&caller, &user_id).await?))
+}
+
+#[utoipa::path(post, path = "/api/admin/users/{userId}/actions", tag = "admin",
+    params(("userId" = String, Path)), request_body = ActionRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's standing after the action", body = Standing),
+        (status = 400, description = "VALIDATION_ERROR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff, the caller's own account, or a moderator and a staff account; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such account or report", body = ApiError),
+        (status = 409, description = "CONFLICT: the account or a report changed meanwhile", body = ApiError),
+    ))]
+async fn act_on_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(user_id): PathParam<Id>,
+    JsonBody(body): JsonBody<ActionRequest>,
+) -> AppResult<Json<Standing>> {
+    Ok(Json(state.moderation().act(&caller, &user_id, body.action()?).await?))
+}
+
+#[utoipa::path(put, path = "/api/admin/users/{userId}/role", tag = "admin",
+    params(("userId" = String, Path)), request_body = RoleRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = RoleAnswer),
+        (status = 400, description = "VALIDATION_ERROR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not an admin, or the caller's own role; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+        (status = 409, description = "CONFLICT: the role changed meanwhile", body = ApiError),
+    ))]
+async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(user_id): PathParam<Id>,
+    JsonBody(body): JsonBody<RoleRequest>,
+) -> AppResult<Json<RoleAnswer>> {
+    Ok(Json(state.moderation().set_role(&caller, &user_id, body.role()?).await?))
+}
+
+#[utoipa::path(get, path = "/api/admin/audit-log", tag = "admin",
+    params(AuditQuery, PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Newest first", body = Page<AuditEntryView>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff; MFA_REQUIRED", body = ApiError),
+    ))]
+async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<AuditQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> AppResult<Json<Page<AuditEntryView>>> {
+    Ok(Json(state.moderation().audit_log(&caller, query, page.validate()?).await?))
+}

@@ -1,0 +1,193 @@
+//! What staff change, and the audit log that records it: the account's standing
+//! (suspension, limitation) and role, each written only over the role it was read with
+//! (a promotion meanwhile fails the write: a moderator never acts on staff), in one
+//! transaction with its audit entry.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{dynamo_error, from_item, keys, n, s, time, to_item, Item, Store};
+use crate::domain::user::{Restriction, Role, UserRecord};
+use crate::error::{AppError, AppResult};
+
+/// One entry of the audit log, as stored (and never changed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub actor_id: String,
+    /// The actor's username when they acted (none for the operator's command line).
+    pub actor_username: Option<String>,
+    pub action: String,
+    pub target_id: Option<String>,
+    pub report_id: Option<String>,
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+}
+
+/// A change of an account's standing; `None` leaves that part as it is.
+#[derive(Debug, Default)]
+pub struct StandingChange {
+    /// `Some(None)` lifts the suspension.
+    pub suspended: Option<Option<Restriction>>,
+    pub limited: Option<Option<Restriction>>,
+    /// Ends every session (a new session generation).
+    pub end_sessions: bool,
+}
+
+/// A page of the audit log, newest first.
+pub struct AuditPage {
+    pub entries: Vec<AuditRecord>,
+    pub last_key: Option<Item>,
+}
+
+/// Which entries of the audit log.
+pub enum AuditFilter<'a> {
+    All,
+    Actor(&'a str),
+    /// The entries about a target, by one actor or any.
+    Target {
+        target: &'a str,
+        actor: Option<&'a str>,
+    },
+}
+
+impl Store {
+    /// The entry, in the log and (with a target) in its target's copy.
+    pub(crate) fn audit_puts(&self, entry: &AuditRecord) -> AppResult<Vec<TransactWriteItem>> {
+        let sk = keys::audit::sk(entry.at, &entry.id);
+        let mut logged = to_item(entry, super::key(keys::audit::LOG.to_owned(), sk.clone()))?;
+        logged.insert(keys::gsi1::PK.into(), s(keys::audit::actor_pk(&entry.actor_id)));
+        logged.insert(keys::gsi1::SK.into(), s(&sk));
+        let mut items = vec![self.put_new(logged)?];
+        if let Some(target) = &entry.target_id {
+            items.push(self.put_new(to_item(entry, super::key(keys::audit::target_pk(target), sk))?)?);
+        }
+        Ok(items)
+    }
+
+    /// The update of `user`'s standing, written only if its role is still the one read.
+    pub(crate) fn standing_update(&self, user: &UserRecord, change: &StandingChange) -> AppResult<TransactWriteItem> {
+        let (mut sets, mut removes) = (vec!["updatedAt = :now"], vec![]);
+        let mut values: Vec<(&str, AttributeValue)> = vec![(":now", time(&self.now()))];
+        // Placeholders for both names: LIMITED is one of DynamoDB's reserved words.
+        for (name, part) in [("#suspended", &change.suspended), ("#limited", &change.limited)] {
+            match part {
+                None => {}
+                Some(None) => removes.push(name),
+                Some(Some(restriction)) => {
+                    let value = serde_dynamo::to_attribute_value(restriction).map_err(AppError::internal)?;
+                    let (set, placeholder) = match name {
+                        "#suspended" => ("#suspended = :suspended", ":suspended"),
+                        _ => ("#limited = :limited", ":limited"),
+                    };
+                    values.push((placeholder, value));
+                    sets.push(set);
+                }
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        if change.end_sessions {
+            expression.push_str(" ADD sessionGeneration :one");
+            values.push((":one", n(1)));
+        }
+        let names = [("#suspended", "suspended"), ("#limited", "limited")]
+            .into_iter()
+            .filter(|(placeholder, _)| expression.contains(placeholder))
+            .collect();
+        self.update_over_role(user, expression, names, values)
+    }
+
+    /// The update that gives `user` the role `role`, over the role it was read with.
+    pub(crate) fn role_update(&self, user: &UserRecord, role: Role) -> AppResult<TransactWriteItem> {
+        let values = vec![(":now", time(&self.now())), (":role", s(role.as_str()))];
+        self.update_over_role(user, "SET #role = :role, updatedAt = :now".to_owned(), vec![], values)
+    }
+
+    fn update_over_role(
+        &self,
+        user: &UserRecord,
+        expression: String,
+        names: Vec<(&str, &str)>,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> AppResult<TransactWriteItem> {
+        // Accounts from before roles have none: the default, `user`.
+        let seen = match user.role {
+            Role::User => "attribute_exists(PK) AND (attribute_not_exists(#role) OR #role = :seenRole)",
+            _ => "attribute_exists(PK) AND #role = :seenRole",
+        };
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::user::key(&user.id)))
+            .update_expression(expression)
+            .condition_expression(seen)
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":seenRole", s(user.role.as_str()));
+        for (placeholder, name) in names {
+            update = update.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in values {
+            update = update.expression_attribute_values(placeholder, value);
+        }
+        update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
+    }
+
+    /// A staff write in one transaction. `false`: a condition no longer held (the
+    /// account's role, a report's version): nothing was written.
+    pub(crate) async fn commit_staff_write(&self, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+        Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    /// A page of the audit log, newest first.
+    pub async fn audit_page(&self, filter: AuditFilter<'_>, limit: i32, start: Option<Item>) -> AppResult<AuditPage> {
+        let query = self.client.query().table_name(self.table()).scan_index_forward(false).limit(limit);
+        let query = match &filter {
+            AuditFilter::All => query
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(keys::audit::LOG))
+                .consistent_read(true),
+            AuditFilter::Actor(actor) => query
+                .index_name(keys::gsi1::NAME)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::gsi1::PK)
+                .expression_attribute_values(":pk", s(keys::audit::actor_pk(actor))),
+            AuditFilter::Target { target, actor } => {
+                let query = query
+                    .key_condition_expression("PK = :pk")
+                    .expression_attribute_values(":pk", s(keys::audit::target_pk(target)))
+                    .consistent_read(true);
+                match actor {
+                    Some(actor) => {
+                        query.filter_expression("actorId = :actor").expression_attribute_values(":actor", s(*actor))
+                    }
+                    None => query,
+                }
+            }
+        };
+        let out = query.set_exclusive_start_key(start).send().await.map_err(dynamo_error)?;
+        let items = out.items.unwrap_or_default();
+        let entries = match filter {
+            // The actor's list holds keys only: the entries are read by key, in its order.
+            AuditFilter::Actor(_) => {
+                let order: Vec<Item> = items
+                    .iter()
+                    .map(|item| super::key(keys::audit::LOG.to_owned(), super::sort_key(item).to_owned()))
+                    .collect();
+                let mut entries: Vec<AuditRecord> =
+                    self.batch_get(order.clone()).await?.into_iter().map(from_item).collect::<AppResult<_>>()?;
+                entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.id.cmp(&a.id)));
+                entries
+            }
+            _ => items.into_iter().map(from_item).collect::<AppResult<_>>()?,
+        };
+        Ok(AuditPage { entries, last_key: out.last_evaluated_key })
+    }
+}
