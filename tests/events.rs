@@ -110,7 +110,12 @@ async fn every_event_file_is_answered_by_its_function() {
         let status = response.status();
         let request_id = response.headers().get("x-request-id").cloned();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        // The reference page is HTML; every other answer is JSON.
+        let body: Value = match serde_json::from_slice(&bytes) {
+            Ok(json) => json,
+            Err(_) if bytes.is_empty() || file == "users/docs.json" => Value::Null,
+            Err(e) => panic!("{file}: the answer is not JSON: {e}"),
+        };
         assert_eq!(status, expected, "{file}: {body}");
         assert_eq!(
             request_id.unwrap().to_str().unwrap(),

@@ -155,3 +155,53 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     let (status, queue) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!((status, &queue["items"]), (StatusCode::OK, &json!([])), "the same token, now a moderator's");
 }
+
+/// The README's reference page: `scripts/dev` serves it at /api/docs, and Debian's
+/// Chromium (tools/docs-page.mjs, through playwright-core) finds every operation's
+/// summary on it with no console error; the screenshot is kept in .local/.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reference_page_shows_every_operation_in_chromium() {
+    let server = DevServer::start();
+    let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
+    assert!(listening.is_some(), "scripts/dev did not start the server");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let checked = Command::new("node")
+        .arg("tools/docs-page.mjs")
+        .args([server.base.as_str(), "shared/openapi.json", ".local/docs-page.png"])
+        .current_dir(&root)
+        .output()
+        .expect("run node tools/docs-page.mjs (scripts/test installs Chromium)");
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{said} {}", String::from_utf8_lossy(&checked.stderr));
+    assert!(said.contains("\"problems\":[]"), "{said}");
+}
+
+/// The README's "verifying our tokens from another service": the TypeScript example
+/// signs up and in against `scripts/dev` and verifies the access token with jose.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_typescript_client_verifies_our_tokens_with_jose() {
+    let server = DevServer::start();
+    let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
+    assert!(listening.is_some(), "scripts/dev did not start the server");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/typescript");
+    assert!(
+        root.join("node_modules/.bin/tsc").exists(),
+        "clients/typescript has no packages: scripts/test installs them"
+    );
+    let ran = Command::new("npm")
+        .args(["run", "--silent", "example"])
+        .current_dir(&root)
+        .env("BASE_URL", &server.base)
+        .output()
+        .expect("run the TypeScript example");
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(ran.status.success(), "{said} {}", String::from_utf8_lossy(&ran.stderr));
+    let verified: serde_json::Value = serde_json::from_str(said.trim()).expect("the example prints JSON");
+    assert_eq!(verified["issuer"], server.base.as_str());
+    assert_eq!(
+        (verified["audience"].as_str(), verified["algorithm"].as_str()),
+        (Some("social-platform"), Some("RS256"))
+    );
+    assert_eq!(verified["tamperedRefused"], true);
+    assert!(verified["userId"].as_str().is_some_and(|id| !id.is_empty()));
+}

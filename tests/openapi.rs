@@ -86,6 +86,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/health/detailed"),
     ("get", "/api/openapi.json"),
+    ("get", "/api/docs"),
     ("post", "/api/social/follow"),
     ("post", "/api/social/unfollow"),
     ("get", "/api/social/{userId}/followers"),
@@ -171,4 +172,23 @@ async fn serves_the_checked_in_document() {
     let response = app.get("/api/openapi.json", None).await;
     assert_eq!(response.status, http::StatusCode::OK);
     assert_eq!(response.body, serde_json::from_str::<Value>(shared::openapi::SPEC).unwrap());
+}
+
+/// The reference page is the checked-in one, under a policy that lets its own inline
+/// scripts run and nothing else (tests/local_server.rs opens it in Chromium).
+#[tokio::test]
+async fn serves_the_reference_page_under_a_policy_that_admits_only_its_own_scripts() {
+    let app = support::TestApp::new().await;
+    let response = app.get("/api/docs", None).await;
+    assert_eq!(response.status, http::StatusCode::OK);
+    assert_eq!(response.headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(response.body.as_str(), Some(shared::openapi::DOCS_PAGE));
+    let policy = response.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'none'; script-src 'sha256-"), "{policy}");
+    assert_eq!(policy.matches("'sha256-").count(), 2, "the page's two inline scripts: {policy}");
+    for absent in ["'unsafe-eval'", "https:", "http:", "*"] {
+        assert!(!policy.contains(absent), "{absent} in {policy}");
+    }
+    assert!(policy.contains("frame-ancestors 'none'"));
+    assert!(!shared::openapi::DOCS_PAGE.contains("cdn.redocly.com/redoc"), "Redoc is inlined, not fetched");
 }

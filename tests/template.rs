@@ -132,6 +132,7 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/health",
             "/health/detailed",
             "/api/openapi.json",
+            "/api/docs",
         ],
     ),
     (

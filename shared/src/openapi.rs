@@ -15,6 +15,48 @@ use utoipa::{PartialSchema, ToSchema};
 /// The checked-in document, as served.
 pub const SPEC: &str = include_str!("../openapi.json");
 
+/// The reference page, built from the document by `scripts/api-docs` (Redoc, with its
+/// scripts inlined: nothing is fetched from elsewhere), as served at `GET /api/docs`.
+pub const DOCS_PAGE: &str = include_str!("../api-docs.html");
+
+/// The page's Content-Security-Policy: its own inline scripts only (by their SHA-256, so
+/// an injected script would not run), the inline styles Redoc writes, images and fonts
+/// of its own or inline, workers from `blob:` (Redoc's search), nothing else, no framing.
+pub fn docs_policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        use base64::Engine;
+        use sha2::Digest;
+        let hashes: Vec<String> = inline_scripts(DOCS_PAGE)
+            .map(|script| {
+                let digest = sha2::Sha256::digest(script.as_bytes());
+                format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
+            })
+            .collect();
+        format!(
+            "default-src 'none'; script-src {}; style-src 'unsafe-inline'; img-src 'self' data:; \
+             font-src 'self' data:; connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
+            hashes.join(" ")
+        )
+    })
+}
+
+/// The text of each inline `<script>` of an HTML page (a script's own text may spell
+/// `<script`, so the search goes on after each closing tag).
+fn inline_scripts(page: &str) -> impl Iterator<Item = &str> {
+    let mut rest = page;
+    std::iter::from_fn(move || loop {
+        let (_, after) = rest.split_once("<script")?;
+        let (tag, body) = after.split_once('>')?;
+        let (script, next) = body.split_once("</script>")?;
+        rest = next;
+        if !tag.contains("src=") {
+            return Some(script);
+        }
+    })
+}
+
 /// The error envelope of API.md, for `body = ApiError` in the route descriptions.
 pub type ApiError = crate::error::Envelope<'static>;
 
@@ -118,6 +160,7 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("health", "Liveness"),
     ("health_detailed", "Readiness of the dependencies"),
     ("openapi_document", "This OpenAPI document"),
+    ("api_docs", "The API reference page"),
     ("follow", "Follow a user (or ask to)"),
     ("unfollow", "Unfollow a user (or withdraw a request)"),
     ("followers", "A user's followers"),

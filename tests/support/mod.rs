@@ -163,7 +163,12 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        let html = headers.get("content-type").is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+        let body = match (bytes.is_empty(), html) {
+            (true, _) => Value::Null,
+            (false, true) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+            (false, false) => serde_json::from_slice(&bytes).expect("JSON body"),
+        };
         TestResponse { status, headers, body }
     }
 

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/health", get(health))
         .route("/health/detailed", get(health_detailed))
         .route("/api/openapi.json", get(openapi_document))
+        .route("/api/docs", get(api_docs))
 }
 
 /// The function as Lambda runs it.
@@ -55,7 +56,8 @@ pub fn app(state: AppState) -> Router {
         stats,
         health,
         health_detailed,
-        openapi_document
+        openapi_document,
+        api_docs
     ),
     tags((name = "users", description = "Profiles, privacy, search and account state"))
 )]
@@ -226,5 +228,21 @@ async fn openapi_document() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "public, max-age=300")],
         shared::openapi::SPEC,
+    )
+}
+
+/// The reference page, built from the document (`scripts/api-docs`).
+#[utoipa::path(get, path = "/api/docs", tag = "users",
+    security(()),
+    responses((status = 200, description = "The API reference page (HTML, self-contained)", content_type = "text/html")))]
+async fn api_docs() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::CONTENT_SECURITY_POLICY, shared::openapi::docs_policy()),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        shared::openapi::DOCS_PAGE,
     )
 }
