@@ -84,6 +84,9 @@ ensure_python_tools() { pip_venv "$VENV" "$ROOT/tools/requirements.txt"; }
 FUZZ_VENV="$ROOT/.local/fuzz-venv"
 ensure_fuzz_tools() { pip_venv "$FUZZ_VENV" "$ROOT/tools/fuzz-requirements.txt"; }
 
+CHECKOV_VENV="$ROOT/.local/checkov-venv"
+ensure_checkov() { pip_venv "$CHECKOV_VENV" "$ROOT/tools/checkov-requirements.txt"; }
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -9,6 +9,7 @@ mod events;
 mod exports;
 mod hostile_input;
 mod local_server;
+mod metrics;
 mod mfa;
 mod moderation;
 mod notify;

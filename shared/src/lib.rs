@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod openapi;
 pub mod password;
 pub mod rate_limit;
@@ -30,7 +31,7 @@ pub use state::AppState;
 /// services, and nothing below `http` knows of HTTP requests.
 pub const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["clock", "logging", "aws", "bucket", "startup", "schema", "rate_limit"],
+    &["clock", "logging", "metrics", "aws", "bucket", "startup", "schema", "rate_limit"],
     &["domain"],
     &["config", "password"],
     &["tokens"],

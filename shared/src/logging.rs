@@ -1,5 +1,16 @@
 use tracing_subscriber::EnvFilter;
 
+/// The span of one invocation of a function that is not behind the API (cleanup,
+/// notify): its log lines carry the request id and the X-Ray trace id, as the HTTP
+/// functions' lines do through their request span.
+pub fn invocation_span(request_id: &str, trace_id: Option<&str>) -> tracing::Span {
+    let span = tracing::info_span!("invocation", request_id, trace_id = tracing::field::Empty);
+    if let Some(trace_id) = trace_id {
+        span.record("trace_id", trace_id);
+    }
+    span
+}
+
 /// Structured JSON logs (CloudWatch reads them as they are), filtered by `RUST_LOG`
 /// (default `info`). Nothing logged anywhere may carry a password, a token or a hash.
 pub fn init() {

@@ -147,6 +147,7 @@ impl TestApp {
         let counted = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk_config("DYNAMODB_ENDPOINT"))
                 .interceptor(calls.clone())
+                .interceptor(shared::store::CallMetrics)
                 .build(),
         );
         let clock = shared::clock::Clock::default();

@@ -54,6 +54,9 @@ pub async fn handle(store: &Store, settings: Settings, event: LambdaEvent<Value>
         unfinished = purge.unfinished,
         "expired items and ended accounts removed"
     );
+    shared::metrics::count("ExpiredItemsRemoved", expired.removed);
+    shared::metrics::count("AccountsDeleted", purge.accounts_deleted);
+    shared::metrics::count("EdgesRemoved", purge.edges_removed);
     Ok(Report { expired, purge })
 }
 

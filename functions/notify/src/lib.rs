@@ -89,8 +89,16 @@ impl Notifier {
     pub async fn handle(&self, event: &Value) -> BatchResponse {
         let records = event.get("Records").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         let mut response = BatchResponse::default();
+        let (mut delivered, mut failed, mut retried) = (0, 0, 0);
         for record in records {
-            if let Step::Retry(_) = self.deliver(record).await {
+            let step = self.deliver(record).await;
+            match step {
+                Step::Delivered => delivered += 1,
+                Step::Failed(_) => failed += 1,
+                Step::Retry(_) => retried += 1,
+                Step::Skipped(_) => {}
+            }
+            if let Step::Retry(_) = step {
                 match sequence_number(record) {
                     Some(sequence) => {
                         response.batch_item_failures.push(ItemFailure { item_identifier: sequence.into() })
@@ -99,6 +107,9 @@ impl Notifier {
                 }
             }
         }
+        shared::metrics::count("MessagesDelivered", delivered);
+        shared::metrics::count("MessagesFailed", failed);
+        shared::metrics::count("MessagesRetried", retried);
         response
     }
 

@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
 use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, USER_AGENT, X_CONTENT_TYPE_OPTIONS};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
@@ -30,27 +30,38 @@ fn incoming_request_id(req: &Request) -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The X-Ray trace id of the invocation (Lambda's context), for every log line.
+fn trace_id(req: &Request) -> Option<String> {
+    req.extensions().lambda_context_ref().and_then(|ctx| ctx.xray_trace_id.clone())
+}
+
 pub(super) async fn request_context(req: Request, next: Next) -> Response {
     let id = incoming_request_id(&req);
+    // The route as declared (`POST /api/social/{user_id}/…`), never the path itself: a
+    // metric dimension must not carry ids.
+    let route = match req.extensions().get::<MatchedPath>() {
+        Some(path) => format!("{} {}", req.method(), path.as_str()),
+        None => "unmatched".to_owned(),
+    };
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
         path = %req.uri().path(),
+        trace_id = tracing::field::Empty,
     );
+    if let Some(trace) = trace_id(&req) {
+        span.record("trace_id", trace.as_str());
+    }
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let (mut response, dynamodb) = crate::metrics::with_dynamodb_calls(next.run(req).instrument(span.clone())).await;
     if let Some(error) = response.extensions_mut().remove::<ErrorBody>() {
         let (parts, _) = response.into_parts();
         response = (parts, Json(Envelope::of(&error, &id))).into_response();
     }
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request served"
-        )
-    });
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| tracing::info!(status = response.status().as_u16(), latency_ms, "request served"));
+    crate::metrics::request(&route, response.status().as_u16(), latency_ms, &dynamodb);
 
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {

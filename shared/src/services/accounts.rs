@@ -19,6 +19,7 @@ use crate::domain::session::{RefreshToken, SessionRecord};
 use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
+use crate::metrics::{self, SignInOutcome};
 use crate::password::{self, Passwords, Verified};
 use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
 use crate::state::AppState;
@@ -345,6 +346,7 @@ impl<'a> Accounts<'a> {
             SignUp::UsernameTaken => return Err(AppError::UsernameTaken),
         }
         tracing::info!(user_id = %user.id, session_id = %session.id, "account created");
+        metrics::count("SignUps", 1);
         let tokens = self.sessions.token_pair(&user, &session, &refresh).await?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
     }
@@ -353,6 +355,12 @@ impl<'a> Accounts<'a> {
     /// a deactivated account is told so only after the right password.
     /// With a second factor on, the right password gets a challenge, not a session.
     pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
+        let result = self.sign_in_attempt(attempt, client).await;
+        metrics::sign_in(sign_in_outcome(&result));
+        result
+    }
+
+    async fn sign_in_attempt(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let credentials = self.authenticate(attempt, client).await?;
         if credentials.user.is_suspended() {
             return Err(AppError::AccountSuspended);
@@ -406,6 +414,23 @@ impl<'a> Accounts<'a> {
     /// challenge counts each attempt before the code is looked at, and ends after five;
     /// the code is accepted once (`SecondFactor::accept`); the session is `aal2`.
     pub async fn verify_second_factor(
+        &self,
+        attempt: SecondFactorAttempt,
+        client: &ClientInfo,
+    ) -> AppResult<AuthResponse> {
+        let result = self.second_factor_attempt(attempt, client).await;
+        let outcome = match &result {
+            Ok(_) => Some(SignInOutcome::MfaPassed),
+            Err(AppError::InvalidCode | AppError::InvalidToken) => Some(SignInOutcome::MfaFailed),
+            Err(AppError::RateLimited { .. }) => Some(SignInOutcome::RateLimited),
+            Err(AppError::AccountSuspended | AppError::AccountDeactivated) => Some(SignInOutcome::Refused),
+            Err(_) => None,
+        };
+        outcome.into_iter().for_each(metrics::sign_in);
+        result
+    }
+
+    async fn second_factor_attempt(
         &self,
         attempt: SecondFactorAttempt,
         client: &ClientInfo,
@@ -722,6 +747,12 @@ impl<'a> Accounts<'a> {
     /// Like sign-in, for a deactivated account within the reactivation window (an
     /// active account simply signs in); with a second factor on, a challenge first.
     pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
+        let result = self.reactivation_attempt(attempt, client).await;
+        metrics::sign_in(sign_in_outcome(&result));
+        result
+    }
+
+    async fn reactivation_attempt(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let credentials = self.authenticate(attempt, client).await?;
         if credentials.user.is_suspended() {
             return Err(AppError::AccountSuspended);
@@ -776,5 +807,16 @@ impl<'a> Accounts<'a> {
         };
         let tokens = self.sessions.token_pair(&user, &session, &refresh).await?;
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens, device_token: device.expose() })
+    }
+}
+
+/// How a password sign-in (or reactivation) ended, for the `SignIns` metric.
+fn sign_in_outcome(result: &AppResult<SignIn>) -> SignInOutcome {
+    match result {
+        Ok(SignIn::Session(_)) => SignInOutcome::Success,
+        Ok(SignIn::MfaRequired(_)) => SignInOutcome::MfaRequired,
+        Err(AppError::InvalidCredentials) => SignInOutcome::InvalidCredentials,
+        Err(AppError::RateLimited { .. }) => SignInOutcome::RateLimited,
+        Err(_) => SignInOutcome::Refused,
     }
 }

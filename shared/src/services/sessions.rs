@@ -271,6 +271,7 @@ impl<'a> Sessions<'a> {
         )?;
         // Lost to a concurrent end of the same session: it is ended either way.
         self.store.delete_session_with(&session.user_id, &session.id, vec![notice]).await?;
+        crate::metrics::count("RefreshTokenReuse", 1);
         Ok(())
     }
 
@@ -323,6 +324,7 @@ impl<'a> Sessions<'a> {
             }
         }
         tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "signed out");
+        crate::metrics::count("SessionsRevoked", 1);
         Ok(())
     }
 
@@ -358,6 +360,7 @@ impl<'a> Sessions<'a> {
             return Err(AppError::Unauthorized);
         }
         tracing::info!(user_id = %user.id, revoked, "other sessions ended");
+        crate::metrics::count("SessionsRevoked", revoked as u64);
         let ended: Vec<String> = sessions.into_iter().map(|s| s.id).filter(|id| *id != session.id).collect();
         if let Err(err) = self.store.delete_sessions(&user.id, &ended).await {
             tracing::warn!(user_id = %user.id, error = %err, "ended sessions left to expire");
@@ -371,6 +374,7 @@ impl<'a> Sessions<'a> {
         if !self.store.delete_session(&caller.user_id, session_id).await? {
             return Err(AppError::NotFound);
         }
+        crate::metrics::count("SessionsRevoked", 1);
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! here; nothing in this module knows about HTTP.
 
 mod accounts;
+mod call_metrics;
 pub mod cleanup;
 mod email;
 pub mod exports;
@@ -19,6 +20,7 @@ pub mod search;
 mod sessions;
 mod users;
 
+pub use call_metrics::CallMetrics;
 pub use email::EmailSwap;
 pub use sessions::{GenerationBump, KeptSession, RefreshRotation};
 pub use users::{Claim, LoginWrite, SignUp};
@@ -54,7 +56,10 @@ impl Store {
             .operation_attempt_timeout(timeout)
             .operation_timeout(timeout)
             .build();
-        let config = aws_sdk_dynamodb::config::Builder::from(aws).timeout_config(timeouts).build();
+        let config = aws_sdk_dynamodb::config::Builder::from(aws)
+            .timeout_config(timeouts)
+            .interceptor(call_metrics::CallMetrics)
+            .build();
         Store::from_client(Client::from_conf(config), table)
     }
 
