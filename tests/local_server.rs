@@ -65,6 +65,14 @@ impl DevServer {
         DevServer { child, lines, data, base: format!("http://{listen}"), dynamodb_port }
     }
 
+    /// `start`, once the server listens (the first run may build it: minutes on a cold cache).
+    fn listening() -> Self {
+        let server = DevServer::start();
+        let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
+        assert!(listening.is_some(), "scripts/dev did not start the server");
+        server
+    }
+
     /// The first console line that `matches`, among those printed within `limit`.
     fn wait_for_line(&self, limit: Duration, matches: impl Fn(&str) -> bool) -> Option<String> {
         let deadline = Instant::now() + limit;
@@ -95,10 +103,7 @@ impl Drop for DevServer {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes_a_moderator() {
-    let server = DevServer::start();
-    // The first run may build the server (minutes on a cold cache).
-    let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
-    assert!(listening.is_some(), "scripts/dev did not start the server");
+    let server = DevServer::listening();
 
     let (status, registered) = http_json(
         Method::POST,
@@ -161,9 +166,7 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
 /// summary on it with no console error; the screenshot is kept in .local/.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reference_page_shows_every_operation_in_chromium() {
-    let server = DevServer::start();
-    let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
-    assert!(listening.is_some(), "scripts/dev did not start the server");
+    let server = DevServer::listening();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let checked = Command::new("node")
         .arg("tools/docs-page.mjs")
@@ -180,9 +183,7 @@ async fn the_reference_page_shows_every_operation_in_chromium() {
 /// signs up and in against `scripts/dev` and verifies the access token with jose.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_typescript_client_verifies_our_tokens_with_jose() {
-    let server = DevServer::start();
-    let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
-    assert!(listening.is_some(), "scripts/dev did not start the server");
+    let server = DevServer::listening();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/typescript");
     assert!(
         root.join("node_modules/.bin/tsc").exists(),
