@@ -356,7 +356,7 @@ impl<'a> Accounts<'a> {
     /// With a second factor on, the right password gets a challenge, not a session.
     pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let result = self.sign_in_attempt(attempt, client).await;
-        metrics::sign_in(sign_in_outcome(&result));
+        sign_in_outcome(&result).into_iter().for_each(metrics::sign_in);
         result
     }
 
@@ -748,7 +748,7 @@ impl<'a> Accounts<'a> {
     /// active account simply signs in); with a second factor on, a challenge first.
     pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let result = self.reactivation_attempt(attempt, client).await;
-        metrics::sign_in(sign_in_outcome(&result));
+        sign_in_outcome(&result).into_iter().for_each(metrics::sign_in);
         result
     }
 
@@ -810,13 +810,15 @@ impl<'a> Accounts<'a> {
     }
 }
 
-/// How a password sign-in (or reactivation) ended, for the `SignIns` metric.
-fn sign_in_outcome(result: &AppResult<SignIn>) -> SignInOutcome {
-    match result {
+/// How a password sign-in (or reactivation) ended, for the `SignIns` metric (none for a
+/// failure of the service itself: the request metrics count those).
+fn sign_in_outcome(result: &AppResult<SignIn>) -> Option<SignInOutcome> {
+    Some(match result {
         Ok(SignIn::Session(_)) => SignInOutcome::Success,
         Ok(SignIn::MfaRequired(_)) => SignInOutcome::MfaRequired,
         Err(AppError::InvalidCredentials) => SignInOutcome::InvalidCredentials,
         Err(AppError::RateLimited { .. }) => SignInOutcome::RateLimited,
-        Err(_) => SignInOutcome::Refused,
-    }
+        Err(AppError::AccountSuspended | AppError::AccountDeactivated) => SignInOutcome::Refused,
+        Err(_) => return None,
+    })
 }
