@@ -1,11 +1,12 @@
 //! The checked-in OpenAPI document (shared/openapi.json) is the one the code describes,
 //! covers every route of the contract, and is what `GET /api/openapi.json` serves.
-//! After changing a route or a type: `UPDATE_OPENAPI=1 cargo nextest run --test openapi`.
+//! After changing a route or a type:
+//! `UPDATE_OPENAPI=1 cargo nextest run -E 'test(/^openapi::|^api_reference::/)'` (docs/API.md too).
 
 use serde_json::Value;
 use utoipa::OpenApi;
 
-fn generated() -> String {
+pub(crate) fn generated() -> String {
     let doc = shared::openapi::document([
         auth::ApiDoc::openapi(),
         users::ApiDoc::openapi(),
@@ -26,7 +27,7 @@ fn checked_in_document_is_current() {
     let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap();
     assert!(
         checked_in == generated,
-        "shared/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo nextest run -E 'test(/^openapi::/)'` and commit it"
+        "shared/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo nextest run -E 'test(/^openapi::|^api_reference::/)'` and commit it"
     );
 }
 

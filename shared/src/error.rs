@@ -1,4 +1,4 @@
-//! One error type for every failure, mapped to the envelope of API.md.
+//! One error type for every failure, mapped to the envelope of docs/API.md.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -150,7 +150,7 @@ pub struct Envelope<'a> {
 #[derive(Clone, Serialize, ToSchema)]
 #[schema(as = ErrorBody)]
 pub struct ErrorBody {
-    /// One of the codes of API.md, e.g. `VALIDATION_ERROR`.
+    /// One of the codes of docs/API.md (Error codes), e.g. `VALIDATION_ERROR`.
     code: &'static str,
     message: String,
     /// Field-level problems, with `VALIDATION_ERROR` only.

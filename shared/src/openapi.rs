@@ -57,7 +57,7 @@ fn inline_scripts(page: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The error envelope of API.md, for `body = ApiError` in the route descriptions.
+/// The error envelope of docs/API.md, for `body = ApiError` in the route descriptions.
 pub type ApiError = crate::error::Envelope<'static>;
 
 /// 429 `RATE_LIMITED` with `Retry-After`, for `responses(...)` of the rate-limited routes.

@@ -141,7 +141,7 @@ impl Passwords {
         Passwords { min_length: min_length.max(8), params, memory }
     }
 
-    /// API.md's rules: length in characters (any Unicode), no composition rules, not too
+    /// The API's rules: length in characters (any Unicode), no composition rules, not too
     /// guessable, not too close to the user's own identifiers (`related`). The inner
     /// `Err` says what is wrong with the password. The strength estimate runs on the
     /// blocking pool: it takes milliseconds for long passwords (`scripts/bench`).

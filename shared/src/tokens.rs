@@ -143,7 +143,7 @@ fn thumbprint(n: &str, e: &str) -> String {
     B64.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// The claims of an access token (API.md, Auth).
+/// The claims of an access token (docs/API.md, Authentication).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,

@@ -1153,7 +1153,7 @@ export interface components {
             requestId: string;
         };
         ErrorBody: {
-            /** @description One of the codes of API.md, e.g. `VALIDATION_ERROR`. */
+            /** @description One of the codes of docs/API.md (Error codes), e.g. `VALIDATION_ERROR`. */
             code: string;
             /** @description Field-level problems, with `VALIDATION_ERROR` only. */
             details?: components["schemas"]["FieldError"][];
@@ -2879,7 +2879,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ACCOUNT_DEACTIVATED (after the right password) */
+            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED (after the right password) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3546,7 +3546,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ACCOUNT_DEACTIVATED */
+            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3644,7 +3644,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ACCOUNT_DEACTIVATED: the reactivation window has passed */
+            /** @description ACCOUNT_DEACTIVATED: the reactivation window has passed; ACCOUNT_SUSPENDED */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -108,7 +108,7 @@ async fn register(
     responses(
         (status = 200, description = "A session; or, with a second factor on, `mfaRequired` and the `mfaToken` for `/api/auth/mfa/verify`", body = SignIn),
         (status = 401, description = "INVALID_CREDENTIALS, for an unknown identifier as for a wrong password", body = ApiError),
-        (status = 403, description = "ACCOUNT_DEACTIVATED (after the right password)", body = ApiError),
+        (status = 403, description = "ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED (after the right password)", body = ApiError),
         RateLimited,
     ))]
 async fn login(
@@ -182,7 +182,7 @@ async fn reset_password(
     responses(
         (status = 200, description = "The account is active again, with a new session; or, with a second factor on, `mfaRequired` and the `mfaToken`", body = SignIn),
         (status = 401, description = "INVALID_CREDENTIALS", body = ApiError),
-        (status = 403, description = "ACCOUNT_DEACTIVATED: the reactivation window has passed", body = ApiError),
+        (status = 403, description = "ACCOUNT_DEACTIVATED: the reactivation window has passed; ACCOUNT_SUSPENDED", body = ApiError),
         RateLimited,
     ))]
 async fn reactivate(
@@ -276,7 +276,7 @@ async fn mfa_confirm(
     responses(
         (status = 200, description = "The sign-in (or reactivation) completes with an aal2 session", body = AuthResponse),
         (status = 401, description = "INVALID_TOKEN (unknown, expired, used, or ended by five codes) or INVALID_CODE", body = ApiError),
-        (status = 403, description = "ACCOUNT_DEACTIVATED", body = ApiError),
+        (status = 403, description = "ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED", body = ApiError),
         RateLimited,
     ))]
 async fn mfa_verify(

@@ -1,4 +1,4 @@
-//! Cursor pagination as API.md defines it.
+//! Cursor pagination as docs/API.md describes it.
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -1,4 +1,4 @@
-//! The user as stored, and the three views of API.md: OwnUser, User and LimitedUser.
+//! The user as stored, and the three views of the API: OwnUser, User and LimitedUser.
 
 use std::collections::BTreeMap;
 

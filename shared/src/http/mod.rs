@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every function: the request context, the JSON and bearer
-//! extractors, and the layers that make every answer follow API.md.
+//! extractors, and the layers that make every answer follow docs/API.md.
 
 mod auth;
 mod context;
@@ -18,7 +18,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Request bodies above this answer 413 (API.md, Limits).
+/// Request bodies above this answer 413 (docs/API.md).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Turns a function's routes into the complete service: the envelope for unknown routes
