@@ -2,6 +2,7 @@
 //! a process of its own under nextest, against a table of its own in DynamoDB Local.
 
 mod api_reference;
+mod audit_table;
 mod auth;
 mod cleanup;
 mod email_change;

@@ -58,7 +58,7 @@ impl Edge {
     }
 
     /// The edge the other user holds for the same relation.
-    fn mirror(self) -> Edge {
+    pub(crate) fn mirror(self) -> Edge {
         match self {
             Edge::Following => Edge::Follower,
             Edge::Follower => Edge::Following,
@@ -112,7 +112,7 @@ impl Edge {
         Ok(())
     }
 
-    fn of(sk: &str) -> Option<(Edge, &str)> {
+    pub(crate) fn of(sk: &str) -> Option<(Edge, &str)> {
         Edge::ALL.into_iter().find_map(|edge| sk.strip_prefix(edge.prefix()).map(|other| (edge, other)))
     }
 }

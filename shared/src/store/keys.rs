@@ -41,9 +41,15 @@ fn sortable(at: DateTime<Utc>) -> String {
 /// search entries share its partition.
 pub mod user {
     pub const PROFILE: &str = "PROFILE";
+    pub const PREFIX: &str = "USER#";
 
     pub fn pk(id: &str) -> String {
-        format!("USER#{id}")
+        format!("{PREFIX}{id}")
+    }
+
+    /// The user id of a partition key, if it is a user's partition.
+    pub fn id(pk: &str) -> Option<&str> {
+        pk.strip_prefix(PREFIX).filter(|id| !id.is_empty())
     }
 
     pub fn key(id: &str) -> super::Item {
@@ -71,13 +77,15 @@ pub mod deactivated {
 pub mod claim {
     pub const EMAIL: &str = "EMAIL";
     pub const USERNAME: &str = "USERNAME";
+    pub const EMAIL_PREFIX: &str = "EMAIL#";
+    pub const USERNAME_PREFIX: &str = "USERNAME#";
 
     pub fn email(lower_email: &str) -> super::Item {
-        super::key(format!("EMAIL#{lower_email}"), EMAIL.to_owned())
+        super::key(format!("{EMAIL_PREFIX}{lower_email}"), EMAIL.to_owned())
     }
 
     pub fn username(lower_username: &str) -> super::Item {
-        super::key(format!("USERNAME#{lower_username}"), USERNAME.to_owned())
+        super::key(format!("{USERNAME_PREFIX}{lower_username}"), USERNAME.to_owned())
     }
 }
 
@@ -92,22 +100,28 @@ pub mod session {
 
 /// A known device, in its user's partition, by the hash of its token's secret.
 pub mod device {
+    pub const PREFIX: &str = "DEVICE#";
+
     pub fn key(user_id: &str, token_hash: &str) -> super::Item {
-        super::key(super::user::pk(user_id), format!("DEVICE#{token_hash}"))
+        super::key(super::user::pk(user_id), format!("{PREFIX}{token_hash}"))
     }
 }
 
 /// A one-time token (verification, reset), by its hash and purpose.
 pub mod token {
+    pub const PREFIX: &str = "TOKEN#";
+
     pub fn key(hash: &str, purpose: &str) -> super::Item {
-        super::key(format!("TOKEN#{hash}"), purpose.to_owned())
+        super::key(format!("{PREFIX}{hash}"), purpose.to_owned())
     }
 }
 
 /// An account's TOTP factor, in its user's partition.
 pub mod factor {
+    pub const TOTP: &str = "MFA#TOTP";
+
     pub fn totp(user_id: &str) -> super::Item {
-        super::key(super::user::pk(user_id), "MFA#TOTP".to_owned())
+        super::key(super::user::pk(user_id), TOTP.to_owned())
     }
 }
 
@@ -134,7 +148,7 @@ pub mod export {
 /// one-time tokens).
 pub mod challenge {
     pub fn key(hash: &str) -> super::Item {
-        super::key(format!("TOKEN#{hash}"), "MFA".to_owned())
+        super::key(format!("{}{hash}", super::token::PREFIX), "MFA".to_owned())
     }
 }
 
@@ -192,8 +206,10 @@ pub mod report {
         super::key(super::user::pk(reporter_id), format!("{FILED_PREFIX}{report_id}"))
     }
 
+    pub const AGAINST_PREFIX: &str = "AGAINST#";
+
     pub fn against_pk(target_id: &str) -> String {
-        format!("AGAINST#{target_id}")
+        format!("{AGAINST_PREFIX}{target_id}")
     }
 
     pub fn against_key(target_id: &str, report_id: &str) -> super::Item {
@@ -215,16 +231,21 @@ pub mod audit {
         format!("AUDIT#ACTOR#{actor_id}")
     }
 
+    pub const TARGET_PREFIX: &str = "AUDIT#TARGET#";
+
     pub fn target_pk(target_id: &str) -> String {
-        format!("AUDIT#TARGET#{target_id}")
+        format!("{TARGET_PREFIX}{target_id}")
     }
 }
 
 /// A search entry: in the user's partition by token, and in `GSI1` under the token's
 /// partition, sorted by `<token>#<userId>` so a prefix is one `begins_with` query.
 pub mod search {
+    /// The prefix of an entry's sort key in the user's partition.
+    pub const PREFIX: &str = "SEARCH#";
+
     pub fn key(user_id: &str, token: &str) -> super::Item {
-        super::key(super::user::pk(user_id), format!("SEARCH#{token}"))
+        super::key(super::user::pk(user_id), format!("{PREFIX}{token}"))
     }
 
     pub fn partition_pk(partition: &str) -> String {
@@ -243,8 +264,10 @@ pub mod search {
 
 /// A rate-limit counter's window: `RATE#<scope>#<key>` / window start.
 pub mod rate {
+    pub const PREFIX: &str = "RATE#";
+
     pub fn key(scope: &str, key: &str, window_start: i64) -> super::Item {
-        super::key(format!("RATE#{scope}#{key}"), window_start.to_string())
+        super::key(format!("{PREFIX}{scope}#{key}"), window_start.to_string())
     }
 }
 
@@ -265,8 +288,10 @@ pub mod outbox {
 
 /// An item that never exists, read by the health check.
 pub fn health_probe() -> Item {
-    key("HEALTH".into(), "HEALTH".into())
+    key(HEALTH.into(), HEALTH.into())
 }
+
+pub const HEALTH: &str = "HEALTH";
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 mod accounts;
 mod call_metrics;
 pub mod cleanup;
+pub mod consistency;
 mod email;
 pub mod exports;
 pub mod graph;
