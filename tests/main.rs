@@ -5,6 +5,7 @@ mod api_reference;
 mod audit_table;
 mod auth;
 mod cleanup;
+mod consistency;
 mod email_change;
 mod envelope;
 mod events;

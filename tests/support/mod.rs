@@ -25,11 +25,15 @@ fn endpoint(var: &str) -> String {
 }
 
 pub fn sdk_config(endpoint_var: &str) -> aws_config::SdkConfig {
+    sdk_config_at(&endpoint(endpoint_var))
+}
+
+pub fn sdk_config_at(endpoint_url: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::for_tests()))
-        .endpoint_url(endpoint(endpoint_var))
+        .endpoint_url(endpoint_url)
         .build()
 }
 
@@ -127,6 +131,16 @@ impl TestApp {
     /// A fresh table and the full service (every router) with extra configuration.
     /// Rate limits are generous unless a test sets them: most tests come from one address.
     pub async fn with_env(vars: &[(&str, &str)]) -> Self {
+        Self::build(&endpoint("DYNAMODB_ENDPOINT"), vars, false).await
+    }
+
+    /// The service against a DynamoDB of the test's own (`endpoint_url`), with the
+    /// production client's bounds on every call (`DYNAMODB_TIMEOUT_MS`).
+    pub async fn on_dynamodb(endpoint_url: &str, vars: &[(&str, &str)]) -> Self {
+        Self::build(endpoint_url, vars, true).await
+    }
+
+    async fn build(endpoint_url: &str, vars: &[(&str, &str)], bounded: bool) -> Self {
         // The service's logs, on demand: `TEST_LOG=1 cargo nextest run …`.
         if std::env::var_os("TEST_LOG").is_some() {
             shared::logging::init();
@@ -141,15 +155,17 @@ impl TestApp {
             ("RATE_LIMIT_REFRESH_PER_SESSION", "1000/60"),
         ]);
         let config = config_with(&all);
-        let dynamodb = dynamodb_client();
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config_at(endpoint_url));
         schema::create_table(&dynamodb, &table).await.expect("create the test table");
         let calls = CallLog::default();
-        let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk_config("DYNAMODB_ENDPOINT"))
-                .interceptor(calls.clone())
-                .interceptor(shared::store::CallMetrics)
-                .build(),
-        );
+        let mut client = aws_sdk_dynamodb::config::Builder::from(&sdk_config_at(endpoint_url))
+            .interceptor(calls.clone())
+            .interceptor(shared::store::CallMetrics);
+        if bounded {
+            let timeout = std::time::Duration::from_millis(config.dynamodb_timeout_ms);
+            client = client.timeout_config(shared::store::timeouts(timeout));
+        }
+        let counted = aws_sdk_dynamodb::Client::from_conf(client.build());
         let clock = shared::clock::Clock::default();
         let store = Store::from_client(counted, table.clone()).with_clock(clock.clone());
         let state = AppState::new(config, store, test_keys(), TEST_CURSOR_SECRET)

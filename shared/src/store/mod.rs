@@ -52,13 +52,8 @@ impl Store {
     /// A client with bounded timeouts, so an unreachable DynamoDB answers 503 quickly
     /// instead of hanging until API Gateway gives up.
     pub fn new(aws: &aws_config::SdkConfig, table: impl Into<Arc<str>>, timeout: Duration) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_millis(1000).min(timeout))
-            .operation_attempt_timeout(timeout)
-            .operation_timeout(timeout)
-            .build();
         let config = aws_sdk_dynamodb::config::Builder::from(aws)
-            .timeout_config(timeouts)
+            .timeout_config(timeouts(timeout))
             .interceptor(call_metrics::CallMetrics)
             .build();
         Store::from_client(Client::from_conf(config), table)
@@ -190,6 +185,16 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The bounds on every DynamoDB call: `timeout` for the whole operation, retries
+/// included, and at most a second to connect.
+pub fn timeouts(timeout: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(1000).min(timeout))
+        .operation_attempt_timeout(timeout)
+        .operation_timeout(timeout)
+        .build()
 }
 
 /// The key of an item.
