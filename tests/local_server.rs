@@ -1,8 +1,8 @@
 //! The README's "Try it", as a new user runs it: `scripts/dev` (the real local server
 //! binary, a DynamoDB Local and a moto of its own), a sign-up, the verification link
 //! read off the server's console and the email verified with it, a data export
-//! downloaded through the link the console shows, and the account made a moderator with
-//! `scripts/grant-role`.
+//! downloaded through the link the console shows, the account made a moderator with
+//! `scripts/grant-role`, and the table audited with `scripts/audit-table`.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -159,6 +159,18 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     assert!(said.starts_with("ada (") && said.trim_end().ends_with(") is now moderator"), "{said}");
     let (status, queue) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!((status, &queue["items"]), (StatusCode::OK, &json!([])), "the same token, now a moderator's");
+
+    // The operator's audit of the table the walk-through wrote, as Operations shows it.
+    let audited = Command::new("bash")
+        .arg(root.join("scripts/audit-table"))
+        .current_dir(&root)
+        .env("DYNAMODB_PORT", server.dynamodb_port.to_string())
+        .env_remove("TABLE_NAME")
+        .output()
+        .expect("run scripts/audit-table");
+    let said = String::from_utf8_lossy(&audited.stdout);
+    assert!(audited.status.success(), "{said} {}", String::from_utf8_lossy(&audited.stderr));
+    assert!(said.starts_with("table user-service: ") && said.contains("no violations"), "{said}");
 }
 
 /// The README's reference page: `scripts/dev` serves it at /api/docs, and Debian's

@@ -3,6 +3,7 @@
 //! ratios are what to read.
 
 mod emulator;
+mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -119,7 +120,7 @@ async fn main() -> Result<(), BoxError> {
             ("RUST_LOG".into(), "warn".into()),
         ])
         .collect();
-    // BENCH_ONLY=cold,warm,login,mfa,export,cpu,memory,throughput,size runs a part (all when unset).
+    // BENCH_ONLY=cold,warm,login,mfa,export,scale,cpu,memory,throughput,size runs a part (all when unset).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("cold") {
@@ -138,6 +139,9 @@ async fn main() -> Result<(), BoxError> {
     }
     if wanted("export") {
         export_of_a_large_account(&state, &sdk, &mut rows).await?;
+    }
+    if wanted("scale") {
+        scale::scale(&app, &state, &sdk, &token, &mut rows).await?;
     }
     if wanted("memory") {
         login_memory(&bin_dir, &child_env, &mut rows)?;
@@ -487,18 +491,12 @@ async fn export_of_a_large_account(
     let owner = shared::domain::user::UserRecord::new("bench_famous", "famous@example.org", "x".into(), state.now());
     let client = state.store.client();
     let table = state.store.table().to_owned();
-    let put = |item: shared::store::Item| {
-        aws_sdk_dynamodb::types::WriteRequest::builder()
-            .put_request(aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build().expect("a put"))
-            .build()
-    };
     let with_key = |mut item: shared::store::Item, pk: String, sk: String| {
         item.insert("PK".into(), AttributeValue::S(pk));
         item.insert("SK".into(), AttributeValue::S(sk));
         item
     };
-    let mut writes =
-        vec![put(with_key(serde_dynamo::to_item(&owner)?, format!("USER#{}", owner.id), "PROFILE".into()))];
+    let mut writes = vec![with_key(serde_dynamo::to_item(&owner)?, format!("USER#{}", owner.id), "PROFILE".into())];
     let since = AttributeValue::S(state.now().to_rfc3339());
     for i in 0..EXPORT_FOLLOWERS {
         let fan = shared::domain::user::UserRecord::new(
@@ -509,25 +507,10 @@ async fn export_of_a_large_account(
         );
         let edge: shared::store::Item =
             [("otherId".to_owned(), AttributeValue::S(fan.id.clone())), ("createdAt".to_owned(), since.clone())].into();
-        writes.push(put(with_key(edge, format!("USER#{}", owner.id), format!("FOLLOWER#{}", fan.id))));
-        writes.push(put(with_key(serde_dynamo::to_item(&fan)?, format!("USER#{}", fan.id), "PROFILE".into())));
+        writes.push(with_key(edge, format!("USER#{}", owner.id), format!("FOLLOWER#{}", fan.id)));
+        writes.push(with_key(serde_dynamo::to_item(&fan)?, format!("USER#{}", fan.id), "PROFILE".into()));
     }
-    let batches = writes.chunks(25).map(|chunk| {
-        let (client, table) = (client.clone(), table.clone());
-        let chunk = chunk.to_vec();
-        async move {
-            let mut pending = chunk;
-            while !pending.is_empty() {
-                let out = client.batch_write_item().request_items(&table, pending).send().await?;
-                pending = out.unprocessed_items.and_then(|mut u| u.remove(&table)).unwrap_or_default();
-            }
-            Ok::<_, BoxError>(())
-        }
-    });
-    let mut batches = futures::StreamExt::buffer_unordered(futures::stream::iter(batches), 16);
-    while let Some(done) = futures::StreamExt::next(&mut batches).await {
-        done?;
-    }
+    batch_put(client, &table, writes).await?;
 
     let export = match state.store.request_export(&owner.id).await? {
         shared::store::exports::ExportRequest::Created(export) => export,
@@ -590,6 +573,35 @@ async fn build_export_alone(job: &str) -> Result<(), BoxError> {
         return Err(format!("the export was not built: {built:?}").into());
     }
     println!("{}", peak_rss_kb(std::process::id()).unwrap_or(0));
+    Ok(())
+}
+
+/// Writes `items` as they are, 25 to a BatchWriteItem, 16 requests at once, asking
+/// again for unprocessed ones: how the benches seed large tables.
+async fn batch_put(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<shared::store::Item>,
+) -> Result<(), BoxError> {
+    let put = |item| {
+        let request = aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build()?;
+        Ok::<_, BoxError>(aws_sdk_dynamodb::types::WriteRequest::builder().put_request(request).build())
+    };
+    let requests = items.into_iter().map(put).collect::<Result<Vec<_>, _>>()?;
+    let batches = requests.chunks(25).map(|chunk| {
+        let mut pending = chunk.to_vec();
+        async move {
+            while !pending.is_empty() {
+                let out = client.batch_write_item().request_items(table, pending).send().await?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+            }
+            Ok::<_, BoxError>(())
+        }
+    });
+    let mut batches = futures::StreamExt::buffer_unordered(futures::stream::iter(batches), 16);
+    while let Some(done) = futures::StreamExt::next(&mut batches).await {
+        done?;
+    }
     Ok(())
 }
 

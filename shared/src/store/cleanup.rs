@@ -34,7 +34,7 @@ impl Store {
                     .client
                     .query()
                     .table_name(self.table())
-                    .index_name("ExpiryIndex")
+                    .index_name(keys::expiry::NAME)
                     .key_condition_expression("#bucket = :bucket AND #at <= :now")
                     .expression_attribute_names("#bucket", keys::expiry::BUCKET)
                     .expression_attribute_names("#at", keys::expiry::AT)
