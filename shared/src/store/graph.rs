@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -483,12 +483,7 @@ impl Store {
             if let Some(at) = expires_at {
                 item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(at)));
             }
-            Put::builder()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .build()
-                .map(|p| TransactWriteItem::builder().put(p).build())
-                .map_err(AppError::internal)
+            self.put_any(item)
         };
         let items = vec![put(a, Edge::Muting, b)?, put(b, Edge::MutedBy, a)?, self.user_check(b, Condition::Active)?];
         self.commit(items).await

@@ -135,8 +135,7 @@ impl Store {
         if changed.is_open() {
             let guard = to_item(&OpenReportGuard { report_id: &changed.id }, guard_key)?;
             for item in [Some(guard).filter(|_| with_guard), Some(self.against_item(changed))].into_iter().flatten() {
-                let put = Put::builder().table_name(self.table()).set_item(Some(item)).build();
-                items.push(TransactWriteItem::builder().put(put.map_err(AppError::internal)?).build());
+                items.push(self.put_any(item)?);
             }
         } else {
             for key in [Some(guard_key).filter(|_| with_guard), Some(against_key)].into_iter().flatten() {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
 use super::{dynamo_error, keys, s, Item, Store};
 use crate::domain::search;
@@ -33,12 +33,7 @@ impl Store {
                 let mut item = keys::search::key(user_id, token);
                 item.insert(keys::gsi1::PK.into(), s(keys::search::partition_pk(&search::partition(token))));
                 item.insert(keys::gsi1::SK.into(), s(keys::search::entry_sk(token, user_id)));
-                Put::builder()
-                    .table_name(self.table())
-                    .set_item(Some(item))
-                    .build()
-                    .map(|p| TransactWriteItem::builder().put(p).build())
-                    .map_err(AppError::internal)
+                self.put_any(item)
             })
             .collect()
     }

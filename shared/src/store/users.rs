@@ -245,6 +245,12 @@ impl Store {
     }
 
     /// A put that must not overwrite anything.
+    /// A put that replaces whatever is there (entries derived from another item).
+    pub(crate) fn put_any(&self, item: super::Item) -> AppResult<TransactWriteItem> {
+        let put = Put::builder().table_name(self.table()).set_item(Some(item)).build().map_err(AppError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     pub(crate) fn put_new(&self, item: super::Item) -> AppResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(self.table())
