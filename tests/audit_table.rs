@@ -188,6 +188,11 @@ async fn every_planted_violation_is_found_by_ids() {
     delete(copy["PK"].as_s().unwrap().clone(), copy["SK"].as_s().unwrap()).await.unwrap();
     // Something no item type of the table looks like.
     put(vec![("PK", s("STRAY#1")), ("SK", s("X"))]).await.unwrap();
+    // A user item that does not read as one.
+    let broken = "11111111-1111-4111-8111-111111111111";
+    put(vec![("PK", s(&format!("USER#{broken}"))), ("SK", s("PROFILE")), ("username", AttributeValue::N("7".into()))])
+        .await
+        .unwrap();
 
     let report = audit(&app).await;
     let found: BTreeSet<&str> = report.violations.iter().map(|v| v.check.name()).collect();
@@ -208,6 +213,7 @@ async fn every_planted_violation_is_found_by_ids() {
         Check::ReportIndex,
         Check::AuditCopy,
         Check::UnknownItem,
+        Check::UnreadableItem,
     ]
     .iter()
     .map(|c| c.name())

@@ -59,6 +59,8 @@ pub enum Check {
     AuditCopy,
     /// An item whose keys match no item type of the table.
     UnknownItem,
+    /// A user item the service could not read.
+    UnreadableItem,
 }
 
 impl Check {
@@ -80,6 +82,7 @@ impl Check {
             Check::ReportIndex => "report-index",
             Check::AuditCopy => "audit-copy",
             Check::UnknownItem => "unknown-item",
+            Check::UnreadableItem => "unreadable-item",
         }
     }
 }
@@ -186,6 +189,8 @@ struct Facts {
     audit_entries: HashMap<String, Option<String>>,
     audit_copies: HashSet<(String, String)>,
     unknown: Vec<(String, String)>,
+    /// User ids whose item does not read as a user.
+    unreadable: Vec<String>,
 }
 
 type EdgeKind = &'static str;
@@ -223,7 +228,7 @@ impl Facts {
         *self.kinds.entry(kind).or_default() += 1;
     }
 
-    fn add(&mut self, item: Item) -> AppResult<()> {
+    fn add(&mut self, item: Item) {
         self.items += 1;
         let pk = text(&item, keys::PK).unwrap_or_default();
         let sk = text(&item, keys::SK).unwrap_or_default();
@@ -269,7 +274,6 @@ impl Facts {
             self.count("unknown");
             self.unknown.push((pk, sk));
         }
-        Ok(())
     }
 
     fn add_claim(&mut self, kind: &'static str, value: String, item: &Item) {
@@ -283,12 +287,14 @@ impl Facts {
         });
     }
 
-    fn add_partition_item(&mut self, owner: String, sk: String, item: Item) -> AppResult<()> {
+    fn add_partition_item(&mut self, owner: String, sk: String, item: Item) {
         if sk == keys::user::PROFILE {
             self.count("users");
             let queue = text(&item, keys::gsi1::PK).map(|pk| (pk, text(&item, keys::gsi1::SK).unwrap_or_default()));
-            let record: UserRecord = from_item(item)?;
-            self.users.insert(owner, UserFacts { record, queue });
+            match from_item::<UserRecord>(item) {
+                Ok(record) => _ = self.users.insert(owner, UserFacts { record, queue }),
+                Err(_) => self.unreadable.push(owner),
+            }
         } else if let Some((edge, other)) = Edge::of(&sk) {
             self.count("edges");
             if let Some(list) = edge.list() {
@@ -332,12 +338,11 @@ impl Facts {
             } else {
                 self.count("unknown");
                 self.unknown.push((keys::user::pk(&owner), sk));
-                return Ok(());
+                return;
             };
             self.count(kind);
             self.partition_items.push((owner, kind));
         }
-        Ok(())
     }
 
     /// Every check over what the scan kept.
@@ -345,7 +350,8 @@ impl Facts {
         let mut found = Vec::new();
         let mut drifts = Vec::new();
         let mut flag = |check, detail: String| found.push(Violation { check, detail });
-        let exists = |id: &str| self.users.contains_key(id);
+        // An unreadable user exists: its own violation says so, not every item it owns.
+        let exists = |id: &str| self.users.contains_key(id) || self.unreadable.iter().any(|u| u == id);
 
         // Edges: mirrors, ends, counters. A mute that has ended may have lost one side
         // to TTL already; it counts for nothing.
@@ -460,6 +466,7 @@ impl Facts {
             };
             match self.users.get(&claim.user_id) {
                 None if claim.tombstone && kind == "username" => {}
+                None if self.unreadable.contains(&claim.user_id) => {}
                 None => flag(Check::OrphanClaim, format!("{which}: no such user")),
                 Some(UserFacts { record, .. }) => {
                     let holds = if kind == "email" {
@@ -549,6 +556,9 @@ impl Facts {
             }
         }
 
+        for id in &self.unreadable {
+            flag(Check::UnreadableItem, format!("user {id}: the user item does not read as a user"));
+        }
         for (pk, sk) in &self.unknown {
             // Keys of unknown items are shown cut short: they could hold anything.
             let cut = |s: &str| s.chars().take(40).collect::<String>();
@@ -595,7 +605,7 @@ impl Store {
             {
                 let mut facts = facts.lock().map_err(|_| AppError::internal("a scan segment panicked"))?;
                 for item in out.items.unwrap_or_default() {
-                    facts.add(item)?;
+                    facts.add(item);
                 }
             }
             start = out.last_evaluated_key;
