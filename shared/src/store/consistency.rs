@@ -161,6 +161,8 @@ pub enum Repair {
     AlreadyRight,
     /// The user is gone.
     Gone,
+    /// The counter kept moving under the repair (ten times): left alone; run it again.
+    KeptMoving,
 }
 
 /// What the scan keeps of each item: keys and the few attributes the checks compare.
@@ -658,7 +660,7 @@ impl Store {
                 return Ok(Repair::Set { from, to });
             }
         }
-        Err(AppError::Conflict)
+        Ok(Repair::KeptMoving)
     }
 
     /// The number of `edge` items in the user's partition (a consistent count query).

@@ -72,6 +72,7 @@ async fn run(options: &Options) -> Result<AuditReport, String> {
                 Repair::Set { from, to } => format!("set {from} → {to}"),
                 Repair::AlreadyRight => "already right".to_owned(),
                 Repair::Gone => "the user is gone".to_owned(),
+                Repair::KeptMoving => "the counter kept moving; left alone (run again)".to_owned(),
             };
             eprintln!("repaired user {} {:?}: {what}", drift.user_id, drift.counter);
         }
