@@ -72,7 +72,8 @@ async fn timed(
 }
 
 /// Many clients at once follow, unfollow, block, unblock, accept and reject among six
-/// users (two private, so follows become requests) for a few seconds; then every edge
+/// users (two private, so follows become requests), 60 calls each (a few seconds alone,
+/// longer beside a full test run: a count, not a time, so load cannot thin it); then every edge
 /// has its mirror and every counter equals its edges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_storm_of_graph_changes_leaves_the_table_consistent() {
@@ -88,12 +89,12 @@ async fn a_storm_of_graph_changes_leaves_the_table_consistent() {
     let tally = Arc::new(Tally::default());
     let seed = seed();
     println!("storm seed {seed}");
-    let deadline = Instant::now() + Duration::from_secs(8);
+    const CALLS_EACH: usize = 60;
     let clients = (0..12u64).map(|client| {
         let (app, users, tally) = (app.clone(), users.clone(), tally.clone());
         tokio::spawn(async move {
             let mut choose = Choices::new(seed.wrapping_add(client.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
-            while Instant::now() < deadline {
+            for _ in 0..CALLS_EACH {
                 let who = &users[choose.below(users.len())];
                 let other = &users[choose.below(users.len())];
                 let body = json!({ "userId": other.id });
@@ -116,7 +117,7 @@ async fn a_storm_of_graph_changes_leaves_the_table_consistent() {
     let statuses = tally.statuses();
     println!("storm answers by status: {statuses:?}");
     let served: u64 = statuses.iter().filter(|(s, _)| (200..300).contains(*s)).map(|(_, n)| n).sum();
-    assert!(served >= 50, "the storm changed the graph ({statuses:?})");
+    assert!(served >= 200, "the storm changed the graph ({statuses:?})");
     assert!(statuses.keys().all(|s| *s < 500 || *s == 503), "no 500 in a storm: {statuses:?}");
     let report = app.state.store.audit_table(4).await.unwrap();
     assert!(report.is_clean(), "after the storm: {:#?}", report.violations);
@@ -334,4 +335,23 @@ async fn freezing_and_killing_dynamodb_mid_burst_answers_503_and_leaves_the_tabl
     let report = app.state.store.audit_table(4).await.unwrap();
     assert!(report.is_clean(), "after the faults: {:#?}", report.violations);
     assert!(report.kinds["users"] >= 10, "{:?}", report.kinds);
+}
+
+/// The request deadline cuts a request short of its calls' own bound: with DynamoDB
+/// frozen, a profile read whose call would wait 5 s answers 503 in the envelope at the
+/// request's 300 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_deadline_answers_503_in_the_envelope() {
+    let dynamodb = OwnDynamoDb::new();
+    dynamodb.ready().await;
+    let app =
+        TestApp::on_dynamodb(&dynamodb.url(), &[("DYNAMODB_TIMEOUT_MS", "5000"), ("REQUEST_TIMEOUT_MS", "300")]).await;
+    dynamodb.signal("-STOP");
+    let started = Instant::now();
+    let answer = app.get("/api/users/by-username/ann", None).await;
+    let took = started.elapsed();
+    dynamodb.signal("-CONT");
+    assert_eq!((answer.status, answer.error_code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
+    assert!(answer.body["requestId"].is_string(), "{:?}", answer.body);
+    assert!(took < Duration::from_secs(4), "cut at the request's deadline, not the call's 5 s: {took:?}");
 }

@@ -43,6 +43,9 @@ pub struct Config {
     pub totp_issuer: String,
     /// `DYNAMODB_TIMEOUT_MS`: the bound on one DynamoDB call, retries included.
     pub dynamodb_timeout_ms: u64,
+    /// `REQUEST_TIMEOUT_MS` (`DYNAMODB_TIMEOUT_MS` + 500 by default): the bound on a whole
+    /// request, however many calls it makes; past it the answer is 503.
+    pub request_timeout_ms: u64,
     /// `REFRESH_GRACE_SECONDS`: how long a rotated refresh token may be presented again
     /// (a client retrying a lost response) before it counts as stolen.
     pub refresh_grace_secs: i64,
@@ -90,6 +93,7 @@ impl Config {
                 },
             }
         };
+        let dynamodb_timeout_ms = number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64;
         Ok(Config {
             table_name: text("TABLE_NAME", "user-service"),
             issuer: text("JWT_ISSUER", "http://localhost:3000").trim_end_matches('/').to_owned(),
@@ -107,7 +111,8 @@ impl Config {
             mfa_key_secret_id: lookup("MFA_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
             mfa_key_file: PathBuf::from(text("MFA_KEY_FILE", ".local/mfa-key")),
             totp_issuer: text("TOTP_ISSUER", "Social"),
-            dynamodb_timeout_ms: number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64,
+            dynamodb_timeout_ms,
+            request_timeout_ms: number("REQUEST_TIMEOUT_MS", dynamodb_timeout_ms as i64 + 500, 100)? as u64,
             refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
             cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
             account_deletion_days: number("ACCOUNT_DELETION_DAYS", 30, 1)?,

@@ -148,6 +148,11 @@ impl TestApp {
         let table = format!("test-{}", uuid::Uuid::new_v4());
         let mut all = vec![("TABLE_NAME", table.as_str())];
         all.extend_from_slice(vars);
+        if !bounded {
+            // The shared DynamoDB Local under a full test run can be slow; only the
+            // fault-injection tests hold requests to the production deadline.
+            all.push(("REQUEST_TIMEOUT_MS", "30000"));
+        }
         all.extend_from_slice(&[
             ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "1000/60"),
             ("RATE_LIMIT_LOGIN_PER_IP", "1000/60"),

@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, USER_AGENT, X_CONTENT_TYPE_OPTIONS};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
@@ -13,7 +13,7 @@ use lambda_http::RequestExt;
 use tracing::Instrument;
 
 use crate::domain::client::ClientInfo;
-use crate::error::{Envelope, ErrorBody};
+use crate::error::{AppError, Envelope, ErrorBody};
 
 /// The id of the request being served: API Gateway's, else Lambda's, else a fresh one
 /// (local server). It is in the logs, the `X-Request-Id` header and every error body.
@@ -33,6 +33,17 @@ fn incoming_request_id(req: &Request) -> String {
 /// The X-Ray trace id of the invocation (Lambda's context), for every log line.
 fn trace_id(req: &Request) -> Option<String> {
     req.extensions().lambda_context_ref().and_then(|ctx| ctx.xray_trace_id.clone())
+}
+
+/// A request that runs past `REQUEST_TIMEOUT_MS` answers 503, however many DynamoDB
+/// calls it was making (each is bounded on its own, but several in a row add up). A
+/// write cut off may still land, as with a call that timed out: every write is one
+/// transaction, so it lands whole or not at all.
+pub(super) async fn within_deadline(State(deadline): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(deadline, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => AppError::ServiceUnavailable("the request ran past its deadline".into()).into_response(),
+    }
 }
 
 pub(super) async fn request_context(req: Request, next: Next) -> Response {
