@@ -140,9 +140,6 @@ async fn main() -> Result<(), BoxError> {
     if wanted("export") {
         export_of_a_large_account(&state, &sdk, &mut rows).await?;
     }
-    if wanted("scale") {
-        scale::scale(&app, &state, &sdk, &token, &mut rows).await?;
-    }
     if wanted("memory") {
         login_memory(&bin_dir, &child_env, &mut rows)?;
     }
@@ -151,6 +148,10 @@ async fn main() -> Result<(), BoxError> {
     }
     if wanted("throughput") {
         throughput(&bin_dir, &child_env, &endpoint, &table, &user_id, &work, &mut rows)?;
+    }
+    // Last: it leaves the table 300,000 items larger.
+    if wanted("scale") {
+        scale::scale(&app, &state, &client, &token, &mut rows).await?;
     }
     for name in ["hello", "auth", "users", "social", "cleanup"].into_iter().filter(|_| wanted("size")) {
         let size = std::fs::metadata(bin_dir.join(name))?.len();

@@ -222,7 +222,10 @@ fn drop_unused_schemas(doc: &mut OpenApi) {
 fn add_common_failures(operation: &mut Operation) {
     let mut failures = vec![
         ("500", "INTERNAL: an unexpected failure (no internals in the message)"),
-        ("503", "SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline"),
+        (
+            "503",
+            "SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline",
+        ),
     ];
     if operation.request_body.is_some() {
         failures.extend([
