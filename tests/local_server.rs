@@ -30,6 +30,23 @@ struct DevServer {
 }
 
 impl DevServer {
+    /// Runs `scripts/<name>` against this server's DynamoDB Local and default table,
+    /// as the README shows; what it printed (it must succeed).
+    fn operator_script(&self, name: &str, args: &[&str]) -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = Command::new("bash")
+            .arg(root.join("scripts").join(name))
+            .args(args)
+            .current_dir(&root)
+            .env("DYNAMODB_PORT", self.dynamodb_port.to_string())
+            .env_remove("TABLE_NAME")
+            .output()
+            .unwrap_or_else(|e| panic!("run scripts/{name}: {e}"));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "scripts/{name}: {said} {}", String::from_utf8_lossy(&out.stderr));
+        said
+    }
+
     fn start() -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let data = std::env::temp_dir().join(format!("user-service-dev-{}", uuid::Uuid::new_v4()));
@@ -145,31 +162,13 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     let reports = format!("{}/api/admin/reports", server.base);
     let (status, _) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "not staff yet");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let granted = Command::new("bash")
-        .arg(root.join("scripts/grant-role"))
-        .args(["ada", "moderator"])
-        .current_dir(&root)
-        .env("DYNAMODB_PORT", server.dynamodb_port.to_string())
-        .env_remove("TABLE_NAME")
-        .output()
-        .expect("run scripts/grant-role");
-    let said = String::from_utf8_lossy(&granted.stdout);
-    assert!(granted.status.success(), "{said} {}", String::from_utf8_lossy(&granted.stderr));
+    let said = server.operator_script("grant-role", &["ada", "moderator"]);
     assert!(said.starts_with("ada (") && said.trim_end().ends_with(") is now moderator"), "{said}");
     let (status, queue) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!((status, &queue["items"]), (StatusCode::OK, &json!([])), "the same token, now a moderator's");
 
     // The operator's audit of the table the walk-through wrote, as Operations shows it.
-    let audited = Command::new("bash")
-        .arg(root.join("scripts/audit-table"))
-        .current_dir(&root)
-        .env("DYNAMODB_PORT", server.dynamodb_port.to_string())
-        .env_remove("TABLE_NAME")
-        .output()
-        .expect("run scripts/audit-table");
-    let said = String::from_utf8_lossy(&audited.stdout);
-    assert!(audited.status.success(), "{said} {}", String::from_utf8_lossy(&audited.stderr));
+    let said = server.operator_script("audit-table", &[]);
     assert!(said.starts_with("table user-service: ") && said.contains("no violations"), "{said}");
 }
 
