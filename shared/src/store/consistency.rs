@@ -12,11 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
 use super::graph::Edge;
-use super::{conditional_write, dynamo_error, from_item, keys, n, Item, Store};
+use super::{conditional_write, dynamo_error, from_item, keys, n, s, Item, Store};
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppError, AppResult};
 
@@ -675,8 +674,8 @@ impl Store {
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#pk", keys::PK)
                 .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":pk", AttributeValue::S(keys::user::pk(user_id)))
-                .expression_attribute_values(":prefix", AttributeValue::S(edge.prefix().to_owned()))
+                .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
+                .expression_attribute_values(":prefix", s(edge.prefix()))
                 .select(aws_sdk_dynamodb::types::Select::Count)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
