@@ -157,6 +157,80 @@ async fn wrong_codes_past_the_account_limit_are_refused_with_retry_after() {
     assert_eq!(later.status, StatusCode::OK, "{:?}", later.body);
 }
 
+/// The security review's race: with the limit read before a code was checked and
+/// counted after, 20 challenges × 5 wrong codes at once got 100 codes checked where
+/// 10 an hour are allowed. Counted before the check, no more than the limit are.
+#[tokio::test]
+async fn parallel_wrong_codes_get_no_more_checks_than_the_account_limit() {
+    let app =
+        TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "100/300"), ("RATE_LIMIT_LOGIN_PER_IP", "100/300")])
+            .await;
+    let ada = app.enrolled("ada").await;
+    app.start_of_window(3600);
+    let limit = app.state.config.rate_limits.mfa_failures_per_account.max;
+    let mut challenges = Vec::new();
+    for _ in 0..20 {
+        challenges.push(app.challenge("ada").await);
+    }
+    let app = &app;
+    let guesses = challenges
+        .iter()
+        .flat_map(|token| (0..5).map(move |i| app.verify(token, json!({ "code": format!("00000{i}") }))));
+    let answers = join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.error_code() == "INVALID_CODE").count();
+    let refused = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(checked as i64 <= limit, "{checked} wrong codes checked, the limit is {limit}");
+    assert_eq!(checked as i64, limit, "every attempt within the limit is checked");
+    assert_eq!(
+        checked + refused,
+        100,
+        "each guess was checked or refused: {:?}",
+        answers.iter().map(|a| a.error_code()).collect::<Vec<_>>()
+    );
+    // The right code is refused too until the window ends: the limit holds for everyone.
+    let locked = app.verify(&app.challenge("ada").await, json!({ "code": app.code(&ada.secret, 0) })).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A right code gives its counted attempt back: the limit counts wrong codes only.
+#[tokio::test]
+async fn right_codes_do_not_use_up_the_account_limit() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_MFA_FAILURES_PER_ACCOUNT", "2/3600")]).await;
+    let ada = app.enrolled("ada").await;
+    app.start_of_window(3600);
+    for step in 0..4 {
+        app.advance(chrono::Duration::seconds(mfa::STEP_SECS));
+        let token = app.challenge("ada").await;
+        let right = app.verify(&token, json!({ "code": app.code(&ada.secret, 0) })).await;
+        assert_eq!(right.status, StatusCode::OK, "sign-in {step}: {:?}", right.body);
+    }
+    let limit = app.state.config.rate_limits.mfa_failures_per_account;
+    assert_eq!(app.state.store.hits("mfa-fail", &ada.user.id, limit).await.unwrap().hits, 0);
+}
+
+/// Confirming an enrolment is a check of a code like any other: counted before it is
+/// looked at, refused past the account's limit.
+#[tokio::test]
+async fn confirming_an_enrolment_counts_wrong_codes_against_the_account_limit() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_MFA_FAILURES_PER_ACCOUNT", "3/3600")]).await;
+    app.freeze();
+    app.start_of_window(3600);
+    let ada = app.user("ada").await;
+    let secret = app.enroll(&ada).await;
+    let guesses =
+        (0..8).map(|i| app.post_as(&ada, "/api/auth/mfa/totp/confirm", json!({ "code": format!("99999{i}") })));
+    let answers = join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.error_code() == "INVALID_CODE").count();
+    let refused = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, refused), (3, 5), "{:?}", answers.iter().map(|a| a.error_code()).collect::<Vec<_>>());
+    let right = app.post_as(&ada, "/api/auth/mfa/totp/confirm", json!({ "code": app.code(&secret, 0) })).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "locked until the window ends");
+    app.advance(chrono::Duration::seconds(3600));
+    let secret = app.enroll(&ada).await;
+    let right = app.post_as(&ada, "/api/auth/mfa/totp/confirm", json!({ "code": app.code(&secret, 0) })).await;
+    assert_eq!(right.status, StatusCode::OK, "{:?}", right.body);
+}
+
 #[tokio::test]
 async fn a_session_without_the_second_factor_cannot_change_what_guards_the_account() {
     let app = TestApp::new().await;

@@ -270,7 +270,8 @@ async fn second_factor_endpoints() {
     let confirm = json!({ "code": app.code(&secret, 0) });
     let r = call(&app, Method::POST, "/api/auth/mfa/totp/confirm", Some(confirm), Some(&user)).await;
     let user = User { token: r.body["accessToken"].as_str().unwrap_or_default().to_owned(), ..user };
-    let confirmed = [("BatchGetItem", 1), ("TransactWriteItems", 1), ("Query", 1)];
+    // The code's attempt counted before it is checked and given back when it was right.
+    let confirmed = [("BatchGetItem", 1), ("UpdateItem", 2), ("TransactWriteItems", 1), ("Query", 1)];
     expect_calls(&app, "confirm", StatusCode::OK, &confirmed, r).await;
     let r = call(&app, Method::GET, "/api/auth/mfa", None, Some(&user)).await;
     expect_calls(&app, "status", StatusCode::OK, &[("BatchGetItem", 1)], r).await;
@@ -284,19 +285,20 @@ async fn second_factor_endpoints() {
     expect_calls(&app, "login with MFA", StatusCode::OK, &challenged, r).await;
     let verify = json!({ "mfaToken": mfa_token, "code": app.code(&secret, 0) });
     let r = call(&app, Method::POST, "/api/auth/mfa/verify", Some(verify), None).await;
-    // At once: the attempt and the address's limit, the account and factor, the code
-    // limits; then the session with the step taken and the challenge's end.
-    let verified = [("UpdateItem", 2), ("BatchGetItem", 1), ("GetItem", 2), ("TransactWriteItems", 1)];
+    // At once: the attempt on the challenge and on the account's code limit, the
+    // address's limit, the account and factor, the failed sign-ins; then the session
+    // with the step taken and the challenge's end; the right code's attempt given back.
+    let verified = [("UpdateItem", 4), ("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1)];
     expect_calls(&app, "mfa verify", StatusCode::OK, &verified, r).await;
 
     let regenerate = json!({ "code": app.code(&secret, 1) });
     let r = call(&app, Method::POST, "/api/auth/mfa/recovery-codes", Some(regenerate), Some(&user)).await;
     let recovery = r.body["recoveryCodes"][0].as_str().unwrap_or_default().to_owned();
-    let regenerated = [("BatchGetItem", 1), ("GetItem", 2), ("UpdateItem", 1), ("TransactWriteItems", 1)];
+    let regenerated = [("BatchGetItem", 1), ("UpdateItem", 3), ("TransactWriteItems", 1)];
     expect_calls(&app, "regenerate recovery codes", StatusCode::OK, &regenerated, r).await;
     let disable = json!({ "password": PASSWORD, "recoveryCode": recovery });
     let r = call(&app, Method::POST, "/api/auth/mfa/disable", Some(disable), Some(&user)).await;
-    let disabled = [("BatchGetItem", 1), ("GetItem", 3), ("UpdateItem", 1), ("TransactWriteItems", 1)];
+    let disabled = [("BatchGetItem", 1), ("GetItem", 1), ("UpdateItem", 3), ("TransactWriteItems", 1)];
     expect_calls(&app, "disable", StatusCode::OK, &disabled, r).await;
 }
 

@@ -262,6 +262,7 @@ async fn mfa_enroll(
         (status = 200, description = "MFA is on: ten recovery codes, shown once, and new tokens for this session (now aal2); every other session is ended", body = Confirmed),
         (status = 401, description = "UNAUTHORIZED, or INVALID_CODE", body = ApiError),
         (status = 409, description = "MFA_ALREADY_ENABLED, MFA_NOT_ENABLED (nothing enrolled or the enrolment expired) or CONFLICT", body = ApiError),
+        RateLimited,
     ))]
 async fn mfa_confirm(
     State(state): State<AppState>,

@@ -438,46 +438,51 @@ impl<'a> Accounts<'a> {
         let ip = ip_key(client.ip.as_deref());
         let token = attempt.token.ok_or(AppError::InvalidToken)?;
         let hash = token.hash();
-        // One round trip: the attempt counted on the challenge, the account and its
-        // factor, the account's counts of wrong codes and failed sign-ins, the address.
-        let (_, challenge, (user, factor), limits) = tokio::try_join!(
+        // One round trip: the attempt counted on the challenge and on the account's
+        // wrong codes (both before any code is looked at: parallel guesses cannot pass
+        // the limits), the account and its factor, its failed sign-ins, the address.
+        let (_, challenge, (user, factor), failed_sign_ins, code_attempt) = tokio::try_join!(
             self.limiter.enforce("mfa-ip", &ip, self.config.rate_limits.token_attempts_per_ip),
             self.store.claim_challenge_attempt(&hash, mfa::CHALLENGE_ATTEMPTS),
             self.store.user_and_factor(&token.user_id),
-            self.factors.code_limits(&token.user_id),
+            self.factors.failed_sign_ins(&token.user_id),
+            self.factors.take_code_attempt(&token.user_id),
         )?;
-        let challenge = challenge.filter(|c| c.user_id == token.user_id).ok_or(AppError::InvalidToken)?;
-        // A password changed or reset since, or the factor turned off: sign in again.
-        let user = user.filter(|u| u.session_generation == challenge.generation).ok_or(AppError::InvalidToken)?;
-        let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
         // A known device's wrong codes count toward the code limit only, like its passwords.
-        let failure_cap = challenge.device_hash.is_none();
-        limits.check(&user.id, failure_cap)?;
-        // The code is taken in the sign-in's own transaction: of two sign-ins with the
-        // same code, the second's transaction fails on the factor's condition.
-        let take_code = self.factors.check(&user.id, &factor, &attempt.proof, failure_cap).await?;
-        let device = attempt.device.filter(|d| d.user_id == user.id && Some(d.hash()) == challenge.device_hash);
-        let user_id = user.id.clone();
-        let extra = vec![take_code, self.store.challenge_consume(&hash)?];
-        let credentials =
-            Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
-        if credentials.user.is_suspended() {
-            return Err(AppError::AccountSuspended);
-        }
-        let signed_in = match (credentials.user.is_active(), challenge.purpose) {
-            (true, _) => self.sign_in(credentials, client, Aal::Aal2, extra).await,
-            (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, Aal::Aal2, extra).await,
-            (false, ChallengePurpose::Login) => return Err(AppError::AccountDeactivated),
-        };
-        match signed_in {
-            // The write lost: the code (or the challenge) was used by a concurrent
-            // request, or the account changed. Counted as a wrong code.
-            Err(AppError::Unauthorized | AppError::Conflict) => {
-                self.factors.count_wrong_code(&user_id, failure_cap).await?;
-                Err(AppError::InvalidCode)
+        let failure_cap = challenge.as_ref().is_some_and(|c| c.device_hash.is_none());
+        let outcome = async {
+            let challenge = challenge.filter(|c| c.user_id == token.user_id).ok_or(AppError::InvalidToken)?;
+            // A password changed or reset since, or the factor turned off: sign in again.
+            let user = user.filter(|u| u.session_generation == challenge.generation).ok_or(AppError::InvalidToken)?;
+            let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
+            if failure_cap {
+                self.factors.refuse_past_failure_cap(&user.id, failed_sign_ins)?;
             }
-            other => other,
+            // The code is taken in the sign-in's own transaction: of two sign-ins with the
+            // same code, the second's transaction fails on the factor's condition.
+            let take_code = self.factors.check(&user.id, &factor, &attempt.proof)?;
+            let device = attempt.device.filter(|d| d.user_id == user.id && Some(d.hash()) == challenge.device_hash);
+            let extra = vec![take_code, self.store.challenge_consume(&hash)?];
+            let credentials =
+                Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
+            if credentials.user.is_suspended() {
+                return Err(AppError::AccountSuspended);
+            }
+            let signed_in = match (credentials.user.is_active(), challenge.purpose) {
+                (true, _) => self.sign_in(credentials, client, Aal::Aal2, extra).await,
+                (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, Aal::Aal2, extra).await,
+                (false, ChallengePurpose::Login) => return Err(AppError::AccountDeactivated),
+            };
+            match signed_in {
+                // The write lost: the code (or the challenge) was used by a concurrent
+                // request, or the account changed. Counted as a wrong code.
+                Err(AppError::Unauthorized | AppError::Conflict) => Err(AppError::InvalidCode),
+                other => other,
+            }
         }
+        .await;
+        self.factors.settle_code_attempt(&token.user_id, code_attempt, failure_cap, &outcome).await?;
+        outcome
     }
 
     /// Checks an identifier and password under the login rate limits; the account,

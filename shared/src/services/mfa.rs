@@ -16,10 +16,10 @@ use crate::domain::mfa::{self, Aal, FactorStatus, TotpFactor};
 use crate::domain::session::RefreshToken;
 use crate::domain::{exposed, non_empty, Fields};
 use crate::error::{AppError, AppResult};
-use crate::rate_limit::{RateLimits, RateWindow};
+use crate::rate_limit::RateWindow;
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{GenerationBump, KeptSession, Store};
+use crate::store::{GenerationBump, KeptSession, Store, TakenHit};
 use crate::vault::Vault;
 
 /// Wrong codes of one account, counted across sign-ins and signed-in checks.
@@ -113,31 +113,6 @@ impl Proof {
                 None
             }
             (None, None) => None,
-        }
-    }
-}
-
-/// The account's counts of wrong codes and failed sign-ins.
-pub(crate) struct CodeLimits {
-    wrong_codes: RateWindow,
-    failed_logins: RateWindow,
-    limits: RateLimits,
-}
-
-impl CodeLimits {
-    /// 429 when the wrong codes (and, for a sign-in not from a known device, the
-    /// failed sign-ins) are at their limit.
-    pub(crate) fn check(&self, user_id: &str, failure_cap: bool) -> AppResult<()> {
-        let mut windows = vec![(self.wrong_codes, self.limits.mfa_failures_per_account)];
-        if failure_cap {
-            windows.push((self.failed_logins, self.limits.failed_logins_per_account));
-        }
-        match windows.into_iter().find(|(window, limit)| window.hits >= limit.max) {
-            Some((window, _)) => {
-                tracing::warn!(user_id, "second factor locked by wrong codes");
-                Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs })
-            }
-            None => Ok(()),
         }
     }
 }
@@ -253,7 +228,9 @@ impl<'a> SecondFactor<'a> {
             _ => return Err(AppError::MfaNotEnabled("no enrolment is waiting for a code: enroll first")),
         };
         let secret = self.vault()?.open(&user.id, &factor.sealed_secret)?;
-        let step = mfa::check_code(&secret, &code.0, now, None).ok_or(AppError::InvalidCode)?;
+        let step = self
+            .counted(&user.id, async { mfa::check_code(&secret, &code.0, now, None).ok_or(AppError::InvalidCode) })
+            .await?;
         let (codes, hashes) = self.new_recovery_codes(&user.id)?;
         let next = RefreshToken::new(&user.id, &session.id);
         let next_hash = next.hash();
@@ -305,27 +282,67 @@ impl<'a> SecondFactor<'a> {
         Ok(())
     }
 
-    /// The account's counts of wrong codes and failed sign-ins, read at once.
-    pub(crate) async fn code_limits(&self, user_id: &str) -> AppResult<CodeLimits> {
-        let limits = self.config.rate_limits;
-        let (wrong_codes, failed_logins) = tokio::try_join!(
-            self.store.hits(MFA_FAILURE_SCOPE, user_id, limits.mfa_failures_per_account),
-            self.store.hits(FAILED_LOGIN_SCOPE, user_id, limits.failed_logins_per_account),
-        )?;
-        Ok(CodeLimits { wrong_codes, failed_logins, limits })
+    /// One attempt at a code of the account, counted against its wrong-code limit
+    /// before the code is looked at: a conditional increment, so that no number of
+    /// parallel attempts gets more codes checked than the limit allows. 429 when the
+    /// limit is reached. The caller settles it with `settle_code_attempt`.
+    pub(crate) async fn take_code_attempt(&self, user_id: &str) -> AppResult<TakenHit> {
+        let limit = self.config.rate_limits.mfa_failures_per_account;
+        self.store.take_hit(MFA_FAILURE_SCOPE, user_id, limit).await?.map_err(|retry_after_secs| {
+            tracing::warn!(user_id, "second factor locked by wrong codes");
+            AppError::RateLimited { retry_after_secs }
+        })
+    }
+
+    /// The account's failed sign-ins (wrong passwords and codes) this window.
+    pub(crate) async fn failed_sign_ins(&self, user_id: &str) -> AppResult<RateWindow> {
+        self.store.hits(FAILED_LOGIN_SCOPE, user_id, self.config.rate_limits.failed_logins_per_account).await
+    }
+
+    /// 429 when the account's failed sign-ins are at their cap.
+    pub(crate) fn refuse_past_failure_cap(&self, user_id: &str, failed: RateWindow) -> AppResult<()> {
+        if failed.hits >= self.config.rate_limits.failed_logins_per_account.max {
+            tracing::warn!(user_id, "second factor locked by failed sign-ins");
+            return Err(AppError::RateLimited { retry_after_secs: failed.retry_after_secs });
+        }
+        Ok(())
+    }
+
+    /// Settles a counted attempt by its outcome: a wrong code keeps its count (and, for
+    /// a sign-in not from a known device, counts as a failed sign-in); anything else
+    /// gives it back.
+    pub(crate) async fn settle_code_attempt<T>(
+        &self,
+        user_id: &str,
+        attempt: TakenHit,
+        failure_cap: bool,
+        outcome: &AppResult<T>,
+    ) -> AppResult<()> {
+        if !matches!(outcome, Err(AppError::InvalidCode)) {
+            return self.store.give_back_hit(attempt).await;
+        }
+        tracing::info!(user_id, "wrong second-factor code");
+        if failure_cap {
+            let limit = self.config.rate_limits.failed_logins_per_account;
+            self.store.add_hit(FAILED_LOGIN_SCOPE, user_id, limit).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the check of a signed-in user's code as one counted attempt.
+    async fn counted<T>(&self, user_id: &str, check: impl std::future::Future<Output = AppResult<T>>) -> AppResult<T> {
+        let attempt = self.take_code_attempt(user_id).await?;
+        let outcome = check.await;
+        self.settle_code_attempt(user_id, attempt, false, &outcome).await?;
+        outcome
     }
 
     /// The write that accepts a proof once: a TOTP code moves the factor's last step
     /// forward, a recovery code is used up, each on a condition, so of two requests
     /// with the same code one wins (the caller commits it, alone or in its own
-    /// transaction). A proof that does not match is 401 `INVALID_CODE`, counted.
-    pub(crate) async fn check(
-        &self,
-        user_id: &str,
-        factor: &TotpFactor,
-        proof: &Proof,
-        failure_cap: bool,
-    ) -> AppResult<TransactWriteItem> {
+    /// transaction). A proof that does not match is 401 `INVALID_CODE`; the caller
+    /// counted the attempt before.
+    pub(crate) fn check(&self, user_id: &str, factor: &TotpFactor, proof: &Proof) -> AppResult<TransactWriteItem> {
         let update = match proof {
             Proof::Totp(code) => {
                 let secret = self.vault()?.open(user_id, &factor.sealed_secret)?;
@@ -340,42 +357,22 @@ impl<'a> SecondFactor<'a> {
                 known.then(|| self.store.recovery_code_update(user_id, &hash)).transpose()?
             }
         };
-        match update {
-            Some(update) => Ok(TransactWriteItem::builder().update(update).build()),
-            None => {
-                self.count_wrong_code(user_id, failure_cap).await?;
-                Err(AppError::InvalidCode)
-            }
-        }
+        let update = update.ok_or(AppError::InvalidCode)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// Counts a wrong code against the account's code limit (and its failed-sign-in cap).
-    pub(crate) async fn count_wrong_code(&self, user_id: &str, failure_cap: bool) -> AppResult<()> {
-        tracing::info!(user_id, "wrong second-factor code");
-        let limits = self.config.rate_limits;
-        let count_cap = async {
-            match failure_cap {
-                true => {
-                    self.store.add_hit(FAILED_LOGIN_SCOPE, user_id, limits.failed_logins_per_account).await.map(Some)
-                }
-                false => Ok(None),
-            }
-        };
-        tokio::try_join!(self.store.add_hit(MFA_FAILURE_SCOPE, user_id, limits.mfa_failures_per_account), count_cap)?;
-        Ok(())
-    }
-
-    /// Accepts a proof of a signed-in user, under the limits, in a write of its own.
+    /// Accepts a proof of a signed-in user, as a counted attempt, in a write of its own.
     async fn accept_signed_in(&self, user_id: &str, factor: &TotpFactor, proof: &Proof) -> AppResult<()> {
-        self.code_limits(user_id).await?.check(user_id, false)?;
-        let take = self.check(user_id, factor, proof, false).await?;
-        let update = take.update.ok_or_else(|| AppError::internal("a code's write is an update"))?;
-        if !self.store.update_one(update).await? {
-            // Used meanwhile by a concurrent request.
-            self.count_wrong_code(user_id, false).await?;
-            return Err(AppError::InvalidCode);
-        }
-        Ok(())
+        self.counted(user_id, async {
+            let update = self.check(user_id, factor, proof)?.update;
+            let update = update.ok_or_else(|| AppError::internal("a code's write is an update"))?;
+            match self.store.update_one(update).await? {
+                true => Ok(()),
+                // Used meanwhile by a concurrent request.
+                false => Err(AppError::InvalidCode),
+            }
+        })
+        .await
     }
 
     /// Ten recovery codes to show, and their keyed hashes to store.

@@ -23,6 +23,7 @@ mod users;
 
 pub use call_metrics::CallMetrics;
 pub use email::EmailSwap;
+pub use rate_limits::TakenHit;
 pub use sessions::{GenerationBump, KeptSession, RefreshRotation};
 pub use users::{Claim, LoginWrite, SignUp};
 

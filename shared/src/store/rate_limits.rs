@@ -16,6 +16,12 @@ pub(super) fn current_window(counter: &Counter, now: i64) -> (Item, u64) {
     (keys::rate::key(counter.scope, counter.key, start), remaining as u64)
 }
 
+/// A hit counted by `take_hit`: the window's item it went to.
+#[must_use = "a taken hit is kept, or given back with give_back_hit"]
+pub struct TakenHit {
+    key: Item,
+}
+
 /// A window's item as stored.
 #[derive(serde::Deserialize)]
 pub(super) struct Window {
@@ -53,6 +59,55 @@ impl Store {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| AppError::internal("rate-limit update returned no count"))?;
         Ok(RateWindow { hits, retry_after_secs: remaining as u64 })
+    }
+
+    /// One hit, only while the window holds fewer than `limit.max` (a conditional
+    /// `ADD`): however many requests race, no more than `max` are counted and let
+    /// through. `Err(retry_after_secs)` when the window is full.
+    pub async fn take_hit(&self, scope: &str, key: &str, limit: Limit) -> AppResult<Result<TakenHit, u64>> {
+        let (start, remaining) = window(limit, self.now().timestamp());
+        let item_key = keys::rate::key(scope, key, start);
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key.clone()))
+            .update_expression("ADD hits :one SET #expires = if_not_exists(#expires, :expires)")
+            .condition_expression("attribute_not_exists(hits) OR hits < :max")
+            .expression_attribute_names("#expires", keys::expiry::AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(limit.max))
+            .expression_attribute_values(":expires", n(start + limit.window_secs + 60))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(TakenHit { key: item_key })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(Err(remaining as u64))
+            }
+            Err(err) => Err(dynamo_error(err)),
+        }
+    }
+
+    /// Gives a taken hit back to the window it was taken from (what it counted did not
+    /// happen: a right code is no failure).
+    pub async fn give_back_hit(&self, hit: TakenHit) -> AppResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(hit.key))
+            .update_expression("ADD hits :minus_one")
+            .condition_expression("hits > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            // The window's item expired meanwhile: nothing to give back.
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            other => other.map(drop).map_err(dynamo_error),
+        }
     }
 
     /// The window's count without adding to it.
