@@ -52,7 +52,7 @@ async fn lived_in(app: &TestApp) -> (User, User, User, User) {
     let filed = app.post_as(&ada, "/api/social/report", json!({ "userId": dee.id, "reason": "spam" })).await;
     let report_id = filed.body["id"].as_str().expect("a report id").to_owned();
     ok("report", app.post_as(&bob, "/api/social/report", json!({ "userId": cy.id, "reason": "spam" })).await);
-    let moderator = app.user("mod").await;
+    let moderator = app.enrolled_user(app.user("mod").await).await;
     let record = app.state.store.user_by_id(&moderator.id).await.unwrap().unwrap();
     grant(&app.state.store, Actor::Operator, &record, Role::Moderator).await.unwrap();
     let resolve = json!({ "action": "warn", "note": "first warning" });

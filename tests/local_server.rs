@@ -34,8 +34,7 @@ impl DevServer {
     /// as the README shows; what it printed (it must succeed).
     fn operator_script(&self, name: &str, args: &[&str]) -> String {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let out = Command::new("bash")
-            .arg(root.join("scripts").join(name))
+        let out = Command::new(root.join("scripts").join(name))
             .args(args)
             .current_dir(&root)
             .env("DYNAMODB_PORT", self.dynamodb_port.to_string())
@@ -163,9 +162,38 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     let (status, _) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "not staff yet");
     let said = server.operator_script("grant-role", &["ada", "moderator"]);
-    assert!(said.starts_with("ada (") && said.trim_end().ends_with(") is now moderator"), "{said}");
+    assert!(said.starts_with("ada (") && said.lines().next().unwrap().ends_with(") is now moderator"), "{said}");
+    assert!(said.contains("403 MFA_REQUIRED until ada turns on a second factor"), "{said}");
+    let (status, refused) = http_json_as(Method::GET, &reports, None, Some(token)).await;
+    assert_eq!((status, &refused["error"]["code"]), (StatusCode::FORBIDDEN, &json!("MFA_REQUIRED")), "{refused}");
+    let enroll = json!({ "password": support::PASSWORD });
+    let url = format!("{}/api/auth/mfa/totp/enroll", server.base);
+    let (status, enrolled) = http_json_as(Method::POST, &url, Some(&enroll), Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{enrolled}");
+    let code = server.operator_script("totp", &[enrolled["secret"].as_str().unwrap()]);
+    let url = format!("{}/api/auth/mfa/totp/confirm", server.base);
+    let (status, confirmed) =
+        http_json_as(Method::POST, &url, Some(&json!({ "code": code.trim() })), Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let token = confirmed["accessToken"].as_str().unwrap();
     let (status, queue) = http_json_as(Method::GET, &reports, None, Some(token)).await;
-    assert_eq!((status, &queue["items"]), (StatusCode::OK, &json!([])), "the same token, now a moderator's");
+    assert_eq!((status, &queue["items"]), (StatusCode::OK, &json!([])), "a moderator's session that passed the factor");
+
+    // A password reset through the console's link.
+    let url = format!("{}/api/auth/forgot-password", server.base);
+    let (status, _) = http_json(Method::POST, &url, Some(&json!({ "email": "ada@example.org" }))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let header =
+        server.wait_for_line(Duration::from_secs(5), |l| l == "── outbox: reset_password to ada@example.org ──");
+    assert!(header.is_some(), "no reset message on the console within 5 s");
+    let line = server.wait_for_line(Duration::from_secs(1), |l| l.trim_start().starts_with("token: ")).unwrap();
+    let reset =
+        json!({ "token": line.trim_start().trim_start_matches("token: "), "newPassword": "quartz-meadow-harbor-58" });
+    let url = format!("{}/api/auth/reset-password", server.base);
+    let (status, answer) = http_json(Method::POST, &url, Some(&reset)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _) = http_json_as(Method::GET, &reports, None, Some(token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the reset ended every session");
 
     // The operator's audit of the table the walk-through wrote, as Operations shows it.
     let said = server.operator_script("audit-table", &[]);

@@ -13,8 +13,9 @@ async fn make(app: &TestApp, user: &User, role: Role) {
     grant(&app.state.store, Actor::Operator, &record, role).await.unwrap();
 }
 
+/// A staff member with a second factor, signed in through it (as the admin routes need).
 async fn staff(app: &TestApp, name: &str, role: Role) -> User {
-    let user = app.user(name).await;
+    let user = app.enrolled_user(app.user(name).await).await;
     make(app, &user, role).await;
     user
 }
@@ -132,14 +133,42 @@ async fn a_demoted_moderator_is_refused_on_the_next_call_with_the_token_they_hol
     forbidden(&app.get_as(&moderator, "/api/admin/reports").await, "the same access token, the next call");
 }
 
+fn mfa_required(response: &TestResponse, what: &str) {
+    assert_eq!((response.status, response.error_code()), (StatusCode::FORBIDDEN, "MFA_REQUIRED"), "{what}");
+}
+
+/// Staff reach the admin routes only through a session that passed their second factor
+/// within the last 12 hours; staff without one are told to enroll it.
 #[tokio::test]
-async fn staff_with_a_second_factor_need_a_session_that_passed_it() {
+async fn staff_need_a_second_factor_passed_within_twelve_hours() {
     let app = TestApp::new().await;
-    let moderator = app.enrolled_user(staff(&app, "mod", Role::Moderator).await).await;
-    ok(&app.get_as(&moderator, "/api/admin/reports").await);
-    let token = app.aal1_session(&moderator).await;
-    let response = app.get("/api/admin/reports", Some(&token)).await;
-    assert_eq!((response.status, response.error_code()), (StatusCode::FORBIDDEN, "MFA_REQUIRED"));
+    let plain = staff_without_a_factor(&app, "plain").await;
+    mfa_required(&app.get_as(&plain, "/api/admin/reports").await, "staff without a second factor");
+
+    let enrolled = app.enrolled("mod").await;
+    make(&app, &enrolled.user, Role::Moderator).await;
+    ok(&app.get_as(&enrolled.user, "/api/admin/reports").await);
+    let token = app.aal1_session(&enrolled.user).await;
+    mfa_required(&app.get("/api/admin/reports", Some(&token)).await, "a session that did not pass it");
+
+    // Twelve hours on, the same session (refreshed, still aal2) must pass it again.
+    app.advance(chrono::Duration::hours(12) + chrono::Duration::minutes(1));
+    let refreshed = app.refresh(&enrolled.refresh).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{:?}", refreshed.body);
+    let (access, _) = support::tokens_of(&refreshed);
+    assert_eq!(app.claims(&access).aal, shared::domain::mfa::Aal::Aal2);
+    mfa_required(&app.get("/api/admin/reports", Some(&access)).await, "a pass older than 12 hours");
+    let signed_in = app.verify(&app.challenge("mod").await, json!({ "code": app.code(&enrolled.secret, 0) })).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+    let (access, _) = support::tokens_of(&signed_in);
+    ok(&app.get("/api/admin/reports", Some(&access)).await);
+}
+
+/// A staff account as the operator's first grant leaves it: no second factor yet.
+async fn staff_without_a_factor(app: &TestApp, name: &str) -> User {
+    let user = app.user(name).await;
+    make(app, &user, Role::Moderator).await;
+    user
 }
 
 #[tokio::test]
@@ -297,9 +326,10 @@ async fn a_suspension_ends_every_session_and_hides_the_account_everywhere() {
 #[tokio::test]
 async fn a_time_boxed_suspension_ends_by_itself() {
     let app = TestApp::new().await;
-    let moderator = staff(&app, "mod", Role::Moderator).await;
+    let enrolled = app.enrolled("mod").await;
+    make(&app, &enrolled.user, Role::Moderator).await;
+    let moderator = enrolled.user.clone();
     let zed = app.user("zed").await;
-    app.freeze();
     let in_a_day = app.state.now() + chrono::Duration::days(1);
     let suspended = act(&app, &moderator, &zed, json!({ "type": "suspend", "durationDays": 1 })).await;
     let until = chrono::DateTime::parse_from_rfc3339(ok(&suspended)["suspendedUntil"].as_str().unwrap()).unwrap();
@@ -313,6 +343,9 @@ async fn a_time_boxed_suspension_ends_by_itself() {
     assert_eq!(app.login("zed").await.status, StatusCode::OK, "over: nobody had to lift it");
     let viewer = app.user("viewer").await;
     assert_eq!(app.get_as(&viewer, &format!("/api/users/{}", zed.id)).await.status, StatusCode::OK);
+    // A day on, the moderator passes the second factor again (the admin routes want it recent).
+    let signed_in = app.verify(&app.challenge("mod").await, json!({ "code": app.code(&enrolled.secret, 0) })).await;
+    let moderator = User { token: support::tokens_of(&signed_in).0, ..moderator };
     let shown = app.get_as(&moderator, &format!("/api/admin/users/{}", zed.id)).await;
     assert_eq!(
         (ok(&shown)["user"]["status"].as_str(), shown.body["user"]["suspendedUntil"].clone()),

@@ -334,7 +334,8 @@ async fn export_endpoints() {
 #[tokio::test]
 async fn admin_endpoints() {
     let app = TestApp::new().await;
-    let (admin, bob, rita) = (app.user("boss").await, app.user("bob").await, app.user("rita").await);
+    let admin = app.enrolled_user(app.user("boss").await).await;
+    let (bob, rita) = (app.user("bob").await, app.user("rita").await);
     let record = app.state.store.user_by_id(&admin.id).await.unwrap().unwrap();
     let operator = shared::services::moderation::Actor::Operator;
     shared::services::moderation::grant(&app.state.store, operator, &record, shared::domain::user::Role::Admin)

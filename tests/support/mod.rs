@@ -571,6 +571,7 @@ pub fn session_record(user_id: &str, session_id: &str, refresh_hash: String, gen
         ip_address: None,
         generation,
         aal: Default::default(),
+        second_factor_at: None,
     }
 }
 

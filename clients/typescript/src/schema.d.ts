@@ -1822,7 +1822,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff; MFA_REQUIRED: staff with MFA on need an `aal2` session */
+            /** @description FORBIDDEN: not staff; MFA_REQUIRED: staff need a session that passed their second factor within the last 12 hours (staff without one must enroll it) */
             403: {
                 headers: {
                     [name: string]: unknown;

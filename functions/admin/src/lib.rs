@@ -49,7 +49,7 @@ pub struct ApiDoc;
         (status = 200, description = "Open reports oldest first, or resolved ones newest first", body = Page<ReportView>),
         (status = 400, description = "VALIDATION_ERROR (`status`, `limit`) or INVALID_CURSOR", body = ApiError),
         (status = 401, description = "UNAUTHORIZED", body = ApiError),
-        (status = 403, description = "FORBIDDEN: not staff; MFA_REQUIRED: staff with MFA on need an `aal2` session", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not staff; MFA_REQUIRED: staff need a session that passed their second factor within the last 12 hours (staff without one must enroll it)", body = ApiError),
     ))]
 async fn list_reports(
     State(state): State<AppState>,

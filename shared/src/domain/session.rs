@@ -76,9 +76,17 @@ pub struct SessionRecord {
     /// What the session's sign-in proved: a password, or a second factor too.
     #[serde(default)]
     pub aal: super::mfa::Aal,
+    /// When this session last passed the second factor (staff routes want it recent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 impl SessionRecord {
+    /// An `aal2` session whose second factor was passed no longer than `within` ago.
+    pub fn passed_second_factor_within(&self, within: chrono::Duration, now: DateTime<Utc>) -> bool {
+        self.aal == super::mfa::Aal::Aal2 && self.second_factor_at.is_some_and(|at| now - at <= within)
+    }
+
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at <= now.timestamp()
     }

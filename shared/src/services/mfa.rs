@@ -249,7 +249,7 @@ impl<'a> SecondFactor<'a> {
         }
         tracing::info!(user_id = %user.id, "second factor on; other sessions ended");
         self.sessions.delete_ended_sessions(&user.id, Some(&session.id)).await;
-        let session = crate::domain::session::SessionRecord { aal: Aal::Aal2, ..session };
+        let session = crate::domain::session::SessionRecord { aal: Aal::Aal2, second_factor_at: Some(now), ..session };
         let tokens = self.sessions.token_pair(&user, &session, &next).await?;
         Ok(Confirmed { recovery_codes: codes, tokens })
     }

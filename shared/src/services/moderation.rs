@@ -13,7 +13,7 @@ use super::sessions::Sessions;
 use super::Notices;
 use crate::cursor::Cursors;
 use crate::domain::client::Caller;
-use crate::domain::mfa::{self, Aal};
+use crate::domain::mfa;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::user::{OwnUserView, Restriction, Role, UserRecord};
 use crate::domain::{non_empty, Fields};
@@ -382,6 +382,9 @@ pub enum Actor<'a> {
     Operator,
 }
 
+/// How long a staff session's pass of the second factor lets it reach the admin routes.
+pub const STAFF_SECOND_FACTOR_WITHIN: chrono::Duration = chrono::Duration::hours(12);
+
 /// The operator's id in the audit log.
 pub const OPERATOR: &str = "operator";
 
@@ -402,14 +405,16 @@ impl<'a> Moderation<'a> {
         }
     }
 
-    /// The caller's account, when its session is live and it holds a staff role now
-    /// (and, with MFA on, the session passed it).
+    /// The caller's account, when its session is live, it holds a staff role now, and
+    /// the session passed the account's second factor within the last 12 hours: staff
+    /// without a factor are refused (403 `MFA_REQUIRED`) until they enroll one.
     async fn staff(&self, caller: &Caller) -> AppResult<UserRecord> {
         let (user, session, factor) = self.sessions.live_session_with_factor(caller).await?;
         if !user.role.is_staff() {
             return Err(AppError::Forbidden("this needs a moderator or admin account"));
         }
-        if mfa::enabled(factor.as_ref()) && session.aal != Aal::Aal2 {
+        let recent = session.passed_second_factor_within(STAFF_SECOND_FACTOR_WITHIN, self.store.now());
+        if !mfa::enabled(factor.as_ref()) || !recent {
             return Err(AppError::MfaRequired);
         }
         Ok(user)

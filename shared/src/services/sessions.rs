@@ -158,6 +158,7 @@ impl<'a> Sessions<'a> {
             ip_address: client.ip.clone(),
             generation: user.session_generation,
             aal,
+            second_factor_at: (aal == Aal::Aal2).then_some(now),
         };
         (session, refresh)
     }

@@ -180,6 +180,9 @@ impl Store {
             }
             if let Some(aal) = kept.aal {
                 sets.push("aal = :aal");
+                if aal == Aal::Aal2 {
+                    sets.push("secondFactorAt = :now");
+                }
                 let aal = serde_dynamo::to_attribute_value(aal).map_err(AppError::internal)?;
                 session_update = session_update.expression_attribute_values(":aal", aal);
             }

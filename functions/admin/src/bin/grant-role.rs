@@ -2,6 +2,7 @@
 //! with its entry in the audit log (actor `operator`). This is how the first admin is
 //! made; it reads `TABLE_NAME` and AWS's usual settings, so it works against DynamoDB
 //! Local (`AWS_ENDPOINT_URL_DYNAMODB`) and against AWS with the operator's credentials.
+//! Staff reach the admin routes only through a recent second factor: it says so.
 
 use std::process::ExitCode;
 
@@ -38,5 +39,16 @@ async fn run(account: &str, role: &str) -> Result<String, String> {
         .map_err(|e| format!("reading the table failed: {e}"))?
         .ok_or_else(|| format!("the account {account:?} is deleted"))?;
     grant(&store, Actor::Operator, &user, role).await.map_err(|e| format!("the change failed: {e}"))?;
-    Ok(format!("{} ({}) is now {}", user.username, user.id, role.as_str()))
+    let granted = format!("{} ({}) is now {}", user.username, user.id, role.as_str());
+    Ok(match (role.is_staff(), user.mfa_enabled) {
+        (false, _) => granted,
+        (true, false) => format!(
+            "{granted}\nThe admin routes answer 403 MFA_REQUIRED until {} turns on a second factor \
+             (POST /api/auth/mfa/totp/enroll, then /api/auth/mfa/totp/confirm) and signs in with it.",
+            user.username
+        ),
+        (true, true) => format!(
+            "{granted}\nThe admin routes need a session that passed the second factor within the last 12 hours."
+        ),
+    })
 }
