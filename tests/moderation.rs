@@ -121,6 +121,53 @@ async fn staff_never_act_on_themselves_and_moderators_never_on_staff() {
     assert_eq!(audit_actions(&app, &admin, &moderator.id).await, vec!["user.role"], "refusals write nothing");
 }
 
+async fn demote(app: &TestApp, who: &User, whom: &User) -> TestResponse {
+    app.put_as(who, &format!("/api/admin/users/{}/role", whom.id), json!({ "role": "user" })).await
+}
+
+fn suspend() -> Value {
+    json!({ "type": "suspend" })
+}
+
+/// The security review's race: two admins demoting each other at once both succeeded,
+/// leaving none. Each staff write holds only while its actor still holds the role (and
+/// the session generation) read at the start, so at most one of the two wins; the same
+/// for two admins suspending each other. Three pairs race, each at once.
+#[tokio::test]
+async fn two_admins_acting_on_each_other_at_once_leave_an_admin() {
+    let app = TestApp::new().await;
+    let mut pairs = Vec::new();
+    for i in 0..3 {
+        pairs.push((
+            staff(&app, &format!("ann{i}"), Role::Admin).await,
+            staff(&app, &format!("bob{i}"), Role::Admin).await,
+        ));
+    }
+    for (i, (ann, bob)) in pairs.iter().enumerate() {
+        let (first, second) = match i {
+            0 | 1 => tokio::join!(demote(&app, ann, bob), demote(&app, bob, ann)),
+            _ => tokio::join!(act(&app, ann, bob, suspend()), act(&app, bob, ann, suspend())),
+        };
+        let answers = [&first, &second];
+        let won = answers.iter().filter(|a| a.status == StatusCode::OK).count();
+        assert!(won <= 1, "pair {i}: both won: {:?} {:?}", first.body, second.body);
+        for lost in answers.iter().filter(|a| a.status != StatusCode::OK) {
+            assert_eq!(
+                (lost.status, lost.error_code()),
+                (StatusCode::CONFLICT, "CONFLICT"),
+                "pair {i}: {:?}",
+                lost.body
+            );
+        }
+        let mut admins = 0;
+        for who in [ann, bob] {
+            let record = app.state.store.user_by_id(&who.id).await.unwrap().unwrap();
+            admins += usize::from(record.role == Role::Admin && !record.is_suspended());
+        }
+        assert!(admins >= 1, "pair {i}: no admin left");
+    }
+}
+
 #[tokio::test]
 async fn a_demoted_moderator_is_refused_on_the_next_call_with_the_token_they_hold() {
     let app = TestApp::new().await;

@@ -376,6 +376,7 @@ fn forbidden_staff() -> AppError {
 }
 
 /// Who writes an audit entry.
+#[derive(Clone, Copy)]
 pub enum Actor<'a> {
     Staff(&'a UserRecord),
     /// The operator's command line (`grant-role`).
@@ -445,7 +446,7 @@ impl<'a> Moderation<'a> {
         changed.assigned_to = Some(staff.id.clone());
         changed.version += 1;
         let entry = self.entry(Actor::Staff(&staff), "report.assign", Some(&report), &report.target_id, None);
-        self.write_reports(&[changed.clone()], entry).await?;
+        self.write_reports(&staff, &[changed.clone()], entry).await?;
         self.report_view(changed).await
     }
 
@@ -460,7 +461,7 @@ impl<'a> Moderation<'a> {
         (changed.resolved_at, changed.resolved_by, changed.action, changed.note) = (None, None, None, None);
         changed.version += 1;
         let entry = self.entry(Actor::Staff(&staff), "report.reopen", Some(&report), &report.target_id, None);
-        self.write_reports(&[changed.clone()], entry).await?;
+        self.write_reports(&staff, &[changed.clone()], entry).await?;
         self.report_view(changed).await
     }
 
@@ -475,7 +476,7 @@ impl<'a> Moderation<'a> {
                 let mut entry =
                     self.entry(Actor::Staff(&staff), "report.resolve", Some(&report), &report.target_id, note);
                 entry.details.insert("action".into(), "none".into());
-                self.write_reports(&[changed], entry).await?;
+                self.write_reports(&staff, &[changed], entry).await?;
             }
             Resolution::Act(action) => {
                 let target = target.ok_or(AppError::Conflict)?;
@@ -643,7 +644,7 @@ impl<'a> Moderation<'a> {
                 .collect();
             items.extend(self.store.report_changes(&resolved)?);
         }
-        if !self.store.commit_staff_write(items).await? {
+        if !self.store.commit_staff_write(Some(staff), items).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(actor = %staff.id, target = %target.id, action = %action_name, "moderation action");
@@ -672,7 +673,7 @@ impl<'a> Moderation<'a> {
                 .iter()
                 .map(|open| self.resolved(open, staff, action.kind.as_str(), action.note.clone()))
                 .collect();
-            self.write_reports(&resolved, entry).await?;
+            self.write_reports(staff, &resolved, entry).await?;
         }
     }
 
@@ -699,10 +700,10 @@ impl<'a> Moderation<'a> {
         resolved
     }
 
-    async fn write_reports(&self, changed: &[ReportRecord], entry: AuditRecord) -> AppResult<()> {
+    async fn write_reports(&self, staff: &UserRecord, changed: &[ReportRecord], entry: AuditRecord) -> AppResult<()> {
         let mut items: Vec<TransactWriteItem> = self.store.audit_puts(&entry)?;
         items.extend(self.store.report_changes(changed)?);
-        match self.store.commit_staff_write(items).await? {
+        match self.store.commit_staff_write(Some(staff), items).await? {
             true => Ok(()),
             false => Err(AppError::Conflict),
         }
@@ -769,7 +770,11 @@ pub async fn grant(store: &Store, actor: Actor<'_>, target: &UserRecord, role: R
     entry.details.insert("to".into(), role.as_str().into());
     let mut items = vec![store.role_update(target, role)?];
     items.extend(store.audit_puts(&entry)?);
-    if !store.commit_staff_write(items).await? {
+    let staff = match actor {
+        Actor::Staff(staff) => Some(staff),
+        Actor::Operator => None,
+    };
+    if !store.commit_staff_write(staff, items).await? {
         return Err(AppError::Conflict);
     }
     tracing::info!(actor = %entry.actor_id, target = %target.id, role = role.as_str(), "role changed");

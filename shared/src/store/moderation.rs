@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -140,10 +140,40 @@ impl Store {
         update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
     }
 
-    /// A staff write in one transaction. `false`: a condition no longer held (the
-    /// account's role, a report's version): nothing was written.
-    pub(crate) async fn commit_staff_write(&self, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+    /// A staff write in one transaction, on the condition that the staff member who
+    /// makes it (none: the operator) still holds the role and the session generation
+    /// they were read with, so that staff demoted or suspended a moment ago write
+    /// nothing; and since nobody acts on their own account, two admins demoting or
+    /// suspending each other at once cannot both succeed: the last admin stays.
+    /// `false`: a condition no longer held (that, the account's role, a report's
+    /// version): nothing was written.
+    pub(crate) async fn commit_staff_write(
+        &self,
+        actor: Option<&UserRecord>,
+        mut items: Vec<TransactWriteItem>,
+    ) -> AppResult<bool> {
+        if let Some(actor) = actor {
+            items.push(self.actor_unchanged(actor)?);
+        }
         Ok(self.try_transact(items).await?.is_ok())
+    }
+
+    fn actor_unchanged(&self, actor: &UserRecord) -> AppResult<TransactWriteItem> {
+        // Accounts that never ended their sessions have no generation yet.
+        let generation = match actor.session_generation {
+            0 => "(attribute_not_exists(sessionGeneration) OR sessionGeneration = :generation)",
+            _ => "sessionGeneration = :generation",
+        };
+        ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::user::key(&actor.id)))
+            .condition_expression(format!("#role = :role AND {generation}"))
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":role", s(actor.role.as_str()))
+            .expression_attribute_values(":generation", n(actor.session_generation))
+            .build()
+            .map(|check| TransactWriteItem::builder().condition_check(check).build())
+            .map_err(AppError::internal)
     }
 
     /// A page of the audit log, newest first.
