@@ -109,6 +109,8 @@ async fn one_export_a_day_and_only_for_its_owner() {
     app.advance(chrono::Duration::hours(24));
     assert_eq!(request(&app, &ada).await.status, StatusCode::ACCEPTED, "a day later");
     app.advance(chrono::Duration::days(7));
+    // A fresh sign-in: the status route wants a live session.
+    let ada = User { token: support::tokens_of(&app.login("ada").await).0, ..ada };
     assert_eq!(status(&app, &ada, &first).await.status, StatusCode::NOT_FOUND, "kept 7 days");
 }
 
@@ -119,4 +121,13 @@ async fn the_export_needs_a_live_session() {
     let logout = app.call(Method::POST, "/api/auth/logout", None, Some(&ada.token)).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
     assert_eq!(request(&app, &ada).await.status, StatusCode::UNAUTHORIZED, "an ended session");
+    let asked = app.post_as(&app.user("bea").await, "/api/users/me/export", json!({})).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    let bea = app.login("bea").await;
+    let (access, _) = support::tokens_of(&bea);
+    let logout = app.call(Method::POST, "/api/auth/logout", None, Some(&access)).await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let path = format!("/api/users/me/exports/{}", asked.body["exportId"].as_str().unwrap());
+    let answer = app.call(Method::GET, &path, None, Some(&access)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "no export link for an ended session");
 }

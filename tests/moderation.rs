@@ -312,9 +312,8 @@ async fn a_suspension_ends_every_session_and_hides_the_account_everywhere() {
     );
 
     assert_eq!(app.refresh(&refresh).await.status, StatusCode::UNAUTHORIZED, "the session ended");
-    assert_eq!(app.get_as(&zed, "/api/auth/sessions").await.status, StatusCode::UNAUTHORIZED);
     let follow = app.post_as(&zed, "/api/social/follow", json!({ "userId": moderator.id })).await;
-    assert_eq!(follow.status, StatusCode::UNAUTHORIZED, "a graph write with the old access token");
+    assert_eq!(follow.error_code(), "ACCOUNT_SUSPENDED", "a graph write with the old access token");
     let sessions: Vec<_> = support::keys_of(&app.all_items().await)
         .into_iter()
         .filter(|(pk, sk)| *pk == format!("USER#{}", zed.id) && sk.starts_with("SESSION#"))
@@ -368,6 +367,55 @@ async fn a_suspension_ends_every_session_and_hides_the_account_everywhere() {
     assert_eq!(ok(&again)["status"], "active", "lifting what is not there changes nothing");
     let entries = audit_actions(&app, &moderator, &zed.id).await;
     assert_eq!(entries, vec!["user.unsuspend", "user.suspend"], "newest first; the no-op wrote nothing");
+}
+
+/// The security review: a suspended account's access token still read /api/auth/me,
+/// changed the profile and got export links for up to 15 minutes. Every route that
+/// takes a bearer now refuses a token minted before the suspension, at once.
+#[tokio::test]
+async fn a_token_minted_before_a_suspension_is_refused_by_every_bearer_route() {
+    let app = TestApp::new().await.with_export_bucket().await;
+    let moderator = staff(&app, "mod", Role::Moderator).await;
+    let (zed, viewer) = (app.user("zed").await, app.user("viewer").await);
+    let asked = app.post_as(&zed, "/api/users/me/export", json!({})).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{:?}", asked.body);
+    let export_id = asked.body["exportId"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_as(&zed, "/api/auth/me").await.status, StatusCode::OK);
+    ok(&act(&app, &moderator, &zed, json!({ "type": "suspend", "durationDays": 3 })).await);
+
+    let other = viewer.id.as_str();
+    let calls: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/api/auth/me".into(), None),
+        (Method::PUT, "/api/users/profile".into(), Some(json!({ "bio": "still here" }))),
+        (Method::PUT, "/api/users/notifications".into(), Some(json!({ "follows": false }))),
+        (Method::GET, format!("/api/users/me/exports/{export_id}"), None),
+        (Method::POST, "/api/users/me/export".into(), Some(json!({}))),
+        (Method::GET, format!("/api/users/{other}"), None),
+        (Method::GET, "/api/users/search?q=view".into(), None),
+        (Method::GET, "/api/auth/sessions".into(), None),
+        (Method::GET, "/api/auth/mfa".into(), None),
+        (Method::POST, "/api/auth/logout".into(), Some(json!({}))),
+        (Method::POST, "/api/auth/resend-verification".into(), Some(json!({}))),
+        (Method::POST, "/api/social/follow".into(), Some(json!({ "userId": other }))),
+        (Method::POST, "/api/social/block".into(), Some(json!({ "userId": other }))),
+        (Method::POST, "/api/social/mute".into(), Some(json!({ "userId": other }))),
+        (Method::GET, format!("/api/social/relationship/{other}"), None),
+        (Method::GET, "/api/social/requests".into(), None),
+        (Method::GET, "/api/social/blocked".into(), None),
+        (Method::GET, "/api/social/muted".into(), None),
+        (Method::GET, format!("/api/social/{other}/followers"), None),
+    ];
+    for (method, path, body) in calls {
+        let answer = app.call(method.clone(), &path, body, Some(&zed.token)).await;
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (StatusCode::FORBIDDEN, "ACCOUNT_SUSPENDED"),
+            "{method} {path}: {:?}",
+            answer.body
+        );
+    }
+    let profile = app.state.store.user_by_id(&zed.id).await.unwrap().unwrap();
+    assert_ne!(profile.editable.bio.as_deref(), Some("still here"), "nothing was written");
 }
 
 #[tokio::test]

@@ -49,9 +49,14 @@ pub struct CallLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 impl CallLog {
     /// The operations recorded since the last call, sorted.
     pub fn take(&self) -> Vec<String> {
-        let mut calls = std::mem::take(&mut *self.0.lock().unwrap());
+        let mut calls = self.take_in_order();
         calls.sort();
         calls
+    }
+
+    /// The operations recorded since the last call, in the order they were sent.
+    pub fn take_in_order(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
 

@@ -115,6 +115,19 @@ pub struct Restriction {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// The part of an account that decides whether its access tokens still count.
+#[derive(Debug, Deserialize)]
+pub struct AccountStanding {
+    #[serde(default)]
+    suspended: Option<Restriction>,
+}
+
+impl AccountStanding {
+    pub fn is_suspended(&self, now: DateTime<Utc>) -> bool {
+        self.suspended.as_ref().is_some_and(|r| r.holds(now))
+    }
+}
+
 impl Restriction {
     fn holds(&self, now: DateTime<Utc>) -> bool {
         self.until.is_none_or(|until| until > now)

@@ -4,6 +4,7 @@ use axum::http::request::Parts;
 
 use crate::domain::client::Caller;
 use crate::error::AppError;
+use crate::services::sessions::Sessions;
 use crate::state::AppState;
 
 fn bearer(parts: &Parts) -> Option<Result<&str, AppError>> {
@@ -23,8 +24,16 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let token = bearer(parts).unwrap_or(Err(AppError::Unauthorized))?;
-        Ok(state.tokens.verify(token)?.into())
+        checked(state, token).await
     }
+}
+
+/// The caller a valid token names, when its account is still in good standing: a
+/// token minted before a suspension is refused from the moment of the suspension.
+async fn checked(state: &AppState, token: &str) -> Result<Caller, AppError> {
+    let caller: Caller = state.tokens.verify(token)?.into();
+    Sessions::new(state).check_standing(&caller).await?;
+    Ok(caller)
 }
 
 /// A caller who may be anonymous. A token that is present but invalid is still a 401:
@@ -38,7 +47,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         match bearer(parts) {
             None => Ok(MaybeCaller(None)),
-            Some(token) => Ok(MaybeCaller(Some(state.tokens.verify(token?)?.into()))),
+            Some(token) => Ok(MaybeCaller(Some(checked(state, token?).await?))),
         }
     }
 }

@@ -276,6 +276,17 @@ impl<'a> Sessions<'a> {
         Ok(())
     }
 
+    /// Every bearer request: an access token of an account suspended since it was issued
+    /// counts no more (403 `ACCOUNT_SUSPENDED`), from the moment of the suspension; one of
+    /// a deleted account, not at all (401).
+    pub async fn check_standing(&self, caller: &Caller) -> AppResult<()> {
+        match self.store.account_standing(&caller.user_id).await? {
+            None => Err(AppError::Unauthorized),
+            Some(standing) if standing.is_suspended(self.store.now()) => Err(AppError::AccountSuspended),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// The caller's user and session, if the session is still live: for the operations
     /// that must not trust a still-valid access token of an ended session.
     pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {

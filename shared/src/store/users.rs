@@ -6,7 +6,7 @@ use super::rate_limits::{current_window, window_of};
 use super::{dynamo_error, from_item, keys, s, to_item, Item, Store};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::SessionRecord;
-use crate::domain::user::UserRecord;
+use crate::domain::user::{AccountStanding, UserRecord};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{Counter, RateWindow};
 use crate::store::sessions::session_put;
@@ -85,6 +85,23 @@ impl Store {
     pub async fn user_by_id(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
         let user: Option<UserRecord> = self.get(keys::user::key(user_id)).await?;
         Ok(user.map(|u| u.as_of(self.now())))
+    }
+
+    /// What decides whether the account's access tokens still count (one consistent
+    /// read of the user item, only the attributes it needs); `None`: no such account.
+    pub async fn account_standing(&self, user_id: &str) -> AppResult<Option<AccountStanding>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(keys::user::key(user_id)))
+            .projection_expression("PK, #suspended")
+            .expression_attribute_names("#suspended", "suspended")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo_error)?;
+        out.item.map(from_item).transpose()
     }
 
     /// A user item as of now (a suspension or limitation that ended is dropped). Every
