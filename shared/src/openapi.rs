@@ -8,7 +8,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, Ref, Response, ResponseBuilder,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -236,6 +236,17 @@ fn add_common_failures(operation: &mut Operation) {
     }
     for (status, description) in failures {
         operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description).into());
+    }
+    // Every request with a bearer token first checks the account's standing.
+    if operation.security.as_ref().is_some_and(|requirements| !requirements.is_empty()) {
+        const SUSPENDED: &str = "ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more)";
+        let forbidden = operation.responses.responses.entry("403".to_owned());
+        match forbidden.or_insert_with(|| error_response(SUSPENDED).into()) {
+            RefOr::T(response) if !response.description.contains("ACCOUNT_SUSPENDED") => {
+                response.description = format!("{}; {SUSPENDED}", response.description);
+            }
+            _ => {}
+        }
     }
 }
 

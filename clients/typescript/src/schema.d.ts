@@ -1750,7 +1750,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff; MFA_REQUIRED */
+            /** @description FORBIDDEN: not staff; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1822,7 +1822,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff; MFA_REQUIRED: staff need a session that passed their second factor within the last 12 hours (staff without one must enroll it) */
+            /** @description FORBIDDEN: not staff; MFA_REQUIRED: staff need a session that passed their second factor within the last 12 hours (staff without one must enroll it); ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1879,7 +1879,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff; MFA_REQUIRED */
+            /** @description FORBIDDEN: not staff; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1946,7 +1946,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED */
+            /** @description FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2022,7 +2022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED */
+            /** @description FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2111,7 +2111,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED */
+            /** @description FORBIDDEN: not staff, a report about the caller, or a moderator and a report about staff; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2205,7 +2205,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff; MFA_REQUIRED */
+            /** @description FORBIDDEN: not staff; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2285,7 +2285,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not staff, the caller's own account, or a moderator and a staff account; MFA_REQUIRED */
+            /** @description FORBIDDEN: not staff, the caller's own account, or a moderator and a staff account; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2391,7 +2391,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: not an admin, or the caller's own role; MFA_REQUIRED */
+            /** @description FORBIDDEN: not an admin, or the caller's own role; MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2496,7 +2496,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description MFA_REQUIRED: with MFA on, the session must have passed the second factor */
+            /** @description MFA_REQUIRED: with MFA on, the session must have passed the second factor; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2603,7 +2603,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description MFA_REQUIRED: with MFA on, the session must have passed the second factor */
+            /** @description MFA_REQUIRED: with MFA on, the session must have passed the second factor; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2976,6 +2976,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
             413: {
                 headers: {
@@ -3040,6 +3049,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -3080,6 +3098,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3147,7 +3174,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description MFA_REQUIRED: the session did not pass the second factor */
+            /** @description MFA_REQUIRED: the session did not pass the second factor; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3254,7 +3281,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description MFA_REQUIRED: the session did not pass the second factor */
+            /** @description MFA_REQUIRED: the session did not pass the second factor; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3361,6 +3388,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description MFA_ALREADY_ENABLED, MFA_NOT_ENABLED (nothing enrolled or the enrolment expired) or CONFLICT */
             409: {
                 headers: {
@@ -3452,6 +3488,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED, or INVALID_CREDENTIALS for a wrong password */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3918,6 +3963,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description RATE_LIMITED */
             429: {
                 headers: {
@@ -4065,6 +4119,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -4112,6 +4175,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -4152,6 +4224,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4295,6 +4376,15 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -4393,6 +4483,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: no such user, deactivated, or blocking the caller */
             404: {
                 headers: {
@@ -4481,6 +4580,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -4541,7 +4649,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: a block between the two */
+            /** @description FORBIDDEN: a block between the two; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4637,6 +4745,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: no such user, or deactivated */
             404: {
                 headers: {
@@ -4725,6 +4842,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -4776,6 +4902,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4852,7 +4987,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description EMAIL_NOT_VERIFIED */
+            /** @description EMAIL_NOT_VERIFIED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4969,6 +5104,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -5012,6 +5156,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5071,6 +5224,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5139,6 +5301,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5233,6 +5404,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description NOT_FOUND: no such user, deactivated, or blocking the caller */
             404: {
                 headers: {
@@ -5313,6 +5493,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5410,7 +5599,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the caller may not see this user's connections */
+            /** @description FORBIDDEN: the caller may not see this user's connections; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5491,7 +5680,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description FORBIDDEN: the caller may not see this user's connections */
+            /** @description FORBIDDEN: the caller may not see this user's connections; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5552,6 +5741,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED: a token was sent and is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5621,6 +5819,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED or INVALID_CREDENTIALS (wrong password) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5704,7 +5911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description MFA_REQUIRED: with MFA on, the session must have passed the second factor */
+            /** @description MFA_REQUIRED: with MFA on, the session must have passed the second factor; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5766,6 +5973,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5835,6 +6051,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5913,6 +6138,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6001,6 +6235,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INTERNAL: an unexpected failure (no internals in the message) */
             500: {
                 headers: {
@@ -6043,6 +6286,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED: a token was sent and is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6100,6 +6352,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED: a token was sent and is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
