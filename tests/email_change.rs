@@ -53,9 +53,12 @@ async fn the_new_address_counts_only_once_confirmed_and_the_old_one_is_free_agai
     let token = app.outbox_token("confirm_email_change", &ada.id).await;
     let confirmed = confirm(&app, &token).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
-    assert_eq!(confirmed.body["email"], "ada@new.example");
-    assert_eq!(confirmed.body["isVerified"], true);
-    assert_eq!(confirmed.body["pendingEmail"], json!(null));
+    assert_eq!(confirmed.body, json!({ "email": "ada@new.example" }), "the address alone, not the account");
+    let me = app.get_as(&ada, "/api/auth/sessions").await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "an anonymous confirmation ends every session");
+    let ada = User { token: support::tokens_of(&app.login("ada@new.example").await).0, ..ada };
+    let me = app.get_as(&ada, "/api/auth/me").await;
+    assert_eq!((me.body["isVerified"].clone(), me.body["pendingEmail"].clone()), (json!(true), json!(null)));
     let outbox = app.outbox().await;
     assert_eq!(messages_to(&outbox, "email_changed"), vec!["ada@example.org"], "the old address is told");
     assert_eq!(app.login("ada@new.example").await.status, StatusCode::OK);
@@ -68,6 +71,26 @@ async fn the_new_address_counts_only_once_confirmed_and_the_old_one_is_free_agai
     )
     .await;
     assert_eq!(app.login("ada2").await.status, StatusCode::OK);
+}
+
+/// The security review: confirming answers the address alone and ends the account's
+/// other sessions; a live session of the account that sends the confirmation stays.
+#[tokio::test]
+async fn confirming_ends_every_other_session_and_keeps_the_callers() {
+    let app = TestApp::new().await;
+    let ada = app.user("ada").await;
+    let (_, other_refresh) = support::tokens_of(&app.login("ada").await);
+    assert_eq!(request_change(&app, &ada, "ada@new.example").await.status, StatusCode::ACCEPTED);
+    let token = app.outbox_token("confirm_email_change", &ada.id).await;
+    let confirmed = app
+        .call(http::Method::POST, "/api/auth/confirm-email-change", Some(json!({ "token": token })), Some(&ada.token))
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    assert_eq!(confirmed.body, json!({ "email": "ada@new.example" }));
+    assert_eq!(app.refresh(&other_refresh).await.status, StatusCode::UNAUTHORIZED, "the other session ended");
+    let sessions = app.get_as(&ada, "/api/auth/sessions").await;
+    assert_eq!(sessions.status, StatusCode::OK, "the confirming session stays: {:?}", sessions.body);
+    assert_eq!(sessions.body["items"].as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test]

@@ -1135,6 +1135,10 @@ export interface components {
             latencyMs: number;
             status: components["schemas"]["Health"];
         };
+        /** @description A confirmed change: the account's address now. */
+        EmailChanged: {
+            email: string;
+        };
         /** @description `{}`: the body of answers that carry no data. */
         Empty: Record<string, never>;
         EnrollRequest: {
@@ -2674,13 +2678,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The account with its new, verified address */
+            /** @description The new, verified address. Every session of the account ends but the caller's own (when the request carries a live session of the account) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OwnUser"];
+                    "application/json": components["schemas"]["EmailChanged"];
                 };
             };
             /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
@@ -2694,6 +2698,15 @@ export interface operations {
             };
             /** @description INVALID_TOKEN: unknown, used, replaced or expired */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use serde::Serialize;
 use shared::domain::user::OwnUserView;
 use shared::domain::Id;
-use shared::http::{Caller, ClientInfo, JsonBody, PathParam};
+use shared::http::{Caller, ClientInfo, JsonBody, MaybeCaller, PathParam};
 use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::accounts::{
     AuthResponse, ChangePasswordRequest, LoginRequest, MfaVerifyRequest, RegisterRequest, SignIn,
 };
-use shared::services::email_change::ChangeEmailRequest;
+use shared::services::email_change::{ChangeEmailRequest, EmailChanged};
 use shared::services::mfa::{
     CodeRequest, Confirmed, DisableRequest, EnrollRequest, Enrollment, MfaStatus, RecoveryCodes,
 };
@@ -214,18 +214,20 @@ async fn change_email(
 
 #[utoipa::path(post, path = "/api/auth/confirm-email-change", tag = "auth",
     request_body = TokenRequest,
+    security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The account with its new, verified address", body = OwnUserView),
+        (status = 200, description = "The new, verified address. Every session of the account ends but the caller's own (when the request carries a live session of the account)", body = EmailChanged),
         (status = 401, description = "INVALID_TOKEN: unknown, used, replaced or expired", body = ApiError),
         (status = 409, description = "EMAIL_TAKEN: another account took the address meanwhile", body = ApiError),
         RateLimited,
     ))]
 async fn confirm_email_change(
     State(state): State<AppState>,
+    MaybeCaller(caller): MaybeCaller,
     client: ClientInfo,
     JsonBody(body): JsonBody<TokenRequest>,
-) -> AppResult<Json<OwnUserView>> {
-    Ok(Json(state.email_change().confirm(body.try_into()?, &client).await?))
+) -> AppResult<Json<EmailChanged>> {
+    Ok(Json(state.email_change().confirm(body.try_into()?, caller.as_ref(), &client).await?))
 }
 
 #[utoipa::path(get, path = "/api/auth/mfa", tag = "auth",

@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::accounts::{PasswordCheck, PasswordConfirmation, PASSWORD_FIELD_MAX};
@@ -13,7 +13,6 @@ use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::session::hash_secret;
-use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -46,6 +45,12 @@ impl TryFrom<ChangeEmailRequest> for EmailChangeRequest {
         let (new_email, password) = fields.finish_with((new_email, password))?;
         Ok(EmailChangeRequest { new_email, password: PasswordConfirmation::new(password) })
     }
+}
+
+/// A confirmed change: the account's address now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailChanged {
+    pub email: String,
 }
 
 #[derive(Clone, Copy)]
@@ -113,8 +118,16 @@ impl<'a> EmailChange<'a> {
 
     /// Swaps the address when the token is the account's current one: the old address
     /// is free again, the new one verified, reset and verification tokens void (reset
-    /// tokens carry a fingerprint of the address), and the old address is told.
-    pub async fn confirm(&self, token: PresentedSecret, client: &ClientInfo) -> AppResult<OwnUserView> {
+    /// tokens carry a fingerprint of the address), every other session ended, and the
+    /// old address is told. "Other": a live session of the account that sends the
+    /// confirmation (a client confirming in-app) stays; an anonymous confirmation, the
+    /// link opened anywhere, ends them all. The answer is the new address alone.
+    pub async fn confirm(
+        &self,
+        token: PresentedSecret,
+        caller: Option<&Caller>,
+        client: &ClientInfo,
+    ) -> AppResult<EmailChanged> {
         self.verification.count_token_attempt(client).await?;
         let hash = hash_secret(token.expose());
         let record = self.verification.live_one_time_token(&hash, Purpose::EmailChange).await?;
@@ -125,22 +138,22 @@ impl<'a> EmailChange<'a> {
         {
             return Err(AppError::InvalidToken);
         }
+        let kept = match caller.filter(|c| c.user_id == user.id) {
+            Some(caller) => match self.sessions.live_session(caller).await {
+                Ok((_, session)) => Some(session),
+                Err(AppError::Unauthorized) => None,
+                Err(other) => return Err(other),
+            },
+            None => None,
+        };
         let notice = self.notices.to(&user, MessageKind::EmailChanged, [("newEmail", new_email.clone())])?;
-        match self.store.swap_email(&user, &hash, &new_email, vec![notice]).await? {
+        match self.store.swap_email(&user, &hash, &new_email, kept.as_ref(), vec![notice]).await? {
             EmailSwap::Swapped => {}
             EmailSwap::Taken => return Err(AppError::EmailTaken),
             EmailSwap::Stale => return Err(AppError::InvalidToken),
         }
-        tracing::info!(user_id = %user.id, "email changed");
-        let user = UserRecord {
-            email: new_email,
-            is_verified: true,
-            pending_email: None,
-            email_change_token_hash: None,
-            verify_token_hash: None,
-            updated_at: self.store.now(),
-            ..user
-        };
-        Ok(OwnUserView::from(&user))
+        tracing::info!(user_id = %user.id, "email changed; other sessions ended");
+        self.sessions.delete_ended_sessions(&user.id, kept.as_ref().map(|s| s.id.as_str())).await;
+        Ok(EmailChanged { email: new_email })
     }
 }

@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::users::Claim;
-use super::{keys, s, time, to_item, Store};
+use super::{keys, n, s, time, to_item, Store};
+use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 use crate::store::one_time::Purpose;
@@ -48,25 +49,31 @@ impl Store {
 
     /// The address swap: the user's email (verified), the token spent, the old claim
     /// removed and the new one put (it must be free), the pending change and any
-    /// verification token cleared; `extra` adds the notice. All or nothing.
+    /// verification token cleared, every session but `keep` ended (a new generation);
+    /// `extra` adds the notice. All or nothing.
     pub async fn swap_email(
         &self,
         user: &UserRecord,
         token_hash: &str,
         new_email: &str,
+        keep: Option<&SessionRecord>,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<EmailSwap> {
+        let next = user.session_generation + 1;
         let update = Update::builder()
             .table_name(self.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression(
-                "SET email = :new, isVerified = :yes, updatedAt = :now \
+                "SET email = :new, isVerified = :yes, updatedAt = :now, sessionGeneration = :next \
                  REMOVE pendingEmail, emailChangeTokenHash, verifyTokenHash",
             )
             // The new claim copies the password hash as read: it must still be the one.
             .condition_expression(
-                "emailChangeTokenHash = :hash AND email = :old AND passwordHash = :pw AND #status = :active",
+                "emailChangeTokenHash = :hash AND email = :old AND passwordHash = :pw AND #status = :active \
+                 AND (attribute_not_exists(sessionGeneration) OR sessionGeneration = :current)",
             )
+            .expression_attribute_values(":current", n(user.session_generation))
+            .expression_attribute_values(":next", n(next))
             .expression_attribute_values(":pw", s(&user.password_hash))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":new", s(new_email))
@@ -93,6 +100,9 @@ impl Store {
         ];
         if let Some(verify) = &user.verify_token_hash {
             items.push(self.one_time_token_discard(verify, Purpose::Verify)?);
+        }
+        if let Some(session) = keep {
+            items.push(self.session_carried_over(session, next)?);
         }
         items.extend(extra);
         Ok(match self.try_transact(items).await? {

@@ -197,6 +197,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// `session` carried over into its user's new generation `next`, in the transaction
+    /// that moves the user there.
+    pub(crate) fn session_carried_over(&self, session: &SessionRecord, next: i64) -> AppResult<TransactWriteItem> {
+        Update::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::session::key(&session.user_id, &session.id)))
+            .update_expression("SET generation = :next")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":next", n(next))
+            .build()
+            .map(|u| TransactWriteItem::builder().update(u).build())
+            .map_err(AppError::internal)
+    }
+}
+
 /// What ending every other session changes beside the generation.
 #[derive(Default)]
 pub struct GenerationBump<'a> {
