@@ -3,6 +3,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
+use serde_json::json;
+use shared::store::cleanup::ExpiredEntry;
 use shared::store::keys::expiry;
 use support::{tokens_of, TestApp};
 
@@ -60,8 +62,44 @@ async fn two_cleanups_at_once_end_in_the_same_state() {
     let (a, b) =
         tokio::join!(app.state.store.remove_expired(Utc::now(), 3), app.state.store.remove_expired(Utc::now(), 3));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert!(a.removed <= 6 && b.removed <= 6);
+    assert_eq!(a.removed + b.removed, 6, "each expired session deleted once, by one of the two: {a:?} {b:?}");
     assert_eq!(session_count(&app).await, 6);
+}
+
+/// The security review: cleanup deleted what it had read as expired even when the item
+/// was set anew in between; a mute muted again for longer was lost. The delete now
+/// holds only while the item keeps the expiry the index showed.
+#[tokio::test]
+async fn an_item_set_anew_after_cleanup_read_it_is_kept() {
+    let app = TestApp::new().await;
+    let (ada, bob) = (app.user("ada").await, app.user("bob").await);
+    let mute = |secs: i64| json!({ "userId": bob.id, "durationSeconds": secs });
+    assert_eq!(app.post_as(&ada, "/api/social/mute", mute(60)).await.status, http::StatusCode::OK);
+    let read_by_cleanup = mute_entry(&app, &ada.id, &bob.id).await;
+    // Muted again, for a day, between cleanup's read of the index and its delete.
+    assert_eq!(app.post_as(&ada, "/api/social/mute", mute(86_400)).await.status, http::StatusCode::OK);
+    assert_ne!(mute_entry(&app, &ada.id, &bob.id).await.expires_at, read_by_cleanup.expires_at);
+    assert_eq!(app.state.store.delete_expired(vec![read_by_cleanup.clone()]).await.unwrap(), 0);
+    let relation = app.get_as(&ada, &format!("/api/social/relationship/{}", bob.id)).await;
+    assert_eq!(relation.body["muting"], true, "the new mute stays: {:?}", relation.body);
+    // The entry as it is now is deleted.
+    let current = mute_entry(&app, &ada.id, &bob.id).await;
+    assert_eq!(app.state.store.delete_expired(vec![current]).await.unwrap(), 1);
+}
+
+/// The mute edge of `who` muting `whom`, as the expiry index shows it.
+async fn mute_entry(app: &TestApp, who: &str, whom: &str) -> ExpiredEntry {
+    let items = app.all_items().await;
+    let item = items
+        .iter()
+        .find(|i| {
+            i.get("PK").and_then(|v| v.as_s().ok()) == Some(&format!("USER#{who}"))
+                && i.get("SK").and_then(|v| v.as_s().ok()) == Some(&format!("MUTING#{whom}"))
+        })
+        .expect("the mute edge");
+    let at = item.get(expiry::AT).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).expect("an expiry");
+    let key = ["PK", "SK"].into_iter().map(|k| (k.to_owned(), item[k].clone())).collect();
+    ExpiredEntry { key, expires_at: at }
 }
 
 #[tokio::test]

@@ -47,6 +47,7 @@ pub async fn handle(store: &Store, settings: Settings, event: LambdaEvent<Value>
     tracing::info!(
         request_id = %event.context.request_id,
         removed = expired.removed,
+        kept = expired.kept,
         examined = expired.examined,
         buckets = expired.buckets,
         accounts_deleted = purge.accounts_deleted,

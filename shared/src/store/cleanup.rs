@@ -6,7 +6,9 @@ use aws_sdk_dynamodb::types::Select;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::{dynamo_error, key, keys, n, s, Store};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+use super::{dynamo_error, key, keys, n, s, Item, Store};
 use crate::error::AppResult;
 
 /// What one run did.
@@ -16,13 +18,28 @@ pub struct CleanupReport {
     /// Index entries read: the expired items found (the query reads nothing else).
     pub examined: u64,
     pub removed: u64,
+    /// Found expired, but set anew (a mute muted again) or removed by someone else
+    /// between the read and the delete: left as they are.
+    pub kept: u64,
     pub buckets: u64,
 }
 
+/// An item the expiry index showed as expired: its key and the expiry it had then.
+#[derive(Debug, Clone)]
+pub struct ExpiredEntry {
+    pub key: Item,
+    pub expires_at: i64,
+}
+
+/// Deletes run this many at a time.
+const DELETES_AT_ONCE: usize = 16;
+
 impl Store {
     /// Deletes every item of the expiry index that expired by `now`, in the day buckets
-    /// from `lookback_days` ago to today. Deleting is idempotent, so two runs at once,
-    /// or a run after a crash half-way, only repeat harmless deletes.
+    /// from `lookback_days` ago to today. Each delete holds only while the item still
+    /// has the expiry the index showed, so an item set anew meanwhile (a mute muted
+    /// again for longer) stays; two runs at once, or a run after a crash half-way,
+    /// delete each item once.
     pub async fn remove_expired(&self, now: DateTime<Utc>, lookback_days: i64) -> AppResult<CleanupReport> {
         let mut report = CleanupReport::default();
         for days_ago in (0..=lookback_days).rev() {
@@ -47,18 +64,10 @@ impl Store {
                     .await
                     .map_err(dynamo_error)?;
                 report.examined += out.scanned_count.max(0) as u64;
-                let expired: Vec<_> = out
-                    .items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|item| {
-                        let pk = item.get(keys::PK)?.as_s().ok()?.clone();
-                        let sk = item.get(keys::SK)?.as_s().ok()?.clone();
-                        Some(key(pk, sk))
-                    })
-                    .collect();
-                report.removed += expired.len() as u64;
-                self.delete_items(expired).await?;
+                let expired: Vec<ExpiredEntry> = out.items.unwrap_or_default().iter().filter_map(entry).collect();
+                let removed = self.delete_expired(expired.clone()).await?;
+                report.removed += removed;
+                report.kept += expired.len() as u64 - removed;
                 start = out.last_evaluated_key;
                 if start.is_none() {
                     break;
@@ -67,4 +76,36 @@ impl Store {
         }
         Ok(report)
     }
+
+    /// Deletes each entry's item if it still has the expiry the index showed; how
+    /// many were deleted.
+    pub async fn delete_expired(&self, entries: Vec<ExpiredEntry>) -> AppResult<u64> {
+        let deletes = entries.into_iter().map(|entry| async move {
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(self.table())
+                .set_key(Some(entry.key))
+                .condition_expression("#at = :at")
+                .expression_attribute_names("#at", keys::expiry::AT)
+                .expression_attribute_values(":at", n(entry.expires_at))
+                .send()
+                .await;
+            match deleted {
+                Ok(_) => Ok(1),
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(0),
+                Err(err) => Err(dynamo_error(err)),
+            }
+        });
+        let counts: Vec<u64> = stream::iter(deletes).buffer_unordered(DELETES_AT_ONCE).try_collect().await?;
+        Ok(counts.into_iter().sum())
+    }
+}
+
+/// An index entry's key and expiry.
+fn entry(item: &Item) -> Option<ExpiredEntry> {
+    let pk = item.get(keys::PK)?.as_s().ok()?.clone();
+    let sk = item.get(keys::SK)?.as_s().ok()?.clone();
+    let expires_at = item.get(keys::expiry::AT)?.as_n().ok()?.parse().ok()?;
+    Some(ExpiredEntry { key: key(pk, sk), expires_at })
 }
