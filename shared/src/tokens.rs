@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use aws_lc_rs::encoding::AsDer;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{BigUint, RsaPrivateKey};
+use pkcs1::der::{Decode, Encode};
+use pkcs1::UintRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -23,7 +23,6 @@ use crate::domain::mfa::Aal;
 use crate::error::{AppError, AppResult, BoxError};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
-const RSA_BITS: usize = 2048;
 /// Clock skew tolerated between this service and token consumers.
 const LEEWAY_SECS: u64 = 5;
 
@@ -52,13 +51,14 @@ pub struct PrivateJwkSet {
     pub keys: Vec<PrivateJwk>,
 }
 
-fn b64_uint(n: &BigUint) -> String {
-    B64.encode(n.to_bytes_be())
+fn b64_uint(n: UintRef<'_>) -> String {
+    B64.encode(n.as_bytes())
 }
 
-fn uint(field: &str, value: &str) -> Result<BigUint, BoxError> {
-    let bytes = B64.decode(value).map_err(|e| format!("JWK field {field}: {e}"))?;
-    Ok(BigUint::from_bytes_be(&bytes))
+/// A JWK field's big-endian integer bytes.
+fn uint_bytes(field: &str, value: Option<&str>) -> Result<Vec<u8>, BoxError> {
+    let value = value.ok_or_else(|| format!("JWK field {field} is missing (the CRT parameters are required)"))?;
+    Ok(B64.decode(value).map_err(|e| format!("JWK field {field}: {e}"))?)
 }
 
 /// Names the key, never its private parts.
@@ -69,35 +69,59 @@ impl std::fmt::Debug for PrivateJwk {
 }
 
 impl PrivateJwk {
-    /// A fresh 2048-bit key; its `kid` is the RFC 7638 thumbprint.
+    /// A fresh 2048-bit key (AWS-LC's generator); its `kid` is the RFC 7638 thumbprint.
     pub fn generate() -> Result<Self, BoxError> {
-        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)?;
-        let primes = key.primes();
-        let (n, e) = (b64_uint(key.n()), b64_uint(key.e()));
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .map_err(|_| "RSA key generation failed")?;
+        let pkcs8 = pair.as_der().map_err(|_| "the new RSA key did not encode")?;
+        let info = pkcs8::PrivateKeyInfo::from_der(pkcs8.as_ref())?;
+        let key = pkcs1::RsaPrivateKey::from_der(info.private_key)?;
+        let (n, e) = (b64_uint(key.modulus), b64_uint(key.public_exponent));
         Ok(PrivateJwk {
             kty: "RSA".into(),
             kid: thumbprint(&n, &e),
             alg: Some("RS256".into()),
-            d: b64_uint(key.d()),
-            p: b64_uint(&primes[0]),
-            q: b64_uint(&primes[1]),
-            dp: key.dp().map(b64_uint),
-            dq: key.dq().map(b64_uint),
-            qi: key.crt_coefficient().map(|c| b64_uint(&c)),
+            d: b64_uint(key.private_exponent),
+            p: b64_uint(key.prime1),
+            q: b64_uint(key.prime2),
+            dp: Some(b64_uint(key.exponent1)),
+            dq: Some(b64_uint(key.exponent2)),
+            qi: Some(b64_uint(key.coefficient)),
             n,
             e,
         })
     }
 
+    /// The key in PKCS#1 DER, checked by AWS-LC (the form the signer reads).
     pub fn encoding_key(&self) -> Result<EncodingKey, BoxError> {
-        let key = RsaPrivateKey::from_components(
-            uint("n", &self.n)?,
-            uint("e", &self.e)?,
-            uint("d", &self.d)?,
-            vec![uint("p", &self.p)?, uint("q", &self.q)?],
-        )?;
-        key.validate()?;
-        Ok(EncodingKey::from_rsa_der(key.to_pkcs1_der()?.as_bytes()))
+        let fields = [
+            ("n", Some(self.n.as_str())),
+            ("e", Some(self.e.as_str())),
+            ("d", Some(self.d.as_str())),
+            ("p", Some(self.p.as_str())),
+            ("q", Some(self.q.as_str())),
+            ("dp", self.dp.as_deref()),
+            ("dq", self.dq.as_deref()),
+            ("qi", self.qi.as_deref()),
+        ];
+        let bytes = fields.map(|(name, value)| uint_bytes(name, value));
+        let [n, e, d, p, q, dp, dq, qi] = bytes;
+        let (n, e, d, p, q, dp, dq, qi) = (n?, e?, d?, p?, q?, dp?, dq?, qi?);
+        let der = pkcs1::RsaPrivateKey {
+            modulus: UintRef::new(&n)?,
+            public_exponent: UintRef::new(&e)?,
+            private_exponent: UintRef::new(&d)?,
+            prime1: UintRef::new(&p)?,
+            prime2: UintRef::new(&q)?,
+            exponent1: UintRef::new(&dp)?,
+            exponent2: UintRef::new(&dq)?,
+            coefficient: UintRef::new(&qi)?,
+            other_prime_infos: None,
+        }
+        .to_der()?;
+        // The signer parses it again at every signature; a bad key must fail here, once.
+        aws_lc_rs::signature::RsaKeyPair::from_der(&der).map_err(|e| format!("the RSA key is not valid: {e}"))?;
+        Ok(EncodingKey::from_rsa_der(&der))
     }
 
     fn public_jwk(&self) -> PublicJwk {
@@ -250,9 +274,8 @@ impl Tokens {
         &self.public_jwks
     }
 
-    /// `issue` on the blocking pool, for the request paths: RS256 signing with the
-    /// pure-Rust RSA takes milliseconds of CPU (`scripts/bench`), which must not stall
-    /// the executor.
+    /// `issue` on the blocking pool, for the request paths: an RS256 signature takes
+    /// about a millisecond of CPU (`scripts/bench`), which must not stall the executor.
     pub async fn issue_off_executor(self: &Arc<Self>, subject: Subject<'_>) -> AppResult<String> {
         let tokens = Arc::clone(self);
         let (user_id, session_id, username) =
