@@ -31,7 +31,7 @@ async fn counts(app: &TestApp, user: &User) -> (i64, i64) {
 
 #[tokio::test]
 async fn an_account_past_its_window_is_erased_and_the_others_stay_right() {
-    let app = TestApp::new().await;
+    let app = TestApp::new().await.with_export_bucket().await;
     let (ada, grace, linus) = (app.user("ada").await, app.user("grace").await, app.user("linus").await);
     app.follow(&ada, &grace).await;
     app.follow(&grace, &ada).await;
@@ -49,6 +49,8 @@ async fn an_account_past_its_window_is_erased_and_the_others_stay_right() {
     assert_eq!(report.status, StatusCode::CREATED, "{:?}", report.body);
     let ada = app.enrolled_user(ada).await;
     assert_eq!(counts(&app, &grace).await, (1, 1));
+    let export = app.post_as(&ada, "/api/users/me/export", json!({})).await;
+    assert_eq!(export.status, StatusCode::ACCEPTED, "{:?}", export.body);
 
     deactivate(&app, &ada).await;
     app.advance(chrono::Duration::days(WINDOW_DAYS - 1));
@@ -60,6 +62,8 @@ async fn an_account_past_its_window_is_erased_and_the_others_stay_right() {
 
     let items = keys_of(&app.all_items().await);
     assert_eq!(partition(&items, &ada), vec![], "nothing of the account's partition is left");
+    let exports = items.iter().filter(|(pk, _)| *pk == format!("EXPORT#{}", ada.id)).count();
+    assert_eq!(exports, 0, "nor of its exports' partition");
     assert!(!items.iter().any(|(pk, _)| pk == "EMAIL#ada@example.org"), "the address is free");
     assert!(items.iter().any(|(pk, _)| pk.starts_with("REPORT#")), "reports about the account are kept");
     // The reporter's guard against a second report stays with the report.

@@ -294,7 +294,7 @@ impl TestApp {
                 .with_exports(bucket);
         let record = json!({ "Records": [{
             "eventID": "export", "eventName": "INSERT",
-            "dynamodb": { "Keys": { "PK": { "S": format!("USER#{user_id}") }, "SK": { "S": format!("EXPORT#{export_id}") } },
+            "dynamodb": { "Keys": { "PK": { "S": format!("EXPORT#{user_id}") }, "SK": { "S": format!("EXPORT#{export_id}") } },
                           "SequenceNumber": "1" }
         }] });
         let response = notifier.handle(&record).await;

@@ -207,7 +207,7 @@ fn export_insert(record: &Value) -> Option<(&str, &str)> {
     }
     let pk = record.pointer("/dynamodb/Keys/PK/S").and_then(Value::as_str)?;
     let sk = record.pointer("/dynamodb/Keys/SK/S").and_then(Value::as_str)?;
-    Some((pk.strip_prefix(&keys::user::pk(""))?, keys::export::export_id(sk)?))
+    Some((keys::export::user_id(pk)?, keys::export::export_id(sk)?))
 }
 
 /// The outbox message id of an `INSERT` record of an outbox item, read from its keys

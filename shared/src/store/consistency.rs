@@ -236,6 +236,11 @@ impl Facts {
         if let Some(owner) = keys::user::id(&pk) {
             return self.add_partition_item(owner.to_owned(), sk, item);
         }
+        if let Some(owner) = keys::export::user_id(&pk) {
+            self.count("exports");
+            self.partition_items.push((owner.to_owned(), "exports"));
+            return;
+        }
         let email = pk.strip_prefix(keys::claim::EMAIL_PREFIX).filter(|_| sk == keys::claim::EMAIL);
         let username = pk.strip_prefix(keys::claim::USERNAME_PREFIX).filter(|_| sk == keys::claim::USERNAME);
         if let Some(value) = email {
@@ -335,6 +340,8 @@ impl Facts {
             } else if sk.starts_with(keys::device::PREFIX) {
                 "known devices"
             } else if keys::export::export_id(&sk).is_some() {
+                // Written before exports moved to a partition of their own (they
+                // expire within 7 days of that).
                 "exports"
             } else {
                 self.count("unknown");

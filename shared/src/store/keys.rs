@@ -126,11 +126,23 @@ pub mod factor {
 }
 
 /// A data export of a user, in their partition.
+/// Data exports, in a partition of the account's own beside (not inside) its user
+/// partition: notify, which builds them, may update these and outbox items, no USER#
+/// item.
 pub mod export {
     pub const PREFIX: &str = "EXPORT#";
 
+    pub fn pk(user_id: &str) -> String {
+        format!("{PREFIX}{user_id}")
+    }
+
+    /// The account of an export partition's key.
+    pub fn user_id(pk: &str) -> Option<&str> {
+        pk.strip_prefix(PREFIX).filter(|id| !id.is_empty())
+    }
+
     pub fn key(user_id: &str, export_id: &str) -> super::Item {
-        super::key(super::user::pk(user_id), format!("{PREFIX}{export_id}"))
+        super::key(pk(user_id), format!("{PREFIX}{export_id}"))
     }
 
     /// The export's id, if an item's sort key is an export's.

@@ -99,8 +99,18 @@ impl Store {
             return Ok(true);
         }
         tracing::info!(user_id, "deleting an account whose deactivation window ended");
+        // The account's exports, in a partition of their own.
         loop {
-            let page = self.partition_page(user_id).await?;
+            let exports = self.keys_page(&keys::export::pk(user_id)).await?;
+            if exports.is_empty() {
+                break;
+            }
+            report.items_removed += exports.len() as u64;
+            self.delete_items(exports).await?;
+        }
+        loop {
+            let page = self.keys_page(&keys::user::pk(user_id)).await?;
+            let page: Vec<Item> = page.into_iter().filter(|item| sort_key(item) != keys::user::PROFILE).collect();
             if page.is_empty() {
                 break;
             }
@@ -152,8 +162,8 @@ impl Store {
         super::conditional_write(result)
     }
 
-    /// The keys of the account's items other than the user item, a page at a time.
-    async fn partition_page(&self, user_id: &str) -> AppResult<Vec<Item>> {
+    /// The keys of a partition's items, a page at a time.
+    async fn keys_page(&self, pk: &str) -> AppResult<Vec<Item>> {
         let out = self
             .client
             .query()
@@ -161,14 +171,14 @@ impl Store {
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
+            .expression_attribute_values(":pk", s(pk))
             .projection_expression("#pk, #sk")
             .consistent_read(true)
             .limit(PAGE)
             .send()
             .await
             .map_err(dynamo_error)?;
-        Ok(out.items.unwrap_or_default().into_iter().filter(|item| sort_key(item) != keys::user::PROFILE).collect())
+        Ok(out.items.unwrap_or_default())
     }
 
     /// The last step: the user item, the email claim (the address is free again), the

@@ -48,7 +48,9 @@ pub const INDEXES: &[IndexDefinition] = &[
 
 /// DynamoDB TTL deletes items some time (up to days) after this epoch-seconds attribute.
 pub const TTL_ATTRIBUTE: &str = keys::expiry::AT;
-pub const STREAM_VIEW_TYPE: &str = "NEW_AND_OLD_IMAGES";
+/// Keys only: stream readers read what a record names from the table, so no secret
+/// (a password hash, a raw one-time token) ever enters the stream.
+pub const STREAM_VIEW_TYPE: &str = "KEYS_ONLY";
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BoxError> {
     Ok(KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()?)
