@@ -84,6 +84,15 @@ ensure_python_tools() { pip_venv "$VENV" "$ROOT/tools/requirements.txt"; }
 FUZZ_VENV="$ROOT/.local/fuzz-venv"
 ensure_fuzz_tools() { pip_venv "$FUZZ_VENV" "$ROOT/tools/fuzz-requirements.txt"; }
 
+# cargo-audit, pinned; built once per machine (≈ 6 minutes on 2 cores).
+CARGO_AUDIT_VERSION=0.22.2
+ensure_cargo_audit() {
+  if ! cargo audit --version 2>/dev/null | grep -qF "$CARGO_AUDIT_VERSION"; then
+    log "installing cargo-audit $CARGO_AUDIT_VERSION"
+    cargo install --locked cargo-audit --version "$CARGO_AUDIT_VERSION"
+  fi
+}
+
 CHECKOV_VENV="$ROOT/.local/checkov-venv"
 ensure_checkov() { pip_venv "$CHECKOV_VENV" "$ROOT/tools/checkov-requirements.txt"; }
 
