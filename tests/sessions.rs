@@ -79,6 +79,46 @@ async fn a_retry_within_the_grace_window_gets_a_fresh_pair() {
     assert_eq!(app.refresh(&fresh).await.status, StatusCode::OK);
 }
 
+/// A refresh as sent by the client with this user agent.
+async fn refresh_as(app: &TestApp, user_agent: &str, refresh_token: &str) -> support::TestResponse {
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/auth/refresh")
+        .header("content-type", "application/json")
+        .header("user-agent", user_agent)
+        .body(axum::body::Body::from(json!({ "refreshToken": refresh_token }).to_string()))
+        .unwrap();
+    app.send(request).await
+}
+
+/// The security review: a thief holding a rotated refresh token could present it inside
+/// the grace window and take the session over silently (the owner's newest token was
+/// merely refused). A retry is the rotating client's alone; from another client it is
+/// reuse, and the whole session ends.
+#[tokio::test]
+async fn a_retry_within_the_grace_window_from_another_client_ends_the_session() {
+    let app = TestApp::new().await;
+    app.freeze();
+    let (_, original) = tokens_of(&app.register("owner").await);
+    let phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148";
+    let rotated = refresh_as(&app, phone, &original).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
+    let (access, current) = tokens_of(&rotated);
+
+    let thief = refresh_as(&app, "curl/8.5.0", &original).await;
+    assert_eq!((thief.status, thief.error_code()), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
+    assert!(session_item(&app, &current).await.is_none(), "the session ended");
+    assert_eq!(refresh_as(&app, phone, &current).await.error_code(), "INVALID_TOKEN");
+    assert_eq!(app.get("/api/auth/sessions", Some(&access)).await.status, StatusCode::UNAUTHORIZED);
+    let notices = app.outbox().await.into_iter().filter(|m| m.kind == "refresh_token_reuse").count();
+    assert_eq!(notices, 1, "the owner is told");
+
+    // The rotating client's own retry still works.
+    let (_, original) = tokens_of(&app.login("owner").await);
+    assert_eq!(refresh_as(&app, phone, &original).await.status, StatusCode::OK);
+    assert_eq!(refresh_as(&app, phone, &original).await.status, StatusCode::OK, "a retry of the same client");
+}
+
 #[tokio::test]
 async fn concurrent_refreshes_leave_exactly_one_live_chain() {
     let app = TestApp::new().await;

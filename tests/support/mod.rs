@@ -568,6 +568,7 @@ pub fn session_record(user_id: &str, session_id: &str, refresh_hash: String, gen
         refresh_token_hash: refresh_hash,
         previous_token_hash: None,
         rotated_at: None,
+        rotated_by: None,
         created_at: now,
         last_used_at: now,
         expires_at: now.timestamp() + 3600,

@@ -18,6 +18,9 @@ pub struct DeviceInfo {
     pub mobile: bool,
 }
 
+/// How much of a client's `Sec-CH-UA-Platform` hint is kept.
+pub const PLATFORM_MAX_CHARS: usize = 64;
+
 impl DeviceInfo {
     /// The platform from client hints when sent, else guessed from the user agent.
     pub fn from_client(client: &ClientInfo) -> Self {
@@ -38,7 +41,13 @@ impl DeviceInfo {
         DeviceInfo {
             // Bounded: the header is client-controlled and lands in the table.
             user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(512).collect()),
-            platform: client.platform_hint.clone().filter(|p| !p.is_empty()).or(guessed),
+            // Bounded too: it is stored with the session and named in sign-in notices.
+            platform: client
+                .platform_hint
+                .as_ref()
+                .filter(|p| !p.is_empty())
+                .map(|p| p.chars().take(PLATFORM_MAX_CHARS).collect())
+                .or(guessed),
             mobile: client.mobile_hint.unwrap_or_else(|| ua.contains("Mobi") || ua.contains("iPhone")),
         }
     }
@@ -61,6 +70,9 @@ pub struct SessionRecord {
     pub refresh_token_hash: String,
     pub previous_token_hash: Option<String>,
     pub rotated_at: Option<DateTime<Utc>>,
+    /// The fingerprint of the client the last rotation answered (`DeviceInfo::fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
     /// Epoch seconds: the TTL attribute. Reads check it too, since TTL deletion lags.
@@ -182,5 +194,14 @@ mod tests {
         let d = DeviceInfo::from_client(&hinted);
         assert_eq!((d.platform.as_deref(), d.mobile), (Some("Chrome OS"), false));
         assert_eq!(DeviceInfo::from_client(&ClientInfo::default()), DeviceInfo::default());
+    }
+
+    /// The security review: a client-chosen platform hint of any length was stored and
+    /// mailed as it came.
+    #[test]
+    fn a_long_platform_hint_is_cut_to_64_characters() {
+        let long = ClientInfo { platform_hint: Some("é".repeat(5000)), ..Default::default() };
+        let platform = DeviceInfo::from_client(&long).platform.unwrap();
+        assert_eq!(platform.chars().count(), PLATFORM_MAX_CHARS);
     }
 }

@@ -150,6 +150,7 @@ impl<'a> Sessions<'a> {
             refresh_token_hash: refresh.hash(),
             previous_token_hash: None,
             rotated_at: None,
+            rotated_by: None,
             created_at: now,
             last_used_at: now,
             expires_at: (now + Duration::days(days)).timestamp(),
@@ -187,9 +188,11 @@ impl<'a> Sessions<'a> {
     }
 
     /// Rotates a refresh token. The current token gets a successor; the previous one,
-    /// presented again within the grace window, gets a fresh pair (the client lost the
-    /// answer) and after it ends the whole session (the token was stolen). Any other
-    /// token is simply refused: a guess must not be able to end someone's session.
+    /// presented again within the grace window by the client the rotation answered,
+    /// gets a fresh pair (the client lost the answer); presented by another client, or
+    /// after the window, it ends the whole session (the token was stolen: a thief's
+    /// retry must not take the session over silently). Any other token is simply
+    /// refused: a guess must not be able to end someone's session.
     ///
     /// Limits: per client address before anything is read, and per session only once
     /// the token has matched it, so that knowing a session's ids (in every access token)
@@ -210,6 +213,7 @@ impl<'a> Sessions<'a> {
             return Err(AppError::InvalidToken);
         };
         let presented = token.hash();
+        let client_fingerprint = DeviceInfo::from_client(client).fingerprint();
         let (mut counted, mut first_read) = (false, Some(first_read));
         for _ in 0..ROTATION_ATTEMPTS {
             let read = match first_read.take() {
@@ -233,8 +237,11 @@ impl<'a> Sessions<'a> {
                 (presented.as_str(), now)
             } else if session.previous_token_hash.as_deref() == Some(presented.as_str()) {
                 let rotated_at = session.rotated_at.unwrap_or(session.created_at);
-                if now - rotated_at > Duration::seconds(self.config.refresh_grace_secs) {
-                    self.end_session_on_reuse(&session, &user).await?;
+                let late = now - rotated_at > Duration::seconds(self.config.refresh_grace_secs);
+                // Sessions rotated before rotations were signed by their client have none.
+                let other_client = session.rotated_by.as_deref().is_some_and(|by| by != client_fingerprint);
+                if late || other_client {
+                    self.end_session_on_reuse(&session, &user, late).await?;
                     return Err(AppError::InvalidToken);
                 }
                 // A retry within the grace window: a new successor, the same previous
@@ -249,6 +256,7 @@ impl<'a> Sessions<'a> {
                 new_current: &next.hash(),
                 previous,
                 rotated_at,
+                rotated_by: &client_fingerprint,
             };
             if self.store.rotate_refresh_token(&session, rotation).await? {
                 return self.token_pair(&user, &session, &next).await;
@@ -258,12 +266,13 @@ impl<'a> Sessions<'a> {
         Err(AppError::InvalidToken)
     }
 
-    async fn end_session_on_reuse(&self, session: &SessionRecord, user: &UserRecord) -> AppResult<()> {
+    async fn end_session_on_reuse(&self, session: &SessionRecord, user: &UserRecord, late: bool) -> AppResult<()> {
+        let how = if late { "after the grace window" } else { "by another client within the grace window" };
         tracing::warn!(
             security_event = "refresh_token_reuse",
             user_id = %session.user_id,
             session_id = %session.id,
-            "a rotated refresh token was presented after the grace window; the session is ended"
+            "a rotated refresh token was presented {how}; the session is ended"
         );
         let notice = self.notices.to(
             user,

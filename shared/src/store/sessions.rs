@@ -21,6 +21,9 @@ pub struct RefreshRotation<'a> {
     /// The hash a client may still present within the grace window.
     pub previous: &'a str,
     pub rotated_at: DateTime<Utc>,
+    /// The fingerprint of the client the rotation answers (its user agent and platform):
+    /// only that client may retry within the grace window.
+    pub rotated_by: &'a str,
 }
 
 impl Store {
@@ -51,12 +54,14 @@ impl Store {
             .table_name(self.table())
             .set_key(Some(keys::session::key(&session.user_id, &session.id)))
             .update_expression(
-                "SET refreshTokenHash = :new, previousTokenHash = :previous, rotatedAt = :rotated, lastUsedAt = :now",
+                "SET refreshTokenHash = :new, previousTokenHash = :previous, rotatedAt = :rotated, \
+                 rotatedBy = :by, lastUsedAt = :now",
             )
             .condition_expression("refreshTokenHash = :expected AND expiresAt > :now_epoch")
             .expression_attribute_values(":new", s(change.new_current))
             .expression_attribute_values(":previous", s(change.previous))
             .expression_attribute_values(":rotated", time(&change.rotated_at))
+            .expression_attribute_values(":by", s(change.rotated_by))
             .expression_attribute_values(":now", time(&self.now()))
             .expression_attribute_values(":expected", s(change.expected_current))
             .expression_attribute_values(":now_epoch", n(self.now().timestamp()))
