@@ -28,6 +28,15 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     app.follow(&grace, &ada).await;
     app.set_profile_visibility(&linus, "private").await;
     app.post_as(&ada, "/api/social/follow", json!({ "userId": linus.id })).await;
+    // Followers the API no longer shows: one deactivated, one suspended.
+    let (gone, suspended) = (app.user("gone").await, app.user("suspended").await);
+    app.follow(&gone, &ada).await;
+    app.follow(&suspended, &ada).await;
+    let deactivated = app.post_as(&gone, "/api/users/deactivate", json!({ "password": support::PASSWORD })).await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{:?}", deactivated.body);
+    let since = aws_sdk_dynamodb::types::AttributeValue::S(chrono::Utc::now().to_rfc3339());
+    let restriction = aws_sdk_dynamodb::types::AttributeValue::M([("since".to_owned(), since)].into());
+    app.set_user_attribute(&suspended.id, "suspended", restriction).await;
     let asker = app.user("asker").await;
     app.set_profile_visibility(&ada, "private").await;
     app.post_as(&asker, "/api/social/follow", json!({ "userId": ada.id })).await;
@@ -63,7 +72,7 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     assert_eq!(document["secondFactor"]["enabled"], true);
     assert_eq!(document["secondFactor"]["recoveryCodesRemaining"], 10);
     assert!(!document["sessions"].as_array().unwrap().is_empty());
-    assert_eq!(ids(&document["followers"]), vec![grace.id.clone()]);
+    assert_eq!(ids(&document["followers"]), vec![grace.id.clone()], "no deactivated or suspended follower");
     assert_eq!(document["followers"][0]["username"], "grace");
     assert_eq!(ids(&document["following"]), vec![grace.id.clone()]);
     assert_eq!(ids(&document["followRequestsSent"]), vec![linus.id.clone()]);

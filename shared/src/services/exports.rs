@@ -212,7 +212,9 @@ impl<'a> ExportBuilder<'a> {
         out.write(&serde_json::to_vec(entry).map_err(AppError::internal)?).await
     }
 
-    /// One list, a page of edges at a time, each with the other user's current username.
+    /// One list, a page of edges at a time, each with the other user's current username;
+    /// as the API's lists show them, without accounts that are deactivated, suspended
+    /// or gone (their ids are not the caller's to learn).
     async fn write_edges(&self, out: &mut ObjectWriter<'_>, user_id: &str, edge: Edge) -> AppResult<()> {
         let (mut start, mut written) = (None, 0);
         loop {
@@ -224,9 +226,12 @@ impl<'a> ExportBuilder<'a> {
                 .collect();
             let names = self.store.users_by_ids(&others.iter().map(String::as_str).collect::<Vec<_>>()).await?;
             for (item, other) in page.items.iter().zip(&others) {
+                let Some(user) = names.get(other).filter(|u| u.is_visible()) else {
+                    continue;
+                };
                 let mut entry = json!({
                     "id": other,
-                    "username": names.get(other).map(|u| u.username.as_str()),
+                    "username": user.username,
                     "since": text(item, "createdAt"),
                 });
                 if let Some(reason) = text(item, "reason") {
