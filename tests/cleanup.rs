@@ -110,9 +110,8 @@ async fn the_schedule_event_runs_the_handler() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/cleanup/schedule.json")).unwrap();
     let payload: serde_json::Value = serde_json::from_str(&text).unwrap();
     let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
-    let report = cleanup::handle(&app.state.store, cleanup::Settings { lookback_days: 3, deletion_days: 30 }, event)
-        .await
-        .unwrap();
+    let settings = cleanup::Settings { lookback_days: 3, deletion_days: 30 };
+    let report = cleanup::handle(&app.state.store, None, settings, event).await.unwrap();
     assert_eq!(report.expired.removed, 3);
     assert_eq!(session_count(&app).await, 3);
     // One-time tokens expire through the same index.

@@ -113,6 +113,7 @@ async fn every_event_file_is_answered_by_its_function() {
             let invocation = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
             let report = cleanup::handle(
                 &app.state.store,
+                app.state.bucket.as_deref(),
                 cleanup::Settings { lookback_days: 3, deletion_days: 30 },
                 invocation,
             )

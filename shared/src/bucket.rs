@@ -64,6 +64,24 @@ impl ExportBucket {
         Ok(request.uri().to_owned())
     }
 
+    /// Deletes every object under `prefix` (an account's documents: a few at most, one
+    /// a day for a week); how many.
+    pub async fn delete_all_under(&self, prefix: &str) -> AppResult<u64> {
+        let mut deleted = 0;
+        loop {
+            let listed =
+                self.client.list_objects_v2().bucket(&self.name).prefix(prefix).send().await.map_err(s3_error)?;
+            let keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+            if keys.is_empty() {
+                return Ok(deleted);
+            }
+            for key in keys {
+                self.client.delete_object().bucket(&self.name).key(key).send().await.map_err(s3_error)?;
+                deleted += 1;
+            }
+        }
+    }
+
     /// A writer of a JSON document at `key`.
     pub fn writer(&self, key: &str) -> ObjectWriter<'_> {
         ObjectWriter { bucket: self, key: key.to_owned(), buffer: Vec::new(), upload_id: None, parts: Vec::new() }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
+use shared::bucket::ExportBucket;
 use shared::store::cleanup::CleanupReport;
 use shared::store::purge::PurgeReport;
 use shared::store::Store;
@@ -39,11 +40,17 @@ const MARGIN: Duration = Duration::from_secs(20);
 /// The budget of a run without a deadline (an invocation outside Lambda).
 const BUDGET: Duration = Duration::from_secs(240);
 
-pub async fn handle(store: &Store, settings: Settings, event: LambdaEvent<Value>) -> Result<Report, Error> {
+/// One run: the store, and the export bucket whose documents go with deleted accounts.
+pub async fn handle(
+    store: &Store,
+    exports: Option<&ExportBucket>,
+    settings: Settings,
+    event: LambdaEvent<Value>,
+) -> Result<Report, Error> {
     let now = store.now();
     let expired = store.remove_expired(now, settings.lookback_days).await?;
     let cutoff = now - chrono::Duration::days(settings.deletion_days);
-    let purge = store.purge_deleted_accounts(cutoff, deadline(event.context.deadline)).await?;
+    let purge = store.purge_deleted_accounts(cutoff, deadline(event.context.deadline), exports).await?;
     tracing::info!(
         request_id = %event.context.request_id,
         removed = expired.removed,
@@ -52,6 +59,7 @@ pub async fn handle(store: &Store, settings: Settings, event: LambdaEvent<Value>
         buckets = expired.buckets,
         accounts_deleted = purge.accounts_deleted,
         edges_removed = purge.edges_removed,
+        documents_removed = purge.documents_removed,
         unfinished = purge.unfinished,
         "expired items and ended accounts removed"
     );

@@ -152,7 +152,12 @@ pub mod export {
 
     /// Where the document lives in the export bucket.
     pub fn object_key(user_id: &str, export_id: &str) -> String {
-        format!("exports/{user_id}/{export_id}.json")
+        format!("{}{export_id}.json", objects_prefix(user_id))
+    }
+
+    /// Where all of an account's documents live in the export bucket.
+    pub fn objects_prefix(user_id: &str) -> String {
+        format!("exports/{user_id}/")
     }
 }
 

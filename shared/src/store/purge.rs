@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::one_time::Purpose;
 use super::{dynamo_error, keys, s, sort_key, time, Item, Store};
+use crate::bucket::ExportBucket;
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppError, AppResult};
 
@@ -27,6 +28,8 @@ pub struct PurgeReport {
     /// Other items of the accounts' partitions removed (sessions, devices, search
     /// entries, the second factor, report guards).
     pub items_removed: u64,
+    /// Export documents deleted from the bucket.
+    pub documents_removed: u64,
     /// Whether the run stopped at its deadline with work left (the next run goes on).
     pub unfinished: bool,
 }
@@ -37,8 +40,15 @@ const PAGE: i32 = 200;
 const EDGES_AT_ONCE: usize = 16;
 
 impl Store {
-    /// Deletes every account deactivated at or before `cutoff`, until `deadline`.
-    pub async fn purge_deleted_accounts(&self, cutoff: DateTime<Utc>, deadline: Instant) -> AppResult<PurgeReport> {
+    /// Deletes every account deactivated at or before `cutoff`, until `deadline`, with
+    /// its export documents in `documents` (whatever the deletion window: an export may
+    /// outlive a window shorter than its 7 days).
+    pub async fn purge_deleted_accounts(
+        &self,
+        cutoff: DateTime<Utc>,
+        deadline: Instant,
+        documents: Option<&ExportBucket>,
+    ) -> AppResult<PurgeReport> {
         let mut report = PurgeReport::default();
         loop {
             let due = self.deactivated_before(cutoff).await?;
@@ -50,7 +60,7 @@ impl Store {
                     report.unfinished = true;
                     return Ok(report);
                 }
-                if !self.purge_account(&user_id, cutoff, deadline, &mut report).await? {
+                if !self.purge_account(&user_id, cutoff, deadline, documents, &mut report).await? {
                     report.unfinished = true;
                     return Ok(report);
                 }
@@ -89,6 +99,7 @@ impl Store {
         user_id: &str,
         cutoff: DateTime<Utc>,
         deadline: Instant,
+        documents: Option<&ExportBucket>,
         report: &mut PurgeReport,
     ) -> AppResult<bool> {
         let Some(user) = self.user_by_id(user_id).await? else {
@@ -99,7 +110,11 @@ impl Store {
             return Ok(true);
         }
         tracing::info!(user_id, "deleting an account whose deactivation window ended");
-        // The account's exports, in a partition of their own.
+        // The account's export documents, then their items (a partition of their own):
+        // a run stopped between the two finds the items and deletes again.
+        if let Some(bucket) = documents {
+            report.documents_removed += bucket.delete_all_under(&keys::export::objects_prefix(user_id)).await?;
+        }
         loop {
             let exports = self.keys_page(&keys::export::pk(user_id)).await?;
             if exports.is_empty() {
