@@ -398,6 +398,37 @@ fn table_statements(template: &Value, function: &str) -> Vec<(Vec<String>, Strin
         .collect()
 }
 
+/// The security review: the auth, users and social roles could write the audit log's
+/// partitions. Only the admin function writes it; the others are denied every write
+/// there, and cleanup and notify may write only key prefixes that are not the log's.
+#[test]
+fn no_function_but_admin_may_write_the_audit_log() {
+    let template = template();
+    for function in ["AuthFunction", "UsersFunction", "SocialFunction"] {
+        let statements =
+            resource(&template, function)["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap().clone();
+        let deny = statements.iter().find(|s| text(&s["Effect"]) == "Deny").unwrap_or_else(|| panic!("{function}"));
+        assert_eq!(
+            strings(&deny["Action"]),
+            ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+            "{function}"
+        );
+        let condition = serde_yaml::to_string(&deny["Condition"]).unwrap();
+        assert!(
+            condition.contains("ForAnyValue:StringLike") && condition.contains("AUDIT#*"),
+            "{function}: {condition}"
+        );
+    }
+    for function in ["CleanupFunction", "NotifyFunction"] {
+        for (actions, condition) in table_statements(&template, function) {
+            let writes = actions.iter().any(|a| ["Put", "Update", "Delete", "Write"].iter().any(|w| a.contains(w)));
+            if writes {
+                assert!(condition.contains("dynamodb:LeadingKeys") && !condition.contains("AUDIT"), "{function}");
+            }
+        }
+    }
+}
+
 #[test]
 fn table_access_is_narrowed_to_the_indexes_and_keys_each_function_uses() {
     let template = template();

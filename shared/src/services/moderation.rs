@@ -430,10 +430,29 @@ impl<'a> Moderation<'a> {
         Ok(Page { items, next_cursor: found.last_key.map(|k| self.cursors.encode(&scope, &k)) })
     }
 
+    /// A report; reading it is a read of personal data, so it is audited.
     pub async fn report(&self, caller: &Caller, report_id: &str) -> AppResult<ReportView> {
-        self.staff(caller).await?;
+        let staff = self.staff(caller).await?;
         let report = self.store.report(report_id).await?.ok_or(AppError::NotFound)?;
-        self.report_view(report).await
+        let viewed = self.record_read(&staff, "report.view", &report.target_id, Some(&report));
+        let (_, view) = tokio::try_join!(viewed, self.report_view(report.clone()))?;
+        Ok(view)
+    }
+
+    /// A staff read of someone's personal data, in the audit log (with the actor's
+    /// standing checked, like every staff write) before the answer goes out.
+    async fn record_read(
+        &self,
+        staff: &UserRecord,
+        action: &str,
+        target_id: &str,
+        report: Option<&ReportRecord>,
+    ) -> AppResult<()> {
+        let entry = self.entry(Actor::Staff(staff), action, report, target_id, None);
+        match self.store.commit_staff_write(Some(staff), self.store.audit_puts(&entry)?).await? {
+            true => Ok(()),
+            false => Err(AppError::Conflict),
+        }
     }
 
     /// Assigns an open report to the caller.
@@ -519,9 +538,12 @@ impl<'a> Moderation<'a> {
         Ok(RoleAnswer { role })
     }
 
+    /// An account as staff see it; an audited read of personal data, whose entry the
+    /// history it answers already holds.
     pub async fn account(&self, caller: &Caller, user_id: &str) -> AppResult<StaffUserAnswer> {
-        self.staff(caller).await?;
+        let staff = self.staff(caller).await?;
         let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
+        self.record_read(&staff, "user.view", user_id, None).await?;
         let (open_reports, history) = tokio::try_join!(
             self.store.count_open_reports_against(user_id),
             self.store.audit_page(AuditFilter::Target { target: user_id, actor: None }, HISTORY, None)
