@@ -186,6 +186,23 @@ async fn every_planted_violation_is_found_by_ids() {
         .find(|i| i.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("AUDIT#TARGET#")))
         .expect("an audit copy");
     delete(copy["PK"].as_s().unwrap().clone(), copy["SK"].as_s().unwrap()).await.unwrap();
+    // An audit entry rewritten in place (a put over its key, which the admin role may
+    // make): its actor's chain no longer holds.
+    let entry = app
+        .all_items()
+        .await
+        .into_iter()
+        .find(|i| i.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk == "AUDIT") && i.contains_key("seq"))
+        .expect("a chained audit entry");
+    db.update_item()
+        .table_name(table)
+        .key("PK", s("AUDIT"))
+        .key("SK", entry["SK"].clone())
+        .update_expression("SET note = :softer")
+        .expression_attribute_values(":softer", s("nothing happened"))
+        .send()
+        .await
+        .unwrap();
     // Something no item type of the table looks like.
     put(vec![("PK", s("STRAY#1")), ("SK", s("X"))]).await.unwrap();
     // A user item that does not read as one.
@@ -212,6 +229,7 @@ async fn every_planted_violation_is_found_by_ids() {
         Check::OrphanMessage,
         Check::ReportIndex,
         Check::AuditCopy,
+        Check::AuditChain,
         Check::UnknownItem,
         Check::UnreadableItem,
     ]

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -449,7 +448,7 @@ impl<'a> Moderation<'a> {
         report: Option<&ReportRecord>,
     ) -> AppResult<()> {
         let entry = self.entry(Actor::Staff(staff), action, report, target_id, None);
-        match self.store.commit_staff_write(Some(staff), self.store.audit_puts(&entry)?).await? {
+        match self.store.commit_staff_write(Some(staff), entry, Vec::new()).await? {
             true => Ok(()),
             false => Err(AppError::Conflict),
         }
@@ -655,7 +654,6 @@ impl<'a> Moderation<'a> {
             self.store.standing_update(target, &change)?,
             self.notices.to(target, MessageKind::AccountModerated, notice)?,
         ];
-        items.extend(self.store.audit_puts(&entry)?);
         let resolving = report.is_some();
         if let Some(report) = report {
             let mut batch = self.open_reports(&target.id, Some(report)).await?;
@@ -666,7 +664,7 @@ impl<'a> Moderation<'a> {
                 .collect();
             items.extend(self.store.report_changes(&resolved)?);
         }
-        if !self.store.commit_staff_write(Some(staff), items).await? {
+        if !self.store.commit_staff_write(Some(staff), entry, items).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(actor = %staff.id, target = %target.id, action = %action_name, "moderation action");
@@ -723,9 +721,8 @@ impl<'a> Moderation<'a> {
     }
 
     async fn write_reports(&self, staff: &UserRecord, changed: &[ReportRecord], entry: AuditRecord) -> AppResult<()> {
-        let mut items: Vec<TransactWriteItem> = self.store.audit_puts(&entry)?;
-        items.extend(self.store.report_changes(changed)?);
-        match self.store.commit_staff_write(Some(staff), items).await? {
+        let items = self.store.report_changes(changed)?;
+        match self.store.commit_staff_write(Some(staff), entry, items).await? {
             true => Ok(()),
             false => Err(AppError::Conflict),
         }
@@ -790,16 +787,16 @@ pub async fn grant(store: &Store, actor: Actor<'_>, target: &UserRecord, role: R
     let mut entry = audit_entry(store, actor, "user.role", Some(&target.id), None, None);
     entry.details.insert("from".into(), target.role.as_str().into());
     entry.details.insert("to".into(), role.as_str().into());
-    let mut items = vec![store.role_update(target, role)?];
-    items.extend(store.audit_puts(&entry)?);
+    let items = vec![store.role_update(target, role)?];
     let staff = match actor {
         Actor::Staff(staff) => Some(staff),
         Actor::Operator => None,
     };
-    if !store.commit_staff_write(staff, items).await? {
+    let actor_id = entry.actor_id.clone();
+    if !store.commit_staff_write(staff, entry, items).await? {
         return Err(AppError::Conflict);
     }
-    tracing::info!(actor = %entry.actor_id, target = %target.id, role = role.as_str(), "role changed");
+    tracing::info!(actor = %actor_id, target = %target.id, role = role.as_str(), "role changed");
     Ok(())
 }
 
@@ -825,6 +822,9 @@ fn audit_entry(
         report_id,
         note,
         details: BTreeMap::new(),
+        // Linked into the actor's chain when it is written.
+        seq: None,
+        prev_hash: None,
     }
 }
 

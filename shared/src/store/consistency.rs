@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::graph::Edge;
+use super::moderation::{AuditRecord, ChainHead};
 use super::{conditional_write, dynamo_error, from_item, keys, n, s, Item, Store};
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppError, AppResult};
@@ -56,6 +57,10 @@ pub enum Check {
     ReportIndex,
     /// An audit entry without its copy under its target, or a copy without its entry.
     AuditCopy,
+    /// An actor's chain of audit entries with a gap, an entry that does not follow the
+    /// one before it, or a head that does not match its last entry: an entry was
+    /// removed or changed.
+    AuditChain,
     /// An item whose keys match no item type of the table.
     UnknownItem,
     /// A user item the service could not read.
@@ -80,6 +85,7 @@ impl Check {
             Check::OrphanMessage => "orphan-message",
             Check::ReportIndex => "report-index",
             Check::AuditCopy => "audit-copy",
+            Check::AuditChain => "audit-chain",
             Check::UnknownItem => "unknown-item",
             Check::UnreadableItem => "unreadable-item",
         }
@@ -189,6 +195,10 @@ struct Facts {
     against: Vec<(String, String)>,
     audit_entries: HashMap<String, Option<String>>,
     audit_copies: HashSet<(String, String)>,
+    /// Entries written into their actor's chain (those from before it have no `seq`).
+    chained: Vec<AuditRecord>,
+    /// Each actor's chain head: its last `seq` and hash.
+    chain_heads: HashMap<String, ChainHead>,
     unknown: Vec<(String, String)>,
     /// User ids whose item does not read as a user.
     unreadable: Vec<String>,
@@ -271,6 +281,17 @@ impl Facts {
         } else if pk == keys::audit::LOG {
             self.count("audit entries");
             self.audit_entries.insert(sk, text(&item, "targetId"));
+            match from_item::<AuditRecord>(item) {
+                Ok(entry) if entry.seq.is_some() => self.chained.push(entry),
+                Ok(_) => {}
+                Err(_) => self.unknown.push((pk, "an audit entry that does not read as one".into())),
+            }
+        } else if let Some(actor) = pk.strip_prefix(keys::audit::HEAD_PREFIX) {
+            self.count("audit chain heads");
+            match from_item::<ChainHead>(item) {
+                Ok(head) => drop(self.chain_heads.insert(actor.to_owned(), head)),
+                Err(_) => self.unknown.push((pk, sk)),
+            }
         } else if let Some(target) = pk.strip_prefix(keys::audit::TARGET_PREFIX) {
             self.count("audit target copies");
             self.audit_copies.insert((target.to_owned(), sk));
@@ -564,6 +585,8 @@ impl Facts {
             }
         }
 
+        audit_chains(&self.chained, &self.chain_heads, &mut flag);
+
         for id in &self.unreadable {
             flag(Check::UnreadableItem, format!("user {id}: the user item does not read as a user"));
         }
@@ -694,6 +717,43 @@ impl Store {
             if start.is_none() {
                 return Ok(total);
             }
+        }
+    }
+}
+
+/// Each actor's chain: entries numbered 1, 2, … with none missing, each naming the
+/// hash of the one before, and the head naming the last; by ids only.
+fn audit_chains(chained: &[AuditRecord], heads: &HashMap<String, ChainHead>, flag: &mut impl FnMut(Check, String)) {
+    let mut chains: BTreeMap<&str, Vec<&AuditRecord>> = BTreeMap::new();
+    for entry in chained {
+        chains.entry(entry.actor_id.as_str()).or_default().push(entry);
+    }
+    for (actor, entries) in &mut chains {
+        entries.sort_by_key(|e| e.seq);
+        let mut last_hash = String::new();
+        let mut whole = true;
+        for (position, entry) in entries.iter().enumerate() {
+            let expected = position as i64 + 1;
+            if entry.seq != Some(expected) {
+                flag(Check::AuditChain, format!("actor {actor}: entry {expected} is missing (found {})", entry.id));
+                whole = false;
+                break;
+            }
+            if entry.prev_hash.as_deref() != Some(last_hash.as_str()) {
+                flag(Check::AuditChain, format!("actor {actor}: entry {} does not follow the one before it", entry.id));
+                whole = false;
+                break;
+            }
+            last_hash = entry.chain_hash();
+        }
+        let head = heads.get(*actor);
+        if whole && head.is_none_or(|h| h.seq != entries.len() as i64 || h.hash != last_hash) {
+            flag(Check::AuditChain, format!("actor {actor}: the chain's head does not match its last entry"));
+        }
+    }
+    for (actor, head) in heads {
+        if head.seq > 0 && !chains.contains_key(actor.as_str()) {
+            flag(Check::AuditChain, format!("actor {actor}: the chain has a head and no entries"));
         }
     }
 }

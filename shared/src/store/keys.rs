@@ -250,6 +250,16 @@ pub mod audit {
 
     pub const TARGET_PREFIX: &str = "AUDIT#TARGET#";
 
+    /// The head of an actor's chain of entries (its last `seq` and hash): the one audit
+    /// item that is updated, so apart from the `AUDIT` partitions, whose writes the
+    /// policies confine to puts.
+    pub const HEAD_PREFIX: &str = "AUDITHEAD#";
+    pub const HEAD_SK: &str = "HEAD";
+
+    pub fn head_key(actor_id: &str) -> super::Item {
+        super::key(format!("{HEAD_PREFIX}{actor_id}"), HEAD_SK.to_owned())
+    }
+
     pub fn target_pk(target_id: &str) -> String {
         format!("{TARGET_PREFIX}{target_id}")
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{dynamo_error, from_item, keys, n, s, time, to_item, Item, Store};
 use crate::domain::user::{Restriction, Role, UserRecord};
@@ -28,7 +29,61 @@ pub struct AuditRecord {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, String>,
+    /// The entry's place in its actor's chain (1, 2, …), set when it is written; none
+    /// on entries from before the chain began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    /// The chain hash of the actor's entry before this one (empty for the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
 }
+
+impl AuditRecord {
+    /// SHA-256 (hex) over every field in a fixed, length-prefixed encoding (`audit-v1`),
+    /// `seq` and `prevHash` included: an entry changed in any way no longer matches the
+    /// next entry's `prevHash` or its actor's head.
+    pub fn chain_hash(&self) -> String {
+        let at = self.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let seq = self.seq.unwrap_or_default().to_string();
+        let details: Vec<String> =
+            self.details.iter().map(|(k, v)| format!("{}:{k}{}:{v}", k.len(), v.len())).collect();
+        let details = details.concat();
+        let fields = [
+            "audit-v1",
+            &self.id,
+            &at,
+            &self.actor_id,
+            self.actor_username.as_deref().unwrap_or_default(),
+            &self.action,
+            self.target_id.as_deref().unwrap_or_default(),
+            self.report_id.as_deref().unwrap_or_default(),
+            self.note.as_deref().unwrap_or_default(),
+            &details,
+            &seq,
+            self.prev_hash.as_deref().unwrap_or_default(),
+        ];
+        let mut hasher = Sha256::new();
+        for field in fields {
+            hasher.update(format!("{}:", field.len()).as_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hex(&hasher.finalize())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The head of an actor's chain as stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// Tries of a staff write whose actor wrote another entry meanwhile (its chain moved).
+const CHAIN_RETRIES: usize = 5;
 
 /// A change of an account's standing; `None` leaves that part as it is.
 #[derive(Debug, Default)]
@@ -59,7 +114,7 @@ pub enum AuditFilter<'a> {
 
 impl Store {
     /// The entry, in the log and (with a target) in its target's copy.
-    pub(crate) fn audit_puts(&self, entry: &AuditRecord) -> AppResult<Vec<TransactWriteItem>> {
+    fn audit_puts(&self, entry: &AuditRecord) -> AppResult<Vec<TransactWriteItem>> {
         let sk = keys::audit::sk(entry.at, &entry.id);
         let mut logged = to_item(entry, super::key(keys::audit::LOG.to_owned(), sk.clone()))?;
         logged.insert(keys::gsi1::PK.into(), s(keys::audit::actor_pk(&entry.actor_id)));
@@ -140,22 +195,60 @@ impl Store {
         update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
     }
 
-    /// A staff write in one transaction, on the condition that the staff member who
-    /// makes it (none: the operator) still holds the role and the session generation
-    /// they were read with, so that staff demoted or suspended a moment ago write
-    /// nothing; and since nobody acts on their own account, two admins demoting or
-    /// suspending each other at once cannot both succeed: the last admin stays.
-    /// `false`: a condition no longer held (that, the account's role, a report's
+    /// A staff write and its audit entry in one transaction, on the condition that the
+    /// staff member who makes it (none: the operator) still holds the role and the
+    /// session generation they were read with, so that staff demoted or suspended a
+    /// moment ago write nothing; and since nobody acts on their own account, two admins
+    /// demoting or suspending each other at once cannot both succeed: the last admin
+    /// stays. The entry is linked into its actor's chain (`seq`, `prevHash`) and the
+    /// chain's head moves in the same transaction, on the condition that it is still
+    /// the head read: a concurrent entry of the same actor makes it try again.
+    /// `false`: another condition no longer held (that, the account's role, a report's
     /// version): nothing was written.
     pub(crate) async fn commit_staff_write(
         &self,
         actor: Option<&UserRecord>,
-        mut items: Vec<TransactWriteItem>,
+        mut entry: AuditRecord,
+        items: Vec<TransactWriteItem>,
     ) -> AppResult<bool> {
-        if let Some(actor) = actor {
-            items.push(self.actor_unchanged(actor)?);
+        for _ in 0..CHAIN_RETRIES {
+            let head: ChainHead = self.get(keys::audit::head_key(&entry.actor_id)).await?.unwrap_or_default();
+            entry.seq = Some(head.seq + 1);
+            entry.prev_hash = Some(head.hash.clone());
+            let mut all = items.clone();
+            all.extend(self.audit_puts(&entry)?);
+            let head_index = all.len();
+            all.push(self.chain_head_update(&entry, &head)?);
+            if let Some(actor) = actor {
+                all.push(self.actor_unchanged(actor)?);
+            }
+            match self.try_transact(all).await? {
+                Ok(()) => return Ok(true),
+                Err(reasons) if super::users::failed(&reasons, head_index) => continue,
+                Err(_) => return Ok(false),
+            }
         }
-        Ok(self.try_transact(items).await?.is_ok())
+        Err(AppError::Conflict)
+    }
+
+    /// The actor's chain head moved from `head` to `entry`.
+    fn chain_head_update(&self, entry: &AuditRecord, head: &ChainHead) -> AppResult<TransactWriteItem> {
+        let condition = match head.seq {
+            0 => "attribute_not_exists(PK)",
+            _ => "seq = :seen",
+        };
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::audit::head_key(&entry.actor_id)))
+            .update_expression("SET seq = :seq, #hash = :hash")
+            .condition_expression(condition)
+            .expression_attribute_names("#hash", "hash")
+            .expression_attribute_values(":seq", n(entry.seq.unwrap_or_default()))
+            .expression_attribute_values(":hash", s(entry.chain_hash()));
+        if head.seq > 0 {
+            update = update.expression_attribute_values(":seen", n(head.seq));
+        }
+        update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
     }
 
     fn actor_unchanged(&self, actor: &UserRecord) -> AppResult<TransactWriteItem> {
