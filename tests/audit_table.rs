@@ -54,7 +54,7 @@ async fn lived_in(app: &TestApp) -> (User, User, User, User) {
     ok("report", app.post_as(&bob, "/api/social/report", json!({ "userId": cy.id, "reason": "spam" })).await);
     let moderator = app.enrolled_user(app.user("mod").await).await;
     let record = app.state.store.user_by_id(&moderator.id).await.unwrap().unwrap();
-    grant(&app.state.store, Actor::Operator, &record, Role::Moderator).await.unwrap();
+    grant(&app.state.store, Actor::Operator("test-operator"), &record, Role::Moderator).await.unwrap();
     let resolve = json!({ "action": "warn", "note": "first warning" });
     ok("resolve", app.post_as(&moderator, &format!("/api/admin/reports/{report_id}/resolve"), resolve).await);
 

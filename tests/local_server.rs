@@ -162,7 +162,8 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     let (status, _) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "not staff yet");
     let said = server.operator_script("grant-role", &["ada", "moderator"]);
-    assert!(said.starts_with("ada (") && said.lines().next().unwrap().ends_with(") is now moderator"), "{said}");
+    let first = said.lines().next().unwrap_or_default();
+    assert!(said.starts_with("ada (") && first.contains(") is now moderator (audited as operator local:"), "{said}");
     assert!(said.contains("403 MFA_REQUIRED until ada turns on a second factor"), "{said}");
     let (status, refused) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!((status, &refused["error"]["code"]), (StatusCode::FORBIDDEN, &json!("MFA_REQUIRED")), "{refused}");

@@ -10,7 +10,7 @@ use support::{TestApp, TestResponse, User, PASSWORD};
 /// Gives `user` a role as the operator's `grant-role` does.
 async fn make(app: &TestApp, user: &User, role: Role) {
     let record = app.state.store.user_by_id(&user.id).await.unwrap().unwrap();
-    grant(&app.state.store, Actor::Operator, &record, role).await.unwrap();
+    grant(&app.state.store, Actor::Operator("test-operator"), &record, role).await.unwrap();
 }
 
 /// A staff member with a second factor, signed in through it (as the admin routes need).
@@ -556,6 +556,7 @@ async fn the_audit_log_lists_newest_first_by_actor_and_target_and_cannot_be_chan
     assert_eq!(all[2]["actor"], json!({ "id": moderator.id, "username": "mod" }));
     assert_eq!((all[2]["targetId"].as_str(), all[2]["note"].as_str()), (Some(zed.id.as_str()), Some("first")));
     assert_eq!(all.last().unwrap()["actor"], json!({ "id": "operator", "username": null }), "the grants");
+    assert_eq!(all.last().unwrap()["details"]["operatorIdentity"], "test-operator", "and who ran the command");
     let by_moderator = page(Box::leak(format!("?actorId={}", moderator.id).into_boxed_str())).await;
     assert_eq!(by_moderator.len(), 2);
     assert_eq!(by_moderator[0]["targetId"], yan.id.as_str());

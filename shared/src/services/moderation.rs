@@ -378,8 +378,9 @@ fn forbidden_staff() -> AppError {
 #[derive(Clone, Copy)]
 pub enum Actor<'a> {
     Staff(&'a UserRecord),
-    /// The operator's command line (`grant-role`).
-    Operator,
+    /// The operator's command line (`grant-role`), with the identity that ran it (the
+    /// AWS principal's ARN, or `local:<user>` against a local table).
+    Operator(&'a str),
 }
 
 /// How long a staff session's pass of the second factor lets it reach the admin routes.
@@ -790,7 +791,7 @@ pub async fn grant(store: &Store, actor: Actor<'_>, target: &UserRecord, role: R
     let items = vec![store.role_update(target, role)?];
     let staff = match actor {
         Actor::Staff(staff) => Some(staff),
-        Actor::Operator => None,
+        Actor::Operator(_) => None,
     };
     let actor_id = entry.actor_id.clone();
     if !store.commit_staff_write(staff, entry, items).await? {
@@ -810,8 +811,12 @@ fn audit_entry(
 ) -> AuditRecord {
     let (actor_id, actor_username) = match actor {
         Actor::Staff(user) => (user.id.clone(), Some(user.username.clone())),
-        Actor::Operator => (OPERATOR.to_owned(), None),
+        Actor::Operator(_) => (OPERATOR.to_owned(), None),
     };
+    let mut details = BTreeMap::new();
+    if let Actor::Operator(identity) = actor {
+        details.insert("operatorIdentity".to_owned(), identity.to_owned());
+    }
     AuditRecord {
         id: uuid::Uuid::new_v4().to_string(),
         at: store.now(),
@@ -821,7 +826,7 @@ fn audit_entry(
         target_id: target_id.map(str::to_owned),
         report_id,
         note,
-        details: BTreeMap::new(),
+        details,
         // Linked into the actor's chain when it is written.
         seq: None,
         prev_hash: None,

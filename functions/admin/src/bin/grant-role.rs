@@ -38,8 +38,9 @@ async fn run(account: &str, role: &str) -> Result<String, String> {
         .await
         .map_err(|e| format!("reading the table failed: {e}"))?
         .ok_or_else(|| format!("the account {account:?} is deleted"))?;
-    grant(&store, Actor::Operator, &user, role).await.map_err(|e| format!("the change failed: {e}"))?;
-    let granted = format!("{} ({}) is now {}", user.username, user.id, role.as_str());
+    let identity = operator_identity(&config).await?;
+    grant(&store, Actor::Operator(&identity), &user, role).await.map_err(|e| format!("the change failed: {e}"))?;
+    let granted = format!("{} ({}) is now {} (audited as operator {identity})", user.username, user.id, role.as_str());
     Ok(match (role.is_staff(), user.mfa_enabled) {
         (false, _) => granted,
         (true, false) => format!(
@@ -51,4 +52,21 @@ async fn run(account: &str, role: &str) -> Result<String, String> {
             "{granted}\nThe admin routes need a session that passed the second factor within the last 12 hours."
         ),
     })
+}
+
+/// Who runs this, for the audit entry: against AWS, the principal of the credentials
+/// (STS `GetCallerIdentity`; no identity, no change); against a local table
+/// (`AWS_ENDPOINT_URL_DYNAMODB` set, as `scripts/grant-role` does), the machine's user.
+async fn operator_identity(config: &shared::config::Config) -> Result<String, String> {
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some() {
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+        return Ok(format!("local:{user}"));
+    }
+    let aws = shared::aws::sdk_config(config.tls_native_roots).await;
+    let caller = aws_sdk_sts::Client::new(&aws)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| format!("could not learn who runs this (STS GetCallerIdentity): {e}"))?;
+    caller.arn().map(str::to_owned).ok_or_else(|| "STS named no identity".to_owned())
 }
