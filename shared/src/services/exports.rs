@@ -84,9 +84,9 @@ impl<'a> Exports<'a> {
         }
     }
 
-    /// An export of the caller's (anyone else's is not found), with a fresh link when ready.
-    /// An export's state, and when ready a fresh link: only to a live session of an
-    /// active account (a link outlives the session that asked for it).
+    /// An export of the caller's (anyone else's is not found), with a fresh link when
+    /// ready: only to a live session of an active account (a link outlives the session
+    /// that asked for it).
     pub async fn status(&self, caller: &Caller, export_id: &str) -> AppResult<ExportView> {
         let (_, export) =
             tokio::try_join!(self.sessions.live_session(caller), self.store.export(&caller.user_id, export_id))?;

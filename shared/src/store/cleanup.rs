@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{dynamo_error, key, keys, n, s, Item, Store};
+use super::{conditional_write, dynamo_error, key, keys, n, s, Item, Store};
 use crate::error::AppResult;
 
 /// What one run did.
@@ -91,11 +91,7 @@ impl Store {
                 .expression_attribute_values(":at", n(entry.expires_at))
                 .send()
                 .await;
-            match deleted {
-                Ok(_) => Ok(1),
-                Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(0),
-                Err(err) => Err(dynamo_error(err)),
-            }
+            conditional_write(deleted).map(u64::from)
         });
         let counts: Vec<u64> = stream::iter(deletes).buffer_unordered(DELETES_AT_ONCE).try_collect().await?;
         Ok(counts.into_iter().sum())

@@ -1,6 +1,6 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{dynamo_error, keys, n, Item, Store};
+use super::{conditional_write, dynamo_error, keys, n, Item, Store};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{Counter, Limit, RateWindow};
 
@@ -80,12 +80,9 @@ impl Store {
             .expression_attribute_values(":expires", n(start + limit.window_secs + 60))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Ok(TakenHit { key: item_key })),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Err(remaining as u64))
-            }
-            Err(err) => Err(dynamo_error(err)),
+        match conditional_write(result)? {
+            true => Ok(Ok(TakenHit { key: item_key })),
+            false => Ok(Err(remaining as u64)),
         }
     }
 
@@ -103,11 +100,8 @@ impl Store {
             .expression_attribute_values(":zero", n(0))
             .send()
             .await;
-        match result {
-            // The window's item expired meanwhile: nothing to give back.
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            other => other.map(drop).map_err(dynamo_error),
-        }
+        // `false`: the window's item expired meanwhile, nothing to give back.
+        conditional_write(result).map(drop)
     }
 
     /// The window's count without adding to it.
