@@ -333,6 +333,43 @@ pub struct User {
 }
 
 impl TestApp {
+    /// `register` for the set-up of a test whose app has a short request deadline (the
+    /// production one): on a loaded machine a sign-up may pass it (503, written or not),
+    /// so a 503 is tried again, and a sign-up written after all is signed in to. A
+    /// 201 or a sign-in's 200, with the user and tokens.
+    pub async fn register_patiently(&self, username: &str) -> TestResponse {
+        for _ in 0..10 {
+            let body = json!({
+                "username": username,
+                "email": format!("{}@example.org", username.to_lowercase()),
+                "password": PASSWORD,
+                "agreeToTerms": true
+            });
+            let response = self.post("/api/auth/register", body).await;
+            match response.status {
+                StatusCode::CREATED => return response,
+                StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT => {
+                    let signed_in = self.login(username).await;
+                    if signed_in.status == StatusCode::OK {
+                        return signed_in;
+                    }
+                }
+                _ => panic!("register {username}: {} {:?}", response.status, response.body),
+            }
+        }
+        panic!("register {username}: the service kept answering 503")
+    }
+
+    /// `user` through `register_patiently`.
+    pub async fn user_patiently(&self, name: &str) -> User {
+        let response = self.register_patiently(name).await;
+        User {
+            id: response.body["user"]["id"].as_str().unwrap().to_owned(),
+            token: response.body["accessToken"].as_str().unwrap().to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
     pub async fn user(&self, name: &str) -> User {
         let response = self.register(name).await;
         User {
