@@ -332,6 +332,17 @@ pub struct User {
     pub name: String,
 }
 
+impl User {
+    /// The user a sign-up's or sign-in's answer names, with its access token.
+    fn signed_in(name: &str, response: &TestResponse) -> Self {
+        User {
+            id: response.body["user"]["id"].as_str().unwrap().to_owned(),
+            token: response.body["accessToken"].as_str().unwrap().to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
 impl TestApp {
     /// `register` for the set-up of a test whose app has a short request deadline (the
     /// production one): on a loaded machine a sign-up may pass it (503, written or not),
@@ -362,21 +373,11 @@ impl TestApp {
 
     /// `user` through `register_patiently`.
     pub async fn user_patiently(&self, name: &str) -> User {
-        let response = self.register_patiently(name).await;
-        User {
-            id: response.body["user"]["id"].as_str().unwrap().to_owned(),
-            token: response.body["accessToken"].as_str().unwrap().to_owned(),
-            name: name.to_owned(),
-        }
+        User::signed_in(name, &self.register_patiently(name).await)
     }
 
     pub async fn user(&self, name: &str) -> User {
-        let response = self.register(name).await;
-        User {
-            id: response.body["user"]["id"].as_str().unwrap().to_owned(),
-            token: response.body["accessToken"].as_str().unwrap().to_owned(),
-            name: name.to_owned(),
-        }
+        User::signed_in(name, &self.register(name).await)
     }
 
     pub async fn post_as(&self, user: &User, path: &str, body: Value) -> TestResponse {
