@@ -20,7 +20,7 @@ fn s(value: &str) -> AttributeValue {
 }
 
 async fn audit(app: &TestApp) -> AuditReport {
-    app.state.store.audit_table(3).await.expect("the audit runs")
+    app.state.store.consistency().audit_table(3).await.expect("the audit runs")
 }
 
 fn ok(what: &str, response: support::TestResponse) {
@@ -53,7 +53,7 @@ async fn lived_in(app: &TestApp) -> (User, User, User, User) {
     let report_id = filed.body["id"].as_str().expect("a report id").to_owned();
     ok("report", app.post_as(&bob, "/api/social/report", json!({ "userId": cy.id, "reason": "spam" })).await);
     let moderator = app.enrolled_user(app.user("mod").await).await;
-    let record = app.state.store.user_by_id(&moderator.id).await.unwrap().unwrap();
+    let record = app.state.store.users().user_by_id(&moderator.id).await.unwrap().unwrap();
     grant(&app.state.store, Actor::Operator("test-operator"), &record, Role::Moderator).await.unwrap();
     let resolve = json!({ "action": "warn", "note": "first warning" });
     ok("resolve", app.post_as(&moderator, &format!("/api/admin/reports/{report_id}/resolve"), resolve).await);
@@ -140,7 +140,7 @@ async fn every_planted_violation_is_found_by_ids() {
     ])
     .await
     .unwrap();
-    let eve = app.state.store.user_id_by_identifier("eve").await.unwrap().unwrap();
+    let eve = app.state.store.users().user_id_by_identifier("eve").await.unwrap().unwrap();
     db.update_item()
         .table_name(table)
         .key("PK", s(&format!("USER#{eve}")))

@@ -405,7 +405,7 @@ async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
     let app = TestApp::new().await;
     let ada = app.user("ada").await;
     // What a sign-in with the old password read and verified…
-    let verified = app.state.store.user_by_id(&ada.id).await.unwrap().unwrap();
+    let verified = app.state.store.users().user_by_id(&ada.id).await.unwrap().unwrap();
     let rehash = app.state.passwords.hash(PASSWORD.to_owned()).await.unwrap();
     // …then a reset…
     app.post("/api/auth/forgot-password", json!({ "email": "ada@example.org" })).await;
@@ -423,7 +423,7 @@ async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
         new_device: None,
         extra: vec![],
     };
-    let written = app.state.store.record_login(&verified, &session, login).await.unwrap();
+    let written = app.state.store.users().record_login(&verified, &session, login).await.unwrap();
     assert!(!written, "the sign-in's write is refused: the password changed since it was verified");
 
     assert_eq!(app.login_with("ada", NEW_PASSWORD).await.status, StatusCode::OK, "the reset's password stands");

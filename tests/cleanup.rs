@@ -46,12 +46,12 @@ async fn cleanup_removes_exactly_the_expired_and_reads_only_them() {
     let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "1000/60")]).await;
     sessions(&app, 30, 7).await;
     assert_eq!(session_count(&app).await, 38);
-    let report = app.state.store.remove_expired(Utc::now(), 3).await.unwrap();
+    let report = app.state.store.cleanup().remove_expired(Utc::now(), 3).await.unwrap();
     assert_eq!(report.removed, 7);
     assert_eq!(report.examined, 7, "the index read only the expired items, not the 31 live ones");
     assert_eq!(report.buckets, 4);
     assert_eq!(session_count(&app).await, 31);
-    let again = app.state.store.remove_expired(Utc::now(), 3).await.unwrap();
+    let again = app.state.store.cleanup().remove_expired(Utc::now(), 3).await.unwrap();
     assert_eq!((again.removed, again.examined), (0, 0), "nothing left to read");
 }
 
@@ -59,8 +59,10 @@ async fn cleanup_removes_exactly_the_expired_and_reads_only_them() {
 async fn two_cleanups_at_once_end_in_the_same_state() {
     let app = TestApp::new().await;
     sessions(&app, 5, 6).await;
-    let (a, b) =
-        tokio::join!(app.state.store.remove_expired(Utc::now(), 3), app.state.store.remove_expired(Utc::now(), 3));
+    let (a, b) = tokio::join!(
+        app.state.store.cleanup().remove_expired(Utc::now(), 3),
+        app.state.store.cleanup().remove_expired(Utc::now(), 3)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.removed + b.removed, 6, "each expired session deleted once, by one of the two: {a:?} {b:?}");
     assert_eq!(session_count(&app).await, 6);
@@ -79,12 +81,12 @@ async fn an_item_set_anew_after_cleanup_read_it_is_kept() {
     // Muted again, for a day, between cleanup's read of the index and its delete.
     assert_eq!(app.post_as(&ada, "/api/social/mute", mute(86_400)).await.status, http::StatusCode::OK);
     assert_ne!(mute_entry(&app, &ada.id, &bob.id).await.expires_at, read_by_cleanup.expires_at);
-    assert_eq!(app.state.store.delete_expired(vec![read_by_cleanup.clone()]).await.unwrap(), 0);
+    assert_eq!(app.state.store.cleanup().delete_expired(vec![read_by_cleanup.clone()]).await.unwrap(), 0);
     let relation = app.get_as(&ada, &format!("/api/social/relationship/{}", bob.id)).await;
     assert_eq!(relation.body["muting"], true, "the new mute stays: {:?}", relation.body);
     // The entry as it is now is deleted.
     let current = mute_entry(&app, &ada.id, &bob.id).await;
-    assert_eq!(app.state.store.delete_expired(vec![current]).await.unwrap(), 1);
+    assert_eq!(app.state.store.cleanup().delete_expired(vec![current]).await.unwrap(), 1);
 }
 
 /// The mute edge of `who` muting `whom`, as the expiry index shows it.

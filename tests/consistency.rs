@@ -119,7 +119,7 @@ async fn a_storm_of_graph_changes_leaves_the_table_consistent() {
     let served: u64 = statuses.iter().filter(|(s, _)| (200..300).contains(*s)).map(|(_, n)| n).sum();
     assert!(served >= 200, "the storm changed the graph ({statuses:?})");
     assert!(statuses.keys().all(|s| *s < 500 || *s == 503), "no 500 in a storm: {statuses:?}");
-    let report = app.state.store.audit_table(4).await.unwrap();
+    let report = app.state.store.consistency().audit_table(4).await.unwrap();
     assert!(report.is_clean(), "after the storm: {:#?}", report.violations);
 }
 
@@ -339,7 +339,7 @@ async fn freezing_and_killing_dynamodb_mid_burst_answers_503_and_leaves_the_tabl
     assert!(statuses.keys().all(|s| (200..500).contains(s) || *s == 503), "2xx, 4xx or 503 only: {statuses:?}");
     assert!(statuses.get(&503).is_some_and(|n| *n > 0), "the faults were seen: {statuses:?}");
     assert!(slowest <= TIMEOUT_MS + 1000, "an answer took {slowest} ms (bound {} ms)", TIMEOUT_MS + 1000);
-    let report = app.state.store.audit_table(4).await.unwrap();
+    let report = app.state.store.consistency().audit_table(4).await.unwrap();
     assert!(report.is_clean(), "after the faults: {:#?}", report.violations);
     assert!(report.kinds["users"] >= 10, "{:?}", report.kinds);
 }

@@ -94,7 +94,7 @@ async fn every_event_file_is_answered_by_its_function() {
         if file.starts_with("admin/") && !staff {
             // As the operator's grant-role command does it; then the new admin turns on
             // a second factor, which the admin routes need.
-            let user = app.state.store.user_by_id(&latest_user).await.unwrap().unwrap();
+            let user = app.state.store.users().user_by_id(&latest_user).await.unwrap().unwrap();
             let actor = shared::services::moderation::Actor::Operator("test-operator");
             shared::services::moderation::grant(&app.state.store, actor, &user, Role::Admin).await.unwrap();
             access_token = turn_on_mfa(&app, &access_token).await;

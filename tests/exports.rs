@@ -87,8 +87,8 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     assert_eq!(document["reportsFiled"][0]["userId"], mallory.id.as_str());
 
     let text = document.to_string();
-    let factor = app.state.store.totp_factor(&ada.id).await.unwrap().unwrap();
-    let user = app.state.store.user_by_id(&ada.id).await.unwrap().unwrap();
+    let factor = app.state.store.factors().totp_factor(&ada.id).await.unwrap().unwrap();
+    let user = app.state.store.users().user_by_id(&ada.id).await.unwrap().unwrap();
     for secret in
         [factor.sealed_secret.as_str(), user.password_hash.as_str(), "passwordHash", "refreshTokenHash", "sealedSecret"]
     {

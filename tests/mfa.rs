@@ -149,8 +149,11 @@ async fn wrong_codes_past_the_account_limit_are_refused_with_retry_after() {
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(locked.headers.contains_key("retry-after"));
     // The wrong codes counted toward the account's failed sign-ins as well.
-    let failed =
-        app.state.store.hits("login-fail", &ada.user.id, app.state.config.rate_limits.failed_logins_per_account);
+    let failed = app.state.store.limits().hits(
+        "login-fail",
+        &ada.user.id,
+        app.state.config.rate_limits.failed_logins_per_account,
+    );
     assert_eq!(failed.await.unwrap().hits, 3);
     app.advance(chrono::Duration::seconds(3600));
     let later = app.verify(&app.challenge("ada").await, json!({ "code": app.code(&ada.secret, 0) })).await;
@@ -205,7 +208,7 @@ async fn right_codes_do_not_use_up_the_account_limit() {
         assert_eq!(right.status, StatusCode::OK, "sign-in {step}: {:?}", right.body);
     }
     let limit = app.state.config.rate_limits.mfa_failures_per_account;
-    assert_eq!(app.state.store.hits("mfa-fail", &ada.user.id, limit).await.unwrap().hits, 0);
+    assert_eq!(app.state.store.limits().hits("mfa-fail", &ada.user.id, limit).await.unwrap().hits, 0);
 }
 
 /// Confirming an enrolment is a check of a code like any other: counted before it is
@@ -402,7 +405,7 @@ async fn a_known_device_gets_its_token_back_and_its_wrong_codes_spare_the_accoun
     let token = login.body["mfaToken"].as_str().unwrap();
     assert_eq!(app.verify(token, json!({ "code": "000000" })).await.error_code(), "INVALID_CODE");
     let limit = app.state.config.rate_limits.failed_logins_per_account;
-    assert_eq!(app.state.store.hits("login-fail", &ada.user.id, limit).await.unwrap().hits, 0);
+    assert_eq!(app.state.store.limits().hits("login-fail", &ada.user.id, limit).await.unwrap().hits, 0);
     let done = app.verify(token, json!({ "code": app.code(&ada.secret, 0), "deviceToken": device })).await;
     assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
     assert_eq!(done.body["deviceToken"], device.as_str(), "the device keeps its token");
@@ -418,7 +421,7 @@ async fn secrets_and_recovery_codes_are_not_stored_in_the_clear() {
     for code in &ada.recovery_codes {
         assert!(!dump.contains(code) && !dump.contains(&code.replace('-', "")), "a recovery code");
     }
-    let factor = app.state.store.totp_factor(&ada.user.id).await.unwrap().unwrap();
+    let factor = app.state.store.factors().totp_factor(&ada.user.id).await.unwrap().unwrap();
     assert!(factor.sealed_secret.starts_with("v1."));
     let vault = shared::vault::Vault::new(support::TEST_MFA_SECRET);
     assert_eq!(vault.open(&ada.user.id, &factor.sealed_secret).unwrap(), raw);

@@ -9,7 +9,7 @@ use support::{TestApp, TestResponse, User, PASSWORD};
 
 /// Gives `user` a role as the operator's `grant-role` does.
 async fn make(app: &TestApp, user: &User, role: Role) {
-    let record = app.state.store.user_by_id(&user.id).await.unwrap().unwrap();
+    let record = app.state.store.users().user_by_id(&user.id).await.unwrap().unwrap();
     grant(&app.state.store, Actor::Operator("test-operator"), &record, role).await.unwrap();
 }
 
@@ -159,7 +159,7 @@ async fn two_admins_acting_on_each_other_at_once_leave_an_admin() {
         }
         let mut admins = 0;
         for who in [ann, bob] {
-            let record = app.state.store.user_by_id(&who.id).await.unwrap().unwrap();
+            let record = app.state.store.users().user_by_id(&who.id).await.unwrap().unwrap();
             admins += usize::from(record.role == Role::Admin && !record.is_suspended());
         }
         assert!(admins >= 1, "pair {i}: no admin left");
@@ -416,7 +416,7 @@ async fn a_token_minted_before_a_suspension_is_refused_by_every_bearer_route() {
             answer.body
         );
     }
-    let profile = app.state.store.user_by_id(&zed.id).await.unwrap().unwrap();
+    let profile = app.state.store.users().user_by_id(&zed.id).await.unwrap().unwrap();
     assert_ne!(profile.editable.bio.as_deref(), Some("still here"), "nothing was written");
 }
 

@@ -168,7 +168,7 @@ async fn a_bad_record_and_a_refused_message_hold_up_nothing_and_only_the_transie
         panic!("mixed-batch.json holds six records");
     };
     // Another delivery (a crashed one, say) holds this message's lease for 30 s.
-    let claim = app.state.store.claim_message(message_id(held), chrono::Utc::now(), 30).await.unwrap();
+    let claim = app.state.store.outbox().claim_message(message_id(held), chrono::Utc::now(), 30).await.unwrap();
     assert!(matches!(claim, shared::store::outbox::Claim::Claimed(_)));
     assert!(garbled["dynamodb"].get("Keys").is_none(), "a record without keys cannot be read");
 
@@ -197,7 +197,7 @@ async fn a_bad_record_and_a_refused_message_hold_up_nothing_and_only_the_transie
     assert_eq!(emails_from(&from).await, sent_before, "a repeated batch sends nothing new");
 
     // Once the other delivery's lease is gone, the retry delivers it, once.
-    app.state.store.release_message(message_id(held)).await.unwrap();
+    app.state.store.outbox().release_message(message_id(held)).await.unwrap();
     let last = notifier.handle(&json!({ "Records": [held] })).await;
     assert_eq!(failures(&last), Vec::<String>::new());
     let item = message_item(&app, message_id(held)).await;

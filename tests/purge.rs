@@ -17,7 +17,12 @@ async fn deactivate(app: &TestApp, user: &User) {
 /// Runs the purge as the cleanup function does, with `budget` before its deadline.
 async fn purge(app: &TestApp, budget: Duration) -> shared::store::purge::PurgeReport {
     let cutoff = app.state.now() - chrono::Duration::days(WINDOW_DAYS);
-    app.state.store.purge_deleted_accounts(cutoff, Instant::now() + budget, app.state.bucket.as_deref()).await.unwrap()
+    app.state
+        .store
+        .purge()
+        .purge_deleted_accounts(cutoff, Instant::now() + budget, app.state.bucket.as_deref())
+        .await
+        .unwrap()
 }
 
 fn partition(items: &[(String, String)], user: &User) -> Vec<(String, String)> {
@@ -108,7 +113,7 @@ async fn an_account_past_its_window_is_erased_and_the_others_stay_right() {
     let address =
         json!({ "username": "ada_again", "email": "ada@example.org", "password": PASSWORD, "agreeToTerms": true });
     assert_eq!(app.post("/api/auth/register", address).await.status, StatusCode::CREATED, "the address is free");
-    let tombstone = app.state.store.claim("ada").await.unwrap().unwrap();
+    let tombstone = app.state.store.users().claim("ada").await.unwrap().unwrap();
     assert!(tombstone.password_hash.is_none(), "the tombstone keeps no password hash");
     assert_eq!(purge(&app, Duration::from_secs(60)).await, Default::default(), "nothing left to do");
 }
@@ -149,7 +154,7 @@ async fn an_interrupted_purge_completes_on_the_next_run() {
     let run = tokio::spawn({
         let store = app.state.store.clone();
         let cutoff = app.state.now() - chrono::Duration::days(WINDOW_DAYS);
-        async move { store.purge_deleted_accounts(cutoff, Instant::now() + Duration::from_secs(60), None).await }
+        async move { store.purge().purge_deleted_accounts(cutoff, Instant::now() + Duration::from_secs(60), None).await }
     });
     let mut transactions = 0;
     while transactions < 5 {

@@ -356,7 +356,7 @@ async fn admin_endpoints() {
     let app = TestApp::new().await;
     let admin = app.enrolled_user(app.user("boss").await).await;
     let (bob, rita) = (app.user("bob").await, app.user("rita").await);
-    let record = app.state.store.user_by_id(&admin.id).await.unwrap().unwrap();
+    let record = app.state.store.users().user_by_id(&admin.id).await.unwrap().unwrap();
     let operator = shared::services::moderation::Actor::Operator("test-operator");
     shared::services::moderation::grant(&app.state.store, operator, &record, shared::domain::user::Role::Admin)
         .await

@@ -248,7 +248,7 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
     let app = TestApp::new().await;
     let (access, refresh) = tokens_of(&app.register("racer").await);
     let user_id = shared::domain::session::RefreshToken::parse(&refresh).unwrap().user_id;
-    let read_before = app.state.store.user_by_id(&user_id).await.unwrap().unwrap();
+    let read_before = app.state.store.users().user_by_id(&user_id).await.unwrap().unwrap();
 
     let revoked = app.call(Method::DELETE, "/api/auth/sessions", None, Some(&access)).await;
     assert_eq!(revoked.status, StatusCode::OK);
@@ -263,7 +263,10 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
         new_device: None,
         extra: vec![],
     };
-    assert!(app.state.store.record_login(&read_before, &session, login).await.unwrap(), "the late sign-in is written");
+    assert!(
+        app.state.store.users().record_login(&read_before, &session, login).await.unwrap(),
+        "the late sign-in is written"
+    );
 
     assert_eq!(app.refresh(&late.expose()).await.error_code(), "INVALID_TOKEN", "written during the call: ended");
     assert_eq!(app.refresh(&refresh).await.status, StatusCode::OK, "the caller's session goes on");

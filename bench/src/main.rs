@@ -513,7 +513,7 @@ async fn export_of_a_large_account(
     }
     batch_put(client, &table, writes).await?;
 
-    let export = match state.store.request_export(&owner.id).await? {
+    let export = match state.store.exports().request_export(&owner.id).await? {
         shared::store::exports::ExportRequest::Created(export) => export,
         shared::store::exports::ExportRequest::TooSoon => return Err("the export was refused".into()),
     };

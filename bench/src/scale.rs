@@ -100,7 +100,7 @@ async fn cleanup(
     batch_put(store.client(), store.table(), expired_sessions(count, now)).await?;
     reset_peak_rss();
     let t = Instant::now();
-    let done = store.remove_expired(store.now(), 7).await?;
+    let done = store.cleanup().remove_expired(store.now(), 7).await?;
     let took = t.elapsed();
     println!("scale: cleanup of {count} expired items in {}: {took:?}", store.table());
     if done.removed != count as u64 {

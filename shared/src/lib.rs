@@ -173,4 +173,58 @@ mod layering {
         }
         assert!(chosen.is_empty(), "{}", chosen.join("\n"));
     }
+
+    /// A type grows a room, not a longer list: no type of the crate has more than 40
+    /// methods (the store's areas are handles of their own, `store.graph()`, …).
+    #[test]
+    fn no_type_has_more_than_forty_methods() {
+        let mut methods = std::collections::BTreeMap::<String, usize>::new();
+        count_methods(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")), &mut methods);
+        assert!(
+            methods.get("store::Store").is_some_and(|n| *n > 10),
+            "the scan found the store's methods: {methods:?}"
+        );
+        let long: Vec<String> =
+            methods.iter().filter(|(_, n)| **n > 40).map(|(ty, n)| format!("{ty}: {n} methods")).collect();
+        assert!(long.is_empty(), "{}", long.join("\n"));
+    }
+
+    /// Adds the `fn`s of every `impl` block under `dir` to its type's count (types named
+    /// by their top module: `store::Sessions` is not `services::Sessions`).
+    fn count_methods(dir: &Path, methods: &mut std::collections::BTreeMap<String, usize>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                count_methods(&path, methods);
+                continue;
+            }
+            let relative = path.strip_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/src")).unwrap();
+            let module = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
+            let mut current: Option<String> = None;
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                if let Some(rest) = line.strip_prefix("impl") {
+                    // `impl<'a> Trait for Type<'a> {` counts for `Type`.
+                    let rest =
+                        if rest.starts_with('<') { rest.split_once("> ").map_or(rest, |(_, r)| r) } else { rest };
+                    let target = rest.rsplit(" for ").next().unwrap_or(rest).trim();
+                    let name = target.split(['<', ' ']).next().unwrap_or(target);
+                    let name = name.rsplit("::").next().unwrap_or(name);
+                    let name: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    current = Some(format!("{module}::{name}"));
+                } else if line == "}" {
+                    current = None;
+                } else if let Some(ty) = &current {
+                    let item = line.trim_start_matches("    ");
+                    let is_fn = line.starts_with("    ") && !line.starts_with("     ") && {
+                        let item = item.trim_start_matches("pub(crate) ").trim_start_matches("pub(super) ");
+                        let item = item.trim_start_matches("pub ").trim_start_matches("const ");
+                        item.trim_start_matches("async ").starts_with("fn ")
+                    };
+                    if is_fn {
+                        *methods.entry(ty.clone()).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -687,7 +687,7 @@ impl TestApp {
     /// A session that did not pass the second factor of an account that has one: as a
     /// sign-in that read the account just before enrolment would have written it.
     pub async fn aal1_session(&self, user: &User) -> String {
-        let generation = self.state.store.user_by_id(&user.id).await.unwrap().unwrap().session_generation;
+        let generation = self.state.store.users().user_by_id(&user.id).await.unwrap().unwrap().session_generation;
         let session = session_record(&user.id, "aal1-session", "unused".into(), generation);
         let item = shared::store::Item::from_iter(
             serde_dynamo::to_item::<_, shared::store::Item>(&session).unwrap().into_iter().chain([

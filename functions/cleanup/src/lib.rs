@@ -48,9 +48,9 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Report, Error> {
     let now = store.now();
-    let expired = store.remove_expired(now, settings.lookback_days).await?;
+    let expired = store.cleanup().remove_expired(now, settings.lookback_days).await?;
     let cutoff = now - chrono::Duration::days(settings.deletion_days);
-    let purge = store.purge_deleted_accounts(cutoff, deadline(event.context.deadline), exports).await?;
+    let purge = store.purge().purge_deleted_accounts(cutoff, deadline(event.context.deadline), exports).await?;
     tracing::info!(
         request_id = %event.context.request_id,
         removed = expired.removed,

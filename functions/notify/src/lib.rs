@@ -139,7 +139,7 @@ impl Notifier {
         let Some(id) = outbox_insert(record) else {
             return Step::Skipped(NOT_AN_OUTBOX_INSERT);
         };
-        let item = match self.store.claim_message(id, self.store.now(), LEASE_SECS).await {
+        let item = match self.store.outbox().claim_message(id, self.store.now(), LEASE_SECS).await {
             Ok(Claim::Claimed(item)) => item,
             Ok(Claim::Settled(state)) => return Step::Skipped(state),
             Ok(Claim::Busy) => return Step::Retry("another delivery holds the message".into()),
@@ -159,7 +159,7 @@ impl Notifier {
         match self.transport.send(&message, &email).await {
             Ok(provider_id) => {
                 let outcome = Outcome::Delivered { provider_id };
-                if let Err(err) = self.store.settle_message(id, &outcome, &secrets).await {
+                if let Err(err) = self.store.outbox().settle_message(id, &outcome, &secrets).await {
                     // Sent is sent: a retry would send it again. The token expires with the item.
                     tracing::error!(message_id = id, error = %err, "delivered, but marking it so failed");
                 }
@@ -168,7 +168,7 @@ impl Notifier {
             }
             Err(SendError::Permanent(why)) => self.fail(id, why, &secrets).await,
             Err(SendError::Transient(why)) => {
-                if let Err(err) = self.store.release_message(id).await {
+                if let Err(err) = self.store.outbox().release_message(id).await {
                     tracing::warn!(message_id = id, error = %err, "releasing the lease failed; it runs out by itself");
                 }
                 Step::Retry(why)
@@ -193,7 +193,7 @@ impl Notifier {
     }
 
     async fn fail(&self, id: &str, reason: String, secrets: &[&str]) -> Step {
-        match self.store.settle_message(id, &Outcome::Failed { reason: reason.clone() }, secrets).await {
+        match self.store.outbox().settle_message(id, &Outcome::Failed { reason: reason.clone() }, secrets).await {
             Ok(()) => Step::Failed(reason),
             Err(err) => Step::Retry(format!("marking the message failed did not work: {err}")),
         }

@@ -282,12 +282,12 @@ impl<'a> PasswordCheck<'a> {
 
     pub(crate) async fn check(&self, user: &UserRecord, password: PasswordConfirmation) -> AppResult<()> {
         let limit = self.config.rate_limits.failed_logins_per_account;
-        let failures = self.store.hits(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
+        let failures = self.store.limits().hits(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
         if failures.hits >= limit.max {
             return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
         }
         if self.passwords.verify(password.0, Some(user.password_hash.clone())).await? == Verified::No {
-            self.store.add_hit(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
+            self.store.limits().add_hit(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
             tracing::info!(user_id = %user.id, "wrong password of a signed-in user");
             return Err(AppError::InvalidCredentials);
         }
@@ -339,8 +339,8 @@ impl<'a> Accounts<'a> {
         let (verify_hash, mut items) = self.verification.verification_items(&user)?;
         user.verify_token_hash = Some(verify_hash);
         let device = DeviceToken::new(&user.id);
-        items.push(self.store.device_put(&device, &DeviceRecord::new(&user.id, now))?);
-        match self.store.create_user(&user, &account.username.key(), &session, items).await? {
+        items.push(self.store.users().device_put(&device, &DeviceRecord::new(&user.id, now))?);
+        match self.store.users().create_user(&user, &account.username.key(), &session, items).await? {
             SignUp::Created => {}
             SignUp::EmailTaken => return Err(AppError::EmailTaken),
             SignUp::UsernameTaken => return Err(AppError::UsernameTaken),
@@ -389,7 +389,7 @@ impl<'a> Accounts<'a> {
         if let Some(password) = credentials.rehash.clone() {
             let hash = self.passwords.hash(password).await?;
             // Lost to a concurrent password change: that one's hash stands.
-            self.store.rehash_password(user, &hash).await?;
+            self.store.users().rehash_password(user, &hash).await?;
         }
         let token = MfaToken::new(&user.id);
         let challenge = MfaChallenge {
@@ -401,7 +401,7 @@ impl<'a> Accounts<'a> {
             attempts: 0,
             expires_at: (self.store.now() + chrono::Duration::seconds(mfa::CHALLENGE_SECS)).timestamp(),
         };
-        self.store.put_challenge(&token.hash(), &challenge).await?;
+        self.store.factors().put_challenge(&token.hash(), &challenge).await?;
         tracing::info!(user_id = %user.id, "password accepted; waiting for the second factor");
         Ok(Some(MfaChallengeView {
             mfa_required: true,
@@ -443,8 +443,8 @@ impl<'a> Accounts<'a> {
         // the limits), the account and its factor, its failed sign-ins, the address.
         let (_, challenge, (user, factor), failed_sign_ins, code_attempt) = tokio::try_join!(
             self.limiter.enforce("mfa-ip", &ip, self.config.rate_limits.token_attempts_per_ip),
-            self.store.claim_challenge_attempt(&hash, mfa::CHALLENGE_ATTEMPTS),
-            self.store.user_and_factor(&token.user_id),
+            self.store.factors().claim_challenge_attempt(&hash, mfa::CHALLENGE_ATTEMPTS),
+            self.store.factors().user_and_factor(&token.user_id),
             self.factors.failed_sign_ins(&token.user_id),
             self.factors.take_code_attempt(&token.user_id),
         )?;
@@ -462,7 +462,7 @@ impl<'a> Accounts<'a> {
             // same code, the second's transaction fails on the factor's condition.
             let take_code = self.factors.check(&user.id, &factor, &attempt.proof)?;
             let device = attempt.device.filter(|d| d.user_id == user.id && Some(d.hash()) == challenge.device_hash);
-            let extra = vec![take_code, self.store.challenge_consume(&hash)?];
+            let extra = vec![take_code, self.store.factors().challenge_consume(&hash)?];
             let credentials =
                 Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
             if credentials.user.is_suspended() {
@@ -505,7 +505,7 @@ impl<'a> Accounts<'a> {
         // over (past the read in a race with others) is refused as well: no answer
         // beyond the limit.
         let (claim, mut windows, device_record) =
-            self.store.claim_and_counts(&identifier, &counters, device.as_ref()).await?;
+            self.store.users().claim_and_counts(&identifier, &counters, device.as_ref()).await?;
         // A device of this very account answers to its own limit alone.
         let known_device = match (&device, &device_record, &claim) {
             (Some(device), Some(record), Some(claim)) if device.user_id == claim.user_id => {
@@ -546,7 +546,7 @@ impl<'a> Accounts<'a> {
             (None, _) => unknown_key,
         };
         // Counts the wrong password against the account's hourly cap (ASVS 2.2.1).
-        self.store.add_hit(FAILED_LOGIN_SCOPE, &failed_key, limits.failed_logins_per_account).await?;
+        self.store.limits().add_hit(FAILED_LOGIN_SCOPE, &failed_key, limits.failed_logins_per_account).await?;
         Err(AppError::InvalidCredentials)
     }
 
@@ -574,7 +574,7 @@ impl<'a> Accounts<'a> {
         // The access token is signed (RSA, milliseconds, on the blocking pool) while the write is on
         // the wire; it leaves only once the session is stored.
         let (written, tokens) = tokio::join!(
-            self.store.record_login(&user, &session, login),
+            self.store.users().record_login(&user, &session, login),
             self.sessions.token_pair(&user, &session, &refresh),
         );
         if !written? {
@@ -599,7 +599,7 @@ impl<'a> Accounts<'a> {
             Some(device) => Ok((device, None)),
             None => {
                 let device = DeviceToken::new(&user.id);
-                let put = self.store.device_put(&device, &DeviceRecord::new(&user.id, now))?;
+                let put = self.store.users().device_put(&device, &DeviceRecord::new(&user.id, now))?;
                 Ok((device, Some(put)))
             }
         }
@@ -651,8 +651,8 @@ impl<'a> Accounts<'a> {
             // The reads of a known account (no user has the id "none"), and argon2 on a
             // dummy hash of the same parameters.
             let (_, failures, verified) = tokio::try_join!(
-                self.store.user_and_factor("none"),
-                self.store.hits(FAILED_LOGIN_SCOPE, unknown_key, limit),
+                self.store.factors().user_and_factor("none"),
+                self.store.limits().hits(FAILED_LOGIN_SCOPE, unknown_key, limit),
                 self.passwords.verify(password.to_owned(), None),
             )?;
             // Locked like an account would be, so a lock-out tells nothing either.
@@ -668,8 +668,8 @@ impl<'a> Accounts<'a> {
             }
         };
         let ((user, factor), failures, early) = tokio::try_join!(
-            self.store.user_and_factor(&claim.user_id),
-            self.store.hits(FAILED_LOGIN_SCOPE, &claim.user_id, limit),
+            self.store.factors().user_and_factor(&claim.user_id),
+            self.store.limits().hits(FAILED_LOGIN_SCOPE, &claim.user_id, limit),
             early_verify,
         )?;
         if failure_cap && failures.hits >= limit.max {
@@ -690,7 +690,7 @@ impl<'a> Accounts<'a> {
     /// The caller's own account. An account that is gone or deactivated no longer
     /// answers to its still-unexpired access tokens.
     pub async fn me(&self, caller: &Caller) -> AppResult<OwnUserView> {
-        match self.store.user_by_id(&caller.user_id).await? {
+        match self.store.users().user_by_id(&caller.user_id).await? {
             Some(user) if user.is_active() => Ok(OwnUserView::from(&user)),
             _ => Err(AppError::Unauthorized),
         }
@@ -722,7 +722,7 @@ impl<'a> Accounts<'a> {
             extra: vec![notice],
             ..Default::default()
         };
-        if self.store.bump_session_generation(&user, bump).await?.is_none() {
+        if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
             // The account changed, or this session ended, since it was read.
             return Err(AppError::Unauthorized);
         }
@@ -741,7 +741,7 @@ impl<'a> Accounts<'a> {
             MessageKind::AccountDeactivated,
             [("reactivateWithinDays", self.config.account_deletion_days.to_string())],
         )?;
-        if !self.store.deactivate(&user, self.store.now(), vec![notice]).await? {
+        if !self.store.accounts().deactivate(&user, self.store.now(), vec![notice]).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "account deactivated");
@@ -799,7 +799,7 @@ impl<'a> Accounts<'a> {
         let (device, new_device) = self.device_for_answer(&user, device, now)?;
         extra.extend(notice);
         extra.extend(new_device);
-        if !self.store.reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
+        if !self.store.accounts().reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "account reactivated");

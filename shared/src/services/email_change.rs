@@ -90,7 +90,7 @@ impl<'a> EmailChange<'a> {
         // It goes out as mail to an address of the caller's choosing: counted like
         // verification messages.
         self.limiter.enforce("email-change-user", &user.id, self.config.rate_limits.verification_per_user).await?;
-        if self.store.user_id_by_identifier(new_email).await?.is_some() {
+        if self.store.users().user_id_by_identifier(new_email).await?.is_some() {
             return Err(AppError::EmailTaken);
         }
         let secret = new_secret();
@@ -102,14 +102,14 @@ impl<'a> EmailChange<'a> {
             new_email: Some(new_email.to_owned()),
         };
         let mut items = vec![
-            self.store.one_time_token_put(&hash, Purpose::EmailChange, &token)?,
+            self.store.one_time_tokens().put(&hash, Purpose::EmailChange, &token)?,
             self.notices.to_address(&user, new_email, MessageKind::ConfirmEmailChange, [("token", secret)])?,
             self.notices.to(&user, MessageKind::EmailChangeRequested, [("newEmail", new_email.to_owned())])?,
         ];
         if let Some(old) = &user.email_change_token_hash {
-            items.push(self.store.one_time_token_discard(old, Purpose::EmailChange)?);
+            items.push(self.store.one_time_tokens().discard(old, Purpose::EmailChange)?);
         }
-        if !self.store.set_pending_email(&user, new_email, &hash, items).await? {
+        if !self.store.accounts().set_pending_email(&user, new_email, &hash, items).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "email change requested");
@@ -131,7 +131,7 @@ impl<'a> EmailChange<'a> {
         self.verification.count_token_attempt(client).await?;
         let hash = hash_secret(token.expose());
         let record = self.verification.live_one_time_token(&hash, Purpose::EmailChange).await?;
-        let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
+        let user = self.store.users().active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
         let new_email = record.new_email.ok_or(AppError::InvalidToken)?;
         if user.email_change_token_hash.as_deref() != Some(hash.as_str())
             || user.pending_email.as_deref() != Some(new_email.as_str())
@@ -147,7 +147,7 @@ impl<'a> EmailChange<'a> {
             None => None,
         };
         let notice = self.notices.to(&user, MessageKind::EmailChanged, [("newEmail", new_email.clone())])?;
-        match self.store.swap_email(&user, &hash, &new_email, kept.as_ref(), vec![notice]).await? {
+        match self.store.accounts().swap_email(&user, &hash, &new_email, kept.as_ref(), vec![notice]).await? {
             EmailSwap::Swapped => {}
             EmailSwap::Taken => return Err(AppError::EmailTaken),
             EmailSwap::Stale => return Err(AppError::InvalidToken),

@@ -70,13 +70,13 @@ impl<'a> Exports<'a> {
     pub async fn request(&self, caller: &Caller) -> AppResult<ExportStarted> {
         let (user, _, _) = self.sessions.second_factor_session(caller).await?;
         self.bucket.ok_or_else(no_bucket)?;
-        match self.store.request_export(&user.id).await? {
+        match self.store.exports().request_export(&user.id).await? {
             ExportRequest::Created(export) => {
                 tracing::info!(user_id = %user.id, export_id = %export.id, "data export requested");
                 Ok(ExportStarted { export_id: export.id })
             }
             ExportRequest::TooSoon => {
-                let last = self.store.user_by_id(&user.id).await?.and_then(|u| u.last_export_at);
+                let last = self.store.users().user_by_id(&user.id).await?.and_then(|u| u.last_export_at);
                 let next = last.map(|at| at + chrono::Duration::hours(EXPORT_EVERY_HOURS));
                 let wait = next.map_or(0, |next| (next - self.store.now()).num_seconds().max(1));
                 Err(AppError::RateLimited { retry_after_secs: wait as u64 })
@@ -88,8 +88,10 @@ impl<'a> Exports<'a> {
     /// ready: only to a live session of an active account (a link outlives the session
     /// that asked for it).
     pub async fn status(&self, caller: &Caller, export_id: &str) -> AppResult<ExportView> {
-        let (_, export) =
-            tokio::try_join!(self.sessions.live_session(caller), self.store.export(&caller.user_id, export_id))?;
+        let (_, export) = tokio::try_join!(
+            self.sessions.live_session(caller),
+            self.store.exports().export(&caller.user_id, export_id)
+        )?;
         let export = export.filter(|e| e.is_live(self.store.now())).ok_or(AppError::NotFound)?;
         let (download_url, expires_at) = match (&export.status, &export.object_key) {
             (ExportStatus::Ready, Some(key)) => {
@@ -130,15 +132,15 @@ impl<'a> ExportBuilder<'a> {
     /// ready with its `data_export_ready` message, at once. Building again (a repeated
     /// record) writes the same document over and changes nothing else.
     pub async fn build(&self, user_id: &str, export_id: &str) -> AppResult<Built> {
-        let Some(export) = self.store.export(user_id, export_id).await? else {
+        let Some(export) = self.store.exports().export(user_id, export_id).await? else {
             return Ok(Built::Skipped);
         };
         if export.status != ExportStatus::Pending || !export.is_live(self.store.now()) {
             return Ok(Built::Skipped);
         }
-        let (user, factor) = self.store.user_and_factor(user_id).await?;
+        let (user, factor) = self.store.factors().user_and_factor(user_id).await?;
         let Some(user) = user else {
-            self.store.fail_export(&export).await?;
+            self.store.exports().fail_export(&export).await?;
             return Ok(Built::Failed);
         };
         let key = keys::export::object_key(user_id, export_id);
@@ -151,7 +153,7 @@ impl<'a> ExportBuilder<'a> {
             MessageKind::DataExportReady,
             [("exportId", export.id.clone()), ("downloadUrl", url)],
         )?;
-        if !self.store.finish_export(&export, &key, message).await? {
+        if !self.store.exports().finish_export(&export, &key, message).await? {
             return Ok(Built::Skipped);
         }
         tracing::info!(user_id, export_id, "data export ready");
@@ -180,7 +182,7 @@ impl<'a> ExportBuilder<'a> {
         out.write(&head.as_bytes()[..head.len() - 1]).await?;
 
         out.write(br#","sessions":["#).await?;
-        let sessions = self.store.sessions_of(user_id).await?;
+        let sessions = self.store.sessions().sessions_of(user_id).await?;
         for (i, session) in sessions.into_iter().enumerate() {
             // As the session list shows them (no refresh-token hash).
             let entry = serde_json::to_value(SessionView::new(session, "")).map_err(AppError::internal)?;
@@ -218,13 +220,13 @@ impl<'a> ExportBuilder<'a> {
     async fn write_edges(&self, out: &mut ObjectWriter<'_>, user_id: &str, edge: Edge) -> AppResult<()> {
         let (mut start, mut written) = (None, 0);
         loop {
-            let page = self.store.partition_prefix_page(user_id, edge.prefix(), start, PAGE).await?;
+            let page = self.store.exports().partition_prefix_page(user_id, edge.prefix(), start, PAGE).await?;
             let others: Vec<String> = page
                 .items
                 .iter()
                 .filter_map(|i| text(i, keys::SK)?.strip_prefix(edge.prefix()).map(str::to_owned))
                 .collect();
-            let names = self.store.users_by_ids(&others.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+            let names = self.store.users().users_by_ids(&others.iter().map(String::as_str).collect::<Vec<_>>()).await?;
             for (item, other) in page.items.iter().zip(&others) {
                 let Some(user) = names.get(other).filter(|u| u.is_visible()) else {
                     continue;
@@ -256,9 +258,10 @@ impl<'a> ExportBuilder<'a> {
     async fn write_reports(&self, out: &mut ObjectWriter<'_>, user_id: &str) -> AppResult<()> {
         let (mut start, mut written) = (None, 0);
         loop {
-            let page = self.store.partition_prefix_page(user_id, keys::report::FILED_PREFIX, start, PAGE).await?;
+            let page =
+                self.store.exports().partition_prefix_page(user_id, keys::report::FILED_PREFIX, start, PAGE).await?;
             let ids: Vec<String> = page.items.iter().filter_map(|i| text(i, "reportId").map(str::to_owned)).collect();
-            for report in self.store.reports_by_ids(&ids).await? {
+            for report in self.store.reports().reports_by_ids(&ids).await? {
                 let entry = json!({
                     "id": report.id,
                     "userId": report.target_id,

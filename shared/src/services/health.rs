@@ -77,7 +77,8 @@ impl<'a> HealthCheck<'a> {
     /// dependency is down. No configuration values or secrets in it.
     pub async fn report(&self) -> HealthReport {
         let started = Instant::now();
-        let dynamodb_ok = matches!(tokio::time::timeout(HEALTH_TIMEOUT, self.store.ping()).await, Ok(Ok(())));
+        let dynamodb_ok =
+            matches!(tokio::time::timeout(HEALTH_TIMEOUT, self.store.accounts().ping()).await, Ok(Ok(())));
         let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
         let keys = self.tokens.public_jwks().keys.len();
         HealthReport {

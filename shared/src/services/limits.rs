@@ -15,7 +15,7 @@ impl<'a> Limiter<'a> {
 
     /// Counts a hit against `limit`; 429 with `Retry-After` once it is over.
     pub async fn enforce(&self, scope: &str, key: &str, limit: Limit) -> AppResult<()> {
-        let window = self.store.add_hit(scope, key, limit).await?;
+        let window = self.store.limits().add_hit(scope, key, limit).await?;
         if window.hits > limit.max {
             tracing::warn!(scope, "rate limit reached");
             return Err(AppError::RateLimited { retry_after_secs: window.retry_after_secs });

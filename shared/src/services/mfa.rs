@@ -210,7 +210,7 @@ impl<'a> SecondFactor<'a> {
             recovery_codes: Vec::new(),
             expires_at: Some((now + Duration::seconds(mfa::ENROLMENT_SECS)).timestamp()),
         };
-        if !self.store.put_pending_factor(&pending).await? {
+        if !self.store.factors().put_pending_factor(&pending).await? {
             return Err(AppError::MfaAlreadyEnabled);
         }
         tracing::info!(user_id = %user.id, "second factor enrolment started");
@@ -238,12 +238,12 @@ impl<'a> SecondFactor<'a> {
             mfa_enabled: Some(true),
             keep: Some(KeptSession { session: &session, new_refresh_hash: Some(&next_hash), aal: Some(Aal::Aal2) }),
             extra: vec![
-                self.store.factor_enable(&user.id, step, &hashes)?,
+                self.store.factors().factor_enable(&user.id, step, &hashes)?,
                 self.notices.to(&user, MessageKind::MfaChanged, [("change", "enabled".to_owned())])?,
             ],
             ..Default::default()
         };
-        if self.store.bump_session_generation(&user, bump).await?.is_none() {
+        if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
             // The enrolment expired or was replaced, or the account or session changed.
             return Err(AppError::Conflict);
         }
@@ -261,7 +261,7 @@ impl<'a> SecondFactor<'a> {
         self.accept_signed_in(&user.id, &factor, &Proof::Totp(code.0)).await?;
         let (codes, hashes) = self.new_recovery_codes(&user.id)?;
         let notice = self.notices.to(&user, MessageKind::MfaChanged, [("change", "recovery_codes".to_owned())])?;
-        if !self.store.replace_recovery_codes(&user.id, &hashes, vec![notice]).await? {
+        if !self.store.factors().replace_recovery_codes(&user.id, &hashes, vec![notice]).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "recovery codes replaced");
@@ -275,7 +275,7 @@ impl<'a> SecondFactor<'a> {
         self.password_check.check(&user, disabling.password).await?;
         self.accept_signed_in(&user.id, &factor, &disabling.proof).await?;
         let notice = self.notices.to(&user, MessageKind::MfaChanged, [("change", "disabled".to_owned())])?;
-        if !self.store.remove_factor(&user, vec![notice]).await? {
+        if !self.store.factors().remove_factor(&user, vec![notice]).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "second factor off");
@@ -288,7 +288,7 @@ impl<'a> SecondFactor<'a> {
     /// limit is reached. The caller settles it with `settle_code_attempt`.
     pub(crate) async fn take_code_attempt(&self, user_id: &str) -> AppResult<TakenHit> {
         let limit = self.config.rate_limits.mfa_failures_per_account;
-        self.store.take_hit(MFA_FAILURE_SCOPE, user_id, limit).await?.map_err(|retry_after_secs| {
+        self.store.limits().take_hit(MFA_FAILURE_SCOPE, user_id, limit).await?.map_err(|retry_after_secs| {
             tracing::warn!(user_id, "second factor locked by wrong codes");
             AppError::RateLimited { retry_after_secs }
         })
@@ -296,7 +296,7 @@ impl<'a> SecondFactor<'a> {
 
     /// The account's failed sign-ins (wrong passwords and codes) this window.
     pub(crate) async fn failed_sign_ins(&self, user_id: &str) -> AppResult<RateWindow> {
-        self.store.hits(FAILED_LOGIN_SCOPE, user_id, self.config.rate_limits.failed_logins_per_account).await
+        self.store.limits().hits(FAILED_LOGIN_SCOPE, user_id, self.config.rate_limits.failed_logins_per_account).await
     }
 
     /// 429 when the account's failed sign-ins are at their cap.
@@ -319,12 +319,12 @@ impl<'a> SecondFactor<'a> {
         outcome: &AppResult<T>,
     ) -> AppResult<()> {
         if !matches!(outcome, Err(AppError::InvalidCode)) {
-            return self.store.give_back_hit(attempt).await;
+            return self.store.limits().give_back_hit(attempt).await;
         }
         tracing::info!(user_id, "wrong second-factor code");
         if failure_cap {
             let limit = self.config.rate_limits.failed_logins_per_account;
-            self.store.add_hit(FAILED_LOGIN_SCOPE, user_id, limit).await?;
+            self.store.limits().add_hit(FAILED_LOGIN_SCOPE, user_id, limit).await?;
         }
         Ok(())
     }
@@ -347,14 +347,14 @@ impl<'a> SecondFactor<'a> {
             Proof::Totp(code) => {
                 let secret = self.vault()?.open(user_id, &factor.sealed_secret)?;
                 match mfa::check_code(&secret, code, self.store.now(), factor.last_step) {
-                    Some(step) => Some(self.store.totp_step_update(user_id, step)?),
+                    Some(step) => Some(self.store.factors().totp_step_update(user_id, step)?),
                     None => None,
                 }
             }
             Proof::Recovery(code) => {
                 let hash = self.vault()?.recovery_code_hash(user_id, &mfa::normalize_recovery_code(code));
                 let known = factor.recovery_codes.contains(&hash);
-                known.then(|| self.store.recovery_code_update(user_id, &hash)).transpose()?
+                known.then(|| self.store.factors().recovery_code_update(user_id, &hash)).transpose()?
             }
         };
         let update = update.ok_or(AppError::InvalidCode)?;

@@ -425,7 +425,7 @@ impl<'a> Moderation<'a> {
         self.staff(caller).await?;
         let scope = keys::report::queue_pk(status);
         let start = page.cursor.as_deref().map(|c| self.cursors.decode(&scope, c)).transpose()?;
-        let found = self.store.report_queue(status, page.limit, start).await?;
+        let found = self.store.reports().report_queue(status, page.limit, start).await?;
         let items = self.report_views(found.reports).await?;
         Ok(Page { items, next_cursor: found.last_key.map(|k| self.cursors.encode(&scope, &k)) })
     }
@@ -433,7 +433,7 @@ impl<'a> Moderation<'a> {
     /// A report; reading it is a read of personal data, so it is audited.
     pub async fn report(&self, caller: &Caller, report_id: &str) -> AppResult<ReportView> {
         let staff = self.staff(caller).await?;
-        let report = self.store.report(report_id).await?.ok_or(AppError::NotFound)?;
+        let report = self.store.reports().report(report_id).await?.ok_or(AppError::NotFound)?;
         let viewed = self.record_read(&staff, "report.view", &report.target_id, Some(&report));
         let (_, view) = tokio::try_join!(viewed, self.report_view(report.clone()))?;
         Ok(view)
@@ -449,7 +449,7 @@ impl<'a> Moderation<'a> {
         report: Option<&ReportRecord>,
     ) -> AppResult<()> {
         let entry = self.entry(Actor::Staff(staff), action, report, target_id, None);
-        match self.store.commit_staff_write(Some(staff), entry, Vec::new()).await? {
+        match self.store.moderation().commit_staff_write(Some(staff), entry, Vec::new()).await? {
             true => Ok(()),
             false => Err(AppError::Conflict),
         }
@@ -502,7 +502,7 @@ impl<'a> Moderation<'a> {
                 self.apply(&staff, &target, &action, Some(report.clone())).await?;
             }
         }
-        let report = self.store.report(report_id).await?.ok_or(AppError::NotFound)?;
+        let report = self.store.reports().report(report_id).await?.ok_or(AppError::NotFound)?;
         self.report_view(report).await
     }
 
@@ -514,7 +514,7 @@ impl<'a> Moderation<'a> {
         let report = match &action.report_id {
             None => None,
             Some(id) => {
-                let report = self.store.report(id).await?.ok_or(AppError::NotFound)?;
+                let report = self.store.reports().report(id).await?.ok_or(AppError::NotFound)?;
                 if report.target_id != target.id {
                     return Err(AppError::validation("reportId", "is a report about another account"));
                 }
@@ -533,7 +533,7 @@ impl<'a> Moderation<'a> {
         if staff.id == user_id {
             return Err(AppError::Forbidden("admins do not change their own role"));
         }
-        let target = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
+        let target = self.store.users().user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
         grant(self.store, Actor::Staff(&staff), &target, role).await?;
         Ok(RoleAnswer { role })
     }
@@ -542,11 +542,11 @@ impl<'a> Moderation<'a> {
     /// history it answers already holds.
     pub async fn account(&self, caller: &Caller, user_id: &str) -> AppResult<StaffUserAnswer> {
         let staff = self.staff(caller).await?;
-        let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
+        let user = self.store.users().user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
         self.record_read(&staff, "user.view", user_id, None).await?;
         let (open_reports, history) = tokio::try_join!(
-            self.store.count_open_reports_against(user_id),
-            self.store.audit_page(AuditFilter::Target { target: user_id, actor: None }, HISTORY, None)
+            self.store.reports().count_open_reports_against(user_id),
+            self.store.moderation().audit_page(AuditFilter::Target { target: user_id, actor: None }, HISTORY, None)
         )?;
         let standing = Standing::of(&user);
         Ok(StaffUserAnswer {
@@ -579,7 +579,7 @@ impl<'a> Moderation<'a> {
             (None, None) => (AuditFilter::All, keys::audit::LOG.to_owned()),
         };
         let start = page.cursor.as_deref().map(|c| self.cursors.decode(&scope, c)).transpose()?;
-        let found = self.store.audit_page(filter, page.limit, start).await?;
+        let found = self.store.moderation().audit_page(filter, page.limit, start).await?;
         Ok(Page {
             items: found.entries.into_iter().map(Into::into).collect(),
             next_cursor: found.last_key.map(|k| self.cursors.encode(&scope, &k)),
@@ -594,11 +594,11 @@ impl<'a> Moderation<'a> {
         report_id: &str,
     ) -> AppResult<(UserRecord, ReportRecord, Option<UserRecord>)> {
         let staff = self.staff(caller).await?;
-        let report = self.store.report(report_id).await?.ok_or(AppError::NotFound)?;
+        let report = self.store.reports().report(report_id).await?.ok_or(AppError::NotFound)?;
         if report.target_id == staff.id {
             return Err(forbidden_self());
         }
-        let target = self.store.user_by_id(&report.target_id).await?;
+        let target = self.store.users().user_by_id(&report.target_id).await?;
         if staff.role == Role::Moderator && target.as_ref().is_some_and(|t| t.role.is_staff()) {
             return Err(forbidden_staff());
         }
@@ -610,7 +610,7 @@ impl<'a> Moderation<'a> {
         if staff.id == user_id {
             return Err(forbidden_self());
         }
-        let target = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
+        let target = self.store.users().user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
         if staff.role == Role::Moderator && target.role.is_staff() {
             return Err(forbidden_staff());
         }
@@ -652,7 +652,7 @@ impl<'a> Moderation<'a> {
             entry.details.insert("durationDays".into(), days.to_string());
         }
         let mut items = vec![
-            self.store.standing_update(target, &change)?,
+            self.store.moderation().standing_update(target, &change)?,
             self.notices.to(target, MessageKind::AccountModerated, notice)?,
         ];
         let resolving = report.is_some();
@@ -663,9 +663,9 @@ impl<'a> Moderation<'a> {
                 .iter()
                 .map(|open| self.resolved(open, staff, action.kind.as_str(), action.note.clone()))
                 .collect();
-            items.extend(self.store.report_changes(&resolved)?);
+            items.extend(self.store.reports().report_changes(&resolved)?);
         }
-        if !self.store.commit_staff_write(Some(staff), entry, items).await? {
+        if !self.store.moderation().commit_staff_write(Some(staff), entry, items).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(actor = %staff.id, target = %target.id, action = %action_name, "moderation action");
@@ -675,7 +675,7 @@ impl<'a> Moderation<'a> {
         if resolving {
             self.resolve_the_rest(staff, &target.id, action).await?;
         }
-        let after = self.store.user_by_id(&target.id).await?.ok_or(AppError::NotFound)?;
+        let after = self.store.users().user_by_id(&target.id).await?.ok_or(AppError::NotFound)?;
         Ok(Standing::of(&after))
     }
 
@@ -700,9 +700,9 @@ impl<'a> Moderation<'a> {
 
     /// Up to a transaction's worth of open reports against `target_id`, `first` first.
     async fn open_reports(&self, target_id: &str, first: Option<ReportRecord>) -> AppResult<Vec<ReportRecord>> {
-        let ids = self.store.open_reports_against(target_id, REPORTS_PER_WRITE).await?;
+        let ids = self.store.reports().open_reports_against(target_id, REPORTS_PER_WRITE).await?;
         let mut reports: Vec<ReportRecord> =
-            self.store.reports_by_ids(&ids).await?.into_iter().filter(ReportRecord::is_open).collect();
+            self.store.reports().reports_by_ids(&ids).await?.into_iter().filter(ReportRecord::is_open).collect();
         if let Some(first) = first {
             reports.retain(|r| r.id != first.id);
             reports.insert(0, first);
@@ -722,8 +722,8 @@ impl<'a> Moderation<'a> {
     }
 
     async fn write_reports(&self, staff: &UserRecord, changed: &[ReportRecord], entry: AuditRecord) -> AppResult<()> {
-        let items = self.store.report_changes(changed)?;
-        match self.store.commit_staff_write(Some(staff), entry, items).await? {
+        let items = self.store.reports().report_changes(changed)?;
+        match self.store.moderation().commit_staff_write(Some(staff), entry, items).await? {
             true => Ok(()),
             false => Err(AppError::Conflict),
         }
@@ -752,7 +752,7 @@ impl<'a> Moderation<'a> {
             ids.extend(report.assigned_to.as_deref());
             ids.extend(report.resolved_by.as_deref());
         }
-        let users: HashMap<String, UserRecord> = self.store.users_by_ids(&ids).await?;
+        let users: HashMap<String, UserRecord> = self.store.users().users_by_ids(&ids).await?;
         let account = |id: &str| AccountRef { id: id.to_owned(), username: users.get(id).map(|u| u.username.clone()) };
         Ok(reports
             .into_iter()
@@ -788,13 +788,13 @@ pub async fn grant(store: &Store, actor: Actor<'_>, target: &UserRecord, role: R
     let mut entry = audit_entry(store, actor, "user.role", Some(&target.id), None, None);
     entry.details.insert("from".into(), target.role.as_str().into());
     entry.details.insert("to".into(), role.as_str().into());
-    let items = vec![store.role_update(target, role)?];
+    let items = vec![store.moderation().role_update(target, role)?];
     let staff = match actor {
         Actor::Staff(staff) => Some(staff),
         Actor::Operator(_) => None,
     };
     let actor_id = entry.actor_id.clone();
-    if !store.commit_staff_write(staff, entry, items).await? {
+    if !store.moderation().commit_staff_write(staff, entry, items).await? {
         return Err(AppError::Conflict);
     }
     tracing::info!(actor = %actor_id, target = %target.id, role = role.as_str(), "role changed");

@@ -35,6 +35,6 @@ impl<'a> Notices<'a> {
         kind: MessageKind,
         data: impl IntoIterator<Item = (&'static str, String)>,
     ) -> AppResult<TransactWriteItem> {
-        self.store.outbox_put(&OutboxMessage::new(kind, &user.id, address, self.store.now(), data))
+        self.store.outbox().outbox_put(&OutboxMessage::new(kind, &user.id, address, self.store.now(), data))
     }
 }

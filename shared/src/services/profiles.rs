@@ -103,12 +103,12 @@ impl<'a> Profiles<'a> {
     /// The target and how the viewer sees it; 404 for what the viewer may not see.
     async fn viewed(&self, viewer: Option<&Caller>, target: &str) -> AppResult<(UserRecord, Access)> {
         let (user, as_seen) = match viewer {
-            Some(caller) if caller.user_id == target => (self.store.user_by_id(target).await?, Viewer::Owner),
+            Some(caller) if caller.user_id == target => (self.store.users().user_by_id(target).await?, Viewer::Owner),
             Some(caller) => {
-                let (user, relation) = self.store.user_and_relationship(&caller.user_id, target).await?;
+                let (user, relation) = self.store.graph().user_and_relationship(&caller.user_id, target).await?;
                 (user, Viewer::Other(relation))
             }
-            None => (self.store.user_by_id(target).await?, Viewer::Anonymous),
+            None => (self.store.users().user_by_id(target).await?, Viewer::Anonymous),
         };
         let user = user.ok_or(AppError::NotFound)?;
         match access(&user, as_seen) {
@@ -130,7 +130,7 @@ impl<'a> Profiles<'a> {
 
     pub async fn profile_by_username(&self, viewer: Option<&Caller>, username: &str) -> AppResult<Profile> {
         let id = match Username::parse(username) {
-            Ok(name) => self.store.user_id_by_identifier(&name.key()).await?,
+            Ok(name) => self.store.users().user_id_by_identifier(&name.key()).await?,
             Err(_) => None,
         };
         self.profile(viewer, &id.ok_or(AppError::NotFound)?).await
@@ -153,11 +153,11 @@ impl<'a> Profiles<'a> {
         change: impl Fn(&mut UserRecord) -> AppResult<()>,
     ) -> AppResult<OwnUserView> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let before = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
+            let before = self.store.users().active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
             let mut after = before.clone();
             change(&mut after)?;
             after.updated_at = self.store.now();
-            if self.store.save_profile(&before, &after).await? {
+            if self.store.accounts().save_profile(&before, &after).await? {
                 return Ok(OwnUserView::from(&after));
             }
         }
@@ -193,7 +193,7 @@ impl<'a> Profiles<'a> {
 
         // The exact username: first on the first page, and left out of every page after.
         let exact = match Username::parse(&raw) {
-            Ok(name) => self.store.user_id_by_identifier(&name.key()).await?,
+            Ok(name) => self.store.users().user_id_by_identifier(&name.key()).await?,
             Err(_) => None,
         };
         let mut items = Vec::new();
@@ -205,7 +205,7 @@ impl<'a> Profiles<'a> {
             // The rest starts from the beginning of the prefix matches.
             return Ok(Page { items, next_cursor: Some(self.cursors.encode(&list_id, &Default::default())) });
         }
-        let found = self.store.search_entries(&prefix, room, start).await?;
+        let found = self.store.search().search_entries(&prefix, room, start).await?;
         let ids: Vec<&str> = found.hits.iter().map(|h| h.user_id.as_str()).collect();
         let mut visible = self.searchable(viewer_id, &ids).await?;
         for hit in &found.hits {
@@ -232,8 +232,11 @@ impl<'a> Profiles<'a> {
         ids: &[&str],
     ) -> AppResult<HashMap<String, (UserRecord, ListedUser)>> {
         let (users, relations) = match viewer {
-            Some(v) => tokio::try_join!(self.store.users_by_ids(ids), self.store.listing_relationships(v, ids))?,
-            None => (self.store.users_by_ids(ids).await?, Default::default()),
+            Some(v) => tokio::try_join!(
+                self.store.users().users_by_ids(ids),
+                self.store.graph().listing_relationships(v, ids)
+            )?,
+            None => (self.store.users().users_by_ids(ids).await?, Default::default()),
         };
         Ok(users
             .into_iter()

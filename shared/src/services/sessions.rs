@@ -204,7 +204,9 @@ impl<'a> Sessions<'a> {
         let token = RefreshToken::parse(presented.0.expose_secret());
         let read = async {
             match &token {
-                Some(token) => self.store.session_and_user(&token.user_id, &token.session_id).await.map(Some),
+                Some(token) => {
+                    self.store.sessions().session_and_user(&token.user_id, &token.session_id).await.map(Some)
+                }
                 None => Ok(None),
             }
         };
@@ -218,7 +220,7 @@ impl<'a> Sessions<'a> {
         for _ in 0..ROTATION_ATTEMPTS {
             let read = match first_read.take() {
                 Some(read) => read,
-                None => self.store.session_and_user(&token.user_id, &token.session_id).await?,
+                None => self.store.sessions().session_and_user(&token.user_id, &token.session_id).await?,
             };
             let (Some(session), Some(user)) = read else {
                 return Err(AppError::InvalidToken);
@@ -258,7 +260,7 @@ impl<'a> Sessions<'a> {
                 rotated_at,
                 rotated_by: &client_fingerprint,
             };
-            if self.store.rotate_refresh_token(&session, rotation).await? {
+            if self.store.sessions().rotate_refresh_token(&session, rotation).await? {
                 return self.token_pair(&user, &session, &next).await;
             }
             // Another refresh of this session won the write: judge again on what it left.
@@ -280,7 +282,7 @@ impl<'a> Sessions<'a> {
             [("sessionId", session.id.clone()), ("at", self.store.now().to_rfc3339())],
         )?;
         // Lost to a concurrent end of the same session: it is ended either way.
-        self.store.delete_session_with(&session.user_id, &session.id, vec![notice]).await?;
+        self.store.sessions().delete_session_with(&session.user_id, &session.id, vec![notice]).await?;
         crate::metrics::count("RefreshTokenReuse", 1);
         Ok(())
     }
@@ -289,7 +291,7 @@ impl<'a> Sessions<'a> {
     /// counts no more (403 `ACCOUNT_SUSPENDED`), from the moment of the suspension; one of
     /// a deleted account, not at all (401).
     pub async fn check_standing(&self, caller: &Caller) -> AppResult<()> {
-        match self.store.account_standing(&caller.user_id).await? {
+        match self.store.users().account_standing(&caller.user_id).await? {
             None => Err(AppError::Unauthorized),
             Some(standing) if standing.is_suspended(self.store.now()) => Err(AppError::AccountSuspended),
             Some(_) => Ok(()),
@@ -299,7 +301,7 @@ impl<'a> Sessions<'a> {
     /// The caller's user and session, if the session is still live: for the operations
     /// that must not trust a still-valid access token of an ended session.
     pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {
-        match self.store.session_and_user(&caller.user_id, &caller.session_id).await? {
+        match self.store.sessions().session_and_user(&caller.user_id, &caller.session_id).await? {
             (Some(session), Some(user)) if session.is_live(&user, self.store.now()) => Ok((user, session)),
             _ => Err(AppError::Unauthorized),
         }
@@ -325,7 +327,8 @@ impl<'a> Sessions<'a> {
         &self,
         caller: &Caller,
     ) -> AppResult<(UserRecord, SessionRecord, Option<TotpFactor>)> {
-        let (session, user, factor) = self.store.session_user_and_factor(&caller.user_id, &caller.session_id).await?;
+        let (session, user, factor) =
+            self.store.factors().session_user_and_factor(&caller.user_id, &caller.session_id).await?;
         match (session, user) {
             (Some(session), Some(user)) if session.is_live(&user, self.store.now()) => Ok((user, session, factor)),
             _ => Err(AppError::Unauthorized),
@@ -336,12 +339,12 @@ impl<'a> Sessions<'a> {
     /// session of the same user (a client signing out of two at once).
     pub async fn logout(&self, caller: &Caller, other: Option<RefreshToken>) -> AppResult<()> {
         self.live_session(caller).await?;
-        if !self.store.delete_session(&caller.user_id, &caller.session_id).await? {
+        if !self.store.sessions().delete_session(&caller.user_id, &caller.session_id).await? {
             return Err(AppError::Unauthorized);
         }
         if let Some(other) = other {
             if other.user_id == caller.user_id && other.session_id != caller.session_id {
-                self.store.delete_session(&caller.user_id, &other.session_id).await?;
+                self.store.sessions().delete_session(&caller.user_id, &other.session_id).await?;
             }
         }
         tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "signed out");
@@ -355,6 +358,7 @@ impl<'a> Sessions<'a> {
         let now = self.store.now();
         let mut items: Vec<SessionView> = self
             .store
+            .sessions()
             .sessions_of(&user.id)
             .await?
             .into_iter()
@@ -372,18 +376,18 @@ impl<'a> Sessions<'a> {
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> AppResult<Revoked> {
         let (user, session) = self.live_session(caller).await?;
         let now = self.store.now();
-        let sessions = self.store.sessions_of(&user.id).await?;
+        let sessions = self.store.sessions().sessions_of(&user.id).await?;
         let revoked = sessions.iter().filter(|s| s.id != caller.session_id && s.is_live(&user, now)).count();
         let keep = KeptSession { session: &session, new_refresh_hash: None, aal: None };
         let bump = GenerationBump { keep: Some(keep), ..Default::default() };
-        if self.store.bump_session_generation(&user, bump).await?.is_none() {
+        if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
             // The account changed, or this session ended, since it was read.
             return Err(AppError::Unauthorized);
         }
         tracing::info!(user_id = %user.id, revoked, "other sessions ended");
         crate::metrics::count("SessionsRevoked", revoked as u64);
         let ended: Vec<String> = sessions.into_iter().map(|s| s.id).filter(|id| *id != session.id).collect();
-        if let Err(err) = self.store.delete_sessions(&user.id, &ended).await {
+        if let Err(err) = self.store.sessions().delete_sessions(&user.id, &ended).await {
             tracing::warn!(user_id = %user.id, error = %err, "ended sessions left to expire");
         }
         Ok(Revoked { revoked })
@@ -392,7 +396,7 @@ impl<'a> Sessions<'a> {
     /// Ends one of the caller's own sessions; anyone else's id is simply not found.
     pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> AppResult<()> {
         self.live_session(caller).await?;
-        if !self.store.delete_session(&caller.user_id, session_id).await? {
+        if !self.store.sessions().delete_session(&caller.user_id, session_id).await? {
             return Err(AppError::NotFound);
         }
         crate::metrics::count("SessionsRevoked", 1);
@@ -405,13 +409,14 @@ impl<'a> Sessions<'a> {
         let result = async {
             let ids: Vec<String> = self
                 .store
+                .sessions()
                 .sessions_of(user_id)
                 .await?
                 .into_iter()
                 .map(|s| s.id)
                 .filter(|id| Some(id.as_str()) != keep)
                 .collect();
-            self.store.delete_sessions(user_id, &ids).await
+            self.store.sessions().delete_sessions(user_id, &ids).await
         }
         .await;
         if let Err(err) = result {

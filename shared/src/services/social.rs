@@ -245,7 +245,7 @@ impl<'a> Social<'a> {
 
     /// An active user and the caller's relation to them; 404 for anyone else.
     async fn active_target(&self, caller: &Caller, target: &str) -> AppResult<(UserRecord, Relationship)> {
-        match self.store.user_and_relationship(&caller.user_id, target).await? {
+        match self.store.graph().user_and_relationship(&caller.user_id, target).await? {
             (Some(user), relation) if user.is_visible() => Ok((user, relation)),
             _ => Err(AppError::NotFound),
         }
@@ -259,7 +259,7 @@ impl<'a> Social<'a> {
         caller: &Caller,
         target: &str,
     ) -> AppResult<(UserRecord, Option<UserRecord>, Relationship)> {
-        match self.store.users_and_relationship(&caller.user_id, target).await? {
+        match self.store.graph().users_and_relationship(&caller.user_id, target).await? {
             (user, Some(me), relation) if me.is_visible() => Ok((me, user, relation)),
             _ => Err(AppError::Unauthorized),
         }
@@ -282,12 +282,12 @@ impl<'a> Social<'a> {
                     return Ok(REQUESTED);
                 }
                 let notice = self.follow_notice(MessageKind::FollowRequest, &user, &actor, relation.silenced_by)?;
-                if self.store.request_follow(&caller.user_id, &target, notice).await? {
+                if self.store.graph().request_follow(&caller.user_id, &target, notice).await? {
                     return Ok(REQUESTED);
                 }
             } else {
                 let notice = self.follow_notice(MessageKind::NewFollower, &user, &actor, relation.silenced_by)?;
-                if self.store.follow(&caller.user_id, &target, relation.requested, notice).await? {
+                if self.store.graph().follow(&caller.user_id, &target, relation.requested, notice).await? {
                     return Ok(FOLLOWING);
                 }
             }
@@ -332,9 +332,9 @@ impl<'a> Social<'a> {
                 return Err(AppError::NotFound);
             }
             let done = if relation.following {
-                self.store.unfollow(&caller.user_id, &target).await?
+                self.store.graph().unfollow(&caller.user_id, &target).await?
             } else if relation.requested {
-                self.store.cancel_request(&caller.user_id, &target).await?
+                self.store.graph().cancel_request(&caller.user_id, &target).await?
             } else {
                 return Ok(NONE);
             };
@@ -361,7 +361,7 @@ impl<'a> Social<'a> {
                 Some(actor) => self.follow_notice(MessageKind::NewFollower, &me, actor, muted)?,
                 None => Vec::new(),
             };
-            if self.store.accept_request(&caller.user_id, requester, notice).await? {
+            if self.store.graph().accept_request(&caller.user_id, requester, notice).await? {
                 return Ok(FOLLOWING);
             }
         }
@@ -371,7 +371,7 @@ impl<'a> Social<'a> {
     pub async fn reject_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, requester).await?;
-            if !relation.requested_by || self.store.cancel_request(requester, &caller.user_id).await? {
+            if !relation.requested_by || self.store.graph().cancel_request(requester, &caller.user_id).await? {
                 return Ok(NONE);
             }
         }
@@ -386,7 +386,9 @@ impl<'a> Social<'a> {
             if user.is_none() {
                 return Err(AppError::NotFound);
             }
-            if relation.blocking || self.store.block(&caller.user_id, &target, relation, reason.as_deref()).await? {
+            if relation.blocking
+                || self.store.graph().block(&caller.user_id, &target, relation, reason.as_deref()).await?
+            {
                 return Ok(BlockStatus { blocking: true });
             }
         }
@@ -397,7 +399,7 @@ impl<'a> Social<'a> {
     pub async fn unblock(&self, caller: &Caller, Target(target): Target) -> AppResult<BlockStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, &target).await?;
-            if !relation.blocking || self.store.unblock(&caller.user_id, &target).await? {
+            if !relation.blocking || self.store.graph().unblock(&caller.user_id, &target).await? {
                 return Ok(BlockStatus { blocking: false });
             }
         }
@@ -410,7 +412,7 @@ impl<'a> Social<'a> {
         let (_, user, _) = self.graph_parties(caller, &target).await?;
         user.filter(UserRecord::is_visible).ok_or(AppError::NotFound)?;
         let expires_at = duration.map(|d| self.store.now() + d);
-        if !self.store.mute(&caller.user_id, &target, notifications, expires_at).await? {
+        if !self.store.graph().mute(&caller.user_id, &target, notifications, expires_at).await? {
             return Err(AppError::NotFound);
         }
         let expires_at = expires_at.and_then(|at| DateTime::from_timestamp(at.timestamp(), 0));
@@ -423,7 +425,7 @@ impl<'a> Social<'a> {
         if user.is_none() {
             return Err(AppError::NotFound);
         }
-        self.store.unmute(&caller.user_id, &target).await?;
+        self.store.graph().unmute(&caller.user_id, &target).await?;
         Ok(UnmuteStatus { muting: false })
     }
 
@@ -433,7 +435,7 @@ impl<'a> Social<'a> {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let (users, mutes) = tokio::try_join!(
             self.listed_users(Some(&caller.user_id), &ids, true),
-            self.store.live_mutes(&caller.user_id, &ids)
+            self.store.graph().live_mutes(&caller.user_id, &ids)
         )?;
         let items = users
             .into_iter()
@@ -500,7 +502,7 @@ impl<'a> Social<'a> {
     async fn edge_page(&self, owner: &str, edge: Edge, page: PageRequest) -> AppResult<(Vec<String>, Option<String>)> {
         let list_id = keys::edge::list_pk(edge.list().unwrap_or_default(), owner);
         let start = page.cursor.as_deref().map(|c| self.cursors.decode(&list_id, c)).transpose()?;
-        let found = self.store.edge_page(owner, edge, page.limit, start).await?;
+        let found = self.store.graph().edge_page(owner, edge, page.limit, start).await?;
         Ok((found.user_ids, found.last_key.map(|k| self.cursors.encode(&list_id, &k))))
     }
 
@@ -514,10 +516,11 @@ impl<'a> Social<'a> {
         keep_hidden: bool,
     ) -> AppResult<Vec<ListedUser>> {
         let (users, relations) = match viewer {
-            Some(viewer) => {
-                tokio::try_join!(self.store.users_by_ids(ids), self.store.listing_relationships(viewer, ids))?
-            }
-            None => (self.store.users_by_ids(ids).await?, Default::default()),
+            Some(viewer) => tokio::try_join!(
+                self.store.users().users_by_ids(ids),
+                self.store.graph().listing_relationships(viewer, ids)
+            )?,
+            None => (self.store.users().users_by_ids(ids).await?, Default::default()),
         };
         let listed = ids.iter().filter_map(|id| {
             let user = users.get(*id).filter(|u| u.is_visible())?;
@@ -534,12 +537,12 @@ impl<'a> Social<'a> {
     /// Needs a verified email; one open report per reporter and target.
     pub async fn report(&self, caller: &Caller, report: NewReport) -> AppResult<ReportCreated> {
         let NewReport { target: Target(target), reason, details } = report;
-        let reporter = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
+        let reporter = self.store.users().active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
         if !reporter.is_verified {
             return Err(AppError::EmailNotVerified);
         }
         self.limiter.enforce("report-user", &caller.user_id, self.config.rate_limits.reports_per_user).await?;
-        if self.store.user_by_id(&target).await?.is_none() {
+        if self.store.users().user_by_id(&target).await?.is_none() {
             return Err(AppError::NotFound);
         }
         let report = ReportRecord {
@@ -557,7 +560,7 @@ impl<'a> Social<'a> {
             note: None,
             version: 0,
         };
-        if !self.store.create_report(&report).await? {
+        if !self.store.reports().create_report(&report).await? {
             return Err(AppError::AlreadyReported);
         }
         tracing::info!(report_id = %report.id, reason = %report.reason, "user reported");

@@ -149,7 +149,7 @@ impl<'a> Verification<'a> {
         let expires_at = (self.store.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
         let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None, new_email: None };
         let items = vec![
-            self.store.one_time_token_put(&hash, Purpose::Verify, &token)?,
+            self.store.one_time_tokens().put(&hash, Purpose::Verify, &token)?,
             self.notices.to(user, MessageKind::VerifyEmail, [("token", secret)])?,
         ];
         Ok((hash, items))
@@ -157,16 +157,16 @@ impl<'a> Verification<'a> {
 
     /// Issues a new verification token; the previous one stops working.
     pub async fn resend_verification(&self, caller: &Caller) -> AppResult<()> {
-        let user = self.store.active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
+        let user = self.store.users().active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
         if user.is_verified {
             return Ok(());
         }
         self.limiter.enforce("verify-user", &user.id, self.config.rate_limits.verification_per_user).await?;
         let (hash, mut items) = self.verification_items(&user)?;
         if let Some(old) = &user.verify_token_hash {
-            items.push(self.store.one_time_token_discard(old, Purpose::Verify)?);
+            items.push(self.store.one_time_tokens().discard(old, Purpose::Verify)?);
         }
-        if !self.store.set_verify_token(&user, &hash, items).await? {
+        if !self.store.accounts().set_verify_token(&user, &hash, items).await? {
             return Err(AppError::ServiceUnavailable("the account changed concurrently; try again".into()));
         }
         Ok(())
@@ -177,11 +177,11 @@ impl<'a> Verification<'a> {
         self.count_token_attempt(client).await?;
         let hash = hash_secret(&token.0);
         let record = self.live_one_time_token(&hash, Purpose::Verify).await?;
-        let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
+        let user = self.store.users().active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
         if user.verify_token_hash.as_deref() != Some(hash.as_str()) {
             return Err(AppError::InvalidToken);
         }
-        if !self.store.mark_verified(&user, &hash).await? {
+        if !self.store.accounts().mark_verified(&user, &hash).await? {
             return Err(AppError::InvalidToken);
         }
         tracing::info!(user_id = %user.id, "email verified");
@@ -198,19 +198,19 @@ impl<'a> Verification<'a> {
             self.limiter.enforce("forgot-ip", &ip, limits.forgot_password_per_ip),
             self.limiter.enforce("forgot-email", &email_key, limits.forgot_password_per_email),
         )?;
-        let claim = self.store.user_id_by_identifier(email.as_str()).await?;
+        let claim = self.store.users().user_id_by_identifier(email.as_str()).await?;
         let unknown_claim = claim.is_none();
         let user = match claim {
-            Some(id) => self.store.active_user(&id).await?,
+            Some(id) => self.store.users().active_user(&id).await?,
             None => None,
         };
         let Some(user) = user else {
             // The same round trips as for a real account (a user read, a transaction),
             // writing nothing.
             if unknown_claim {
-                self.store.user_by_id("none").await?;
+                self.store.users().user_by_id("none").await?;
             }
-            self.store.condition_on_missing_user().await?;
+            self.store.accounts().condition_on_missing_user().await?;
             return Ok(());
         };
         let secret = new_secret();
@@ -222,10 +222,10 @@ impl<'a> Verification<'a> {
             new_email: None,
         };
         let items = vec![
-            self.store.one_time_token_put(&hash, Purpose::Reset, &token)?,
+            self.store.one_time_tokens().put(&hash, Purpose::Reset, &token)?,
             self.notices.to(&user, MessageKind::ResetPassword, [("token", secret)])?,
         ];
-        self.store.write_for_active_user(&user, items).await?;
+        self.store.accounts().write_for_active_user(&user, items).await?;
         tracing::info!(user_id = %user.id, "password reset requested");
         Ok(())
     }
@@ -236,7 +236,7 @@ impl<'a> Verification<'a> {
         self.count_token_attempt(client).await?;
         let hash = hash_secret(&token.0);
         let record = self.live_one_time_token(&hash, Purpose::Reset).await?;
-        let user = self.store.active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
+        let user = self.store.users().active_user(&record.user_id).await?.ok_or(AppError::InvalidToken)?;
         if record.password_fingerprint.as_deref() != Some(reset_fingerprint(&user).as_str()) {
             return Err(AppError::InvalidToken);
         }
@@ -246,11 +246,11 @@ impl<'a> Verification<'a> {
         fields.finish()?;
         let password_hash = self.passwords.hash(new_password).await?;
         let extra = vec![
-            self.store.one_time_token_consume(&hash, Purpose::Reset)?,
+            self.store.one_time_tokens().consume(&hash, Purpose::Reset)?,
             self.notices.to(&user, MessageKind::PasswordChanged, [("via", "reset".to_owned())])?,
         ];
         let bump = GenerationBump { password_hash: Some(&password_hash), extra, ..Default::default() };
-        if self.store.bump_session_generation(&user, bump).await?.is_none() {
+        if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
             // The account changed since the token led to it (another reset won).
             return Err(AppError::InvalidToken);
         }
@@ -267,7 +267,7 @@ impl<'a> Verification<'a> {
 
     /// The token if it exists and has not expired (TTL deletion lags; reads check).
     pub(crate) async fn live_one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<OneTimeToken> {
-        match self.store.one_time_token(hash, purpose).await? {
+        match self.store.one_time_tokens().get(hash, purpose).await? {
             Some(token) if token.expires_at > self.store.now().timestamp() => Ok(token),
             _ => Err(AppError::InvalidToken),
         }

@@ -2,7 +2,7 @@
 //! Each is one write guarded by `updatedAt` as read, so a concurrent change is never
 //! overwritten (counters, which the graph moves, are never written here).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -12,14 +12,20 @@ use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 
+/// Changes to an account: profile, deactivation, verification, email change.
+#[derive(Clone, Copy)]
+pub struct Accounts<'a> {
+    pub(super) store: &'a Store,
+}
+
 fn value<T: Serialize>(v: &T) -> AppResult<AttributeValue> {
     serde_dynamo::to_attribute_value(v).map_err(AppError::internal)
 }
 
-impl Store {
-    fn user_update(&self, user: &UserRecord) -> AppResult<aws_sdk_dynamodb::types::builders::UpdateBuilder> {
+impl Accounts<'_> {
+    fn user_update(self, user: &UserRecord) -> AppResult<aws_sdk_dynamodb::types::builders::UpdateBuilder> {
         Ok(Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .condition_expression("updatedAt = :seen")
             .expression_attribute_values(":seen", value(&user.updated_at)?))
@@ -28,7 +34,7 @@ impl Store {
     /// Writes the profile fields and settings of `after`, as long as the user item is
     /// still as `before` was read, with the search entries of changed names. `false`
     /// when a concurrent change came first.
-    pub async fn save_profile(&self, before: &UserRecord, after: &UserRecord) -> AppResult<bool> {
+    pub async fn save_profile(self, before: &UserRecord, after: &UserRecord) -> AppResult<bool> {
         // Every attribute of `Editable`, by placeholder (`#e0 = :e0, …`): the type says
         // what a profile save writes.
         let editable: Item = serde_dynamo::to_item(&after.editable).map_err(AppError::internal)?;
@@ -45,54 +51,18 @@ impl Store {
         let (old, new) = (before.search_tokens(), after.search_tokens());
         if old == new {
             // No search entry changes: a plain update costs half a transaction.
-            return self.update_alone(update).await;
+            return self.store.update_one(update).await;
         }
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        items.extend(self.search_entry_deletes(&before.id, &old.difference(&new).cloned().collect())?);
-        items.extend(self.search_entry_puts(&before.id, &new.difference(&old).cloned().collect())?);
-        Ok(self.try_transact(items).await?.is_ok())
-    }
-
-    /// A conditional update on its own: `false` when its condition did not hold.
-    pub async fn update_one(&self, update: Update) -> AppResult<bool> {
-        self.update_alone(update).await
-    }
-
-    /// A transaction's update or put sent on its own (a plain write costs half):
-    /// `false` when its condition did not hold.
-    pub(super) async fn update_alone(&self, update: Update) -> AppResult<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(update.table_name)
-            .set_key(Some(update.key))
-            .update_expression(update.update_expression)
-            .set_condition_expression(update.condition_expression)
-            .set_expression_attribute_names(update.expression_attribute_names)
-            .set_expression_attribute_values(update.expression_attribute_values)
-            .send()
-            .await;
-        super::conditional_write(result)
-    }
-
-    pub(super) async fn put_alone(&self, put: Put) -> AppResult<bool> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(put.table_name)
-            .set_item(Some(put.item))
-            .set_condition_expression(put.condition_expression)
-            .set_expression_attribute_names(put.expression_attribute_names)
-            .set_expression_attribute_values(put.expression_attribute_values)
-            .send()
-            .await;
-        super::conditional_write(result)
+        items.extend(self.store.search().search_entry_deletes(&before.id, &old.difference(&new).cloned().collect())?);
+        items.extend(self.store.search().search_entry_puts(&before.id, &new.difference(&old).cloned().collect())?);
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Deactivation: the status, every session ended (a new generation), and the
     /// search entries removed, at once. Username and email claims stay reserved.
     pub async fn deactivate(
-        &self,
+        self,
         user: &UserRecord,
         at: DateTime<Utc>,
         extra: Vec<TransactWriteItem>,
@@ -114,16 +84,16 @@ impl Store {
             .build()
             .map_err(AppError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        items.extend(self.search_entry_deletes(&user.id, &user.search_tokens())?);
+        items.extend(self.store.search().search_entry_deletes(&user.id, &user.search_tokens())?);
         items.extend(extra);
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Reactivation: the status back, the search entries back, and a first session.
     /// Reactivation within the window: the status, the new session, the search entries
     /// back, and a new device's list and notice, at once.
     pub async fn reactivate(
-        &self,
+        self,
         user: &UserRecord,
         session: &SessionRecord,
         at: DateTime<Utc>,
@@ -147,15 +117,15 @@ impl Store {
             .expression_attribute_names("#queued", keys::gsi1::SK)
             .build()
             .map_err(AppError::internal)?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build(), session_put(self, session)?];
+        let mut items = vec![TransactWriteItem::builder().update(update).build(), session_put(self.store, session)?];
         items.extend(extra);
-        items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
-        Ok(self.try_transact(items).await?.is_ok())
+        items.extend(self.store.search().search_entry_puts(&user.id, &user.search_tokens())?);
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Points the user at a new verification token (the items write it and its message).
     pub async fn set_verify_token(
-        &self,
+        self,
         user: &UserRecord,
         hash: &str,
         items: Vec<TransactWriteItem>,
@@ -164,38 +134,38 @@ impl Store {
             .user_update(user)?
             .update_expression("SET verifyTokenHash = :hash, updatedAt = :now")
             .expression_attribute_values(":hash", s(hash))
-            .expression_attribute_values(":now", value(&self.now())?)
+            .expression_attribute_values(":now", value(&self.store.now())?)
             .build()
             .map_err(AppError::internal)?;
         let mut all = vec![TransactWriteItem::builder().update(update).build()];
         all.extend(items);
-        Ok(self.try_transact(all).await?.is_ok())
+        Ok(self.store.try_transact(all).await?.is_ok())
     }
 
     /// Spends the verification token and marks the email verified, if the token is
     /// still the user's current one.
-    pub async fn mark_verified(&self, user: &UserRecord, hash: &str) -> AppResult<bool> {
+    pub async fn mark_verified(self, user: &UserRecord, hash: &str) -> AppResult<bool> {
         let update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression("SET isVerified = :yes, updatedAt = :now REMOVE verifyTokenHash")
             .condition_expression("verifyTokenHash = :hash")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", value(&self.now())?)
+            .expression_attribute_values(":now", value(&self.store.now())?)
             .expression_attribute_values(":hash", s(hash))
             .build()
             .map_err(AppError::internal)?;
         let items = vec![
-            self.one_time_token_consume(hash, crate::store::one_time::Purpose::Verify)?,
+            self.store.one_time_tokens().consume(hash, crate::store::one_time::Purpose::Verify)?,
             TransactWriteItem::builder().update(update).build(),
         ];
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Writes `items` only while the user is active.
-    pub async fn write_for_active_user(&self, user: &UserRecord, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn write_for_active_user(self, user: &UserRecord, items: Vec<TransactWriteItem>) -> AppResult<bool> {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
@@ -204,27 +174,28 @@ impl Store {
             .map_err(AppError::internal)?;
         let mut all = vec![TransactWriteItem::builder().condition_check(check).build()];
         all.extend(items);
-        Ok(self.try_transact(all).await?.is_ok())
+        Ok(self.store.try_transact(all).await?.is_ok())
     }
 
     /// A transaction that checks for a user that does not exist and so writes nothing:
     /// the same round trip as `write_for_active_user`, for requests about unknown emails.
-    pub async fn condition_on_missing_user(&self) -> AppResult<()> {
+    pub async fn condition_on_missing_user(self) -> AppResult<()> {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&uuid::Uuid::new_v4().to_string())))
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(AppError::internal)?;
-        self.try_transact(vec![TransactWriteItem::builder().condition_check(check).build()]).await?.ok();
+        self.store.try_transact(vec![TransactWriteItem::builder().condition_check(check).build()]).await?.ok();
         Ok(())
     }
 
     /// One cheap read, to tell whether the table answers.
-    pub async fn ping(&self) -> AppResult<()> {
-        self.client
+    pub async fn ping(self) -> AppResult<()> {
+        self.store
+            .client
             .get_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::health_probe()))
             .projection_expression("PK")
             .send()

@@ -11,6 +11,12 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use super::{conditional_write, dynamo_error, key, keys, n, s, Item, Store};
 use crate::error::AppResult;
 
+/// Removal of expired items.
+#[derive(Clone, Copy)]
+pub struct Cleanup<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,13 +40,13 @@ pub struct ExpiredEntry {
 /// Deletes run this many at a time.
 const DELETES_AT_ONCE: usize = 16;
 
-impl Store {
+impl Cleanup<'_> {
     /// Deletes every item of the expiry index that expired by `now`, in the day buckets
     /// from `lookback_days` ago to today. Each delete holds only while the item still
     /// has the expiry the index showed, so an item set anew meanwhile (a mute muted
     /// again for longer) stays; two runs at once, or a run after a crash half-way,
     /// delete each item once.
-    pub async fn remove_expired(&self, now: DateTime<Utc>, lookback_days: i64) -> AppResult<CleanupReport> {
+    pub async fn remove_expired(self, now: DateTime<Utc>, lookback_days: i64) -> AppResult<CleanupReport> {
         let mut report = CleanupReport::default();
         for days_ago in (0..=lookback_days).rev() {
             let bucket = keys::expiry::bucket((now - Duration::days(days_ago)).timestamp());
@@ -48,9 +54,10 @@ impl Store {
             let mut start = None;
             loop {
                 let out = self
+                    .store
                     .client
                     .query()
-                    .table_name(self.table())
+                    .table_name(self.store.table())
                     .index_name(keys::expiry::NAME)
                     .key_condition_expression("#bucket = :bucket AND #at <= :now")
                     .expression_attribute_names("#bucket", keys::expiry::BUCKET)
@@ -79,12 +86,13 @@ impl Store {
 
     /// Deletes each entry's item if it still has the expiry the index showed; how
     /// many were deleted.
-    pub async fn delete_expired(&self, entries: Vec<ExpiredEntry>) -> AppResult<u64> {
+    pub async fn delete_expired(self, entries: Vec<ExpiredEntry>) -> AppResult<u64> {
         let deletes = entries.into_iter().map(|entry| async move {
             let deleted = self
+                .store
                 .client
                 .delete_item()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .set_key(Some(entry.key))
                 .condition_expression("#at = :at")
                 .expression_attribute_names("#at", keys::expiry::AT)

@@ -20,6 +20,12 @@ use super::{conditional_write, dynamo_error, from_item, keys, n, s, Item, Store}
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppError, AppResult};
 
+/// Whole-table audit of counters and pairs, and counter repair.
+#[derive(Clone, Copy)]
+pub struct Consistency<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// What the auditor checks; each violation names one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -606,26 +612,27 @@ fn claim_value(key: Item, prefix: &str) -> String {
     text(&key, keys::PK).and_then(|pk| pk.strip_prefix(prefix).map(str::to_owned)).unwrap_or_default()
 }
 
-impl Store {
+impl Consistency<'_> {
     /// Reads the whole table in `segments` parallel Scan segments and checks every
     /// invariant. Memory grows with the number of users and edges (keys and a few
     /// attributes each).
-    pub async fn audit_table(&self, segments: i32) -> AppResult<AuditReport> {
+    pub async fn audit_table(self, segments: i32) -> AppResult<AuditReport> {
         let segments = segments.clamp(1, 1_000_000);
         let facts = Mutex::new(Facts::default());
         let scans = (0..segments).map(|segment| self.scan_segment(segment, segments, &facts));
         futures_util::future::try_join_all(scans).await?;
         let facts = facts.into_inner().map_err(|_| AppError::internal("a scan segment panicked"))?;
-        Ok(facts.judge(self.now().timestamp()))
+        Ok(facts.judge(self.store.now().timestamp()))
     }
 
-    async fn scan_segment(&self, segment: i32, segments: i32, facts: &Mutex<Facts>) -> AppResult<()> {
+    async fn scan_segment(self, segment: i32, segments: i32, facts: &Mutex<Facts>) -> AppResult<()> {
         let mut start = None;
         loop {
             let out = self
+                .store
                 .client
                 .scan()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .segment(segment)
                 .total_segments(segments)
                 .consistent_read(true)
@@ -650,12 +657,13 @@ impl Store {
     /// traffic: the counter is written only over the value read before counting, so a
     /// follow or unfollow in between (which moves edge and counter together) makes it
     /// count again. Idempotent: a right counter is left alone.
-    pub async fn repair_counter(&self, user_id: &str, counter: Counter) -> AppResult<Repair> {
+    pub async fn repair_counter(self, user_id: &str, counter: Counter) -> AppResult<Repair> {
         for _ in 0..10 {
             let Some(item) = self
+                .store
                 .client
                 .get_item()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .set_key(Some(keys::user::key(user_id)))
                 .consistent_read(true)
                 .send()
@@ -672,9 +680,10 @@ impl Store {
                 return Ok(Repair::AlreadyRight);
             }
             let update = self
+                .store
                 .client
                 .update_item()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .set_key(Some(keys::user::key(user_id)))
                 .update_expression("SET #counter = :to")
                 .expression_attribute_names("#counter", counter.attribute())
@@ -693,14 +702,15 @@ impl Store {
     }
 
     /// The number of `edge` items in the user's partition (a consistent count query).
-    async fn count_edges(&self, user_id: &str, edge: Edge) -> AppResult<i64> {
+    async fn count_edges(self, user_id: &str, edge: Edge) -> AppResult<i64> {
         let mut total = 0;
         let mut start = None;
         loop {
             let out = self
+                .store
                 .client
                 .query()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#pk", keys::PK)
                 .expression_attribute_names("#sk", keys::SK)

@@ -3,8 +3,9 @@
 
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
+use super::accounts::Accounts;
 use super::users::Claim;
-use super::{keys, n, s, time, to_item, Store};
+use super::{keys, n, s, time, to_item};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
@@ -20,31 +21,31 @@ pub enum EmailSwap {
     Stale,
 }
 
-impl Store {
+impl Accounts<'_> {
     /// Points the user at a new pending address and its confirmation token; `items`
     /// write the token, its message, the notice and the old token's removal. `false`
     /// when the account changed since it was read.
     pub async fn set_pending_email(
-        &self,
+        self,
         user: &UserRecord,
         new_email: &str,
         token_hash: &str,
         items: Vec<TransactWriteItem>,
     ) -> AppResult<bool> {
         let update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression("SET pendingEmail = :email, emailChangeTokenHash = :hash, updatedAt = :now")
             .condition_expression("updatedAt = :seen")
             .expression_attribute_values(":email", s(new_email))
             .expression_attribute_values(":hash", s(token_hash))
-            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":seen", time(&user.updated_at))
             .build()
             .map_err(AppError::internal)?;
         let mut all = vec![TransactWriteItem::builder().update(update).build()];
         all.extend(items);
-        Ok(self.try_transact(all).await?.is_ok())
+        Ok(self.store.try_transact(all).await?.is_ok())
     }
 
     /// The address swap: the user's email (verified), the token spent, the old claim
@@ -52,7 +53,7 @@ impl Store {
     /// verification token cleared, every session but `keep` ended (a new generation);
     /// `extra` adds the notice. All or nothing.
     pub async fn swap_email(
-        &self,
+        self,
         user: &UserRecord,
         token_hash: &str,
         new_email: &str,
@@ -61,7 +62,7 @@ impl Store {
     ) -> AppResult<EmailSwap> {
         let next = user.session_generation + 1;
         let update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression(
                 "SET email = :new, isVerified = :yes, updatedAt = :now, sessionGeneration = :next \
@@ -78,14 +79,14 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":new", s(new_email))
             .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":hash", s(token_hash))
             .expression_attribute_values(":old", s(&user.email))
             .expression_attribute_values(":active", s("active"))
             .build()
             .map_err(AppError::internal)?;
         let old_claim = Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::claim::email(&user.email)))
             .condition_expression("userId = :id")
             .expression_attribute_values(":id", s(&user.id))
@@ -94,20 +95,20 @@ impl Store {
         let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
-            self.one_time_token_consume(token_hash, Purpose::EmailChange)?,
+            self.store.one_time_tokens().consume(token_hash, Purpose::EmailChange)?,
             TransactWriteItem::builder().delete(old_claim).build(),
-            self.put_new(to_item(&claim, keys::claim::email(new_email))?)?,
+            self.store.put_new(to_item(&claim, keys::claim::email(new_email))?)?,
         ];
         if let Some(verify) = &user.verify_token_hash {
-            items.push(self.one_time_token_discard(verify, Purpose::Verify)?);
+            items.push(self.store.one_time_tokens().discard(verify, Purpose::Verify)?);
         }
         if let Some(session) = keep {
-            items.push(self.session_carried_over(session, next)?);
+            items.push(self.store.sessions().session_carried_over(session, next)?);
         }
         items.extend(extra);
-        Ok(match self.try_transact(items).await? {
+        Ok(match self.store.try_transact(items).await? {
             Ok(()) => EmailSwap::Swapped,
-            Err(reasons) if super::users::failed(&reasons, 3) => EmailSwap::Taken,
+            Err(reasons) if super::writes::failed(&reasons, 3) => EmailSwap::Taken,
             Err(_) => EmailSwap::Stale,
         })
     }

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::{dynamo_error, keys, s, time, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
+/// Data export requests and their state.
+#[derive(Clone, Copy)]
+pub struct Exports<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// How long an export is kept (its item; the bucket's lifecycle removes the document).
 pub const EXPORT_KEEP_DAYS: i64 = 7;
 /// One export per account in this many hours.
@@ -57,11 +63,11 @@ pub struct PartitionPage {
     pub next: Option<Item>,
 }
 
-impl Store {
+impl Exports<'_> {
     /// A new pending export, unless the account asked for one within 24 hours (or is no
     /// longer active): the user's `lastExportAt` moves in the same transaction.
-    pub async fn request_export(&self, user_id: &str) -> AppResult<ExportRequest> {
-        let now = self.now();
+    pub async fn request_export(self, user_id: &str) -> AppResult<ExportRequest> {
+        let now = self.store.now();
         let export = ExportRecord {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: user_id.to_owned(),
@@ -71,10 +77,11 @@ impl Store {
             object_key: None,
             expires_at: (now + Duration::days(EXPORT_KEEP_DAYS)).timestamp(),
         };
-        let put =
-            self.put_new_expiring(to_item(&export, keys::export::key(user_id, &export.id))?, export.expires_at)?;
+        let put = self
+            .store
+            .put_new_expiring(to_item(&export, keys::export::key(user_id, &export.id))?, export.expires_at)?;
         let user = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(user_id)))
             .update_expression("SET lastExportAt = :now")
             .condition_expression(
@@ -89,46 +96,47 @@ impl Store {
             .build()
             .map_err(AppError::internal)?;
         let items = vec![TransactWriteItem::builder().update(user).build(), put];
-        Ok(match self.try_transact(items).await? {
+        Ok(match self.store.try_transact(items).await? {
             Ok(()) => ExportRequest::Created(export),
             Err(_) => ExportRequest::TooSoon,
         })
     }
 
-    pub async fn export(&self, user_id: &str, export_id: &str) -> AppResult<Option<ExportRecord>> {
-        self.get(keys::export::key(user_id, export_id)).await
+    pub async fn export(self, user_id: &str, export_id: &str) -> AppResult<Option<ExportRecord>> {
+        self.store.get(keys::export::key(user_id, export_id)).await
     }
 
     /// Marks a pending export ready at `object_key`, with the message that announces
     /// it. `false` when it was settled before (a repeated stream record).
     pub async fn finish_export(
-        &self,
+        self,
         export: &ExportRecord,
         object_key: &str,
         message: TransactWriteItem,
     ) -> AppResult<bool> {
         let update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::export::key(&export.user_id, &export.id)))
             .update_expression("SET #status = :ready, readyAt = :now, objectKey = :key")
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":ready", s("ready"))
             .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":key", s(object_key))
             .build()
             .map_err(AppError::internal)?;
         let items = vec![TransactWriteItem::builder().update(update).build(), message];
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Marks a pending export failed for good.
-    pub async fn fail_export(&self, export: &ExportRecord) -> AppResult<()> {
+    pub async fn fail_export(self, export: &ExportRecord) -> AppResult<()> {
         let result = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::export::key(&export.user_id, &export.id)))
             .update_expression("SET #status = :failed")
             .condition_expression("#status = :pending")
@@ -143,16 +151,17 @@ impl Store {
     /// One page of the items of `user_id`'s partition whose sort key starts with
     /// `prefix` (edges, sessions, report guards), read consistently.
     pub async fn partition_prefix_page(
-        &self,
+        self,
         user_id: &str,
         prefix: &str,
         start: Option<Item>,
         limit: i32,
     ) -> AppResult<PartitionPage> {
         let out = self
+            .store
             .client
             .query()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
             .expression_attribute_values(":prefix", s(prefix))

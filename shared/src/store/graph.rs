@@ -14,6 +14,12 @@ use crate::domain::social::Relationship;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 
+/// The social graph: follows, requests, blocks, mutes.
+#[derive(Clone, Copy)]
+pub struct Graph<'a> {
+    pub(super) store: &'a Store,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edge {
     Following,
@@ -164,13 +170,13 @@ pub struct EdgePage {
     pub last_key: Option<Item>,
 }
 
-impl Store {
+impl Graph<'_> {
     /// What lists and search need of the viewer's relation to each user: follows and
     /// blocks, either way, read eventually consistently (a third of the read units of all
     /// six edges read strongly); requests are not read and stay unset. The lists
     /// themselves come from an eventually consistent index; nothing here decides a change.
     pub async fn listing_relationships(
-        &self,
+        self,
         viewer: &str,
         targets: &[&str],
     ) -> AppResult<HashMap<String, Relationship>> {
@@ -178,8 +184,8 @@ impl Store {
         let keys = targets.iter().flat_map(|t| edges.iter().map(|edge| edge_key(viewer, *edge, t))).collect();
         let mut relations: HashMap<String, Relationship> =
             targets.iter().map(|t| (t.to_string(), Relationship::default())).collect();
-        let now = self.now();
-        for item in self.batch_get_with(keys, false).await? {
+        let now = self.store.now();
+        for item in self.store.batch_get_with(keys, false).await? {
             let Some((edge, other)) = Edge::of(sort_key(&item)).map(|(edge, other)| (edge, other.to_owned())) else {
                 continue;
             };
@@ -192,7 +198,7 @@ impl Store {
 
     /// The target's user item and the viewer's relation to it, in one batch read.
     pub async fn user_and_relationship(
-        &self,
+        self,
         viewer: &str,
         target: &str,
     ) -> AppResult<(Option<UserRecord>, Relationship)> {
@@ -204,7 +210,7 @@ impl Store {
     /// a change that notifies one of them needs (the recipient's address and
     /// preferences, the other's name).
     pub async fn users_and_relationship(
-        &self,
+        self,
         viewer: &str,
         target: &str,
     ) -> AppResult<(Option<UserRecord>, Option<UserRecord>, Relationship)> {
@@ -212,7 +218,7 @@ impl Store {
     }
 
     async fn parties(
-        &self,
+        self,
         viewer: &str,
         target: &str,
         with_viewer: bool,
@@ -223,13 +229,13 @@ impl Store {
             keys.push(keys::user::key(viewer));
         }
         let (mut target_user, mut viewer_user, mut relation) = (None, None, Relationship::default());
-        let now = self.now();
-        for item in self.batch_get(keys).await? {
+        let now = self.store.now();
+        for item in self.store.batch_get(keys).await? {
             if let Some((edge, _)) = Edge::of(sort_key(&item)) {
                 edge.set_in(&mut relation, item, now)?;
                 continue;
             }
-            let user = self.user_record(item)?;
+            let user = self.store.users().user_record(item)?;
             if with_viewer && user.id == viewer {
                 viewer_user = Some(user.clone());
             }
@@ -240,25 +246,14 @@ impl Store {
         Ok((target_user, viewer_user, relation))
     }
 
-    /// User records by id for lists and search, in one or more batch reads, eventually
-    /// consistent (half the read units) like the index the lists come from.
-    pub async fn users_by_ids(&self, ids: &[&str]) -> AppResult<HashMap<String, UserRecord>> {
-        let keys = ids.iter().map(|id| keys::user::key(id)).collect();
-        let mut users = HashMap::new();
-        for item in self.batch_get_with(keys, false).await? {
-            let user = self.user_record(item)?;
-            users.insert(user.id.clone(), user);
-        }
-        Ok(users)
-    }
-
     /// One page of `owner`'s list of `edge` (followers, following, requests, blocked).
-    pub async fn edge_page(&self, owner: &str, edge: Edge, limit: i32, start: Option<Item>) -> AppResult<EdgePage> {
+    pub async fn edge_page(self, owner: &str, edge: Edge, limit: i32, start: Option<Item>) -> AppResult<EdgePage> {
         let list = edge.list().ok_or_else(|| AppError::internal("this edge has no list"))?;
         let out = self
+            .store
             .client
             .query()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#list = :list")
             .expression_attribute_names("#list", keys::gsi1::PK)
@@ -279,7 +274,7 @@ impl Store {
     }
 
     fn put_edge(
-        &self,
+        self,
         owner: &str,
         edge: Edge,
         other: &str,
@@ -292,12 +287,12 @@ impl Store {
             item.insert(keys::gsi1::PK.into(), s(keys::edge::list_pk(list, owner)));
             item.insert(keys::gsi1::SK.into(), s(keys::edge::list_sk(now, other)));
         }
-        self.put_new(item)
+        self.store.put_new(item)
     }
 
     /// Both edges of a new relation, from `a`'s side.
     fn put_pair(
-        &self,
+        self,
         a: &str,
         edge: Edge,
         b: &str,
@@ -308,10 +303,10 @@ impl Store {
     }
 
     /// Deletes both edges of a relation that must exist.
-    fn delete_pair(&self, a: &str, edge: Edge, b: &str) -> AppResult<[TransactWriteItem; 2]> {
+    fn delete_pair(self, a: &str, edge: Edge, b: &str) -> AppResult<[TransactWriteItem; 2]> {
         let delete = |owner: &str, edge: Edge, other: &str| {
             Delete::builder()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .set_key(Some(edge_key(owner, edge, other)))
                 .condition_expression("attribute_exists(PK)")
                 .build()
@@ -322,9 +317,9 @@ impl Store {
     }
 
     /// A condition that `a` holds no such edge (its mirror is written with it).
-    fn absent(&self, a: &str, edge: Edge, b: &str) -> AppResult<TransactWriteItem> {
+    fn absent(self, a: &str, edge: Edge, b: &str) -> AppResult<TransactWriteItem> {
         ConditionCheck::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(edge_key(a, edge, b)))
             .condition_expression("attribute_not_exists(PK)")
             .build()
@@ -334,26 +329,26 @@ impl Store {
 
     /// Moves a user's counters; `condition` adds to "the user exists".
     fn counters(
-        &self,
+        self,
         user: &str,
         following: i64,
         followers: i64,
         condition: Condition,
     ) -> AppResult<TransactWriteItem> {
         let mut update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(user)))
             .update_expression("ADD followingCount :following, followersCount :followers")
             .expression_attribute_values(":following", n(following))
             .expression_attribute_values(":followers", n(followers));
-        update = condition.apply_to_update(update, self.now().timestamp());
+        update = condition.apply_to_update(update, self.store.now().timestamp());
         update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
     }
 
-    fn user_check(&self, user: &str, condition: Condition) -> AppResult<TransactWriteItem> {
-        let check = ConditionCheck::builder().table_name(self.table()).set_key(Some(keys::user::key(user)));
+    fn user_check(self, user: &str, condition: Condition) -> AppResult<TransactWriteItem> {
+        let check = ConditionCheck::builder().table_name(self.store.table()).set_key(Some(keys::user::key(user)));
         condition
-            .apply_to_check(check, self.now().timestamp())
+            .apply_to_check(check, self.store.now().timestamp())
             .build()
             .map(|c| TransactWriteItem::builder().condition_check(c).build())
             .map_err(AppError::internal)
@@ -364,7 +359,7 @@ impl Store {
     /// transaction, so the counter moves exactly when the mirror goes. A mirror already
     /// gone (or a user already deleted) leaves the counter as it is and removes the edge
     /// alone.
-    pub(crate) async fn erase_edge(&self, owner: &str, sk: &str) -> AppResult<()> {
+    pub(crate) async fn erase_edge(self, owner: &str, sk: &str) -> AppResult<()> {
         let Some((edge, other)) = Edge::of(sk) else {
             return Err(AppError::internal("not an edge"));
         };
@@ -382,15 +377,15 @@ impl Store {
         Ok(())
     }
 
-    async fn commit(&self, items: Vec<TransactWriteItem>) -> AppResult<bool> {
-        Ok(self.try_transact(items).await?.is_ok())
+    async fn commit(self, items: Vec<TransactWriteItem>) -> AppResult<bool> {
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// `a` follows `b` (not private): both edges, both counters, no block either way,
     /// `b` active and still not private; a stale request is cleared. `extra` (a
     /// notification) is written with it.
-    pub async fn follow(&self, a: &str, b: &str, had_request: bool, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
-        let now = self.now();
+    pub async fn follow(self, a: &str, b: &str, had_request: bool, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let now = self.store.now();
         let mut items = extra;
         items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
         items.push(self.counters(a, 1, 0, Condition::Active)?);
@@ -404,9 +399,9 @@ impl Store {
     }
 
     /// `a` asks to follow `b` (private).
-    pub async fn request_follow(&self, a: &str, b: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn request_follow(self, a: &str, b: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
         let mut items = extra;
-        items.extend(self.put_pair(a, Edge::Requested, b, self.now(), None)?);
+        items.extend(self.put_pair(a, Edge::Requested, b, self.store.now(), None)?);
         items.push(self.user_check(b, Condition::ActiveAndPrivate)?);
         items.push(self.user_check(a, Condition::Active)?);
         items.push(self.absent(a, Edge::Blocking, b)?);
@@ -415,7 +410,7 @@ impl Store {
         self.commit(items).await
     }
 
-    pub async fn unfollow(&self, a: &str, b: &str) -> AppResult<bool> {
+    pub async fn unfollow(self, a: &str, b: &str) -> AppResult<bool> {
         let mut items = Vec::from(self.delete_pair(a, Edge::Following, b)?);
         items.push(self.counters(a, -1, 0, Condition::Exists)?);
         items.push(self.counters(b, 0, -1, Condition::Exists)?);
@@ -423,13 +418,13 @@ impl Store {
     }
 
     /// Withdraws `a`'s request to `b` (or, seen from `b`, rejects it).
-    pub async fn cancel_request(&self, a: &str, b: &str) -> AppResult<bool> {
+    pub async fn cancel_request(self, a: &str, b: &str) -> AppResult<bool> {
         self.commit(Vec::from(self.delete_pair(a, Edge::Requested, b)?)).await
     }
 
     /// `b` accepts `a`'s request: the request becomes a counted follow.
-    pub async fn accept_request(&self, b: &str, a: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
-        let now = self.now();
+    pub async fn accept_request(self, b: &str, a: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let now = self.store.now();
         let mut items = extra;
         items.extend(self.delete_pair(a, Edge::Requested, b)?);
         items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
@@ -442,8 +437,8 @@ impl Store {
     /// counters corrected, in one transaction. `seen` is the relation as read; each
     /// absent edge is made a condition, so a follow that slipped in meanwhile fails
     /// the transaction instead of surviving the block.
-    pub async fn block(&self, a: &str, b: &str, seen: Relationship, reason: Option<&str>) -> AppResult<bool> {
-        let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, self.now(), reason)?);
+    pub async fn block(self, a: &str, b: &str, seen: Relationship, reason: Option<&str>) -> AppResult<bool> {
+        let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, self.store.now(), reason)?);
         for (present, edge) in [
             (seen.following, Edge::Following),
             (seen.followed_by, Edge::Follower),
@@ -464,14 +459,14 @@ impl Store {
         self.commit(items).await
     }
 
-    pub async fn unblock(&self, a: &str, b: &str) -> AppResult<bool> {
+    pub async fn unblock(self, a: &str, b: &str) -> AppResult<bool> {
         self.commit(Vec::from(self.delete_pair(a, Edge::Blocking, b)?)).await
     }
 
     /// `a` mutes `b` (active), or changes the mute: both edges written over, ending by
     /// themselves at `ends` (TTL and cleanup remove them after). `false`: `b` is gone.
-    pub async fn mute(&self, a: &str, b: &str, notifications: bool, ends: Option<DateTime<Utc>>) -> AppResult<bool> {
-        let now = self.now();
+    pub async fn mute(self, a: &str, b: &str, notifications: bool, ends: Option<DateTime<Utc>>) -> AppResult<bool> {
+        let now = self.store.now();
         let expires_at = ends.map(|at| at.timestamp());
         let put = |owner: &str, edge: Edge, other: &str| {
             let record = MuteRecord { other_id: other.to_owned(), created_at: now, notifications, expires_at };
@@ -483,7 +478,7 @@ impl Store {
             if let Some(at) = expires_at {
                 item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(at)));
             }
-            self.put_any(item)
+            self.store.put_any(item)
         };
         let items = vec![put(a, Edge::Muting, b)?, put(b, Edge::MutedBy, a)?, self.user_check(b, Condition::Active)?];
         self.commit(items).await
@@ -491,11 +486,11 @@ impl Store {
 
     /// `owner`'s mutes of `others` that have not ended, and when each ends (`None`: when
     /// lifted), in one batch read (the list index holds keys only).
-    pub async fn live_mutes(&self, owner: &str, others: &[&str]) -> AppResult<HashMap<String, Option<DateTime<Utc>>>> {
+    pub async fn live_mutes(self, owner: &str, others: &[&str]) -> AppResult<HashMap<String, Option<DateTime<Utc>>>> {
         let keys = others.iter().map(|other| edge_key(owner, Edge::Muting, other)).collect();
-        let now = self.now();
+        let now = self.store.now();
         let mut mutes = HashMap::new();
-        for item in self.batch_get_with(keys, false).await? {
+        for item in self.store.batch_get_with(keys, false).await? {
             let mute: MuteRecord = from_item(item)?;
             if !mute.has_ended(now) {
                 mutes.insert(mute.other_id.clone(), mute.ends_at());
@@ -505,15 +500,15 @@ impl Store {
     }
 
     /// Idempotent: deletes both edges of `a`'s mute of `b`, if any.
-    pub async fn unmute(&self, a: &str, b: &str) -> AppResult<()> {
+    pub async fn unmute(self, a: &str, b: &str) -> AppResult<()> {
         let items = vec![self.delete_edge(a, Edge::Muting, b)?, self.delete_edge(b, Edge::MutedBy, a)?];
-        self.try_transact(items).await?.map_err(|_| AppError::internal("an unconditional delete failed"))
+        self.store.try_transact(items).await?.map_err(|_| AppError::internal("an unconditional delete failed"))
     }
 
     /// Deletes one edge whether or not it exists.
-    fn delete_edge(&self, owner: &str, edge: Edge, other: &str) -> AppResult<TransactWriteItem> {
+    fn delete_edge(self, owner: &str, edge: Edge, other: &str) -> AppResult<TransactWriteItem> {
         Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(edge_key(owner, edge, other)))
             .build()
             .map(|d| TransactWriteItem::builder().delete(d).build())

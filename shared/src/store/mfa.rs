@@ -10,6 +10,12 @@ use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 
+/// Second factors, recovery codes and sign-in challenges.
+#[derive(Clone, Copy)]
+pub struct Factors<'a> {
+    pub(super) store: &'a Store,
+}
+
 fn status(value: &str) -> AttributeValue {
     s(value)
 }
@@ -18,10 +24,10 @@ fn code_set(hashes: &[String]) -> AttributeValue {
     AttributeValue::Ss(hashes.to_vec())
 }
 
-impl Store {
+impl Factors<'_> {
     /// The session, its user and the user's factor in one round trip, read consistently.
     pub async fn session_user_and_factor(
-        &self,
+        self,
         user_id: &str,
         session_id: &str,
     ) -> AppResult<(Option<SessionRecord>, Option<UserRecord>, Option<TotpFactor>)> {
@@ -29,9 +35,9 @@ impl Store {
         let factor_sk = sort_key(&factor_key).to_owned();
         let wanted = vec![keys::session::key(user_id, session_id), keys::user::key(user_id), factor_key];
         let (mut session, mut user, mut factor) = (None, None, None);
-        for item in self.batch_get(wanted).await? {
+        for item in self.store.batch_get(wanted).await? {
             match sort_key(&item) {
-                keys::user::PROFILE => user = Some(self.user_record(item)?),
+                keys::user::PROFILE => user = Some(self.store.users().user_record(item)?),
                 sk if sk == factor_sk => factor = Some(from_item(item)?),
                 _ => session = Some(from_item(item)?),
             }
@@ -41,48 +47,48 @@ impl Store {
 
     /// An account and its factor in one round trip, read consistently: what sign-in
     /// needs after the password's hash (the factor item decides "MFA on").
-    pub async fn user_and_factor(&self, user_id: &str) -> AppResult<(Option<UserRecord>, Option<TotpFactor>)> {
+    pub async fn user_and_factor(self, user_id: &str) -> AppResult<(Option<UserRecord>, Option<TotpFactor>)> {
         let (mut user, mut factor) = (None, None);
-        for item in self.batch_get(vec![keys::user::key(user_id), keys::factor::totp(user_id)]).await? {
+        for item in self.store.batch_get(vec![keys::user::key(user_id), keys::factor::totp(user_id)]).await? {
             match sort_key(&item) {
-                keys::user::PROFILE => user = Some(self.user_record(item)?),
+                keys::user::PROFILE => user = Some(self.store.users().user_record(item)?),
                 _ => factor = Some(from_item(item)?),
             }
         }
         Ok((user, factor))
     }
 
-    pub async fn totp_factor(&self, user_id: &str) -> AppResult<Option<TotpFactor>> {
-        self.get(keys::factor::totp(user_id)).await
+    pub async fn totp_factor(self, user_id: &str) -> AppResult<Option<TotpFactor>> {
+        self.store.get(keys::factor::totp(user_id)).await
     }
 
     /// A pending enrolment, replacing a pending one; `false` when a factor is on. TTL
     /// removes it once expired, but it stays out of the expiry index: cleanup deletes
     /// by key without a condition, and this key is reused by the factor once it is on.
-    pub async fn put_pending_factor(&self, factor: &TotpFactor) -> AppResult<bool> {
+    pub async fn put_pending_factor(self, factor: &TotpFactor) -> AppResult<bool> {
         let item = to_item(factor, keys::factor::totp(&factor.user_id))?;
         let put = Put::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK) OR #status = :pending")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", status("pending"))
             .build()
             .map_err(AppError::internal)?;
-        self.put_alone(put).await
+        self.store.put_alone(put).await
     }
 
     /// Turns a pending factor on at the step of its first code, with its recovery codes:
     /// a part of the transaction that also ends the account's other sessions.
     pub(crate) fn factor_enable(
-        &self,
+        self,
         user_id: &str,
         step: i64,
         code_hashes: &[String],
     ) -> AppResult<TransactWriteItem> {
-        let now = self.now();
+        let now = self.store.now();
         let update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::factor::totp(user_id)))
             .update_expression(
                 "SET #status = :enabled, enabledAt = :now, lastStep = :step, recoveryCodes = :codes REMOVE #expires",
@@ -104,9 +110,9 @@ impl Store {
     /// The write that takes a TOTP time step for the factor; its condition fails when
     /// this step or a later one was taken already (a replayed code, or a concurrent
     /// request with the same one).
-    pub(crate) fn totp_step_update(&self, user_id: &str, step: i64) -> AppResult<Update> {
+    pub(crate) fn totp_step_update(self, user_id: &str, step: i64) -> AppResult<Update> {
         Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::factor::totp(user_id)))
             .update_expression("SET lastStep = :step")
             .condition_expression("#status = :enabled AND (attribute_not_exists(lastStep) OR lastStep < :step)")
@@ -119,9 +125,9 @@ impl Store {
 
     /// The write that uses up a recovery code by its hash; its condition fails when it
     /// is not (or no longer) one.
-    pub(crate) fn recovery_code_update(&self, user_id: &str, hash: &str) -> AppResult<Update> {
+    pub(crate) fn recovery_code_update(self, user_id: &str, hash: &str) -> AppResult<Update> {
         Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::factor::totp(user_id)))
             .update_expression("DELETE recoveryCodes :code")
             .condition_expression("#status = :enabled AND contains(recoveryCodes, :hash)")
@@ -136,13 +142,13 @@ impl Store {
     /// New recovery codes for a factor that is on (the old ones stop working), with
     /// the notice of it.
     pub async fn replace_recovery_codes(
-        &self,
+        self,
         user_id: &str,
         code_hashes: &[String],
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<bool> {
         let update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::factor::totp(user_id)))
             .update_expression("SET recoveryCodes = :codes")
             .condition_expression("#status = :enabled")
@@ -153,13 +159,13 @@ impl Store {
             .map_err(AppError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(extra);
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Turns the factor off: the item gone and the account's flag down, with the notice.
-    pub async fn remove_factor(&self, user: &UserRecord, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn remove_factor(self, user: &UserRecord, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
         let delete = Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::factor::totp(&user.id)))
             .condition_expression("#status = :enabled")
             .expression_attribute_names("#status", "status")
@@ -167,12 +173,12 @@ impl Store {
             .build()
             .map_err(AppError::internal)?;
         let user_update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression("SET mfaEnabled = :off, updatedAt = :now")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":off", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":now", time(&self.store.now()))
             .build()
             .map_err(AppError::internal)?;
         let mut items = vec![
@@ -180,16 +186,16 @@ impl Store {
             TransactWriteItem::builder().update(user_update).build(),
         ];
         items.extend(extra);
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Stores a sign-in's challenge under its token's hash.
-    pub async fn put_challenge(&self, hash: &str, challenge: &MfaChallenge) -> AppResult<()> {
+    pub async fn put_challenge(self, hash: &str, challenge: &MfaChallenge) -> AppResult<()> {
         let item = to_item(challenge, keys::challenge::key(hash))?;
-        let Some(put) = self.put_new_expiring(item, challenge.expires_at)?.put else {
+        let Some(put) = self.store.put_new_expiring(item, challenge.expires_at)?.put else {
             return Err(AppError::internal("a new item is a put"));
         };
-        if !self.put_alone(put).await? {
+        if !self.store.put_alone(put).await? {
             return Err(AppError::internal("a fresh challenge token collided"));
         }
         Ok(())
@@ -198,11 +204,12 @@ impl Store {
     /// Counts one attempt at the challenge and reads it back: `None` when it is unknown,
     /// expired, used up by `max` attempts or ended. The count comes before the code is
     /// looked at, so that concurrent guesses cannot get past the limit.
-    pub async fn claim_challenge_attempt(&self, hash: &str, max: i64) -> AppResult<Option<MfaChallenge>> {
+    pub async fn claim_challenge_attempt(self, hash: &str, max: i64) -> AppResult<Option<MfaChallenge>> {
         let result = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::challenge::key(hash)))
             .update_expression("ADD attempts :one")
             .condition_expression(
@@ -210,7 +217,7 @@ impl Store {
             )
             .expression_attribute_names("#expires", keys::expiry::AT)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":epoch", n(self.now().timestamp()))
+            .expression_attribute_values(":epoch", n(self.store.now().timestamp()))
             .expression_attribute_values(":max", n(max))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -224,9 +231,9 @@ impl Store {
 
     /// Ends a challenge as part of the sign-in it completes (the write fails if another
     /// request completed it first).
-    pub(crate) fn challenge_consume(&self, hash: &str) -> AppResult<TransactWriteItem> {
+    pub(crate) fn challenge_consume(self, hash: &str) -> AppResult<TransactWriteItem> {
         Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::challenge::key(hash)))
             .condition_expression("attribute_exists(PK)")
             .build()

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod search;
 mod sessions;
 mod users;
+mod writes;
 
 pub use call_metrics::CallMetrics;
 pub use email::EmailSwap;
@@ -105,6 +106,70 @@ impl Store {
             .await
             .map_err(dynamo_error)?;
         out.item.map(from_item).transpose()
+    }
+}
+
+/// The rooms: one handle per area of the table, each in its file, so a call says where
+/// it lives (`store.graph().follow(..)`).
+impl Store {
+    pub fn users(&self) -> users::Users<'_> {
+        users::Users { store: self }
+    }
+
+    pub fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts { store: self }
+    }
+
+    pub fn sessions(&self) -> sessions::Sessions<'_> {
+        sessions::Sessions { store: self }
+    }
+
+    pub fn factors(&self) -> mfa::Factors<'_> {
+        mfa::Factors { store: self }
+    }
+
+    pub fn one_time_tokens(&self) -> one_time::OneTimeTokens<'_> {
+        one_time::OneTimeTokens { store: self }
+    }
+
+    pub fn limits(&self) -> rate_limits::Limits<'_> {
+        rate_limits::Limits { store: self }
+    }
+
+    pub fn search(&self) -> search::Search<'_> {
+        search::Search { store: self }
+    }
+
+    pub fn graph(&self) -> graph::Graph<'_> {
+        graph::Graph { store: self }
+    }
+
+    pub fn reports(&self) -> reports::Reports<'_> {
+        reports::Reports { store: self }
+    }
+
+    pub fn moderation(&self) -> moderation::Moderation<'_> {
+        moderation::Moderation { store: self }
+    }
+
+    pub fn exports(&self) -> exports::Exports<'_> {
+        exports::Exports { store: self }
+    }
+
+    pub fn outbox(&self) -> outbox::Outbox<'_> {
+        outbox::Outbox { store: self }
+    }
+
+    pub fn cleanup(&self) -> cleanup::Cleanup<'_> {
+        cleanup::Cleanup { store: self }
+    }
+
+    pub fn purge(&self) -> purge::Purge<'_> {
+        purge::Purge { store: self }
+    }
+
+    pub fn consistency(&self) -> consistency::Consistency<'_> {
+        consistency::Consistency { store: self }
     }
 }
 

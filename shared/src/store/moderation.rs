@@ -14,6 +14,12 @@ use super::{dynamo_error, from_item, keys, n, s, time, to_item, Item, Store};
 use crate::domain::user::{Restriction, Role, UserRecord};
 use crate::error::{AppError, AppResult};
 
+/// Staff writes and their audit chain.
+#[derive(Clone, Copy)]
+pub struct Moderation<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// One entry of the audit log, as stored (and never changed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,24 +118,24 @@ pub enum AuditFilter<'a> {
     },
 }
 
-impl Store {
+impl Moderation<'_> {
     /// The entry, in the log and (with a target) in its target's copy.
-    fn audit_puts(&self, entry: &AuditRecord) -> AppResult<Vec<TransactWriteItem>> {
+    fn audit_puts(self, entry: &AuditRecord) -> AppResult<Vec<TransactWriteItem>> {
         let sk = keys::audit::sk(entry.at, &entry.id);
         let mut logged = to_item(entry, super::key(keys::audit::LOG.to_owned(), sk.clone()))?;
         logged.insert(keys::gsi1::PK.into(), s(keys::audit::actor_pk(&entry.actor_id)));
         logged.insert(keys::gsi1::SK.into(), s(&sk));
-        let mut items = vec![self.put_new(logged)?];
+        let mut items = vec![self.store.put_new(logged)?];
         if let Some(target) = &entry.target_id {
-            items.push(self.put_new(to_item(entry, super::key(keys::audit::target_pk(target), sk))?)?);
+            items.push(self.store.put_new(to_item(entry, super::key(keys::audit::target_pk(target), sk))?)?);
         }
         Ok(items)
     }
 
     /// The update of `user`'s standing, written only if its role is still the one read.
-    pub(crate) fn standing_update(&self, user: &UserRecord, change: &StandingChange) -> AppResult<TransactWriteItem> {
+    pub(crate) fn standing_update(self, user: &UserRecord, change: &StandingChange) -> AppResult<TransactWriteItem> {
         let (mut sets, mut removes) = (vec!["updatedAt = :now"], vec![]);
-        let mut values: Vec<(&str, AttributeValue)> = vec![(":now", time(&self.now()))];
+        let mut values: Vec<(&str, AttributeValue)> = vec![(":now", time(&self.store.now()))];
         // Placeholders for both names: LIMITED is one of DynamoDB's reserved words.
         for (name, part) in [("#suspended", &change.suspended), ("#limited", &change.limited)] {
             match part {
@@ -162,13 +168,13 @@ impl Store {
     }
 
     /// The update that gives `user` the role `role`, over the role it was read with.
-    pub(crate) fn role_update(&self, user: &UserRecord, role: Role) -> AppResult<TransactWriteItem> {
-        let values = vec![(":now", time(&self.now())), (":role", s(role.as_str()))];
+    pub(crate) fn role_update(self, user: &UserRecord, role: Role) -> AppResult<TransactWriteItem> {
+        let values = vec![(":now", time(&self.store.now())), (":role", s(role.as_str()))];
         self.update_over_role(user, "SET #role = :role, updatedAt = :now".to_owned(), vec![], values)
     }
 
     fn update_over_role(
-        &self,
+        self,
         user: &UserRecord,
         expression: String,
         names: Vec<(&str, &str)>,
@@ -180,7 +186,7 @@ impl Store {
             _ => "attribute_exists(PK) AND #role = :seenRole",
         };
         let mut update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression(expression)
             .condition_expression(seen)
@@ -206,13 +212,13 @@ impl Store {
     /// `false`: another condition no longer held (that, the account's role, a report's
     /// version), or the chain moved on every try: nothing was written.
     pub(crate) async fn commit_staff_write(
-        &self,
+        self,
         actor: Option<&UserRecord>,
         mut entry: AuditRecord,
         items: Vec<TransactWriteItem>,
     ) -> AppResult<bool> {
         for _ in 0..CHAIN_RETRIES {
-            let head: ChainHead = self.get(keys::audit::head_key(&entry.actor_id)).await?.unwrap_or_default();
+            let head: ChainHead = self.store.get(keys::audit::head_key(&entry.actor_id)).await?.unwrap_or_default();
             entry.seq = Some(head.seq + 1);
             entry.prev_hash = Some(head.hash.clone());
             let mut all = items.clone();
@@ -222,9 +228,9 @@ impl Store {
             if let Some(actor) = actor {
                 all.push(self.actor_unchanged(actor)?);
             }
-            match self.try_transact(all).await? {
+            match self.store.try_transact(all).await? {
                 Ok(()) => return Ok(true),
-                Err(reasons) if super::users::failed(&reasons, head_index) => continue,
+                Err(reasons) if super::writes::failed(&reasons, head_index) => continue,
                 Err(_) => return Ok(false),
             }
         }
@@ -234,13 +240,13 @@ impl Store {
     }
 
     /// The actor's chain head moved from `head` to `entry`.
-    fn chain_head_update(&self, entry: &AuditRecord, head: &ChainHead) -> AppResult<TransactWriteItem> {
+    fn chain_head_update(self, entry: &AuditRecord, head: &ChainHead) -> AppResult<TransactWriteItem> {
         let condition = match head.seq {
             0 => "attribute_not_exists(PK)",
             _ => "seq = :seen",
         };
         let mut update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::audit::head_key(&entry.actor_id)))
             .update_expression("SET seq = :seq, #hash = :hash")
             .condition_expression(condition)
@@ -253,14 +259,14 @@ impl Store {
         update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
     }
 
-    fn actor_unchanged(&self, actor: &UserRecord) -> AppResult<TransactWriteItem> {
+    fn actor_unchanged(self, actor: &UserRecord) -> AppResult<TransactWriteItem> {
         // Accounts that never ended their sessions have no generation yet.
         let generation = match actor.session_generation {
             0 => "(attribute_not_exists(sessionGeneration) OR sessionGeneration = :generation)",
             _ => "sessionGeneration = :generation",
         };
         ConditionCheck::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&actor.id)))
             .condition_expression(format!("#role = :role AND {generation}"))
             .expression_attribute_names("#role", "role")
@@ -272,8 +278,8 @@ impl Store {
     }
 
     /// A page of the audit log, newest first.
-    pub async fn audit_page(&self, filter: AuditFilter<'_>, limit: i32, start: Option<Item>) -> AppResult<AuditPage> {
-        let query = self.client.query().table_name(self.table()).scan_index_forward(false).limit(limit);
+    pub async fn audit_page(self, filter: AuditFilter<'_>, limit: i32, start: Option<Item>) -> AppResult<AuditPage> {
+        let query = self.store.client.query().table_name(self.store.table()).scan_index_forward(false).limit(limit);
         let query = match &filter {
             AuditFilter::All => query
                 .key_condition_expression("PK = :pk")
@@ -307,7 +313,7 @@ impl Store {
                     .map(|item| super::key(keys::audit::LOG.to_owned(), super::sort_key(item).to_owned()))
                     .collect();
                 let mut entries: Vec<AuditRecord> =
-                    self.batch_get(order.clone()).await?.into_iter().map(from_item).collect::<AppResult<_>>()?;
+                    self.store.batch_get(order.clone()).await?.into_iter().map(from_item).collect::<AppResult<_>>()?;
                 entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.id.cmp(&a.id)));
                 entries
             }

@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 use super::{keys, to_item, Store};
 use crate::error::{AppError, AppResult};
 
+/// Single-use tokens (verification, reset, email change).
+#[derive(Clone, Copy)]
+pub struct OneTimeTokens<'a> {
+    pub(super) store: &'a Store,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Verify,
@@ -44,20 +50,15 @@ fn token_key(hash: &str, purpose: Purpose) -> super::Item {
     keys::token::key(hash, purpose.sort_key())
 }
 
-impl Store {
-    pub(crate) fn one_time_token_put(
-        &self,
-        hash: &str,
-        purpose: Purpose,
-        token: &OneTimeToken,
-    ) -> AppResult<TransactWriteItem> {
-        self.put_new_expiring(to_item(token, token_key(hash, purpose))?, token.expires_at)
+impl OneTimeTokens<'_> {
+    pub(crate) fn put(self, hash: &str, purpose: Purpose, token: &OneTimeToken) -> AppResult<TransactWriteItem> {
+        self.store.put_new_expiring(to_item(token, token_key(hash, purpose))?, token.expires_at)
     }
 
     /// Consumes the token: the transaction fails if it was used meanwhile.
-    pub(crate) fn one_time_token_consume(&self, hash: &str, purpose: Purpose) -> AppResult<TransactWriteItem> {
+    pub(crate) fn consume(self, hash: &str, purpose: Purpose) -> AppResult<TransactWriteItem> {
         Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(token_key(hash, purpose)))
             .condition_expression("attribute_exists(PK)")
             .build()
@@ -66,16 +67,16 @@ impl Store {
     }
 
     /// Removes a superseded token, whether or not it is still there.
-    pub(crate) fn one_time_token_discard(&self, hash: &str, purpose: Purpose) -> AppResult<TransactWriteItem> {
+    pub(crate) fn discard(self, hash: &str, purpose: Purpose) -> AppResult<TransactWriteItem> {
         Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(token_key(hash, purpose)))
             .build()
             .map(|d| TransactWriteItem::builder().delete(d).build())
             .map_err(AppError::internal)
     }
 
-    pub async fn one_time_token(&self, hash: &str, purpose: Purpose) -> AppResult<Option<OneTimeToken>> {
-        self.get(token_key(hash, purpose)).await
+    pub async fn get(self, hash: &str, purpose: Purpose) -> AppResult<Option<OneTimeToken>> {
+        self.store.get(token_key(hash, purpose)).await
     }
 }

@@ -19,6 +19,12 @@ use serde::{Deserialize, Serialize};
 use super::{dynamo_error, from_item, keys, n, s, time, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
+/// Email messages waiting to be sent.
+#[derive(Clone, Copy)]
+pub struct Outbox<'a> {
+    pub(super) store: &'a Store,
+}
+
 const OUTBOX_TTL_DAYS: i64 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,20 +164,20 @@ pub enum Outcome {
     Failed { reason: String },
 }
 
-impl Store {
-    pub(crate) fn outbox_put(&self, message: &OutboxMessage) -> AppResult<TransactWriteItem> {
+impl Outbox<'_> {
+    pub(crate) fn outbox_put(self, message: &OutboxMessage) -> AppResult<TransactWriteItem> {
         let mut item = to_item(message, message_key(&message.id))?;
         item.insert(keys::expiry::AT.into(), n((message.created_at + Duration::days(OUTBOX_TTL_DAYS)).timestamp()));
-        self.put_new(item)
+        self.store.put_new(item)
     }
 
     /// Takes a lease of `lease_secs` on a message that is neither delivered nor failed
     /// nor held by a live lease, and answers the item as it is now.
-    pub async fn claim_message(&self, id: &str, now: DateTime<Utc>, lease_secs: i64) -> AppResult<Claim> {
+    pub async fn claim_message(self, id: &str, now: DateTime<Utc>, lease_secs: i64) -> AppResult<Claim> {
         let result = self
-            .client
+            .store.client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(message_key(id)))
             .update_expression("SET #delivery = :sending, leaseUntil = :until ADD attempts :one")
             .condition_expression(
@@ -205,12 +211,13 @@ impl Store {
 
     /// Records how a claimed delivery ended, and removes the message's raw one-time
     /// token (only hashes of live tokens stay in the table).
-    pub async fn settle_message(&self, id: &str, outcome: &Outcome, secrets: &[&str]) -> AppResult<()> {
-        let now = self.now();
+    pub async fn settle_message(self, id: &str, outcome: &Outcome, secrets: &[&str]) -> AppResult<()> {
+        let now = self.store.now();
         let mut update = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(message_key(id)))
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#delivery", "delivery")
@@ -247,11 +254,12 @@ impl Store {
 
     /// Ends a lease early after a send that may succeed when tried again, so the retry
     /// need not wait for the lease to run out.
-    pub async fn release_message(&self, id: &str) -> AppResult<()> {
+    pub async fn release_message(self, id: &str) -> AppResult<()> {
         let result = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(message_key(id)))
             .update_expression("REMOVE #delivery, leaseUntil")
             .condition_expression("#delivery = :sending")

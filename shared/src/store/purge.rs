@@ -17,6 +17,12 @@ use crate::bucket::ExportBucket;
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppError, AppResult};
 
+/// Erasure of deactivated accounts past their grace period.
+#[derive(Clone, Copy)]
+pub struct Purge<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// What a run of the purge did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,12 +45,12 @@ const PAGE: i32 = 200;
 /// Edge transactions in flight at once.
 const EDGES_AT_ONCE: usize = 16;
 
-impl Store {
+impl Purge<'_> {
     /// Deletes every account deactivated at or before `cutoff`, until `deadline`, with
     /// its export documents in `documents` (whatever the deletion window: an export may
     /// outlive a window shorter than its 7 days).
     pub async fn purge_deleted_accounts(
-        &self,
+        self,
         cutoff: DateTime<Utc>,
         deadline: Instant,
         documents: Option<&ExportBucket>,
@@ -69,11 +75,12 @@ impl Store {
     }
 
     /// The ids of accounts deactivated at or before `cutoff`, oldest first (a page).
-    async fn deactivated_before(&self, cutoff: DateTime<Utc>) -> AppResult<Vec<String>> {
+    async fn deactivated_before(self, cutoff: DateTime<Utc>) -> AppResult<Vec<String>> {
         let out = self
+            .store
             .client
             .query()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#pk = :queue AND #sk < :end")
             .expression_attribute_names("#pk", keys::gsi1::PK)
@@ -95,14 +102,14 @@ impl Store {
     /// Erases one account, unless it is no longer due (reactivated, or deactivated
     /// again later). `false` when the deadline came first.
     async fn purge_account(
-        &self,
+        self,
         user_id: &str,
         cutoff: DateTime<Utc>,
         deadline: Instant,
         documents: Option<&ExportBucket>,
         report: &mut PurgeReport,
     ) -> AppResult<bool> {
-        let Some(user) = self.user_by_id(user_id).await? else {
+        let Some(user) = self.store.users().user_by_id(user_id).await? else {
             return Ok(true);
         };
         let due = user.status == AccountStatus::Deactivated && user.deactivated_at.is_some_and(|at| at <= cutoff);
@@ -121,7 +128,7 @@ impl Store {
                 break;
             }
             report.items_removed += exports.len() as u64;
-            self.delete_items(exports).await?;
+            self.store.delete_items(exports).await?;
         }
         loop {
             let page = self.keys_page(&keys::user::pk(user_id)).await?;
@@ -139,14 +146,15 @@ impl Store {
                 }
             }
             for chunk in edges.chunks(EDGES_AT_ONCE) {
-                futures_util::future::try_join_all(chunk.iter().map(|sk| self.erase_edge(user_id, sk))).await?;
+                futures_util::future::try_join_all(chunk.iter().map(|sk| self.store.graph().erase_edge(user_id, sk)))
+                    .await?;
                 report.edges_removed += chunk.len() as u64;
                 if Instant::now() >= deadline {
                     return Ok(false);
                 }
             }
             report.items_removed += others.len() as u64;
-            self.delete_items(others).await?;
+            self.store.delete_items(others).await?;
             if Instant::now() >= deadline {
                 return Ok(false);
             }
@@ -160,16 +168,17 @@ impl Store {
 
     /// Takes the account out of reach of a reactivation that read it before: its
     /// `updatedAt` moves (reactivation writes only over the one it read).
-    async fn mark_purging(&self, user: &UserRecord) -> AppResult<bool> {
+    async fn mark_purging(self, user: &UserRecord) -> AppResult<bool> {
         let result = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression("SET updatedAt = :now, purgeStartedAt = if_not_exists(purgeStartedAt, :now)")
             .condition_expression("#status = :deactivated AND deactivatedAt = :seen")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":deactivated", s("deactivated"))
             .expression_attribute_values(":seen", time(&user.deactivated_at.unwrap_or(user.updated_at)))
             .send()
@@ -178,11 +187,12 @@ impl Store {
     }
 
     /// The keys of a partition's items, a page at a time.
-    async fn keys_page(&self, pk: &str) -> AppResult<Vec<Item>> {
+    async fn keys_page(self, pk: &str) -> AppResult<Vec<Item>> {
         let out = self
+            .store
             .client
             .query()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#sk", keys::SK)
@@ -199,9 +209,9 @@ impl Store {
     /// The last step: the user item, the email claim (the address is free again), the
     /// username claim kept as a tombstone without the password hash (the name stays
     /// reserved), and the account's pending tokens; at once.
-    async fn delete_account_item(&self, user: &UserRecord) -> AppResult<bool> {
+    async fn delete_account_item(self, user: &UserRecord) -> AppResult<bool> {
         let account = Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .condition_expression("#status = :deactivated")
             .expression_attribute_names("#status", "status")
@@ -211,18 +221,18 @@ impl Store {
         // Conditions that hold when a claim is already gone: a half-broken account must
         // still finish (the auditor reports such accounts).
         let email_claim = Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::claim::email(&user.email)))
             .condition_expression("attribute_not_exists(PK) OR userId = :id")
             .expression_attribute_values(":id", s(&user.id))
             .build()
             .map_err(AppError::internal)?;
         let tombstone = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::claim::username(&user.username.to_ascii_lowercase())))
             .update_expression("SET deletedAt = :now, userId = :id REMOVE passwordHash")
             .condition_expression("attribute_not_exists(PK) OR userId = :id")
-            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":id", s(&user.id))
             .build()
             .map_err(AppError::internal)?;
@@ -232,11 +242,11 @@ impl Store {
             TransactWriteItem::builder().update(tombstone).build(),
         ];
         if let Some(hash) = &user.verify_token_hash {
-            items.push(self.one_time_token_discard(hash, Purpose::Verify)?);
+            items.push(self.store.one_time_tokens().discard(hash, Purpose::Verify)?);
         }
         if let Some(hash) = &user.email_change_token_hash {
-            items.push(self.one_time_token_discard(hash, Purpose::EmailChange)?);
+            items.push(self.store.one_time_tokens().discard(hash, Purpose::EmailChange)?);
         }
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 }

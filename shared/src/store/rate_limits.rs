@@ -4,6 +4,12 @@ use super::{conditional_write, dynamo_error, keys, n, Item, Store};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{Counter, Limit, RateWindow};
 
+/// Rate-limit windows.
+#[derive(Clone, Copy)]
+pub struct Limits<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// The window of `limit` that holds `now` (epoch seconds): its start, and the seconds left.
 fn window(limit: Limit, now: i64) -> (i64, i64) {
     let start = now - now.rem_euclid(limit.window_secs);
@@ -33,15 +39,16 @@ pub(super) fn window_of(found: Option<Window>, retry_after_secs: u64) -> RateWin
     RateWindow { hits: found.map_or(0, |w| w.hits), retry_after_secs }
 }
 
-impl Store {
+impl Limits<'_> {
     /// One atomic `ADD` on the window's item (`RATE#<scope>#<key>` / window start); the
     /// item expires by TTL a minute after its window.
-    pub async fn add_hit(&self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
-        let (start, remaining) = window(limit, self.now().timestamp());
+    pub async fn add_hit(self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
+        let (start, remaining) = window(limit, self.store.now().timestamp());
         let out = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::rate::key(scope, key, start)))
             .update_expression("ADD hits :one SET #expires = if_not_exists(#expires, :expires)")
             .expression_attribute_names("#expires", keys::expiry::AT)
@@ -64,13 +71,14 @@ impl Store {
     /// One hit, only while the window holds fewer than `limit.max` (a conditional
     /// `ADD`): however many requests race, no more than `max` are counted and let
     /// through. `Err(retry_after_secs)` when the window is full.
-    pub async fn take_hit(&self, scope: &str, key: &str, limit: Limit) -> AppResult<Result<TakenHit, u64>> {
-        let (start, remaining) = window(limit, self.now().timestamp());
+    pub async fn take_hit(self, scope: &str, key: &str, limit: Limit) -> AppResult<Result<TakenHit, u64>> {
+        let (start, remaining) = window(limit, self.store.now().timestamp());
         let item_key = keys::rate::key(scope, key, start);
         let result = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(item_key.clone()))
             .update_expression("ADD hits :one SET #expires = if_not_exists(#expires, :expires)")
             .condition_expression("attribute_not_exists(hits) OR hits < :max")
@@ -88,11 +96,12 @@ impl Store {
 
     /// Gives a taken hit back to the window it was taken from (what it counted did not
     /// happen: a right code is no failure).
-    pub async fn give_back_hit(&self, hit: TakenHit) -> AppResult<()> {
+    pub async fn give_back_hit(self, hit: TakenHit) -> AppResult<()> {
         let result = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(hit.key))
             .update_expression("ADD hits :minus_one")
             .condition_expression("hits > :zero")
@@ -105,9 +114,9 @@ impl Store {
     }
 
     /// The window's count without adding to it.
-    pub async fn hits(&self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
-        let (start, remaining) = window(limit, self.now().timestamp());
-        let found = self.get(keys::rate::key(scope, key, start)).await?;
+    pub async fn hits(self, scope: &str, key: &str, limit: Limit) -> AppResult<RateWindow> {
+        let (start, remaining) = window(limit, self.store.now().timestamp());
+        let found = self.store.get(keys::rate::key(scope, key, start)).await?;
         Ok(window_of(found, remaining as u64))
     }
 }

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::{dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
+/// Reports against users and the moderation queue.
+#[derive(Clone, Copy)]
+pub struct Reports<'a> {
+    pub(super) store: &'a Store,
+}
+
 pub const OPEN: &str = "open";
 pub const RESOLVED: &str = "resolved";
 
@@ -65,29 +71,29 @@ pub struct ReportPage {
     pub last_key: Option<Item>,
 }
 
-impl Store {
+impl Reports<'_> {
     /// The report, the reporter's guard for this target, the reporter's record of it and
     /// its entry among the open reports against the target, in one transaction: a second
     /// open report of the same user by the same reporter is refused (`false`).
-    pub async fn create_report(&self, report: &ReportRecord) -> AppResult<bool> {
+    pub async fn create_report(self, report: &ReportRecord) -> AppResult<bool> {
         let guard_key = keys::report::guard_key(&report.reporter_id, &report.target_id);
         let guard = to_item(&OpenReportGuard { report_id: &report.id }, guard_key)?;
         let filed = FiledReport { report_id: &report.id, target_id: &report.target_id, created_at: report.created_at };
         let filed = to_item(&filed, keys::report::filed_key(&report.reporter_id, &report.id))?;
         let items = vec![
-            self.put_new(self.report_item(report)?)?,
-            self.put_new(guard)?,
-            self.put_new(filed)?,
-            self.put_new(self.against_item(report))?,
+            self.store.put_new(self.report_item(report)?)?,
+            self.store.put_new(guard)?,
+            self.store.put_new(filed)?,
+            self.store.put_new(self.against_item(report))?,
         ];
-        match self.try_transact(items).await? {
+        match self.store.try_transact(items).await? {
             Ok(()) => Ok(true),
             Err(reasons) if reasons.get(1).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed") => Ok(false),
             Err(_) => Err(AppError::internal("report id collision")),
         }
     }
 
-    fn report_item(&self, report: &ReportRecord) -> AppResult<Item> {
+    fn report_item(self, report: &ReportRecord) -> AppResult<Item> {
         let mut item = to_item(report, keys::report::key(&report.id))?;
         let sorted_at = match report.resolved_at {
             Some(at) if !report.is_open() => at,
@@ -98,20 +104,20 @@ impl Store {
         Ok(item)
     }
 
-    fn against_item(&self, report: &ReportRecord) -> Item {
+    fn against_item(self, report: &ReportRecord) -> Item {
         let mut item = keys::report::against_key(&report.target_id, &report.id);
         item.insert("reporterId".into(), s(&report.reporter_id));
         item
     }
 
-    pub async fn report(&self, id: &str) -> AppResult<Option<ReportRecord>> {
-        self.get(keys::report::key(id)).await
+    pub async fn report(self, id: &str) -> AppResult<Option<ReportRecord>> {
+        self.store.get(keys::report::key(id)).await
     }
 
     /// The writes that store each of `changed` (read at its `version - 1`) and move its
     /// guard and its entry against the target with its status. Two reports of one
     /// reporter about one target (one reopened) share a guard: it is written once.
-    pub(crate) fn report_changes(&self, changed: &[ReportRecord]) -> AppResult<Vec<TransactWriteItem>> {
+    pub(crate) fn report_changes(self, changed: &[ReportRecord]) -> AppResult<Vec<TransactWriteItem>> {
         let mut guards = std::collections::HashSet::new();
         let mut items = Vec::new();
         for report in changed {
@@ -121,9 +127,9 @@ impl Store {
         Ok(items)
     }
 
-    fn report_change(&self, changed: &ReportRecord, with_guard: bool) -> AppResult<Vec<TransactWriteItem>> {
+    fn report_change(self, changed: &ReportRecord, with_guard: bool) -> AppResult<Vec<TransactWriteItem>> {
         let put = Put::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_item(Some(self.report_item(changed)?))
             .condition_expression("attribute_exists(PK) AND (attribute_not_exists(version) OR version = :read)")
             .expression_attribute_values(":read", n(changed.version - 1))
@@ -135,11 +141,11 @@ impl Store {
         if changed.is_open() {
             let guard = to_item(&OpenReportGuard { report_id: &changed.id }, guard_key)?;
             for item in [Some(guard).filter(|_| with_guard), Some(self.against_item(changed))].into_iter().flatten() {
-                items.push(self.put_any(item)?);
+                items.push(self.store.put_any(item)?);
             }
         } else {
             for key in [Some(guard_key).filter(|_| with_guard), Some(against_key)].into_iter().flatten() {
-                let delete = Delete::builder().table_name(self.table()).set_key(Some(key)).build();
+                let delete = Delete::builder().table_name(self.store.table()).set_key(Some(key)).build();
                 items.push(TransactWriteItem::builder().delete(delete.map_err(AppError::internal)?).build());
             }
         }
@@ -148,11 +154,12 @@ impl Store {
 
     /// One page of the queue of `status`: open reports oldest first, resolved ones
     /// newest first.
-    pub async fn report_queue(&self, status: &str, limit: i32, start: Option<Item>) -> AppResult<ReportPage> {
+    pub async fn report_queue(self, status: &str, limit: i32, start: Option<Item>) -> AppResult<ReportPage> {
         let out = self
+            .store
             .client
             .query()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#queue = :queue")
             .expression_attribute_names("#queue", keys::gsi1::PK)
@@ -177,19 +184,19 @@ impl Store {
     }
 
     /// Reports by id, read consistently.
-    pub async fn reports_by_ids(&self, ids: &[String]) -> AppResult<Vec<ReportRecord>> {
+    pub async fn reports_by_ids(self, ids: &[String]) -> AppResult<Vec<ReportRecord>> {
         let keys = ids.iter().map(|id| keys::report::key(id)).collect();
-        self.batch_get(keys).await?.into_iter().map(from_item).collect()
+        self.store.batch_get(keys).await?.into_iter().map(from_item).collect()
     }
 
     /// Up to `limit` ids of the open reports against `target_id`.
-    pub async fn open_reports_against(&self, target_id: &str, limit: i32) -> AppResult<Vec<String>> {
+    pub async fn open_reports_against(self, target_id: &str, limit: i32) -> AppResult<Vec<String>> {
         let out = self.against(target_id).consistent_read(true).limit(limit).send().await.map_err(dynamo_error)?;
         Ok(out.items.unwrap_or_default().iter().map(|item| sort_key(item).to_owned()).collect())
     }
 
     /// How many reports against `target_id` are open.
-    pub async fn count_open_reports_against(&self, target_id: &str) -> AppResult<i64> {
+    pub async fn count_open_reports_against(self, target_id: &str) -> AppResult<i64> {
         let (mut count, mut start) = (0, None);
         loop {
             let query = self.against(target_id).select(Select::Count).set_exclusive_start_key(start);
@@ -202,10 +209,11 @@ impl Store {
         }
     }
 
-    fn against(&self, target_id: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
+    fn against(self, target_id: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.store
+            .client
             .query()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", s(keys::report::against_pk(target_id)))
     }

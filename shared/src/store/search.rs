@@ -10,6 +10,12 @@ use super::{dynamo_error, keys, s, Item, Store};
 use crate::domain::search;
 use crate::error::{AppError, AppResult};
 
+/// The username search index.
+#[derive(Clone, Copy)]
+pub struct Search<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// A token that matched and the user it belongs to.
 pub struct SearchHit {
     pub token: String,
@@ -21,9 +27,9 @@ pub struct SearchPage {
     pub last_key: Option<Item>,
 }
 
-impl Store {
+impl Search<'_> {
     pub(crate) fn search_entry_puts(
-        &self,
+        self,
         user_id: &str,
         tokens: &BTreeSet<String>,
     ) -> AppResult<Vec<TransactWriteItem>> {
@@ -33,13 +39,13 @@ impl Store {
                 let mut item = keys::search::key(user_id, token);
                 item.insert(keys::gsi1::PK.into(), s(keys::search::partition_pk(&search::partition(token))));
                 item.insert(keys::gsi1::SK.into(), s(keys::search::entry_sk(token, user_id)));
-                self.put_any(item)
+                self.store.put_any(item)
             })
             .collect()
     }
 
     pub(crate) fn search_entry_deletes(
-        &self,
+        self,
         user_id: &str,
         tokens: &BTreeSet<String>,
     ) -> AppResult<Vec<TransactWriteItem>> {
@@ -47,7 +53,7 @@ impl Store {
             .iter()
             .map(|token| {
                 Delete::builder()
-                    .table_name(self.table())
+                    .table_name(self.store.table())
                     .set_key(Some(keys::search::key(user_id, token)))
                     .build()
                     .map(|d| TransactWriteItem::builder().delete(d).build())
@@ -57,11 +63,12 @@ impl Store {
     }
 
     /// Entries whose token starts with the folded `prefix`, in token order.
-    pub async fn search_entries(&self, prefix: &str, limit: i32, start: Option<Item>) -> AppResult<SearchPage> {
+    pub async fn search_entries(self, prefix: &str, limit: i32, start: Option<Item>) -> AppResult<SearchPage> {
         let out = self
+            .store
             .client
             .query()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#partition = :partition AND begins_with(#entry, :prefix)")
             .expression_attribute_names("#partition", keys::gsi1::PK)

@@ -7,6 +7,12 @@ use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 
+/// Sessions and their refresh tokens.
+#[derive(Clone, Copy)]
+pub struct Sessions<'a> {
+    pub(super) store: &'a Store,
+}
+
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
     let item = to_item(session, keys::session::key(&session.user_id, &session.id))?;
@@ -26,18 +32,18 @@ pub struct RefreshRotation<'a> {
     pub rotated_by: &'a str,
 }
 
-impl Store {
+impl Sessions<'_> {
     /// The session and its user in one round trip, both read consistently.
     pub async fn session_and_user(
-        &self,
+        self,
         user_id: &str,
         session_id: &str,
     ) -> AppResult<(Option<SessionRecord>, Option<UserRecord>)> {
         let keys = vec![keys::session::key(user_id, session_id), keys::user::key(user_id)];
         let (mut session, mut user) = (None, None);
-        for item in self.batch_get(keys).await? {
+        for item in self.store.batch_get(keys).await? {
             if sort_key(&item) == keys::user::PROFILE {
-                user = Some(self.user_record(item)?);
+                user = Some(self.store.users().user_record(item)?);
             } else {
                 session = Some(from_item(item)?);
             }
@@ -47,11 +53,12 @@ impl Store {
 
     /// Swaps the refresh-token hash if the session still holds `expected_current`
     /// and has not expired. `false` when a concurrent rotation or revocation won.
-    pub async fn rotate_refresh_token(&self, session: &SessionRecord, change: RefreshRotation<'_>) -> AppResult<bool> {
+    pub async fn rotate_refresh_token(self, session: &SessionRecord, change: RefreshRotation<'_>) -> AppResult<bool> {
         let result = self
+            .store
             .client
             .update_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::session::key(&session.user_id, &session.id)))
             .update_expression(
                 "SET refreshTokenHash = :new, previousTokenHash = :previous, rotatedAt = :rotated, \
@@ -62,20 +69,21 @@ impl Store {
             .expression_attribute_values(":previous", s(change.previous))
             .expression_attribute_values(":rotated", time(&change.rotated_at))
             .expression_attribute_values(":by", s(change.rotated_by))
-            .expression_attribute_values(":now", time(&self.now()))
+            .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":expected", s(change.expected_current))
-            .expression_attribute_values(":now_epoch", n(self.now().timestamp()))
+            .expression_attribute_values(":now_epoch", n(self.store.now().timestamp()))
             .send()
             .await;
         conditional_write(result)
     }
 
     /// Deletes one session of the user; `false` when there was none.
-    pub async fn delete_session(&self, user_id: &str, session_id: &str) -> AppResult<bool> {
+    pub async fn delete_session(self, user_id: &str, session_id: &str) -> AppResult<bool> {
         let result = self
+            .store
             .client
             .delete_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::session::key(user_id, session_id)))
             .condition_expression("attribute_exists(PK)")
             .send()
@@ -85,31 +93,32 @@ impl Store {
 
     /// Deletes a session together with other writes (a notice of why) in one transaction.
     pub async fn delete_session_with(
-        &self,
+        self,
         user_id: &str,
         session_id: &str,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<bool> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::session::key(user_id, session_id)))
             .condition_expression("attribute_exists(PK)")
             .build()
             .map_err(AppError::internal)?;
         let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
         items.extend(extra);
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// Every session item of the user (live or not), by one paginated Query.
-    pub async fn sessions_of(&self, user_id: &str) -> AppResult<Vec<SessionRecord>> {
+    pub async fn sessions_of(self, user_id: &str) -> AppResult<Vec<SessionRecord>> {
         let mut sessions = Vec::new();
         let mut start = None;
         loop {
             let out = self
+                .store
                 .client
                 .query()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
                 .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
                 .expression_attribute_values(":prefix", s(keys::session::PREFIX))
@@ -130,8 +139,8 @@ impl Store {
 
     /// Deletes the given sessions of the user in batches of 25, asking again for the
     /// unprocessed ones. Deleting a session that is already gone is no error.
-    pub async fn delete_sessions(&self, user_id: &str, session_ids: &[String]) -> AppResult<()> {
-        self.delete_items(session_ids.iter().map(|id| keys::session::key(user_id, id)).collect()).await
+    pub async fn delete_sessions(self, user_id: &str, session_ids: &[String]) -> AppResult<()> {
+        self.store.delete_items(session_ids.iter().map(|id| keys::session::key(user_id, id)).collect()).await
     }
 
     /// Ends every session of the user at once by moving the user to a new session
@@ -140,12 +149,12 @@ impl Store {
     /// over. The old session items are deleted afterwards by the caller, or expire.
     /// `None`: a concurrent change of the same account, or the kept session ended
     /// meanwhile (the caller's view is stale).
-    pub async fn bump_session_generation(&self, user: &UserRecord, bump: GenerationBump<'_>) -> AppResult<Option<i64>> {
+    pub async fn bump_session_generation(self, user: &UserRecord, bump: GenerationBump<'_>) -> AppResult<Option<i64>> {
         let next = user.session_generation + 1;
-        let now = time(&self.now());
+        let now = time(&self.store.now());
         let mut sets = vec!["sessionGeneration = :next", "updatedAt = :now"];
         let mut user_update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .condition_expression(
                 "attribute_exists(PK) AND (attribute_not_exists(sessionGeneration) OR sessionGeneration = :current)",
@@ -166,13 +175,13 @@ impl Store {
         let mut items =
             vec![TransactWriteItem::builder().update(user_update.build().map_err(AppError::internal)?).build()];
         if let Some(hash) = bump.password_hash {
-            items.extend(self.claim_hash_updates(user, hash)?);
+            items.extend(self.store.users().claim_hash_updates(user, hash)?);
         }
         if let Some(kept) = bump.keep {
             // Carried over to the new generation, with a new refresh token or its own.
             let mut sets = vec!["generation = :next", "lastUsedAt = :now"];
             let mut session_update = Update::builder()
-                .table_name(self.table())
+                .table_name(self.store.table())
                 .set_key(Some(keys::session::key(&kept.session.user_id, &kept.session.id)))
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":next", n(next))
@@ -198,16 +207,16 @@ impl Store {
             items.push(TransactWriteItem::builder().update(session_update).build());
         }
         items.extend(bump.extra);
-        Ok(self.try_transact(items).await?.ok().map(|()| next))
+        Ok(self.store.try_transact(items).await?.ok().map(|()| next))
     }
 }
 
-impl Store {
+impl Sessions<'_> {
     /// `session` carried over into its user's new generation `next`, in the transaction
     /// that moves the user there.
-    pub(crate) fn session_carried_over(&self, session: &SessionRecord, next: i64) -> AppResult<TransactWriteItem> {
+    pub(crate) fn session_carried_over(self, session: &SessionRecord, next: i64) -> AppResult<TransactWriteItem> {
         Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::session::key(&session.user_id, &session.id)))
             .update_expression("SET generation = :next")
             .condition_expression("attribute_exists(PK)")

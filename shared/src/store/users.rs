@@ -1,8 +1,10 @@
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::rate_limits::{current_window, window_of};
+use super::writes::failed;
 use super::{dynamo_error, from_item, keys, s, to_item, Item, Store};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::SessionRecord;
@@ -10,6 +12,12 @@ use crate::domain::user::{AccountStanding, UserRecord};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{Counter, RateWindow};
 use crate::store::sessions::session_put;
+
+/// Accounts by id, email or username: sign-up, the claims, sign-in writes.
+#[derive(Clone, Copy)]
+pub struct Users<'a> {
+    pub(super) store: &'a Store,
+}
 
 /// The key of the claim on an email (with an `@`) or a username, without regard to case.
 fn claim_key(identifier: &str) -> Item {
@@ -39,9 +47,6 @@ pub struct LoginWrite {
     pub extra: Vec<TransactWriteItem>,
 }
 
-/// Attempts at a transaction that DynamoDB cancelled for a conflicting concurrent one.
-const CONFLICT_RETRIES: usize = 5;
-
 /// A claim on an email or a username. It carries the password hash too, so that
 /// sign-in can start argon2 after one read; every write of the hash writes the user
 /// item and both claims in one transaction.
@@ -54,12 +59,12 @@ pub struct Claim {
     pub password_hash: Option<String>,
 }
 
-impl Store {
+impl Users<'_> {
     /// Sign-up as one transaction: the user, the claims on their email and username
     /// (whose conditions make both unique), the first session and the search entries. Two racing sign-ups
     /// for one email end with one user and one 409, never with an orphan claim.
     pub async fn create_user(
-        &self,
+        self,
         user: &UserRecord,
         username_key: &str,
         session: &SessionRecord,
@@ -67,14 +72,14 @@ impl Store {
     ) -> AppResult<SignUp> {
         let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
         let mut items = vec![
-            self.put_new(to_item(user, keys::user::key(&user.id))?)?,
-            self.put_new(to_item(&claim, keys::claim::email(&user.email))?)?,
-            self.put_new(to_item(&claim, keys::claim::username(username_key))?)?,
-            session_put(self, session)?,
+            self.store.put_new(to_item(user, keys::user::key(&user.id))?)?,
+            self.store.put_new(to_item(&claim, keys::claim::email(&user.email))?)?,
+            self.store.put_new(to_item(&claim, keys::claim::username(username_key))?)?,
+            session_put(self.store, session)?,
         ];
-        items.extend(self.search_entry_puts(&user.id, &user.search_tokens())?);
+        items.extend(self.store.search().search_entry_puts(&user.id, &user.search_tokens())?);
         items.extend(extra);
-        match self.try_transact(items).await? {
+        match self.store.try_transact(items).await? {
             Ok(()) => Ok(SignUp::Created),
             Err(reasons) if failed(&reasons, 1) => Ok(SignUp::EmailTaken),
             Err(reasons) if failed(&reasons, 2) => Ok(SignUp::UsernameTaken),
@@ -82,18 +87,19 @@ impl Store {
         }
     }
 
-    pub async fn user_by_id(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
-        let user: Option<UserRecord> = self.get(keys::user::key(user_id)).await?;
-        Ok(user.map(|u| u.as_of(self.now())))
+    pub async fn user_by_id(self, user_id: &str) -> AppResult<Option<UserRecord>> {
+        let user: Option<UserRecord> = self.store.get(keys::user::key(user_id)).await?;
+        Ok(user.map(|u| u.as_of(self.store.now())))
     }
 
     /// What decides whether the account's access tokens still count (one consistent
     /// read of the user item, only the attributes it needs); `None`: no such account.
-    pub async fn account_standing(&self, user_id: &str) -> AppResult<Option<AccountStanding>> {
+    pub async fn account_standing(self, user_id: &str) -> AppResult<Option<AccountStanding>> {
         let out = self
+            .store
             .client
             .get_item()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(user_id)))
             .projection_expression("PK, #suspended")
             .expression_attribute_names("#suspended", "suspended")
@@ -106,43 +112,43 @@ impl Store {
 
     /// A user item as of now (a suspension or limitation that ended is dropped). Every
     /// read of a user item goes through here or `user_by_id`.
-    pub(crate) fn user_record(&self, item: Item) -> AppResult<UserRecord> {
-        Ok(from_item::<UserRecord>(item)?.as_of(self.now()))
+    pub(crate) fn user_record(self, item: Item) -> AppResult<UserRecord> {
+        Ok(from_item::<UserRecord>(item)?.as_of(self.store.now()))
     }
 
     /// The account, unless it is missing or deactivated.
-    pub async fn active_user(&self, user_id: &str) -> AppResult<Option<UserRecord>> {
+    pub async fn active_user(self, user_id: &str) -> AppResult<Option<UserRecord>> {
         Ok(self.user_by_id(user_id).await?.filter(UserRecord::is_active))
     }
 
     /// The id of the account with this email (with an `@`) or username, without regard
     /// to case.
-    pub async fn user_id_by_identifier(&self, identifier: &str) -> AppResult<Option<String>> {
+    pub async fn user_id_by_identifier(self, identifier: &str) -> AppResult<Option<String>> {
         Ok(self.claim(identifier).await?.map(|c| c.user_id))
     }
 
     /// The claim on this email (with an `@`) or username, without regard to case.
-    pub async fn claim(&self, identifier: &str) -> AppResult<Option<Claim>> {
-        self.get(claim_key(identifier)).await
+    pub async fn claim(self, identifier: &str) -> AppResult<Option<Claim>> {
+        self.store.get(claim_key(identifier)).await
     }
 
     /// The claim on an identifier, the current windows of some rate limits and the
     /// presented device, in one BatchGetItem: sign-in's first round trip.
     pub async fn claim_and_counts(
-        &self,
+        self,
         identifier: &str,
         counters: &[Counter<'_>],
         device: Option<&DeviceToken>,
     ) -> AppResult<(Option<Claim>, Vec<RateWindow>, Option<DeviceRecord>)> {
         let claim_key = claim_key(identifier);
         let device_key = device.map(|d| keys::device::key(&d.user_id, &d.hash()));
-        let now = self.now().timestamp();
+        let now = self.store.now().timestamp();
         let windows: Vec<_> = counters.iter().map(|counter| current_window(counter, now)).collect();
         let keys = std::iter::once(claim_key.clone())
             .chain(device_key.clone())
             .chain(windows.iter().map(|(k, _)| k.clone()))
             .collect();
-        let items = self.batch_get(keys).await?;
+        let items = self.store.batch_get(keys).await?;
         let found = |wanted: &Item| {
             let same = |item: &&Item| [keys::PK, keys::SK].iter().all(|name| item.get(*name) == wanted.get(*name));
             items.iter().find(same).cloned()
@@ -157,19 +163,19 @@ impl Store {
     }
 
     /// A new known device, for the sign-in's write.
-    pub(crate) fn device_put(&self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
+    pub(crate) fn device_put(self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
         let item = to_item(record, keys::device::key(&token.user_id, &token.hash()))?;
-        self.put_new_expiring(item, record.expires_at)
+        self.store.put_new_expiring(item, record.expires_at)
     }
 
     /// The writes that keep both claims' copy of the password hash current.
-    pub(crate) fn claim_hash_updates(&self, user: &UserRecord, hash: &str) -> AppResult<Vec<TransactWriteItem>> {
+    pub(crate) fn claim_hash_updates(self, user: &UserRecord, hash: &str) -> AppResult<Vec<TransactWriteItem>> {
         let claims = [keys::claim::email(&user.email), keys::claim::username(&user.username.to_ascii_lowercase())];
         claims
             .into_iter()
             .map(|claim| {
                 let update = Update::builder()
-                    .table_name(self.table())
+                    .table_name(self.store.table())
                     .set_key(Some(claim))
                     .update_expression("SET passwordHash = :hash")
                     .condition_expression("userId = :id")
@@ -187,10 +193,10 @@ impl Store {
     /// the notice of it. Those go in one transaction; the common sign-in (a known device,
     /// a current hash) writes the session and `lastLogin` side by side instead: half the
     /// write units of a transaction, and one write's wait.
-    pub async fn record_login(&self, user: &UserRecord, session: &SessionRecord, login: LoginWrite) -> AppResult<bool> {
+    pub async fn record_login(self, user: &UserRecord, session: &SessionRecord, login: LoginWrite) -> AppResult<bool> {
         let mut sets = vec!["lastLogin = :at"];
         let mut update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":at", super::time(&login.at));
@@ -212,19 +218,19 @@ impl Store {
         }
         let update =
             update.update_expression(format!("SET {}", sets.join(", "))).build().map_err(AppError::internal)?;
-        let session_item = session_put(self, session)?;
+        let session_item = session_put(self.store, session)?;
         if claims.is_empty() && login.extra.is_empty() {
             let (Some(put), device) = (session_item.put, login.new_device.map(|d| d.put)) else {
                 return Err(AppError::internal("a new session is a put"));
             };
             let device = async {
                 match device.flatten() {
-                    Some(put) => self.put_alone(put).await,
+                    Some(put) => self.store.put_alone(put).await,
                     None => Ok(true),
                 }
             };
             let (session_written, user_written, _) =
-                tokio::try_join!(self.put_alone(put), self.update_alone(update), device)?;
+                tokio::try_join!(self.store.put_alone(put), self.store.update_one(update), device)?;
             // A failed condition: the account is gone (the session expires unused).
             return Ok(session_written && user_written);
         }
@@ -234,14 +240,14 @@ impl Store {
         items.extend(login.extra);
         // A failed condition: the account is gone, or (re-hashing) its password changed
         // since it was verified.
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
     /// A password hash with new parameters, only over the hash just verified (with both
     /// claims' copies): `false` when the password changed meanwhile.
-    pub async fn rehash_password(&self, user: &UserRecord, hash: &str) -> AppResult<bool> {
+    pub async fn rehash_password(self, user: &UserRecord, hash: &str) -> AppResult<bool> {
         let update = Update::builder()
-            .table_name(self.table())
+            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression("SET passwordHash = :hash")
             .condition_expression("passwordHash = :verified")
@@ -251,68 +257,18 @@ impl Store {
             .map_err(AppError::internal)?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(self.claim_hash_updates(user, hash)?);
-        Ok(self.try_transact(items).await?.is_ok())
+        Ok(self.store.try_transact(items).await?.is_ok())
     }
 
-    /// A put that must not overwrite anything, of an item that expires at `expires_at`
-    /// (epoch seconds): in the expiry index's bucket of that day, for cleanup.
-    pub(crate) fn put_new_expiring(&self, mut item: super::Item, expires_at: i64) -> AppResult<TransactWriteItem> {
-        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(expires_at)));
-        self.put_new(item)
-    }
-
-    /// A put that must not overwrite anything.
-    /// A put that replaces whatever is there (entries derived from another item).
-    pub(crate) fn put_any(&self, item: super::Item) -> AppResult<TransactWriteItem> {
-        let put = Put::builder().table_name(self.table()).set_item(Some(item)).build().map_err(AppError::internal)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    pub(crate) fn put_new(&self, item: super::Item) -> AppResult<TransactWriteItem> {
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(AppError::internal)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// Runs a transaction, retrying the ones cancelled only by a concurrent conflict;
-    /// the inner `Err` holds the per-item cancellation reasons when a condition did not
-    /// hold (the caller decides what that means, and whether to read again).
-    pub(crate) async fn try_transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-    ) -> AppResult<Result<(), Vec<Option<String>>>> {
-        for attempt in 0..=CONFLICT_RETRIES {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
-            let err = match result {
-                Ok(_) => return Ok(Ok(())),
-                Err(err) => err,
-            };
-            let reasons: Option<Vec<Option<String>>> = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    Some(cancelled.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect())
-                }
-                _ => None,
-            };
-            let Some(reasons) = reasons else {
-                return Err(dynamo_error(err));
-            };
-            if reasons.iter().any(|r| r.as_deref() == Some("ConditionalCheckFailed")) {
-                return Ok(Err(reasons));
-            }
-            if !reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")) {
-                return Err(dynamo_error(err));
-            }
-            let jitter = rand::random::<u64>() % 20;
-            tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt as u64 + 1) + jitter)).await;
+    /// User records by id for lists and search, in one or more batch reads, eventually
+    /// consistent (half the read units) like the index the lists come from.
+    pub async fn users_by_ids(self, ids: &[&str]) -> AppResult<HashMap<String, UserRecord>> {
+        let keys = ids.iter().map(|id| keys::user::key(id)).collect();
+        let mut users = HashMap::new();
+        for item in self.store.batch_get_with(keys, false).await? {
+            let user = self.user_record(item)?;
+            users.insert(user.id.clone(), user);
         }
-        Err(AppError::ServiceUnavailable("transaction kept conflicting with concurrent ones".into()))
+        Ok(users)
     }
-}
-
-pub(super) fn failed(reasons: &[Option<String>], index: usize) -> bool {
-    reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed")
 }

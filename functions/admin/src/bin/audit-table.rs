@@ -65,6 +65,7 @@ async fn run(options: &Options) -> Result<AuditReport, String> {
     if options.repair && !report.drifts.is_empty() {
         for drift in &report.drifts {
             let outcome = store
+                .consistency()
                 .repair_counter(&drift.user_id, drift.counter)
                 .await
                 .map_err(|e| format!("repairing user {}: {e}", drift.user_id))?;
@@ -87,7 +88,7 @@ async fn run(options: &Options) -> Result<AuditReport, String> {
 }
 
 async fn audit(store: &Store, segments: i32) -> Result<AuditReport, String> {
-    store.audit_table(segments).await.map_err(|e| format!("reading table {} failed: {e}", store.table()))
+    store.consistency().audit_table(segments).await.map_err(|e| format!("reading table {} failed: {e}", store.table()))
 }
 
 fn print(report: &AuditReport, table: &str, segments: i32, secs: f64) {

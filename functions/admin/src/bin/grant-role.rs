@@ -31,9 +31,11 @@ async fn run(account: &str, role: &str) -> Result<String, String> {
     let role = parse_role(role).map_err(|e| format!("the role {e}"))?;
     let config = shared::config::Config::from_env().map_err(|e| e.to_string())?;
     let store = shared::store::Store::from_config(&config).await;
-    let found = store.user_id_by_identifier(account).await.map_err(|e| format!("reading the table failed: {e}"))?;
+    let found =
+        store.users().user_id_by_identifier(account).await.map_err(|e| format!("reading the table failed: {e}"))?;
     let user_id = found.ok_or_else(|| format!("no account {account:?} in table {}", store.table()))?;
     let user = store
+        .users()
         .user_by_id(&user_id)
         .await
         .map_err(|e| format!("reading the table failed: {e}"))?
