@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -20,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult, BoxError};
-use crate::store::Item;
+use crate::store::pages::PageKey;
 
 const NONCE_BYTES: usize = 24;
 /// The least key material accepted, in bytes.
@@ -40,10 +39,8 @@ impl Cursors {
         Cursors { cipher: XChaCha20Poly1305::new(&key.into()) }
     }
 
-    pub fn encode(&self, list: &str, last_key: &Item) -> String {
-        let key: BTreeMap<&str, &str> =
-            last_key.iter().filter_map(|(name, v)| v.as_s().ok().map(|v| (name.as_str(), v.as_str()))).collect();
-        let json = serde_json::to_vec(&key).unwrap_or_default();
+    pub fn encode(&self, list: &str, last_key: &PageKey) -> String {
+        let json = serde_json::to_vec(&last_key.to_text()).unwrap_or_default();
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed =
@@ -53,7 +50,7 @@ impl Cursors {
         B64.encode(bytes)
     }
 
-    pub fn decode(&self, list: &str, cursor: &str) -> AppResult<Item> {
+    pub fn decode(&self, list: &str, cursor: &str) -> AppResult<PageKey> {
         let bytes = B64.decode(cursor).map_err(|_| AppError::InvalidCursor)?;
         if bytes.len() <= NONCE_BYTES {
             return Err(AppError::InvalidCursor);
@@ -65,7 +62,7 @@ impl Cursors {
             .decrypt(&XNonce::from(nonce), Payload { msg: sealed, aad: list.as_bytes() })
             .map_err(|_| AppError::InvalidCursor)?;
         let key: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| AppError::InvalidCursor)?;
-        Ok(key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+        Ok(PageKey::from_text(key))
     }
 }
 
@@ -82,11 +79,13 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
-    fn key() -> Item {
-        [("PK", "USER#a"), ("SK", "FOLLOWER#b"), ("GSI1PK", "FOLLOWERS#a"), ("GSI1SK", "2026#b")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
-            .collect()
+    fn key() -> PageKey {
+        PageKey::from_text(
+            [("PK", "USER#a"), ("SK", "FOLLOWER#b"), ("GSI1PK", "FOLLOWERS#a"), ("GSI1SK", "2026#b")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl<'a> Profiles<'a> {
             None => (true, None),
             Some(cursor) => {
                 let key = self.cursors.decode(&list_id, cursor)?;
-                (false, (!key.is_empty()).then_some(key))
+                (false, (!key.is_start()).then_some(key))
             }
         };
         let viewer_id = viewer.map(|c| c.user_id.as_str());

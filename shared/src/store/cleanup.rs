@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{conditional_write, dynamo_error, key, keys, n, s, Item, Store};
+use super::pages::Pages;
+use super::{conditional_write, key, keys, n, s, Item, Store};
 use crate::error::AppResult;
 
 /// Removal of expired items.
@@ -51,34 +52,26 @@ impl Cleanup<'_> {
         for days_ago in (0..=lookback_days).rev() {
             let bucket = keys::expiry::bucket((now - Duration::days(days_ago)).timestamp());
             report.buckets += 1;
-            let mut start = None;
-            loop {
-                let out = self
-                    .store
-                    .client
-                    .query()
-                    .table_name(self.store.table())
-                    .index_name(keys::expiry::NAME)
-                    .key_condition_expression("#bucket = :bucket AND #at <= :now")
-                    .expression_attribute_names("#bucket", keys::expiry::BUCKET)
-                    .expression_attribute_names("#at", keys::expiry::AT)
-                    .expression_attribute_values(":bucket", s(&bucket))
-                    .expression_attribute_values(":now", n(now.timestamp()))
-                    .select(Select::AllProjectedAttributes)
-                    .limit(500)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(dynamo_error)?;
+            let query = self
+                .store
+                .client
+                .query()
+                .table_name(self.store.table())
+                .index_name(keys::expiry::NAME)
+                .key_condition_expression("#bucket = :bucket AND #at <= :now")
+                .expression_attribute_names("#bucket", keys::expiry::BUCKET)
+                .expression_attribute_names("#at", keys::expiry::AT)
+                .expression_attribute_values(":bucket", s(&bucket))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .select(Select::AllProjectedAttributes)
+                .limit(500);
+            let mut pages = Pages::of(query);
+            while let Some(out) = pages.next().await? {
                 report.examined += out.scanned_count.max(0) as u64;
                 let expired: Vec<ExpiredEntry> = out.items.unwrap_or_default().iter().filter_map(entry).collect();
                 let removed = self.delete_expired(expired.clone()).await?;
                 report.removed += removed;
                 report.kept += expired.len() as u64 - removed;
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
             }
         }
         Ok(report)

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::graph::Edge;
 use super::moderation::{AuditRecord, ChainHead};
+use super::pages::Pages;
 use super::{conditional_write, dynamo_error, from_item, keys, n, s, Item, Store};
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppError, AppResult};
@@ -703,31 +704,23 @@ impl Consistency<'_> {
 
     /// The number of `edge` items in the user's partition (a consistent count query).
     async fn count_edges(self, user_id: &str, edge: Edge) -> AppResult<i64> {
-        let mut total = 0;
-        let mut start = None;
-        loop {
-            let out = self
-                .store
-                .client
-                .query()
-                .table_name(self.store.table())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
-                .expression_attribute_values(":prefix", s(edge.prefix()))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo_error)?;
+        let query = self
+            .store
+            .client
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
+            .expression_attribute_values(":prefix", s(edge.prefix()))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .consistent_read(true);
+        let (mut total, mut pages) = (0, Pages::of(query));
+        while let Some(out) = pages.next().await? {
             total += i64::from(out.count);
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(total);
-            }
         }
+        Ok(total)
     }
 }
 

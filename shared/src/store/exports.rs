@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::pages::PageKey;
 use super::{dynamo_error, keys, s, time, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
@@ -60,7 +61,7 @@ pub enum ExportRequest {
 /// A page of items of one kind from a user's partition.
 pub struct PartitionPage {
     pub items: Vec<Item>,
-    pub next: Option<Item>,
+    pub next: Option<PageKey>,
 }
 
 impl Exports<'_> {
@@ -154,7 +155,7 @@ impl Exports<'_> {
         self,
         user_id: &str,
         prefix: &str,
-        start: Option<Item>,
+        start: Option<PageKey>,
         limit: i32,
     ) -> AppResult<PartitionPage> {
         let out = self
@@ -167,10 +168,10 @@ impl Exports<'_> {
             .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
             .limit(limit)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
             .map_err(dynamo_error)?;
-        Ok(PartitionPage { items: out.items.unwrap_or_default(), next: out.last_evaluated_key })
+        Ok(PartitionPage { items: out.items.unwrap_or_default(), next: PageKey::after(out.last_evaluated_key) })
     }
 }

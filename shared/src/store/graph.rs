@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update}
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::pages::PageKey;
 use super::{dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
 use crate::domain::social::Relationship;
 use crate::domain::user::UserRecord;
@@ -167,7 +168,7 @@ fn edge_key(owner: &str, edge: Edge, other: &str) -> Item {
 /// A page of a list: the other users' ids, newest first, and where the next page starts.
 pub struct EdgePage {
     pub user_ids: Vec<String>,
-    pub last_key: Option<Item>,
+    pub last_key: Option<PageKey>,
 }
 
 impl Graph<'_> {
@@ -247,7 +248,7 @@ impl Graph<'_> {
     }
 
     /// One page of `owner`'s list of `edge` (followers, following, requests, blocked).
-    pub async fn edge_page(self, owner: &str, edge: Edge, limit: i32, start: Option<Item>) -> AppResult<EdgePage> {
+    pub async fn edge_page(self, owner: &str, edge: Edge, limit: i32, start: Option<PageKey>) -> AppResult<EdgePage> {
         let list = edge.list().ok_or_else(|| AppError::internal("this edge has no list"))?;
         let out = self
             .store
@@ -260,7 +261,7 @@ impl Graph<'_> {
             .expression_attribute_values(":list", s(format!("{list}#{owner}")))
             .scan_index_forward(false)
             .limit(limit)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
             .map_err(dynamo_error)?;
@@ -270,7 +271,7 @@ impl Graph<'_> {
             .iter()
             .filter_map(|item| Edge::of(sort_key(item)).map(|(_, other)| other.to_owned()))
             .collect();
-        Ok(EdgePage { user_ids, last_key: out.last_evaluated_key })
+        Ok(EdgePage { user_ids, last_key: PageKey::after(out.last_evaluated_key) })
     }
 
     fn put_edge(

@@ -13,6 +13,7 @@ mod mfa;
 pub mod moderation;
 pub mod one_time;
 pub mod outbox;
+pub mod pages;
 pub mod purge;
 mod rate_limits;
 pub mod reports;

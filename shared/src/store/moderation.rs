@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::pages::PageKey;
 use super::{dynamo_error, from_item, keys, n, s, time, to_item, Item, Store};
 use crate::domain::user::{Restriction, Role, UserRecord};
 use crate::error::{AppError, AppResult};
@@ -104,7 +105,7 @@ pub struct StandingChange {
 /// A page of the audit log, newest first.
 pub struct AuditPage {
     pub entries: Vec<AuditRecord>,
-    pub last_key: Option<Item>,
+    pub last_key: Option<PageKey>,
 }
 
 /// Which entries of the audit log.
@@ -278,7 +279,7 @@ impl Moderation<'_> {
     }
 
     /// A page of the audit log, newest first.
-    pub async fn audit_page(self, filter: AuditFilter<'_>, limit: i32, start: Option<Item>) -> AppResult<AuditPage> {
+    pub async fn audit_page(self, filter: AuditFilter<'_>, limit: i32, start: Option<PageKey>) -> AppResult<AuditPage> {
         let query = self.store.client.query().table_name(self.store.table()).scan_index_forward(false).limit(limit);
         let query = match &filter {
             AuditFilter::All => query
@@ -303,7 +304,7 @@ impl Moderation<'_> {
                 }
             }
         };
-        let out = query.set_exclusive_start_key(start).send().await.map_err(dynamo_error)?;
+        let out = query.set_exclusive_start_key(PageKey::start(start)).send().await.map_err(dynamo_error)?;
         let items = out.items.unwrap_or_default();
         let entries = match filter {
             // The actor's list holds keys only: the entries are read by key, in its order.
@@ -319,6 +320,6 @@ impl Moderation<'_> {
             }
             _ => items.into_iter().map(from_item).collect::<AppResult<_>>()?,
         };
-        Ok(AuditPage { entries, last_key: out.last_evaluated_key })
+        Ok(AuditPage { entries, last_key: PageKey::after(out.last_evaluated_key) })
     }
 }

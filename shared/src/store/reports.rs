@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::pages::{PageKey, Pages};
 use super::{dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
 use crate::error::{AppError, AppResult};
 
@@ -68,7 +69,7 @@ struct FiledReport<'a> {
 /// A page of the moderation queue.
 pub struct ReportPage {
     pub reports: Vec<ReportRecord>,
-    pub last_key: Option<Item>,
+    pub last_key: Option<PageKey>,
 }
 
 impl Reports<'_> {
@@ -154,7 +155,7 @@ impl Reports<'_> {
 
     /// One page of the queue of `status`: open reports oldest first, resolved ones
     /// newest first.
-    pub async fn report_queue(self, status: &str, limit: i32, start: Option<Item>) -> AppResult<ReportPage> {
+    pub async fn report_queue(self, status: &str, limit: i32, start: Option<PageKey>) -> AppResult<ReportPage> {
         let out = self
             .store
             .client
@@ -166,7 +167,7 @@ impl Reports<'_> {
             .expression_attribute_values(":queue", s(keys::report::queue_pk(status)))
             .scan_index_forward(status == OPEN)
             .limit(limit)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
             .map_err(dynamo_error)?;
@@ -180,7 +181,7 @@ impl Reports<'_> {
         // In queue order; a report that changed queue meanwhile is left out.
         found.retain(|r| r.status == status);
         found.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
-        Ok(ReportPage { reports: found, last_key: out.last_evaluated_key })
+        Ok(ReportPage { reports: found, last_key: PageKey::after(out.last_evaluated_key) })
     }
 
     /// Reports by id, read consistently.
@@ -197,16 +198,11 @@ impl Reports<'_> {
 
     /// How many reports against `target_id` are open.
     pub async fn count_open_reports_against(self, target_id: &str) -> AppResult<i64> {
-        let (mut count, mut start) = (0, None);
-        loop {
-            let query = self.against(target_id).select(Select::Count).set_exclusive_start_key(start);
-            let out = query.send().await.map_err(dynamo_error)?;
+        let (mut count, mut pages) = (0, Pages::of(self.against(target_id).select(Select::Count)));
+        while let Some(out) = pages.next().await? {
             count += i64::from(out.count);
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(count);
-            }
         }
+        Ok(count)
     }
 
     fn against(self, target_id: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {

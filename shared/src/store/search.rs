@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
-use super::{dynamo_error, keys, s, Item, Store};
+use super::pages::PageKey;
+use super::{dynamo_error, keys, s, Store};
 use crate::domain::search;
 use crate::error::{AppError, AppResult};
 
@@ -24,7 +25,7 @@ pub struct SearchHit {
 
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,
-    pub last_key: Option<Item>,
+    pub last_key: Option<PageKey>,
 }
 
 impl Search<'_> {
@@ -63,7 +64,7 @@ impl Search<'_> {
     }
 
     /// Entries whose token starts with the folded `prefix`, in token order.
-    pub async fn search_entries(self, prefix: &str, limit: i32, start: Option<Item>) -> AppResult<SearchPage> {
+    pub async fn search_entries(self, prefix: &str, limit: i32, start: Option<PageKey>) -> AppResult<SearchPage> {
         let out = self
             .store
             .client
@@ -76,7 +77,7 @@ impl Search<'_> {
             .expression_attribute_values(":partition", s(keys::search::partition_pk(&search::partition(prefix))))
             .expression_attribute_values(":prefix", s(prefix))
             .limit(limit)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
             .map_err(dynamo_error)?;
@@ -90,6 +91,6 @@ impl Search<'_> {
                 Some(SearchHit { token: token.to_owned(), user_id: user_id.to_owned() })
             })
             .collect();
-        Ok(SearchPage { hits, last_key: out.last_evaluated_key })
+        Ok(SearchPage { hits, last_key: PageKey::after(out.last_evaluated_key) })
     }
 }

@@ -1,7 +1,8 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{conditional_write, dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Store};
+use super::pages::Pages;
+use super::{conditional_write, from_item, keys, n, s, sort_key, time, to_item, Store};
 use crate::domain::mfa::Aal;
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
@@ -111,30 +112,22 @@ impl Sessions<'_> {
 
     /// Every session item of the user (live or not), by one paginated Query.
     pub async fn sessions_of(self, user_id: &str) -> AppResult<Vec<SessionRecord>> {
-        let mut sessions = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .store
-                .client
-                .query()
-                .table_name(self.store.table())
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
-                .expression_attribute_values(":prefix", s(keys::session::PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo_error)?;
+        let query = self
+            .store
+            .client
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
+            .expression_attribute_values(":prefix", s(keys::session::PREFIX))
+            .consistent_read(true);
+        let (mut sessions, mut pages) = (Vec::new(), Pages::of(query));
+        while let Some(out) = pages.next().await? {
             for item in out.items.unwrap_or_default() {
                 sessions.push(from_item(item)?);
             }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(sessions);
-            }
         }
+        Ok(sessions)
     }
 
     /// Deletes the given sessions of the user in batches of 25, asking again for the
