@@ -8,7 +8,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 
 /// Bytes gathered before a part is sent (S3 wants at least 5 MiB for all but the last).
 const PART_BYTES: usize = 8 * 1024 * 1024;
@@ -51,7 +51,7 @@ impl ExportBucket {
     /// A link that reads `key` for `valid` (S3 caps it at the signing credentials' own
     /// expiry: a Lambda role's are good for hours, so a link asked for later is fresh).
     pub async fn presign_get(&self, key: &str, valid: Duration) -> AppResult<String> {
-        let presigning = PresigningConfig::expires_in(valid).map_err(AppError::internal)?;
+        let presigning = PresigningConfig::expires_in(valid).context("a presigning expiry")?;
         let request = self
             .client
             .get_object()

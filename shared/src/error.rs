@@ -1,5 +1,8 @@
 //! One error type for every failure, mapped to the envelope of docs/API.md.
 
+use std::borrow::Cow;
+use std::panic::Location;
+
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -19,6 +22,31 @@ impl FieldError {
 }
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A failure with what was being done (`UpdateItem USER#/PROFILE`, `building an
+/// Update`) and the line of code that did it.
+#[derive(Debug, thiserror::Error)]
+#[error("{doing} (at {at})")]
+pub struct Failed {
+    doing: Cow<'static, str>,
+    at: &'static Location<'static>,
+    #[source]
+    source: BoxError,
+}
+
+/// `.context("…")` on any fallible step: its error becomes a 500 that says what failed
+/// and where (`map_err(AppError::internal)` said neither).
+pub trait Context<T> {
+    fn context(self, doing: &'static str) -> AppResult<T>;
+}
+
+impl<T, E: Into<BoxError>> Context<T> for Result<T, E> {
+    #[track_caller]
+    fn context(self, doing: &'static str) -> AppResult<T> {
+        let at = Location::caller();
+        self.map_err(|err| AppError::Internal(Box::new(Failed { doing: doing.into(), at, source: err.into() })))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -77,6 +105,23 @@ pub enum AppError {
 impl AppError {
     pub fn internal(err: impl Into<BoxError>) -> Self {
         Self::Internal(err.into())
+    }
+
+    /// The same failure, saying what was being done and where in the code (the log
+    /// line of a 500 or 503 names them); a client's error stays as it is.
+    #[track_caller]
+    pub fn doing(self, doing: impl Into<Cow<'static, str>>) -> Self {
+        self.doing_at(doing.into(), Location::caller())
+    }
+
+    /// `doing`, at a line found before (`dynamo_error` takes it where the call is made).
+    pub fn doing_at(self, doing: Cow<'static, str>, at: &'static Location<'static>) -> Self {
+        let wrap = |source: BoxError| -> BoxError { Box::new(Failed { doing, at, source }) };
+        match self {
+            AppError::Internal(source) => AppError::Internal(wrap(source)),
+            AppError::ServiceUnavailable(source) => AppError::ServiceUnavailable(wrap(source)),
+            other => other,
+        }
     }
 
     pub fn validation(field: &str, message: &str) -> Self {
@@ -165,26 +210,36 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// Logs a failure with its whole cause chain; the client never sees it.
-fn log_cause_chain(err: &AppError) {
-    let mut chain = String::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    match err {
-        AppError::Internal(_) => tracing::error!(error = %err, cause = %chain, "request failed"),
-        _ => tracing::warn!(error = %err, cause = %chain, "dependency unavailable"),
+/// What a 500 or 503 was: the error and its whole cause chain. `into_response` leaves
+/// it in the response's extensions and the request-context middleware writes the one
+/// log line of the failure, with the request's id and route; the client never sees it.
+#[derive(Clone, Debug)]
+pub struct FailureCause {
+    pub internal: bool,
+    pub chain: String,
+}
+
+impl FailureCause {
+    fn of(err: &AppError) -> Option<Self> {
+        let internal = match err {
+            AppError::Internal(_) => true,
+            AppError::ServiceUnavailable(_) => false,
+            _ => return None,
+        };
+        let mut chain = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Some(FailureCause { internal, chain })
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if matches!(self, AppError::Internal(_) | AppError::ServiceUnavailable(_)) {
-            log_cause_chain(&self);
-        }
+        let cause = FailureCause::of(&self);
         let message = self.to_string();
         let (status, code) = (self.status(), self.code());
         let retry_after = match &self {
@@ -197,6 +252,9 @@ impl IntoResponse for AppError {
         };
         let mut response = status.into_response();
         response.extensions_mut().insert(ErrorBody { code, message, details });
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(cause);
+        }
         if let Some(secs) = retry_after {
             response.headers_mut().insert("retry-after", HeaderValue::from(secs));
         }

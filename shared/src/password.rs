@@ -13,7 +13,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::domain::Fields;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 
 pub const MAX_LENGTH: usize = 128;
 /// zxcvbn's scale: 3 means "safely unguessable", over 10^8 guesses.
@@ -58,11 +58,12 @@ impl MemoryPool {
 
     /// Runs `work` on the blocking pool with a set of memory blocks, in its turn.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut [Block]) -> T + Send + 'static) -> AppResult<T> {
-        let _turn = self.turns.acquire().await.map_err(AppError::internal)?;
+        let _turn = self.turns.acquire().await.context("waiting for a turn at argon2")?;
         let kept = self.free.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut memory = kept.unwrap_or_else(|| vec![Block::default(); self.blocks]);
-        let (out, memory) =
-            tokio::task::spawn_blocking(move || (work(&mut memory), memory)).await.map_err(AppError::internal)?;
+        let (out, memory) = tokio::task::spawn_blocking(move || (work(&mut memory), memory))
+            .await
+            .context("argon2 on the blocking pool")?;
         if self.reuse {
             self.free.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
         }
@@ -155,7 +156,7 @@ impl Passwords {
             check_strength(&password, &related)
         })
         .await
-        .map_err(AppError::internal)
+        .context("the strength estimate on the blocking pool")
     }
 
     /// A new password field: required, and within the rules.

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use crate::config::Config;
 use crate::domain::client::Caller;
 use crate::domain::mfa::Aal;
-use crate::error::{AppError, AppResult, BoxError};
+use crate::error::{AppError, AppResult, BoxError, Context};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// Clock skew tolerated between this service and token consumers.
@@ -291,7 +291,7 @@ impl Tokens {
             })
         })
         .await
-        .map_err(AppError::internal)?
+        .context("signing on the blocking pool")?
     }
 
     pub fn issue(&self, subject: Subject<'_>) -> AppResult<String> {
@@ -315,7 +315,7 @@ impl Tokens {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(kid.clone());
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        jsonwebtoken::encode(&header, &claims, key).map_err(AppError::internal)
+        jsonwebtoken::encode(&header, &claims, key).context("signing an access token")
     }
 
     /// Any failure is the same 401: which check failed is logged, not answered.

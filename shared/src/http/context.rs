@@ -13,7 +13,7 @@ use lambda_http::RequestExt;
 use tracing::Instrument;
 
 use crate::domain::client::ClientInfo;
-use crate::error::{AppError, Envelope, ErrorBody};
+use crate::error::{AppError, Envelope, ErrorBody, FailureCause};
 
 /// The id of the request being served: API Gateway's, else Lambda's, else a fresh one
 /// (local server). It is in the logs, the `X-Request-Id` header and every error body.
@@ -70,6 +70,12 @@ pub(super) async fn request_context(req: Request, next: Next) -> Response {
         let (parts, _) = response.into_parts();
         response = (parts, Json(Envelope::of(&error, &id))).into_response();
     }
+    if let Some(cause) = response.extensions_mut().remove::<FailureCause>() {
+        match cause.internal {
+            true => span.in_scope(|| tracing::error!(route, cause = %cause.chain, "request failed")),
+            false => span.in_scope(|| tracing::warn!(route, cause = %cause.chain, "dependency unavailable")),
+        }
+    }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status = response.status().as_u16(), latency_ms, "request served"));
     crate::metrics::request(&route, response.status().as_u16(), latency_ms, &dynamodb);
@@ -101,5 +107,67 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             platform_hint: header("sec-ch-ua-platform").map(|p| p.trim_matches('"').to_owned()),
             mobile_hint: header("sec-ch-ua-mobile").map(|m| m == "?1"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_dynamodb::error::SdkError;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The log lines written while `work` runs on this thread.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_logged_once_saying_what_failed_and_where() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let failing = || async {
+            let err = SdkError::<UpdateItemError, ()>::construction_failure("the request could not be built");
+            let line = line!() + 1;
+            let failure = crate::store::dynamo_error("UpdateItem USER#/PROFILE")(err);
+            (failure, line)
+        };
+        let line = failing().await.1;
+        let app = Router::new()
+            .route("/fails", get(move || async move { failing().await.0 }))
+            .layer(axum::middleware::from_fn(request_context));
+
+        let response = app.oneshot(Request::get("/fails").body(Body::empty()).unwrap()).await.unwrap();
+
+        assert_eq!(response.status(), 500);
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let failures: Vec<&str> = logs.lines().filter(|l| l.contains("request failed")).collect();
+        assert_eq!(failures.len(), 1, "one line for the failure, from the middleware: {logs}");
+        for shown in [
+            "UpdateItem USER#/PROFILE",
+            &format!("shared/src/http/context.rs:{line}"),
+            "the request could not be built",
+            "GET /fails",
+            "request_id",
+        ] {
+            assert!(failures[0].contains(shown), "{shown} in {}", failures[0]);
+        }
     }
 }

@@ -323,6 +323,7 @@ impl<'a> Accounts<'a> {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn register(&self, req: RegisterRequest, client: &ClientInfo) -> AppResult<AuthResponse> {
         let ip = ip_key(client.ip.as_deref());
         self.limiter.enforce("register-ip", &ip, self.config.rate_limits.register_per_ip).await?;
@@ -354,6 +355,7 @@ impl<'a> Accounts<'a> {
     /// Unknown identifier and wrong password give the same 401 after the same work;
     /// a deactivated account is told so only after the right password.
     /// With a second factor on, the right password gets a challenge, not a session.
+    #[tracing::instrument(skip_all)]
     pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let result = self.sign_in_attempt(attempt, client).await;
         sign_in_outcome(&result).into_iter().for_each(metrics::sign_in);
@@ -413,6 +415,7 @@ impl<'a> Accounts<'a> {
     /// Completes a sign-in (or reactivation) that stopped for its second factor. The
     /// challenge counts each attempt before the code is looked at, and ends after five;
     /// the code is accepted once (`SecondFactor::accept`); the session is `aal2`.
+    #[tracing::instrument(skip_all)]
     pub async fn verify_second_factor(
         &self,
         attempt: SecondFactorAttempt,
@@ -689,6 +692,7 @@ impl<'a> Accounts<'a> {
 
     /// The caller's own account. An account that is gone or deactivated no longer
     /// answers to its still-unexpired access tokens.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn me(&self, caller: &Caller) -> AppResult<OwnUserView> {
         match self.store.users().user_by_id(&caller.user_id).await? {
             Some(user) if user.is_active() => Ok(OwnUserView::from(&user)),
@@ -699,6 +703,7 @@ impl<'a> Accounts<'a> {
     /// Sets a new password, ends every other session at once and gives the caller's
     /// session a fresh pair of tokens. The body is validated here, against the account
     /// (a new password must not be built from its names).
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn change_password(&self, caller: &Caller, req: ChangePasswordRequest) -> AppResult<TokenPair> {
         let (user, session, _) = self.sessions.second_factor_session(caller).await?;
         let mut fields = Fields::new();
@@ -733,6 +738,7 @@ impl<'a> Accounts<'a> {
 
     /// Needs the password and a live session. Every session ends; the account leaves
     /// search, profiles and lists; username and email stay reserved.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn deactivate(&self, caller: &Caller, password: PasswordConfirmation) -> AppResult<()> {
         let (user, _, _) = self.sessions.second_factor_session(caller).await?;
         self.password_check.check(&user, password).await?;
@@ -751,6 +757,7 @@ impl<'a> Accounts<'a> {
 
     /// Like sign-in, for a deactivated account within the reactivation window (an
     /// active account simply signs in); with a second factor on, a challenge first.
+    #[tracing::instrument(skip_all)]
     pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
         let result = self.reactivation_attempt(attempt, client).await;
         sign_in_outcome(&result).into_iter().for_each(metrics::sign_in);

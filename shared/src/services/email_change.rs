@@ -80,6 +80,7 @@ impl<'a> EmailChange<'a> {
     /// Sends a confirmation token to the new address (a new request replaces an older
     /// one) and a notice to the current one; the account keeps its current address
     /// until the token comes back. Needs the password, and the second factor when on.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn request(&self, caller: &Caller, change: EmailChangeRequest) -> AppResult<()> {
         let (user, _, _) = self.sessions.second_factor_session(caller).await?;
         let new_email = change.new_email.as_str();
@@ -122,6 +123,7 @@ impl<'a> EmailChange<'a> {
     /// old address is told. "Other": a live session of the account that sends the
     /// confirmation (a client confirming in-app) stays; an anonymous confirmation, the
     /// link opened anywhere, ends them all. The answer is the new address alone.
+    #[tracing::instrument(skip_all)]
     pub async fn confirm(
         &self,
         token: PresentedSecret,

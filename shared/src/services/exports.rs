@@ -16,7 +16,7 @@ use crate::bucket::{ExportBucket, ObjectWriter};
 use crate::domain::client::Caller;
 use crate::domain::mfa::TotpFactor;
 use crate::domain::user::OwnUserView;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 use crate::state::AppState;
 use crate::store::exports::{ExportRequest, ExportStatus, EXPORT_EVERY_HOURS};
 use crate::store::graph::Edge;
@@ -67,6 +67,7 @@ impl<'a> Exports<'a> {
 
     /// One export per account per 24 hours (429 with the time left); it is built in the
     /// background and announced by a message.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn request(&self, caller: &Caller) -> AppResult<ExportStarted> {
         let (user, _, _) = self.sessions.second_factor_session(caller).await?;
         self.bucket.ok_or_else(no_bucket)?;
@@ -87,6 +88,7 @@ impl<'a> Exports<'a> {
     /// An export of the caller's (anyone else's is not found), with a fresh link when
     /// ready: only to a live session of an active account (a link outlives the session
     /// that asked for it).
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, export_id = %export_id))]
     pub async fn status(&self, caller: &Caller, export_id: &str) -> AppResult<ExportView> {
         let (_, export) = tokio::try_join!(
             self.sessions.live_session(caller),
@@ -131,6 +133,7 @@ impl<'a> ExportBuilder<'a> {
     /// Builds a pending export: the document into the bucket, then the export marked
     /// ready with its `data_export_ready` message, at once. Building again (a repeated
     /// record) writes the same document over and changes nothing else.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id, export_id = %export_id))]
     pub async fn build(&self, user_id: &str, export_id: &str) -> AppResult<Built> {
         let Some(export) = self.store.exports().export(user_id, export_id).await? else {
             return Ok(Built::Skipped);
@@ -177,7 +180,7 @@ impl<'a> ExportBuilder<'a> {
                 "recoveryCodesRemaining": enabled.map_or(0, |f| f.recovery_codes.len()),
             },
         });
-        let head = serde_json::to_string(&head).map_err(AppError::internal)?;
+        let head = serde_json::to_string(&head).context("serializing an export entry as JSON")?;
         // The head without its closing brace; the lists follow as further members.
         out.write(&head.as_bytes()[..head.len() - 1]).await?;
 
@@ -185,7 +188,8 @@ impl<'a> ExportBuilder<'a> {
         let sessions = self.store.sessions().sessions_of(user_id).await?;
         for (i, session) in sessions.into_iter().enumerate() {
             // As the session list shows them (no refresh-token hash).
-            let entry = serde_json::to_value(SessionView::new(session, "")).map_err(AppError::internal)?;
+            let entry =
+                serde_json::to_value(SessionView::new(session, "")).context("serializing an export entry as JSON")?;
             self.write_entry(out, i, &entry).await?;
         }
         out.write(b"]").await?;
@@ -211,7 +215,7 @@ impl<'a> ExportBuilder<'a> {
         if index > 0 {
             out.write(b",").await?;
         }
-        out.write(&serde_json::to_vec(entry).map_err(AppError::internal)?).await
+        out.write(&serde_json::to_vec(entry).context("serializing an export entry as JSON")?).await
     }
 
     /// One list, a page of edges at a time, each with the other user's current username;

@@ -75,6 +75,7 @@ impl<'a> HealthCheck<'a> {
 
     /// DynamoDB reachability and latency, the key set, the version; `false` when a
     /// dependency is down. No configuration values or secrets in it.
+    #[tracing::instrument(skip_all)]
     pub async fn report(&self) -> HealthReport {
         let started = Instant::now();
         let dynamodb_ok =

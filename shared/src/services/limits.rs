@@ -14,6 +14,7 @@ impl<'a> Limiter<'a> {
     }
 
     /// Counts a hit against `limit`; 429 with `Retry-After` once it is over.
+    #[tracing::instrument(skip_all)]
     pub async fn enforce(&self, scope: &str, key: &str, limit: Limit) -> AppResult<()> {
         let window = self.store.limits().add_hit(scope, key, limit).await?;
         if window.hits > limit.max {

@@ -175,6 +175,7 @@ impl<'a> SecondFactor<'a> {
         self.vault.ok_or_else(|| AppError::internal("this function holds no second-factor key"))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn status(&self, caller: &Caller) -> AppResult<MfaStatus> {
         let (_, _, factor) = self.sessions.live_session_with_factor(caller).await?;
         Ok(match factor.filter(TotpFactor::is_enabled) {
@@ -190,6 +191,7 @@ impl<'a> SecondFactor<'a> {
     /// A new secret, pending until a code of it confirms it (a new enrolment replaces a
     /// pending one). Needs the password: a borrowed session alone must not bind the
     /// account to someone else's app.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn enroll(&self, caller: &Caller, password: PasswordConfirmation) -> AppResult<Enrollment> {
         let (user, _, factor) = self.sessions.live_session_with_factor(caller).await?;
         if mfa::enabled(factor.as_ref()) {
@@ -219,6 +221,7 @@ impl<'a> SecondFactor<'a> {
 
     /// The first code turns the factor on: ten recovery codes, the caller's session
     /// at `aal2` with new tokens, every other session ended, a notice; all at once.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn confirm(&self, caller: &Caller, code: TotpCode) -> AppResult<Confirmed> {
         let (user, session, factor) = self.sessions.live_session_with_factor(caller).await?;
         let now = self.store.now();
@@ -255,6 +258,7 @@ impl<'a> SecondFactor<'a> {
     }
 
     /// New recovery codes for a code of the app; the old ones stop working.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn regenerate_recovery_codes(&self, caller: &Caller, code: TotpCode) -> AppResult<RecoveryCodes> {
         let (user, _, factor) = self.sessions.second_factor_session(caller).await?;
         let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::MfaNotEnabled("no second factor is on"))?;
@@ -269,6 +273,7 @@ impl<'a> SecondFactor<'a> {
     }
 
     /// Turns the factor off: a session that passed it, the password and a code.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn disable(&self, caller: &Caller, disabling: Disabling) -> AppResult<()> {
         let (user, _, factor) = self.sessions.second_factor_session(caller).await?;
         let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::MfaNotEnabled("no second factor is on"))?;

@@ -421,6 +421,7 @@ impl<'a> Moderation<'a> {
         Ok(user)
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn reports(&self, caller: &Caller, status: &str, page: PageRequest) -> AppResult<Page<ReportView>> {
         self.staff(caller).await?;
         let scope = keys::report::queue_pk(status);
@@ -431,6 +432,7 @@ impl<'a> Moderation<'a> {
     }
 
     /// A report; reading it is a read of personal data, so it is audited.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, report_id = %report_id))]
     pub async fn report(&self, caller: &Caller, report_id: &str) -> AppResult<ReportView> {
         let staff = self.staff(caller).await?;
         let report = self.store.reports().report(report_id).await?.ok_or(AppError::NotFound)?;
@@ -456,6 +458,7 @@ impl<'a> Moderation<'a> {
     }
 
     /// Assigns an open report to the caller.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, report_id = %report_id))]
     pub async fn assign(&self, caller: &Caller, report_id: &str) -> AppResult<ReportView> {
         let (staff, report, _) = self.report_to_change(caller, report_id).await?;
         if !report.is_open() {
@@ -470,6 +473,7 @@ impl<'a> Moderation<'a> {
     }
 
     /// Opens a resolved report again (its action stays as it was); idempotent.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, report_id = %report_id))]
     pub async fn reopen(&self, caller: &Caller, report_id: &str) -> AppResult<ReportView> {
         let (staff, report, _) = self.report_to_change(caller, report_id).await?;
         if report.is_open() {
@@ -484,6 +488,7 @@ impl<'a> Moderation<'a> {
         self.report_view(changed).await
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, report_id = %report_id))]
     pub async fn resolve(&self, caller: &Caller, report_id: &str, resolution: Resolution) -> AppResult<ReportView> {
         let (staff, report, target) = self.report_to_change(caller, report_id).await?;
         if !report.is_open() {
@@ -508,6 +513,7 @@ impl<'a> Moderation<'a> {
 
     /// Warn, limit, suspend or lift; with a report, resolves the open reports against
     /// the account with it.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn act(&self, caller: &Caller, user_id: &str, action: UserAction) -> AppResult<Standing> {
         let staff = self.staff(caller).await?;
         let target = self.target_account(&staff, user_id).await?;
@@ -525,6 +531,7 @@ impl<'a> Moderation<'a> {
     }
 
     /// Gives an account a role (admins only, never their own).
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn set_role(&self, caller: &Caller, user_id: &str, role: Role) -> AppResult<RoleAnswer> {
         let staff = self.staff(caller).await?;
         if staff.role != Role::Admin {
@@ -540,6 +547,7 @@ impl<'a> Moderation<'a> {
 
     /// An account as staff see it; an audited read of personal data, whose entry the
     /// history it answers already holds.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn account(&self, caller: &Caller, user_id: &str) -> AppResult<StaffUserAnswer> {
         let staff = self.staff(caller).await?;
         let user = self.store.users().user_by_id(user_id).await?.ok_or(AppError::NotFound)?;
@@ -561,6 +569,7 @@ impl<'a> Moderation<'a> {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn audit_log(
         &self,
         caller: &Caller,

@@ -119,6 +119,7 @@ impl<'a> Profiles<'a> {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(target = %target))]
     pub async fn profile(&self, viewer: Option<&Caller>, target: &str) -> AppResult<Profile> {
         let (user, seen) = self.viewed(viewer, target).await?;
         Ok(match seen {
@@ -128,6 +129,7 @@ impl<'a> Profiles<'a> {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn profile_by_username(&self, viewer: Option<&Caller>, username: &str) -> AppResult<Profile> {
         let id = match Username::parse(username) {
             Ok(name) => self.store.users().user_id_by_identifier(&name.key()).await?,
@@ -136,6 +138,7 @@ impl<'a> Profiles<'a> {
         self.profile(viewer, &id.ok_or(AppError::NotFound)?).await
     }
 
+    #[tracing::instrument(skip_all, fields(target = %target))]
     pub async fn stats(&self, viewer: Option<&Caller>, target: &str) -> AppResult<Stats> {
         let (user, _) = self.viewed(viewer, target).await?;
         Ok(Stats {
@@ -164,16 +167,19 @@ impl<'a> Profiles<'a> {
         Err(AppError::ServiceUnavailable("the account kept changing concurrently".into()))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn update_profile(&self, caller: &Caller, patch: ProfilePatch) -> AppResult<OwnUserView> {
         self.update_own(caller, |user| patch.apply(&mut user.editable)).await
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn update_notifications(&self, caller: &Caller, patch: NotificationPatch) -> AppResult<OwnUserView> {
         self.update_own(caller, |user| patch.apply(&mut user.editable.notification_preferences)).await
     }
 
     /// Search by a prefix of the username, first or last name, ignoring case and
     /// accents; an exact username first; deactivated users and block relations left out.
+    #[tracing::instrument(skip_all)]
     pub async fn search(
         &self,
         viewer: Option<&Caller>,

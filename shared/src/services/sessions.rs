@@ -197,6 +197,7 @@ impl<'a> Sessions<'a> {
     /// Limits: per client address before anything is read, and per session only once
     /// the token has matched it, so that knowing a session's ids (in every access token)
     /// is not enough to use up its owner's refreshes.
+    #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, presented: PresentedToken, client: &ClientInfo) -> AppResult<TokenPair> {
         let limits = self.config.rate_limits;
         let ip = ip_key(client.ip.as_deref());
@@ -290,6 +291,7 @@ impl<'a> Sessions<'a> {
     /// Every bearer request: an access token of an account suspended since it was issued
     /// counts no more (403 `ACCOUNT_SUSPENDED`), from the moment of the suspension; one of
     /// a deleted account, not at all (401).
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn check_standing(&self, caller: &Caller) -> AppResult<()> {
         match self.store.users().account_standing(&caller.user_id).await? {
             None => Err(AppError::Unauthorized),
@@ -300,6 +302,7 @@ impl<'a> Sessions<'a> {
 
     /// The caller's user and session, if the session is still live: for the operations
     /// that must not trust a still-valid access token of an ended session.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn live_session(&self, caller: &Caller) -> AppResult<(UserRecord, SessionRecord)> {
         match self.store.sessions().session_and_user(&caller.user_id, &caller.session_id).await? {
             (Some(session), Some(user)) if session.is_live(&user, self.store.now()) => Ok((user, session)),
@@ -311,6 +314,7 @@ impl<'a> Sessions<'a> {
     /// session must have passed it (403 `MFA_REQUIRED`), so that a session from before
     /// enrolment, or a stolen password alone, cannot undo it. The factor is read with
     /// the session, in the same round trip.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn second_factor_session(
         &self,
         caller: &Caller,
@@ -323,6 +327,7 @@ impl<'a> Sessions<'a> {
     }
 
     /// `live_session`, with the account's factor (enabled, pending or none).
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn live_session_with_factor(
         &self,
         caller: &Caller,
@@ -337,6 +342,7 @@ impl<'a> Sessions<'a> {
 
     /// Ends the caller's session, and the session of `refreshToken` when it is another
     /// session of the same user (a client signing out of two at once).
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn logout(&self, caller: &Caller, other: Option<RefreshToken>) -> AppResult<()> {
         self.live_session(caller).await?;
         if !self.store.sessions().delete_session(&caller.user_id, &caller.session_id).await? {
@@ -353,6 +359,7 @@ impl<'a> Sessions<'a> {
     }
 
     /// The caller's live sessions, most recently used first.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn list(&self, caller: &Caller) -> AppResult<SessionList> {
         let (user, _) = self.live_session(caller).await?;
         let now = self.store.now();
@@ -373,6 +380,7 @@ impl<'a> Sessions<'a> {
     /// generation that carries the caller's session over, so that a session written
     /// meanwhile (by a sign-in that read the account before) is ended too. `revoked`
     /// counts the other sessions that were live; their items are deleted afterwards.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn revoke_other_sessions(&self, caller: &Caller) -> AppResult<Revoked> {
         let (user, session) = self.live_session(caller).await?;
         let now = self.store.now();
@@ -394,6 +402,7 @@ impl<'a> Sessions<'a> {
     }
 
     /// Ends one of the caller's own sessions; anyone else's id is simply not found.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
     pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> AppResult<()> {
         self.live_session(caller).await?;
         if !self.store.sessions().delete_session(&caller.user_id, session_id).await? {

@@ -267,6 +267,7 @@ impl<'a> Social<'a> {
 
     /// Idempotent. A private account gets a request; a block either way is 403. The
     /// followed user is told (as their preferences allow) in the same transaction.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, target = %target))]
     pub async fn follow(&self, caller: &Caller, Target(target): Target) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (actor, user, relation) = self.graph_parties(caller, &target).await?;
@@ -325,6 +326,7 @@ impl<'a> Social<'a> {
     }
 
     /// Idempotent; also withdraws a pending request.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, target = %target))]
     pub async fn unfollow(&self, caller: &Caller, Target(target): Target) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, user, relation) = self.graph_parties(caller, &target).await?;
@@ -347,6 +349,7 @@ impl<'a> Social<'a> {
 
     /// `requester` asked the caller; accepting makes the counted follow, and tells the
     /// caller (as a `new_follower`, their preferences allowing) like any other follow.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, requester = %requester))]
     pub async fn accept_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (me, actor, relation) = self.graph_parties(caller, requester).await?;
@@ -368,6 +371,7 @@ impl<'a> Social<'a> {
         Err(contention())
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, requester = %requester))]
     pub async fn reject_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, requester).await?;
@@ -379,6 +383,7 @@ impl<'a> Social<'a> {
     }
 
     /// Idempotent. Removes follows and requests both ways in the same transaction.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn block(&self, caller: &Caller, block: Block) -> AppResult<BlockStatus> {
         let Block { target: Target(target), reason } = block;
         for _ in 0..GRAPH_ATTEMPTS {
@@ -396,6 +401,7 @@ impl<'a> Social<'a> {
     }
 
     /// Idempotent; restores nothing but the ability to follow.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, target = %target))]
     pub async fn unblock(&self, caller: &Caller, Target(target): Target) -> AppResult<BlockStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, &target).await?;
@@ -407,6 +413,7 @@ impl<'a> Social<'a> {
     }
 
     /// Idempotent: muting again replaces the mute. Private: nothing tells the muted user.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn mute(&self, caller: &Caller, mute: Mute) -> AppResult<MuteStatus> {
         let Mute { target: Target(target), notifications, duration } = mute;
         let (_, user, _) = self.graph_parties(caller, &target).await?;
@@ -420,6 +427,7 @@ impl<'a> Social<'a> {
     }
 
     /// Idempotent.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, target = %target))]
     pub async fn unmute(&self, caller: &Caller, Target(target): Target) -> AppResult<UnmuteStatus> {
         let (_, user, _) = self.graph_parties(caller, &target).await?;
         if user.is_none() {
@@ -430,6 +438,7 @@ impl<'a> Social<'a> {
     }
 
     /// The users the caller mutes (mutes that have ended are left out), newest first.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn muted_users(&self, caller: &Caller, page: PageRequest) -> AppResult<Page<MutedUser>> {
         let (ids, next_cursor) = self.edge_page(&caller.user_id, Edge::Muting, page).await?;
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -447,6 +456,7 @@ impl<'a> Social<'a> {
         Ok(Page { items, next_cursor })
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, target = %target))]
     pub async fn relationship(&self, caller: &Caller, target: &str) -> AppResult<Relationship> {
         if target == caller.user_id {
             return Err(AppError::validation("userId", "this is your own account"));
@@ -455,6 +465,7 @@ impl<'a> Social<'a> {
     }
 
     /// Followers or following of `owner`, newest first, as the caller may see them.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn user_list(
         &self,
         caller: &Caller,
@@ -476,11 +487,13 @@ impl<'a> Social<'a> {
     }
 
     /// The caller's incoming follow requests, newest first.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn follow_requests(&self, caller: &Caller, page: PageRequest) -> AppResult<Page<ListedUser>> {
         self.edge_list(caller, &caller.user_id, Edge::Request, page).await
     }
 
     /// The users the caller blocks, newest first.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn blocked_users(&self, caller: &Caller, page: PageRequest) -> AppResult<Page<ListedUser>> {
         self.edge_list(caller, &caller.user_id, Edge::Blocking, page).await
     }
@@ -535,6 +548,7 @@ impl<'a> Social<'a> {
     }
 
     /// Needs a verified email; one open report per reporter and target.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn report(&self, caller: &Caller, report: NewReport) -> AppResult<ReportCreated> {
         let NewReport { target: Target(target), reason, details } = report;
         let reporter = self.store.users().active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;

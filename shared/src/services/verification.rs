@@ -156,6 +156,7 @@ impl<'a> Verification<'a> {
     }
 
     /// Issues a new verification token; the previous one stops working.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn resend_verification(&self, caller: &Caller) -> AppResult<()> {
         let user = self.store.users().active_user(&caller.user_id).await?.ok_or(AppError::Unauthorized)?;
         if user.is_verified {
@@ -173,6 +174,7 @@ impl<'a> Verification<'a> {
     }
 
     /// Consumes a verification token and marks the email verified.
+    #[tracing::instrument(skip_all)]
     pub async fn verify_email(&self, token: PresentedSecret, client: &ClientInfo) -> AppResult<OwnUserView> {
         self.count_token_attempt(client).await?;
         let hash = hash_secret(&token.0);
@@ -191,6 +193,7 @@ impl<'a> Verification<'a> {
 
     /// Answers the same for every well-formed email, known or not, after the same
     /// number of round trips; only a known, active account gets a token and a message.
+    #[tracing::instrument(skip_all)]
     pub async fn forgot_password(&self, ResetFor(email): ResetFor, client: &ClientInfo) -> AppResult<()> {
         let limits = self.config.rate_limits;
         let (ip, email_key) = (ip_key(client.ip.as_deref()), identifier_key(email.as_str()));
@@ -231,6 +234,7 @@ impl<'a> Verification<'a> {
     }
 
     /// Sets a new password with a reset token; every session ends.
+    #[tracing::instrument(skip_all)]
     pub async fn reset_password(&self, reset: PasswordReset, client: &ClientInfo) -> AppResult<()> {
         let PasswordReset { token, new_password } = reset;
         self.count_token_attempt(client).await?;

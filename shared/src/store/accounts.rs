@@ -10,7 +10,7 @@ use super::sessions::session_put;
 use super::{keys, n, s, Item, Store};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 
 /// Changes to an account: profile, deactivation, verification, email change.
 #[derive(Clone, Copy)]
@@ -19,7 +19,7 @@ pub struct Accounts<'a> {
 }
 
 fn value<T: Serialize>(v: &T) -> AppResult<AttributeValue> {
-    serde_dynamo::to_attribute_value(v).map_err(AppError::internal)
+    serde_dynamo::to_attribute_value(v).context("serializing v for DynamoDB")
 }
 
 impl Accounts<'_> {
@@ -37,7 +37,7 @@ impl Accounts<'_> {
     pub async fn save_profile(self, before: &UserRecord, after: &UserRecord) -> AppResult<bool> {
         // Every attribute of `Editable`, by placeholder (`#e0 = :e0, …`): the type says
         // what a profile save writes.
-        let editable: Item = serde_dynamo::to_item(&after.editable).map_err(AppError::internal)?;
+        let editable: Item = serde_dynamo::to_item(&after.editable).context("serializing the editable fields")?;
         let mut update = self.user_update(before)?.expression_attribute_values(":now", value(&after.updated_at)?);
         let mut sets = vec!["updatedAt = :now".to_owned()];
         for (i, (name, attribute)) in editable.into_iter().enumerate() {
@@ -47,7 +47,7 @@ impl Accounts<'_> {
                 .expression_attribute_values(format!(":e{i}"), attribute);
         }
         let update =
-            update.update_expression(format!("SET {}", sets.join(", "))).build().map_err(AppError::internal)?;
+            update.update_expression(format!("SET {}", sets.join(", "))).build().context("building an Update")?;
         let (old, new) = (before.search_tokens(), after.search_tokens());
         if old == new {
             // No search entry changes: a plain update costs half a transaction.
@@ -82,7 +82,7 @@ impl Accounts<'_> {
             .expression_attribute_values(":at", value(&at)?)
             .expression_attribute_values(":generation", n(user.session_generation + 1))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(self.store.search().search_entry_deletes(&user.id, &user.search_tokens())?);
         items.extend(extra);
@@ -108,7 +108,7 @@ impl Accounts<'_> {
         let mut set = "SET #status = :active, updatedAt = :at, lastLogin = :at".to_owned();
         if let Some(devices) = known_devices {
             set.push_str(", knownDevices = :devices");
-            let devices = serde_dynamo::to_attribute_value(devices).map_err(AppError::internal)?;
+            let devices = serde_dynamo::to_attribute_value(devices).context("serializing devices for DynamoDB")?;
             update = update.expression_attribute_values(":devices", devices);
         }
         let update = update
@@ -116,7 +116,7 @@ impl Accounts<'_> {
             .expression_attribute_names("#queue", keys::gsi1::PK)
             .expression_attribute_names("#queued", keys::gsi1::SK)
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut items = vec![TransactWriteItem::builder().update(update).build(), session_put(self.store, session)?];
         items.extend(extra);
         items.extend(self.store.search().search_entry_puts(&user.id, &user.search_tokens())?);
@@ -136,7 +136,7 @@ impl Accounts<'_> {
             .expression_attribute_values(":hash", s(hash))
             .expression_attribute_values(":now", value(&self.store.now())?)
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut all = vec![TransactWriteItem::builder().update(update).build()];
         all.extend(items);
         Ok(self.store.try_transact(all).await?.is_ok())
@@ -154,7 +154,7 @@ impl Accounts<'_> {
             .expression_attribute_values(":now", value(&self.store.now())?)
             .expression_attribute_values(":hash", s(hash))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let items = vec![
             self.store.one_time_tokens().consume(hash, crate::store::one_time::Purpose::Verify)?,
             TransactWriteItem::builder().update(update).build(),
@@ -171,7 +171,7 @@ impl Accounts<'_> {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", s("active"))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a ConditionCheck")?;
         let mut all = vec![TransactWriteItem::builder().condition_check(check).build()];
         all.extend(items);
         Ok(self.store.try_transact(all).await?.is_ok())
@@ -185,7 +185,7 @@ impl Accounts<'_> {
             .set_key(Some(keys::user::key(&uuid::Uuid::new_v4().to_string())))
             .condition_expression("attribute_exists(PK)")
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a ConditionCheck")?;
         self.store.try_transact(vec![TransactWriteItem::builder().condition_check(check).build()]).await?.ok();
         Ok(())
     }
@@ -200,7 +200,7 @@ impl Accounts<'_> {
             .projection_expression("PK")
             .send()
             .await
-            .map_err(super::dynamo_error)?;
+            .map_err(super::dynamo_error("GetItem the health probe"))?;
         Ok(())
     }
 }

@@ -65,7 +65,7 @@ impl Cleanup<'_> {
                 .expression_attribute_values(":now", n(now.timestamp()))
                 .select(Select::AllProjectedAttributes)
                 .limit(500);
-            let mut pages = Pages::of(query);
+            let mut pages = Pages::of(query, "an expiry bucket");
             while let Some(out) = pages.next().await? {
                 report.examined += out.scanned_count.max(0) as u64;
                 let expired: Vec<ExpiredEntry> = out.items.unwrap_or_default().iter().filter_map(entry).collect();
@@ -92,7 +92,7 @@ impl Cleanup<'_> {
                 .expression_attribute_values(":at", n(entry.expires_at))
                 .send()
                 .await;
-            conditional_write(deleted).map(u64::from)
+            conditional_write(deleted, "DeleteItem an expired item".into()).map(u64::from)
         });
         let counts: Vec<u64> = stream::iter(deletes).buffer_unordered(DELETES_AT_ONCE).try_collect().await?;
         Ok(counts.into_iter().sum())

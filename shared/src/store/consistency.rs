@@ -640,7 +640,7 @@ impl Consistency<'_> {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(dynamo_error)?;
+                .map_err(dynamo_error("Scan a segment of the table"))?;
             {
                 let mut facts = facts.lock().map_err(|_| AppError::internal("a scan segment panicked"))?;
                 for item in out.items.unwrap_or_default() {
@@ -669,7 +669,7 @@ impl Consistency<'_> {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(dynamo_error)?
+                .map_err(dynamo_error("GetItem USER#/PROFILE"))?
                 .item
             else {
                 return Ok(Repair::Gone);
@@ -695,7 +695,7 @@ impl Consistency<'_> {
                 }
                 None => update.condition_expression("attribute_exists(PK) AND attribute_not_exists(#counter)"),
             };
-            if conditional_write(update.send().await)? {
+            if conditional_write(update.send().await, "UpdateItem a counter of USER#/PROFILE".into())? {
                 return Ok(Repair::Set { from, to });
             }
         }
@@ -716,7 +716,7 @@ impl Consistency<'_> {
             .expression_attribute_values(":prefix", s(edge.prefix()))
             .select(aws_sdk_dynamodb::types::Select::Count)
             .consistent_read(true);
-        let (mut total, mut pages) = (0, Pages::of(query));
+        let (mut total, mut pages) = (0, Pages::of(query, "the edges of a user (count)"));
         while let Some(out) = pages.next().await? {
             total += i64::from(out.count);
         }

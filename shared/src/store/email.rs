@@ -8,7 +8,7 @@ use super::users::Claim;
 use super::{keys, n, s, time, to_item};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 use crate::store::one_time::Purpose;
 
 /// How a confirmation's transaction ended.
@@ -42,7 +42,7 @@ impl Accounts<'_> {
             .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":seen", time(&user.updated_at))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut all = vec![TransactWriteItem::builder().update(update).build()];
         all.extend(items);
         Ok(self.store.try_transact(all).await?.is_ok())
@@ -84,14 +84,14 @@ impl Accounts<'_> {
             .expression_attribute_values(":old", s(&user.email))
             .expression_attribute_values(":active", s("active"))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let old_claim = Delete::builder()
             .table_name(self.store.table())
             .set_key(Some(keys::claim::email(&user.email)))
             .condition_expression("userId = :id")
             .expression_attribute_values(":id", s(&user.id))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Delete")?;
         let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),

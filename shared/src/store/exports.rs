@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pages::PageKey;
 use super::{dynamo_error, keys, s, time, to_item, Item, Store};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 
 /// Data export requests and their state.
 #[derive(Clone, Copy)]
@@ -95,7 +95,7 @@ impl Exports<'_> {
             .expression_attribute_values(":since", time(&(now - Duration::hours(EXPORT_EVERY_HOURS))))
             .expression_attribute_values(":null", s("NULL"))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let items = vec![TransactWriteItem::builder().update(user).build(), put];
         Ok(match self.store.try_transact(items).await? {
             Ok(()) => ExportRequest::Created(export),
@@ -126,7 +126,7 @@ impl Exports<'_> {
             .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":key", s(object_key))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let items = vec![TransactWriteItem::builder().update(update).build(), message];
         Ok(self.store.try_transact(items).await?.is_ok())
     }
@@ -146,7 +146,7 @@ impl Exports<'_> {
             .expression_attribute_values(":pending", s("pending"))
             .send()
             .await;
-        super::conditional_write(result).map(|_| ())
+        super::conditional_write(result, "UpdateItem EXPORT#/EXPORT#".into()).map(|_| ())
     }
 
     /// One page of the items of `user_id`'s partition whose sort key starts with
@@ -171,7 +171,7 @@ impl Exports<'_> {
             .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("Query a prefix of a user's partition"))?;
         Ok(PartitionPage { items: out.items.unwrap_or_default(), next: PageKey::after(out.last_evaluated_key) })
     }
 }

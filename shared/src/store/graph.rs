@@ -13,7 +13,7 @@ use super::pages::PageKey;
 use super::{dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
 use crate::domain::social::Relationship;
 use crate::domain::user::UserRecord;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 
 /// The social graph: follows, requests, blocks, mutes.
 #[derive(Clone, Copy)]
@@ -264,7 +264,7 @@ impl Graph<'_> {
             .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("Query an edge list (GSI1)"))?;
         let user_ids = out
             .items
             .unwrap_or_default()
@@ -312,7 +312,7 @@ impl Graph<'_> {
                 .condition_expression("attribute_exists(PK)")
                 .build()
                 .map(|d| TransactWriteItem::builder().delete(d).build())
-                .map_err(AppError::internal)
+                .context("building a Delete")
         };
         Ok([delete(a, edge, b)?, delete(b, edge.mirror(), a)?])
     }
@@ -325,7 +325,7 @@ impl Graph<'_> {
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map(|c| TransactWriteItem::builder().condition_check(c).build())
-            .map_err(AppError::internal)
+            .context("building a ConditionCheck")
     }
 
     /// Moves a user's counters; `condition` adds to "the user exists".
@@ -343,7 +343,7 @@ impl Graph<'_> {
             .expression_attribute_values(":following", n(following))
             .expression_attribute_values(":followers", n(followers));
         update = condition.apply_to_update(update, self.store.now().timestamp());
-        update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
+        update.build().map(|u| TransactWriteItem::builder().update(u).build()).context("building an Update")
     }
 
     fn user_check(self, user: &str, condition: Condition) -> AppResult<TransactWriteItem> {
@@ -352,7 +352,7 @@ impl Graph<'_> {
             .apply_to_check(check, self.store.now().timestamp())
             .build()
             .map(|c| TransactWriteItem::builder().condition_check(c).build())
-            .map_err(AppError::internal)
+            .context("building a ConditionCheck")
     }
 
     /// Erases one edge of an account being deleted (`sk` in its partition): the edge, its
@@ -513,7 +513,7 @@ impl Graph<'_> {
             .set_key(Some(edge_key(owner, edge, other)))
             .build()
             .map(|d| TransactWriteItem::builder().delete(d).build())
-            .map_err(AppError::internal)
+            .context("building a Delete")
     }
 }
 

@@ -8,7 +8,7 @@ use super::{dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Store}
 use crate::domain::mfa::{MfaChallenge, TotpFactor};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 
 /// Second factors, recovery codes and sign-in challenges.
 #[derive(Clone, Copy)]
@@ -74,7 +74,7 @@ impl Factors<'_> {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", status("pending"))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Put")?;
         self.store.put_alone(put).await
     }
 
@@ -103,7 +103,7 @@ impl Factors<'_> {
             .expression_attribute_values(":step", n(step))
             .expression_attribute_values(":codes", code_set(code_hashes))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -120,7 +120,7 @@ impl Factors<'_> {
             .expression_attribute_values(":enabled", status("enabled"))
             .expression_attribute_values(":step", n(step))
             .build()
-            .map_err(AppError::internal)
+            .context("building an Update")
     }
 
     /// The write that uses up a recovery code by its hash; its condition fails when it
@@ -136,7 +136,7 @@ impl Factors<'_> {
             .expression_attribute_values(":code", code_set(&[hash.to_owned()]))
             .expression_attribute_values(":hash", s(hash))
             .build()
-            .map_err(AppError::internal)
+            .context("building an Update")
     }
 
     /// New recovery codes for a factor that is on (the old ones stop working), with
@@ -156,7 +156,7 @@ impl Factors<'_> {
             .expression_attribute_values(":enabled", status("enabled"))
             .expression_attribute_values(":codes", code_set(code_hashes))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(extra);
         Ok(self.store.try_transact(items).await?.is_ok())
@@ -171,7 +171,7 @@ impl Factors<'_> {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":enabled", status("enabled"))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Delete")?;
         let user_update = Update::builder()
             .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
@@ -180,7 +180,7 @@ impl Factors<'_> {
             .expression_attribute_values(":off", AttributeValue::Bool(false))
             .expression_attribute_values(":now", time(&self.store.now()))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut items = vec![
             TransactWriteItem::builder().delete(delete).build(),
             TransactWriteItem::builder().update(user_update).build(),
@@ -225,7 +225,7 @@ impl Factors<'_> {
         match result {
             Ok(out) => out.attributes.map(from_item).transpose(),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
-            Err(err) => Err(dynamo_error(err)),
+            Err(err) => Err(dynamo_error("UpdateItem a sign-in challenge")(err)),
         }
     }
 
@@ -238,6 +238,6 @@ impl Factors<'_> {
             .condition_expression("attribute_exists(PK)")
             .build()
             .map(|d| TransactWriteItem::builder().delete(d).build())
-            .map_err(AppError::internal)
+            .context("building a Delete")
     }
 }

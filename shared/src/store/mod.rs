@@ -29,7 +29,9 @@ pub use rate_limits::TakenHit;
 pub use sessions::{GenerationBump, KeptSession, RefreshRotation};
 pub use users::{Claim, LoginWrite, SignUp};
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +42,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -97,6 +99,7 @@ impl Store {
 
     /// One item by its full key, read strongly consistently.
     async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, AppError> {
+        let doing = format!("GetItem {}", key_kind(&key));
         let out = self
             .client
             .get_item()
@@ -105,7 +108,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error(doing))?;
         out.item.map(from_item).transpose()
     }
 }
@@ -192,20 +195,27 @@ impl Store {
     }
 
     async fn batch_get_chunk(&self, keys: Vec<Item>, consistent: bool) -> AppResult<Vec<Item>> {
+        let doing =
+            format!("BatchGetItem {} keys, the first {}", keys.len(), keys.first().map(key_kind).unwrap_or_default());
         let mut found = Vec::with_capacity(keys.len());
         let mut request = Some(
             aws_sdk_dynamodb::types::KeysAndAttributes::builder()
                 .set_keys(Some(keys))
                 .consistent_read(consistent)
                 .build()
-                .map_err(AppError::internal)?,
+                .context("building a KeysAndAttributes")?,
         );
         for attempt in 0..6u64 {
             let Some(keys) = request.take() else {
                 return Ok(found);
             };
-            let out =
-                self.client.batch_get_item().request_items(self.table(), keys).send().await.map_err(dynamo_error)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(self.table(), keys)
+                .send()
+                .await
+                .map_err(dynamo_error(doing.clone()))?;
             found.extend(out.responses.unwrap_or_default().into_values().flatten());
             request = out.unprocessed_keys.and_then(|mut u| u.remove(self.table()));
             if request.is_some() {
@@ -224,6 +234,7 @@ impl Store {
     /// Deleting an item that is already gone is no error.
     pub(crate) async fn delete_items(&self, keys: Vec<Item>) -> AppResult<()> {
         for chunk in keys.chunks(25) {
+            let doing = format!("BatchWriteItem {} deletes, the first {}", chunk.len(), key_kind(&chunk[0]));
             let mut requests = chunk
                 .iter()
                 .map(|k| {
@@ -231,7 +242,7 @@ impl Store {
                     delete.map(|d| aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(d).build())
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(AppError::internal)?;
+                .context("building a WriteRequest")?;
             for attempt in 0..6u64 {
                 let out = self
                     .client
@@ -239,7 +250,7 @@ impl Store {
                     .request_items(self.table(), requests)
                     .send()
                     .await
-                    .map_err(dynamo_error)?;
+                    .map_err(dynamo_error(doing.clone()))?;
                 requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
                 if requests.is_empty() {
                     break;
@@ -276,13 +287,14 @@ pub(crate) fn sort_key(item: &Item) -> &str {
 
 /// A record as an item under the given key.
 pub(crate) fn to_item<T: Serialize>(record: &T, key: Item) -> Result<Item, AppError> {
-    let mut item: Item = serde_dynamo::to_item(record).map_err(AppError::internal)?;
+    let mut item: Item = serde_dynamo::to_item(record).context("serializing a record as an item")?;
     item.extend(key);
     Ok(item)
 }
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, AppError> {
-    serde_dynamo::from_item(item).map_err(AppError::internal)
+    serde_dynamo::from_item(item)
+        .map_err(|err| AppError::internal(err).doing(format!("reading an item as {}", std::any::type_name::<T>())))
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -299,7 +311,8 @@ pub(crate) fn n(value: i64) -> AttributeValue {
 }
 
 /// The outcome of a conditional write: `false` when its condition did not hold.
-pub(crate) fn conditional_write<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, AppError>
+#[track_caller]
+pub(crate) fn conditional_write<T, E, R>(result: Result<T, SdkError<E, R>>, doing: String) -> Result<bool, AppError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -309,13 +322,39 @@ where
         Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
             Ok(false)
         }
-        Err(err) => Err(dynamo_error(err)),
+        Err(err) => Err(dynamo_error(doing)(err)),
     }
 }
 
-/// Unreachable, timed out or throttled is 503 (a client may retry); anything else is a
-/// bug or a misconfiguration, 500.
-pub fn dynamo_error<E, R>(err: SdkError<E, R>) -> AppError
+/// The kind of an item's key, for an error's context: each part up to its first `#`,
+/// so no id or address shows (`USER#/SESSION#`, `USER#/PROFILE`).
+pub(crate) fn key_kind(key: &Item) -> String {
+    let part = |name: &str| {
+        let value = key.get(name).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+        match value.split_once('#') {
+            Some((kind, _)) => format!("{kind}#"),
+            None if value.chars().all(|c| c.is_ascii_uppercase() || c == '_') => value.to_owned(),
+            None => "…".to_owned(),
+        }
+    };
+    format!("{}/{}", part(keys::PK), part(keys::SK))
+}
+
+/// What became of a DynamoDB call's error: unreachable, timed out or throttled is 503
+/// (a client may retry); anything else is a bug or a misconfiguration, 500. `doing`
+/// names the call (`UpdateItem USER#/PROFILE`, `Query the sessions of a user`), and the
+/// error says it and the line that made the call.
+#[track_caller]
+pub fn dynamo_error<E, R>(doing: impl Into<Cow<'static, str>>) -> impl FnOnce(SdkError<E, R>) -> AppError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let (doing, at) = (doing.into(), Location::caller());
+    move |err| classify(err).doing_at(doing, at)
+}
+
+fn classify<E, R>(err: SdkError<E, R>) -> AppError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

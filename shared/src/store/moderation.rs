@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::pages::PageKey;
 use super::{dynamo_error, from_item, keys, n, s, time, to_item, Item, Store};
 use crate::domain::user::{Restriction, Role, UserRecord};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 
 /// Staff writes and their audit chain.
 #[derive(Clone, Copy)]
@@ -143,7 +143,8 @@ impl Moderation<'_> {
                 None => {}
                 Some(None) => removes.push(name),
                 Some(Some(restriction)) => {
-                    let value = serde_dynamo::to_attribute_value(restriction).map_err(AppError::internal)?;
+                    let value = serde_dynamo::to_attribute_value(restriction)
+                        .context("serializing restriction for DynamoDB")?;
                     let (set, placeholder) = match name {
                         "#suspended" => ("#suspended = :suspended", ":suspended"),
                         _ => ("#limited = :limited", ":limited"),
@@ -199,7 +200,7 @@ impl Moderation<'_> {
         for (placeholder, value) in values {
             update = update.expression_attribute_values(placeholder, value);
         }
-        update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
+        update.build().map(|u| TransactWriteItem::builder().update(u).build()).context("building an Update")
     }
 
     /// A staff write and its audit entry in one transaction, on the condition that the
@@ -257,7 +258,7 @@ impl Moderation<'_> {
         if head.seq > 0 {
             update = update.expression_attribute_values(":seen", n(head.seq));
         }
-        update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(AppError::internal)
+        update.build().map(|u| TransactWriteItem::builder().update(u).build()).context("building an Update")
     }
 
     fn actor_unchanged(self, actor: &UserRecord) -> AppResult<TransactWriteItem> {
@@ -275,7 +276,7 @@ impl Moderation<'_> {
             .expression_attribute_values(":generation", n(actor.session_generation))
             .build()
             .map(|check| TransactWriteItem::builder().condition_check(check).build())
-            .map_err(AppError::internal)
+            .context("building a ConditionCheck")
     }
 
     /// A page of the audit log, newest first.
@@ -304,7 +305,11 @@ impl Moderation<'_> {
                 }
             }
         };
-        let out = query.set_exclusive_start_key(PageKey::start(start)).send().await.map_err(dynamo_error)?;
+        let out = query
+            .set_exclusive_start_key(PageKey::start(start))
+            .send()
+            .await
+            .map_err(dynamo_error("Query the audit log"))?;
         let items = out.items.unwrap_or_default();
         let entries = match filter {
             // The actor's list holds keys only: the entries are read by key, in its order.

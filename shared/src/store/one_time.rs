@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{keys, to_item, Store};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 
 /// Single-use tokens (verification, reset, email change).
 #[derive(Clone, Copy)]
@@ -63,7 +63,7 @@ impl OneTimeTokens<'_> {
             .condition_expression("attribute_exists(PK)")
             .build()
             .map(|d| TransactWriteItem::builder().delete(d).build())
-            .map_err(AppError::internal)
+            .context("building a Delete")
     }
 
     /// Removes a superseded token, whether or not it is still there.
@@ -73,7 +73,7 @@ impl OneTimeTokens<'_> {
             .set_key(Some(token_key(hash, purpose)))
             .build()
             .map(|d| TransactWriteItem::builder().delete(d).build())
-            .map_err(AppError::internal)
+            .context("building a Delete")
     }
 
     pub async fn get(self, hash: &str, purpose: Purpose) -> AppResult<Option<OneTimeToken>> {

@@ -204,7 +204,7 @@ impl Outbox<'_> {
                         Some(_) => Claim::Busy,
                     })
                 }
-                _ => Err(dynamo_error(err)),
+                _ => Err(dynamo_error("UpdateItem an outbox message (claim)")(err)),
             },
         }
     }
@@ -249,7 +249,7 @@ impl Outbox<'_> {
         }
         let result = update.update_expression(set).send().await;
         // A message that expired meanwhile has nothing left to settle.
-        super::conditional_write(result).map(|_| ())
+        super::conditional_write(result, "UpdateItem an outbox message (settle)".into()).map(|_| ())
     }
 
     /// Ends a lease early after a send that may succeed when tried again, so the retry
@@ -267,7 +267,7 @@ impl Outbox<'_> {
             .expression_attribute_values(":sending", s("sending"))
             .send()
             .await;
-        super::conditional_write(result).map(|_| ())
+        super::conditional_write(result, "UpdateItem an outbox message (release)".into()).map(|_| ())
     }
 }
 

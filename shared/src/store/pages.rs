@@ -44,20 +44,28 @@ impl PageKey {
 /// Every page of a query in turn: `while let Some(page) = pages.next().await? { … }`.
 pub(crate) struct Pages {
     query: QueryFluentBuilder,
+    /// What the query reads, for its error (`the sessions of a user`).
+    reads: &'static str,
     start: Option<Item>,
     done: bool,
 }
 
 impl Pages {
-    pub(crate) fn of(query: QueryFluentBuilder) -> Self {
-        Pages { query, start: None, done: false }
+    pub(crate) fn of(query: QueryFluentBuilder, reads: &'static str) -> Self {
+        Pages { query, reads, start: None, done: false }
     }
 
     pub(crate) async fn next(&mut self) -> AppResult<Option<QueryOutput>> {
         if self.done {
             return Ok(None);
         }
-        let out = self.query.clone().set_exclusive_start_key(self.start.take()).send().await.map_err(dynamo_error)?;
+        let out = self
+            .query
+            .clone()
+            .set_exclusive_start_key(self.start.take())
+            .send()
+            .await
+            .map_err(dynamo_error(format!("Query {}", self.reads)))?;
         self.start = out.last_evaluated_key.clone();
         self.done = self.start.is_none();
         Ok(Some(out))

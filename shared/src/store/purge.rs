@@ -15,7 +15,7 @@ use super::one_time::Purpose;
 use super::{dynamo_error, keys, s, sort_key, time, Item, Store};
 use crate::bucket::ExportBucket;
 use crate::domain::user::{AccountStatus, UserRecord};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 
 /// Erasure of deactivated accounts past their grace period.
 #[derive(Clone, Copy)]
@@ -90,7 +90,7 @@ impl Purge<'_> {
             .limit(25)
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("Query the deactivated accounts (GSI1)"))?;
         let prefix = keys::user::pk("");
         let ids = out.items.unwrap_or_default().into_iter().filter_map(|item| {
             let pk = item.get(keys::PK)?.as_s().ok()?;
@@ -183,7 +183,7 @@ impl Purge<'_> {
             .expression_attribute_values(":seen", time(&user.deactivated_at.unwrap_or(user.updated_at)))
             .send()
             .await;
-        super::conditional_write(result)
+        super::conditional_write(result, "UpdateItem USER#/PROFILE (purging)".into())
     }
 
     /// The keys of a partition's items, a page at a time.
@@ -202,7 +202,7 @@ impl Purge<'_> {
             .limit(PAGE)
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("Query the keys of a partition"))?;
         Ok(out.items.unwrap_or_default())
     }
 
@@ -217,7 +217,7 @@ impl Purge<'_> {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":deactivated", s("deactivated"))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Delete")?;
         // Conditions that hold when a claim is already gone: a half-broken account must
         // still finish (the auditor reports such accounts).
         let email_claim = Delete::builder()
@@ -226,7 +226,7 @@ impl Purge<'_> {
             .condition_expression("attribute_not_exists(PK) OR userId = :id")
             .expression_attribute_values(":id", s(&user.id))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Delete")?;
         let tombstone = Update::builder()
             .table_name(self.store.table())
             .set_key(Some(keys::claim::username(&user.username.to_ascii_lowercase())))
@@ -235,7 +235,7 @@ impl Purge<'_> {
             .expression_attribute_values(":now", time(&self.store.now()))
             .expression_attribute_values(":id", s(&user.id))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut items = vec![
             TransactWriteItem::builder().delete(account).build(),
             TransactWriteItem::builder().delete(email_claim).build(),

@@ -57,7 +57,7 @@ impl Limits<'_> {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("UpdateItem a rate window (add)"))?;
         let hits = out
             .attributes
             .as_ref()
@@ -88,7 +88,7 @@ impl Limits<'_> {
             .expression_attribute_values(":expires", n(start + limit.window_secs + 60))
             .send()
             .await;
-        match conditional_write(result)? {
+        match conditional_write(result, "UpdateItem a rate window (take)".into())? {
             true => Ok(Ok(TakenHit { key: item_key })),
             false => Ok(Err(remaining as u64)),
         }
@@ -110,7 +110,7 @@ impl Limits<'_> {
             .send()
             .await;
         // `false`: the window's item expired meanwhile, nothing to give back.
-        conditional_write(result).map(drop)
+        conditional_write(result, "UpdateItem a rate window (give back)".into()).map(drop)
     }
 
     /// The window's count without adding to it.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pages::{PageKey, Pages};
 use super::{dynamo_error, from_item, keys, n, s, sort_key, to_item, Item, Store};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 
 /// Reports against users and the moderation queue.
 #[derive(Clone, Copy)]
@@ -135,7 +135,7 @@ impl Reports<'_> {
             .condition_expression("attribute_exists(PK) AND (attribute_not_exists(version) OR version = :read)")
             .expression_attribute_values(":read", n(changed.version - 1))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Put")?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
         let guard_key = keys::report::guard_key(&changed.reporter_id, &changed.target_id);
         let against_key = keys::report::against_key(&changed.target_id, &changed.id);
@@ -147,7 +147,7 @@ impl Reports<'_> {
         } else {
             for key in [Some(guard_key).filter(|_| with_guard), Some(against_key)].into_iter().flatten() {
                 let delete = Delete::builder().table_name(self.store.table()).set_key(Some(key)).build();
-                items.push(TransactWriteItem::builder().delete(delete.map_err(AppError::internal)?).build());
+                items.push(TransactWriteItem::builder().delete(delete.context("building a Delete")?).build());
             }
         }
         Ok(items)
@@ -170,7 +170,7 @@ impl Reports<'_> {
             .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("Query the report queue (GSI1)"))?;
         let ids: Vec<String> = out
             .items
             .unwrap_or_default()
@@ -192,13 +192,20 @@ impl Reports<'_> {
 
     /// Up to `limit` ids of the open reports against `target_id`.
     pub async fn open_reports_against(self, target_id: &str, limit: i32) -> AppResult<Vec<String>> {
-        let out = self.against(target_id).consistent_read(true).limit(limit).send().await.map_err(dynamo_error)?;
+        let out = self
+            .against(target_id)
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(dynamo_error("Query the open reports against a user"))?;
         Ok(out.items.unwrap_or_default().iter().map(|item| sort_key(item).to_owned()).collect())
     }
 
     /// How many reports against `target_id` are open.
     pub async fn count_open_reports_against(self, target_id: &str) -> AppResult<i64> {
-        let (mut count, mut pages) = (0, Pages::of(self.against(target_id).select(Select::Count)));
+        let (mut count, mut pages) =
+            (0, Pages::of(self.against(target_id).select(Select::Count), "the open reports against a user (count)"));
         while let Some(out) = pages.next().await? {
             count += i64::from(out.count);
         }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use super::pages::PageKey;
 use super::{dynamo_error, keys, s, Store};
 use crate::domain::search;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 
 /// The username search index.
 #[derive(Clone, Copy)]
@@ -58,7 +58,7 @@ impl Search<'_> {
                     .set_key(Some(keys::search::key(user_id, token)))
                     .build()
                     .map(|d| TransactWriteItem::builder().delete(d).build())
-                    .map_err(AppError::internal)
+                    .context("building a Delete")
             })
             .collect()
     }
@@ -80,7 +80,7 @@ impl Search<'_> {
             .set_exclusive_start_key(PageKey::start(start))
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("Query the search index (GSI1)"))?;
         let hits = out
             .items
             .unwrap_or_default()

@@ -6,7 +6,7 @@ use super::{conditional_write, from_item, keys, n, s, sort_key, time, to_item, S
 use crate::domain::mfa::Aal;
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Context};
 
 /// Sessions and their refresh tokens.
 #[derive(Clone, Copy)]
@@ -75,7 +75,7 @@ impl Sessions<'_> {
             .expression_attribute_values(":now_epoch", n(self.store.now().timestamp()))
             .send()
             .await;
-        conditional_write(result)
+        conditional_write(result, "UpdateItem USER#/SESSION# (rotate)".into())
     }
 
     /// Deletes one session of the user; `false` when there was none.
@@ -89,7 +89,7 @@ impl Sessions<'_> {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        conditional_write(result)
+        conditional_write(result, "DeleteItem USER#/SESSION#".into())
     }
 
     /// Deletes a session together with other writes (a notice of why) in one transaction.
@@ -104,7 +104,7 @@ impl Sessions<'_> {
             .set_key(Some(keys::session::key(user_id, session_id)))
             .condition_expression("attribute_exists(PK)")
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Delete")?;
         let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
         items.extend(extra);
         Ok(self.store.try_transact(items).await?.is_ok())
@@ -121,7 +121,7 @@ impl Sessions<'_> {
             .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
             .expression_attribute_values(":prefix", s(keys::session::PREFIX))
             .consistent_read(true);
-        let (mut sessions, mut pages) = (Vec::new(), Pages::of(query));
+        let (mut sessions, mut pages) = (Vec::new(), Pages::of(query, "the sessions of a user"));
         while let Some(out) = pages.next().await? {
             for item in out.items.unwrap_or_default() {
                 sessions.push(from_item(item)?);
@@ -166,7 +166,7 @@ impl Sessions<'_> {
         }
         let user_update = user_update.update_expression(format!("SET {}", sets.join(", ")));
         let mut items =
-            vec![TransactWriteItem::builder().update(user_update.build().map_err(AppError::internal)?).build()];
+            vec![TransactWriteItem::builder().update(user_update.build().context("building an Update")?).build()];
         if let Some(hash) = bump.password_hash {
             items.extend(self.store.users().claim_hash_updates(user, hash)?);
         }
@@ -190,13 +190,13 @@ impl Sessions<'_> {
                 if aal == Aal::Aal2 {
                     sets.push("secondFactorAt = :now");
                 }
-                let aal = serde_dynamo::to_attribute_value(aal).map_err(AppError::internal)?;
+                let aal = serde_dynamo::to_attribute_value(aal).context("serializing aal for DynamoDB")?;
                 session_update = session_update.expression_attribute_values(":aal", aal);
             }
             let session_update = session_update
                 .update_expression(format!("SET {}{remove}", sets.join(", ")))
                 .build()
-                .map_err(AppError::internal)?;
+                .context("building an Update")?;
             items.push(TransactWriteItem::builder().update(session_update).build());
         }
         items.extend(bump.extra);
@@ -216,7 +216,7 @@ impl Sessions<'_> {
             .expression_attribute_values(":next", n(next))
             .build()
             .map(|u| TransactWriteItem::builder().update(u).build())
-            .map_err(AppError::internal)
+            .context("building an Update")
     }
 }
 

@@ -9,7 +9,7 @@ use super::{dynamo_error, from_item, keys, s, to_item, Item, Store};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::{AccountStanding, UserRecord};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 use crate::rate_limit::{Counter, RateWindow};
 use crate::store::sessions::session_put;
 
@@ -106,7 +106,7 @@ impl Users<'_> {
             .consistent_read(true)
             .send()
             .await
-            .map_err(dynamo_error)?;
+            .map_err(dynamo_error("GetItem USER#/PROFILE (standing)"))?;
         out.item.map(from_item).transpose()
     }
 
@@ -182,7 +182,7 @@ impl Users<'_> {
                     .expression_attribute_values(":hash", s(hash))
                     .expression_attribute_values(":id", s(&user.id))
                     .build()
-                    .map_err(AppError::internal)?;
+                    .context("building an Update")?;
                 Ok(TransactWriteItem::builder().update(update).build())
             })
             .collect()
@@ -213,11 +213,11 @@ impl Users<'_> {
         }
         if let Some(devices) = login.known_devices {
             sets.push("knownDevices = :devices");
-            let devices = serde_dynamo::to_attribute_value(&devices).map_err(AppError::internal)?;
+            let devices = serde_dynamo::to_attribute_value(&devices).context("serializing devices for DynamoDB")?;
             update = update.expression_attribute_values(":devices", devices);
         }
         let update =
-            update.update_expression(format!("SET {}", sets.join(", "))).build().map_err(AppError::internal)?;
+            update.update_expression(format!("SET {}", sets.join(", "))).build().context("building an Update")?;
         let session_item = session_put(self.store, session)?;
         if claims.is_empty() && login.extra.is_empty() {
             let (Some(put), device) = (session_item.put, login.new_device.map(|d| d.put)) else {
@@ -254,7 +254,7 @@ impl Users<'_> {
             .expression_attribute_values(":verified", s(&user.password_hash))
             .expression_attribute_values(":hash", s(hash))
             .build()
-            .map_err(AppError::internal)?;
+            .context("building an Update")?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         items.extend(self.claim_hash_updates(user, hash)?);
         Ok(self.store.try_transact(items).await?.is_ok())

@@ -4,8 +4,8 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::{conditional_write, dynamo_error, keys, s, Item, Store};
-use crate::error::{AppError, AppResult};
+use super::{conditional_write, dynamo_error, key_kind, keys, s, Item, Store};
+use crate::error::{AppError, AppResult, Context};
 
 /// Attempts at a transaction that DynamoDB cancelled for a conflicting concurrent one.
 const CONFLICT_RETRIES: usize = 5;
@@ -20,7 +20,7 @@ impl Store {
 
     /// A put that replaces whatever is there (entries derived from another item).
     pub(crate) fn put_any(&self, item: Item) -> AppResult<TransactWriteItem> {
-        let put = Put::builder().table_name(self.table()).set_item(Some(item)).build().map_err(AppError::internal)?;
+        let put = Put::builder().table_name(self.table()).set_item(Some(item)).build().context("building a Put")?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -31,7 +31,7 @@ impl Store {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)")
             .build()
-            .map_err(AppError::internal)?;
+            .context("building a Put")?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -55,13 +55,13 @@ impl Store {
                 _ => None,
             };
             let Some(reasons) = reasons else {
-                return Err(dynamo_error(err));
+                return Err(dynamo_error(transaction_kinds(&items))(err));
             };
             if reasons.iter().any(|r| r.as_deref() == Some("ConditionalCheckFailed")) {
                 return Ok(Err(reasons));
             }
             if !reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")) {
-                return Err(dynamo_error(err));
+                return Err(dynamo_error(transaction_kinds(&items))(err));
             }
             let jitter = rand::random::<u64>() % 20;
             tokio::time::sleep(std::time::Duration::from_millis(10 * (attempt as u64 + 1) + jitter)).await;
@@ -71,6 +71,7 @@ impl Store {
 
     /// A conditional update on its own: `false` when its condition did not hold.
     pub async fn update_one(&self, update: Update) -> AppResult<bool> {
+        let doing = format!("UpdateItem {}", key_kind(&update.key));
         let result = self
             .client
             .update_item()
@@ -82,12 +83,13 @@ impl Store {
             .set_expression_attribute_values(update.expression_attribute_values)
             .send()
             .await;
-        conditional_write(result)
+        conditional_write(result, doing)
     }
 
     /// A transaction's put sent on its own (a plain write costs half): `false` when
     /// its condition did not hold.
     pub(crate) async fn put_alone(&self, put: Put) -> AppResult<bool> {
+        let doing = format!("PutItem {}", key_kind(&put.item));
         let result = self
             .client
             .put_item()
@@ -98,8 +100,23 @@ impl Store {
             .set_expression_attribute_values(put.expression_attribute_values)
             .send()
             .await;
-        conditional_write(result)
+        conditional_write(result, doing)
     }
+}
+
+/// A transaction for an error's context: `TransactWriteItems Put USER#/PROFILE, …`.
+fn transaction_kinds(items: &[TransactWriteItem]) -> String {
+    let kinds: Vec<String> = items
+        .iter()
+        .map(|item| match (&item.put, &item.update, &item.delete, &item.condition_check) {
+            (Some(put), ..) => format!("Put {}", key_kind(&put.item)),
+            (_, Some(update), ..) => format!("Update {}", key_kind(&update.key)),
+            (_, _, Some(delete), _) => format!("Delete {}", key_kind(&delete.key)),
+            (.., Some(check)) => format!("ConditionCheck {}", key_kind(&check.key)),
+            _ => "?".to_owned(),
+        })
+        .collect();
+    format!("TransactWriteItems {}", kinds.join(", "))
 }
 
 /// Whether the transaction item at `index` failed its condition.
