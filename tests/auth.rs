@@ -305,7 +305,7 @@ async fn login_creates_a_session_item_with_device_and_expiry() {
     assert_eq!(session["device"].as_m().unwrap()["platform"].as_s().unwrap(), "Android");
     assert_eq!(session["rememberMe"].as_bool().unwrap(), &true);
     let expires: i64 = session["expiresAt"].as_n().unwrap().parse().unwrap();
-    let days = (expires - chrono::Utc::now().timestamp()) as f64 / 86400.0;
+    let days = (expires - app.state.now().timestamp()) as f64 / 86400.0;
     assert!((29.9..=30.0).contains(&days), "remember-me sessions last 30 days, got {days}");
     assert!(session["expiryBucket"].as_s().unwrap().starts_with("EXP#"));
     // Only a hash of the refresh token is stored.
@@ -413,7 +413,7 @@ async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
     let reset = app.post("/api/auth/reset-password", json!({ "token": token, "newPassword": NEW_PASSWORD })).await;
     assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
     // …then the sign-in's write, with the re-hash of the old password.
-    let now = chrono::Utc::now();
+    let now = app.state.now();
     let session_id = uuid::Uuid::new_v4().to_string();
     let session = support::session_record(&ada.id, &session_id, "unused".into(), verified.session_generation);
     let login = shared::store::LoginWrite {

@@ -2,7 +2,6 @@
 //! at once; and the schedule's event through the handler.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Utc;
 use serde_json::json;
 use shared::store::cleanup::ExpiredEntry;
 use shared::store::keys::expiry;
@@ -11,7 +10,7 @@ use support::{tokens_of, TestApp};
 /// Makes the session of `refresh_token` one that expired `secs_ago`.
 async fn expire_session(app: &TestApp, refresh_token: &str, secs_ago: i64) {
     let token = shared::domain::session::RefreshToken::parse(refresh_token).unwrap();
-    let at = Utc::now().timestamp() - secs_ago;
+    let at = app.state.now().timestamp() - secs_ago;
     app.dynamodb
         .update_item()
         .table_name(&app.table)
@@ -46,12 +45,12 @@ async fn cleanup_removes_exactly_the_expired_and_reads_only_them() {
     let app = TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "1000/60")]).await;
     sessions(&app, 30, 7).await;
     assert_eq!(session_count(&app).await, 38);
-    let report = app.state.store.cleanup().remove_expired(Utc::now(), 3).await.unwrap();
+    let report = app.state.store.cleanup().remove_expired(app.state.now(), 3).await.unwrap();
     assert_eq!(report.removed, 7);
     assert_eq!(report.examined, 7, "the index read only the expired items, not the 31 live ones");
     assert_eq!(report.buckets, 4);
     assert_eq!(session_count(&app).await, 31);
-    let again = app.state.store.cleanup().remove_expired(Utc::now(), 3).await.unwrap();
+    let again = app.state.store.cleanup().remove_expired(app.state.now(), 3).await.unwrap();
     assert_eq!((again.removed, again.examined), (0, 0), "nothing left to read");
 }
 
@@ -60,8 +59,8 @@ async fn two_cleanups_at_once_end_in_the_same_state() {
     let app = TestApp::new().await;
     sessions(&app, 5, 6).await;
     let (a, b) = tokio::join!(
-        app.state.store.cleanup().remove_expired(Utc::now(), 3),
-        app.state.store.cleanup().remove_expired(Utc::now(), 3)
+        app.state.store.cleanup().remove_expired(app.state.now(), 3),
+        app.state.store.cleanup().remove_expired(app.state.now(), 3)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.removed + b.removed, 6, "each expired session deleted once, by one of the two: {a:?} {b:?}");

@@ -30,6 +30,7 @@ impl Choices {
 }
 
 /// `STORM_SEED` replays a run's choices (not their interleaving); by default, the time.
+#[expect(clippy::disallowed_methods, reason = "a seed from the wall clock, not a time the test reads")]
 fn seed() -> u64 {
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     std::env::var("STORM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(now)
@@ -184,6 +185,7 @@ impl OwnDynamoDb {
     }
 
     /// Waits until it answers a call (it takes a few seconds to start).
+    #[expect(clippy::disallowed_methods, reason = "waits for a real process to start")]
     async fn ready(&self) {
         let client = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&support::sdk_config_at(&self.url()))
@@ -276,6 +278,7 @@ async fn client_round(
 /// than `DYNAMODB_TIMEOUT_MS` + 1 s; the service answers again by itself once DynamoDB is
 /// back; and the table has no half sign-up, no counter drift, no orphan edge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[expect(clippy::disallowed_methods, reason = "the fault's phases are real time: DynamoDB Local runs, stops, resumes")]
 async fn freezing_and_killing_dynamodb_mid_burst_answers_503_and_leaves_the_table_whole() {
     let mut dynamodb = OwnDynamoDb::new();
     dynamodb.ready().await;

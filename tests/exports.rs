@@ -34,7 +34,7 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     app.follow(&suspended, &ada).await;
     let deactivated = app.post_as(&gone, "/api/users/deactivate", json!({ "password": support::PASSWORD })).await;
     assert_eq!(deactivated.status, StatusCode::OK, "{:?}", deactivated.body);
-    let since = aws_sdk_dynamodb::types::AttributeValue::S(chrono::Utc::now().to_rfc3339());
+    let since = aws_sdk_dynamodb::types::AttributeValue::S(app.state.now().to_rfc3339());
     let restriction = aws_sdk_dynamodb::types::AttributeValue::M([("since".to_owned(), since)].into());
     app.set_user_attribute(&suspended.id, "suspended", restriction).await;
     let asker = app.user("asker").await;

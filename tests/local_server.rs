@@ -104,6 +104,7 @@ impl DevServer {
 }
 
 impl Drop for DevServer {
+    #[expect(clippy::disallowed_methods, reason = "waits for a real process to exit")]
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();

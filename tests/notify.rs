@@ -168,7 +168,7 @@ async fn a_bad_record_and_a_refused_message_hold_up_nothing_and_only_the_transie
         panic!("mixed-batch.json holds six records");
     };
     // Another delivery (a crashed one, say) holds this message's lease for 30 s.
-    let claim = app.state.store.outbox().claim_message(message_id(held), chrono::Utc::now(), 30).await.unwrap();
+    let claim = app.state.store.outbox().claim_message(message_id(held), app.state.now(), 30).await.unwrap();
     assert!(matches!(claim, shared::store::outbox::Claim::Claimed(_)));
     assert!(garbled["dynamodb"].get("Keys").is_none(), "a record without keys cannot be read");
 

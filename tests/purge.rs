@@ -146,6 +146,7 @@ async fn popular_and_gone(app: &TestApp, followers: usize) -> (User, Vec<User>) 
 }
 
 #[tokio::test]
+#[expect(clippy::disallowed_methods, reason = "polls a purge running on its own task, to stop it mid-way")]
 async fn an_interrupted_purge_completes_on_the_next_run() {
     let app = TestApp::new().await;
     let (ada, fans) = popular_and_gone(&app, 24).await;

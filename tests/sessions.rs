@@ -171,7 +171,7 @@ async fn expired_sessions_are_refused_before_ttl_deletes_them() {
         .update_expression("SET expiresAt = :past")
         .expression_attribute_values(
             ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N((chrono::Utc::now().timestamp() - 5).to_string()),
+            aws_sdk_dynamodb::types::AttributeValue::N((app.state.now().timestamp() - 5).to_string()),
         )
         .send()
         .await
@@ -257,7 +257,7 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
     let late = shared::domain::session::RefreshToken::new(&user_id, &uuid::Uuid::new_v4().to_string());
     let session = support::session_record(&user_id, &late.session_id, late.hash(), read_before.session_generation);
     let login = shared::store::LoginWrite {
-        at: chrono::Utc::now(),
+        at: app.state.now(),
         rehashed_password: None,
         known_devices: None,
         new_device: None,

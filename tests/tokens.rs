@@ -70,7 +70,7 @@ async fn tampered_tokens_are_refused() {
 
     let key = &test_keys().keys[0];
     let signing = key.encoding_key().unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let now = shared::clock::system_now().timestamp();
     let with = |patch: Value| {
         let mut c = claims.clone();
         for (k, v) in patch.as_object().unwrap() {

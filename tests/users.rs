@@ -354,7 +354,7 @@ async fn reactivation_has_a_window() {
     let app = TestApp::new().await;
     let late = app.user("latecomer").await;
     app.post_as(&late, "/api/users/deactivate", json!({ "password": PASSWORD })).await;
-    let long_ago = (chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339();
+    let long_ago = (app.state.now() - chrono::Duration::days(31)).to_rfc3339();
     app.set_user_attribute(&late.id, "deactivatedAt", aws_sdk_dynamodb::types::AttributeValue::S(long_ago)).await;
     let response = app.post("/api/auth/reactivate", json!({ "identifier": "latecomer", "password": PASSWORD })).await;
     assert_eq!((response.status, response.error_code()), (StatusCode::FORBIDDEN, "ACCOUNT_DEACTIVATED"));

@@ -8,7 +8,7 @@ use support::{tokens_of, TestApp, PASSWORD};
 const NEW_PASSWORD: &str = "quartz-meadow-harbor-58";
 
 fn hash(token: &str) -> String {
-    shared::domain::session::hash_secret(token)
+    shared::domain::hash_secret(token)
 }
 
 async fn expire_token(app: &TestApp, token: &str, sk: &str) {
@@ -20,7 +20,7 @@ async fn expire_token(app: &TestApp, token: &str, sk: &str) {
         .update_expression("SET expiresAt = :past")
         .expression_attribute_values(
             ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N((chrono::Utc::now().timestamp() - 1).to_string()),
+            aws_sdk_dynamodb::types::AttributeValue::N((app.state.now().timestamp() - 1).to_string()),
         )
         .send()
         .await

@@ -35,7 +35,7 @@ struct Emulator {
 
 async fn next(State(emulator): State<Emulator>) -> (HeaderMap, String) {
     let _ = emulator.seen.send(Seen::Poll(Instant::now()));
-    let first = !std::mem::replace(&mut *emulator.served.lock().unwrap(), true);
+    let first = !std::mem::replace(&mut *emulator.served.lock().unwrap_or_else(|e| e.into_inner()), true);
     if !first {
         // One invocation per process: later polls wait until the process is killed.
         std::future::pending::<()>().await;

@@ -18,6 +18,7 @@ pub async fn sdk_config(native_roots: bool) -> SdkConfig {
 
 fn https_client(native_roots: bool) -> SharedHttpClient {
     let trust = TrustStore::empty().with_native_roots(native_roots).with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+    #[expect(clippy::expect_used, reason = "a trust store alone is a valid TLS context")]
     let context =
         TlsContext::builder().with_trust_store(trust).build().expect("a trust store alone is a valid TLS context");
     aws_smithy_http_client::Builder::new()

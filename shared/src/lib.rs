@@ -30,8 +30,8 @@ pub use state::AppState;
 /// no import cycle: domain types know nothing of storage, the store nothing of
 /// services, and nothing below `http` knows of HTTP requests.
 pub const LAYERS: &[&[&str]] = &[
-    &["error"],
-    &["clock", "logging", "metrics", "aws", "bucket", "startup", "schema", "rate_limit"],
+    &["error", "clock"],
+    &["logging", "metrics", "aws", "bucket", "startup", "schema", "rate_limit"],
     &["domain"],
     &["config", "password"],
     &["tokens"],
@@ -80,7 +80,7 @@ mod no_secret_in_debug {
             user_id: "u".into(),
             status: crate::domain::mfa::FactorStatus::Enabled,
             sealed_secret: SECRET.into(),
-            created_at: chrono::Utc::now(),
+            created_at: crate::clock::system_now(),
             enabled_at: None,
             last_step: Some(1),
             recovery_codes: vec![SECRET.into()],
@@ -97,7 +97,7 @@ mod no_secret_in_debug {
             crate::store::outbox::MessageKind::VerifyEmail,
             "u",
             "ada@example.org",
-            chrono::Utc::now(),
+            crate::clock::system_now(),
             [("token", SECRET.to_owned())],
         );
         assert!(!shown(&message).contains(SECRET) && !shown(&message).contains("ada@example.org"));
@@ -226,5 +226,70 @@ mod layering {
                 }
             }
         }
+    }
+
+    /// Inside each area (`domain/`, `services/`, `store/`, `http/`) the files use one
+    /// another without a cycle too: the `super::x` and `crate::<area>::x` paths of each
+    /// file, outside its tests.
+    #[test]
+    fn no_area_has_an_import_cycle() {
+        let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+        let mut areas = 0;
+        for area in std::fs::read_dir(src).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+            let name = area.file_name().unwrap().to_string_lossy().into_owned();
+            let files: Vec<String> = std::fs::read_dir(&area)
+                .unwrap()
+                .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+                .filter(|f| f != "mod")
+                .collect();
+            let mut uses = std::collections::BTreeMap::<String, Vec<String>>::new();
+            for file in &files {
+                let text = std::fs::read_to_string(area.join(format!("{file}.rs"))).unwrap();
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                let used = files.iter().filter(|other| {
+                    *other != file
+                        && [format!("super::{other}"), format!("crate::{name}::{other}")].iter().any(|path| {
+                            code.match_indices(path.as_str()).any(|(at, _)| {
+                                !code[at + path.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                            })
+                        })
+                });
+                uses.insert(file.clone(), used.cloned().collect());
+            }
+            if let Some(cycle) = find_cycle(&uses) {
+                panic!("{name}/ has an import cycle: {}", cycle.join(" → "));
+            }
+            areas += 1;
+        }
+        assert!(areas >= 4, "the scan found the areas");
+    }
+
+    /// A cycle of the graph, as its files in order (the first repeated at the end).
+    fn find_cycle(uses: &std::collections::BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+        fn visit<'a>(
+            node: &'a str,
+            uses: &'a std::collections::BTreeMap<String, Vec<String>>,
+            path: &mut Vec<&'a str>,
+            done: &mut std::collections::BTreeSet<&'a str>,
+        ) -> Option<Vec<String>> {
+            if let Some(at) = path.iter().position(|n| *n == node) {
+                let mut cycle: Vec<String> = path[at..].iter().map(|n| n.to_string()).collect();
+                cycle.push(node.to_owned());
+                return Some(cycle);
+            }
+            if !done.insert(node) {
+                return None;
+            }
+            path.push(node);
+            for next in uses.get(node).into_iter().flatten() {
+                if let Some(cycle) = visit(next, uses, path, done) {
+                    return Some(cycle);
+                }
+            }
+            path.pop();
+            None
+        }
+        let mut done = std::collections::BTreeSet::new();
+        uses.keys().find_map(|start| visit(start, uses, &mut Vec::new(), &mut done))
     }
 }

@@ -196,7 +196,7 @@ fn emit(dimensions: &[(&'static str, &str)], metrics: &[(&'static str, Vec<f64>)
     if matches!(*guard, Sink::Off) {
         return;
     }
-    let line = line(dimensions, metrics, chrono::Utc::now().timestamp_millis());
+    let line = line(dimensions, metrics, crate::clock::system_now().timestamp_millis());
     match &mut *guard {
         Sink::Stdout => {
             let mut out = std::io::stdout().lock();

@@ -23,6 +23,11 @@ const MIN_STRENGTH: u8 = 3;
 const MEMORY_KIB: u32 = 19 * 1024;
 const ITERATIONS: u32 = 2;
 const PARALLELISM: u32 = 1;
+/// Checked when the crate compiles: invalid parameters fail the build, not a request.
+const PARAMS: Params = match Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None) {
+    Ok(params) => params,
+    Err(_) => panic!("the argon2 parameters are invalid"),
+};
 
 /// A PHC string with the parameters above whose digest matches no known password. It is
 /// verified when the account does not exist, so that the answer takes as long as a wrong
@@ -137,7 +142,7 @@ impl Passwords {
     /// `reuse: false` allocates argon2's memory afresh for every hash (what the service
     /// did before; `scripts/bench` compares the two).
     pub fn with_memory_reuse(min_length: usize, reuse: bool) -> Self {
-        let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("OWASP argon2 parameters are valid");
+        let params = PARAMS;
         let memory = MemoryPool::new(params.block_count(), reuse);
         Passwords { min_length: min_length.max(8), params, memory }
     }

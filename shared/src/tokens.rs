@@ -9,7 +9,6 @@ use std::sync::Arc;
 use aws_lc_rs::encoding::AsDer;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use pkcs1::der::{Decode, Encode};
 use pkcs1::UintRef;
@@ -296,7 +295,7 @@ impl Tokens {
 
     pub fn issue(&self, subject: Subject<'_>) -> AppResult<String> {
         // The system clock, not the service's: the JWT library checks `exp` against it.
-        let now = Utc::now().timestamp();
+        let now = crate::clock::system_now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),

@@ -482,7 +482,7 @@ impl TestApp {
         // Tokens are random; the newest message is the one whose token item still exists.
         for message in &messages {
             let token = &message.data["token"];
-            let hash = shared::domain::session::hash_secret(token);
+            let hash = shared::domain::hash_secret(token);
             let sk = match kind {
                 "verify_email" => "VERIFY",
                 "confirm_email_change" => "EMAIL_CHANGE",
@@ -599,7 +599,7 @@ pub fn post_from_phone(path: &str, body: Value) -> Request<Body> {
 /// A live session of `user_id` as a sign-in that read the account at `generation` would
 /// write it (for races staged at the store).
 pub fn session_record(user_id: &str, session_id: &str, refresh_hash: String, generation: i64) -> SessionRecord {
-    let now = chrono::Utc::now();
+    let now = shared::clock::system_now();
     SessionRecord {
         id: session_id.to_owned(),
         user_id: user_id.to_owned(),

@@ -71,7 +71,7 @@ pub async fn handle(
 
 /// When to stop starting work, from Lambda's deadline (epoch milliseconds).
 fn deadline(lambda_deadline_ms: u64) -> Instant {
-    let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    let now_ms = shared::clock::system_now().timestamp_millis().max(0) as u64;
     let left = match lambda_deadline_ms {
         0 => BUDGET,
         deadline => Duration::from_millis(deadline.saturating_sub(now_ms)).saturating_sub(MARGIN),

@@ -240,7 +240,7 @@ mod tests {
             kind,
             "u1",
             "ada@example.org",
-            chrono::Utc::now(),
+            shared::clock::system_now(),
             data.iter().map(|(k, v)| (*k, v.to_string())),
         )
     }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use super::hash_secret;
 use super::id::is_id;
-use super::session::hash_secret;
 
 pub const DEVICE_TOKEN_DAYS: i64 = 365;
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::session::hash_secret;
+use super::hash_secret;
 
 /// Seconds per TOTP time step.
 pub const STEP_SECS: i64 = 30;

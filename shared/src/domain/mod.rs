@@ -18,6 +18,14 @@ pub use fields::{non_empty, Fields};
 pub use id::{is_id, Id};
 pub use names::{Email, PersonName, Username};
 
+/// The stored form of a random secret (a token, a session's refresh secret): SHA-256
+/// suffices for 256-bit random secrets, there is nothing to brute-force.
+pub fn hash_secret(secret: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
 /// The text of an optional secret field of a request, for validation.
 pub fn exposed(secret: &Option<secrecy::SecretString>) -> Option<&str> {
     use secrecy::ExposeSecret;

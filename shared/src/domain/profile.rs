@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
@@ -111,7 +111,7 @@ fn date_of_birth(raw: &str) -> Result<String, String> {
     let date =
         NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| "must be a date as YYYY-MM-DD".to_owned())?;
     let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
-    if date <= earliest || date >= Utc::now().date_naive() {
+    if date <= earliest || date >= crate::clock::system_now().date_naive() {
         return Err("must be in the past and after 1900-01-01".into());
     }
     Ok(date.format("%Y-%m-%d").to_string())

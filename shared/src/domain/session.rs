@@ -5,9 +5,9 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::domain::client::ClientInfo;
+use crate::domain::hash_secret;
 use crate::domain::user::UserRecord;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -154,11 +154,6 @@ impl RefreshToken {
     pub fn expose(&self) -> String {
         format!("{}.{}.{}", self.user_id, self.session_id, self.secret)
     }
-}
-
-/// SHA-256 suffices for 256-bit random secrets: there is nothing to brute-force.
-pub fn hash_secret(secret: &str) -> String {
-    B64.encode(Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]

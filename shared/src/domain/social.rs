@@ -157,7 +157,7 @@ mod tests {
     use crate::domain::user::{AccountStatus, PrivacySettings};
 
     fn user(profile: Visibility, contact: Visibility, activity: Visibility) -> UserRecord {
-        let mut user = UserRecord::new("target", "t@example.org", String::new(), chrono::Utc::now());
+        let mut user = UserRecord::new("target", "t@example.org", String::new(), crate::clock::system_now());
         user.editable.privacy_settings = PrivacySettings {
             profile_visibility: profile,
             contact_info_visibility: contact,

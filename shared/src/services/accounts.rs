@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::mfa::{Proof, SecondFactor};
+use super::password_check::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
 use super::sessions::{Sessions, TokenPair};
 use super::verification::Verification;
 use super::{Limiter, Notices};
@@ -20,19 +21,14 @@ use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
 use crate::error::{AppError, AppResult};
 use crate::metrics::{self, SignInOutcome};
-use crate::password::{self, Passwords, Verified};
+use crate::password::{Passwords, Verified};
 use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
 use crate::store::{Claim, GenerationBump, KeptSession, LoginWrite, SignUp, Store};
 
-pub(crate) const FAILED_LOGIN_SCOPE: &str = "login-fail";
-/// Wrong passwords given by signed-in users (change password, deactivate).
-const SIGNED_IN_FAILURE_SCOPE: &str = "password-fail";
 /// Devices remembered per account for new-sign-in notices.
 const MAX_KNOWN_DEVICES: usize = 10;
-/// The longest password text looked at: longer input is refused before any hashing.
-pub(crate) const PASSWORD_FIELD_MAX: usize = password::MAX_LENGTH * 4;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -179,31 +175,6 @@ impl TryFrom<LoginRequest> for SignInAttempt {
     }
 }
 
-/// The password a signed-in user confirms a grave change with (deactivation, the
-/// second factor).
-pub struct PasswordConfirmation(String);
-
-impl PasswordConfirmation {
-    pub(crate) fn new(password: String) -> Self {
-        PasswordConfirmation(password)
-    }
-
-    /// The `password` field of a body, which must be there.
-    fn required(password: &Option<SecretString>) -> AppResult<Self> {
-        let mut fields = Fields::new();
-        let password = fields.required("password", exposed(password), non_empty(PASSWORD_FIELD_MAX));
-        fields.finish_with(password).map(PasswordConfirmation)
-    }
-}
-
-impl TryFrom<super::mfa::EnrollRequest> for PasswordConfirmation {
-    type Error = AppError;
-
-    fn try_from(req: super::mfa::EnrollRequest) -> AppResult<Self> {
-        PasswordConfirmation::required(&req.password)
-    }
-}
-
 impl TryFrom<DeactivateRequest> for PasswordConfirmation {
     type Error = AppError;
 
@@ -261,37 +232,6 @@ impl NewAccount {
             first_name: first_name.map(PersonName::into_string),
             last_name: last_name.map(PersonName::into_string),
         })
-    }
-}
-
-/// The password of a signed-in user, checked before a grave change. Its failures count
-/// apart from the sign-in ones, under the same cap: a thief with an access token cannot
-/// guess on, and a stranger's wrong sign-ins for the username cannot lock the owner
-/// out of their own password change or deactivation.
-#[derive(Clone, Copy)]
-pub(crate) struct PasswordCheck<'a> {
-    config: &'a Config,
-    store: &'a Store,
-    passwords: &'a Passwords,
-}
-
-impl<'a> PasswordCheck<'a> {
-    pub(crate) fn new(state: &'a AppState) -> Self {
-        PasswordCheck { config: &state.config, store: &state.store, passwords: &state.passwords }
-    }
-
-    pub(crate) async fn check(&self, user: &UserRecord, password: PasswordConfirmation) -> AppResult<()> {
-        let limit = self.config.rate_limits.failed_logins_per_account;
-        let failures = self.store.limits().hits(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
-        if failures.hits >= limit.max {
-            return Err(AppError::RateLimited { retry_after_secs: failures.retry_after_secs });
-        }
-        if self.passwords.verify(password.0, Some(user.password_hash.clone())).await? == Verified::No {
-            self.store.limits().add_hit(SIGNED_IN_FAILURE_SCOPE, &user.id, limit).await?;
-            tracing::info!(user_id = %user.id, "wrong password of a signed-in user");
-            return Err(AppError::InvalidCredentials);
-        }
-        Ok(())
     }
 }
 
@@ -716,7 +656,7 @@ impl<'a> Accounts<'a> {
         }
         let (current, new) = fields.finish_with((current, new))?;
 
-        self.password_check.check(&user, PasswordConfirmation(current)).await?;
+        self.password_check.check(&user, PasswordConfirmation::new(current)).await?;
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
         let notice = self.notices.to(&user, MessageKind::PasswordChanged, [("via", "change-password".to_owned())])?;

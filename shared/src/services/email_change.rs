@@ -6,13 +6,13 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::accounts::{PasswordCheck, PasswordConfirmation, PASSWORD_FIELD_MAX};
+use super::password_check::{PasswordCheck, PasswordConfirmation, PASSWORD_FIELD_MAX};
 use super::sessions::Sessions;
 use super::verification::{new_secret, PresentedSecret, Verification, VERIFY_TTL_HOURS};
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
-use crate::domain::session::hash_secret;
+use crate::domain::hash_secret;
 use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;

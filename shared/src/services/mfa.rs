@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::accounts::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
+use super::password_check::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
 use super::sessions::{Sessions, TokenPair};
 use super::Notices;
 use crate::config::Config;
@@ -387,5 +387,13 @@ impl<'a> SecondFactor<'a> {
         let hashes =
             codes.iter().map(|c| vault.recovery_code_hash(user_id, &mfa::normalize_recovery_code(c))).collect();
         Ok((codes, hashes))
+    }
+}
+
+impl TryFrom<EnrollRequest> for PasswordConfirmation {
+    type Error = AppError;
+
+    fn try_from(req: EnrollRequest) -> AppResult<Self> {
+        PasswordConfirmation::required(&req.password)
     }
 }

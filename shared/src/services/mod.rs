@@ -11,6 +11,7 @@ mod limits;
 pub mod mfa;
 pub mod moderation;
 mod notices;
+mod password_check;
 pub mod profiles;
 pub mod sessions;
 pub mod social;

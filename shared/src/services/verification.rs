@@ -13,7 +13,7 @@ use super::sessions::Sessions;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
-use crate::domain::session::hash_secret;
+use crate::domain::hash_secret;
 use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};

@@ -397,7 +397,7 @@ impl Facts {
             if expires.is_some_and(|at| at <= now) {
                 continue;
             }
-            let edge = Edge::of(prefix).map(|(e, _)| e).expect("a stored edge prefix");
+            let Some((edge, _)) = Edge::of(prefix) else { continue }; // facts hold known prefixes only
             if !exists(owner) {
                 continue; // reported once for the partition, below
             }
