@@ -58,6 +58,7 @@ fn env(name: &str) -> Result<String, BoxError> {
 }
 
 #[tokio::main]
+#[expect(clippy::too_many_lines, reason = "the set-up, then each part of the bench in turn")]
 async fn main() -> Result<(), BoxError> {
     if let Ok(job) = std::env::var("BENCH_BUILD_EXPORT") {
         return build_export_alone(&job).await;

@@ -127,6 +127,7 @@ async fn pages(app: &axum::Router, token: &str, paths: [&str; 2]) -> Result<[Dur
     Ok([median(large), median(small)])
 }
 
+#[expect(clippy::too_many_lines, reason = "a script of measurements, one after another")]
 pub async fn scale(
     app: &axum::Router,
     state: &AppState,

@@ -81,85 +81,98 @@ impl Config {
 
     /// Builds the configuration from any variable source (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let text = |name: &'static str, default: &str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-        };
-        let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
-            match lookup(name).filter(|v| !v.trim().is_empty()) {
-                None => Ok(default),
-                Some(raw) => match raw.trim().parse::<i64>() {
-                    Ok(n) if n >= min => Ok(n),
-                    _ => Err(ConfigError { name, reason: format!("expected a whole number ≥ {min}") }),
-                },
-            }
-        };
-        let dynamodb_timeout_ms = number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64;
+        let vars = Vars(lookup);
+        let dynamodb_timeout_ms = vars.number("DYNAMODB_TIMEOUT_MS", 3000, 100)? as u64;
         Ok(Config {
-            table_name: text("TABLE_NAME", "user-service"),
-            issuer: text("JWT_ISSUER", "http://localhost:3000").trim_end_matches('/').to_owned(),
-            audience: text("JWT_AUDIENCE", "social-platform"),
-            access_token_ttl_secs: number("ACCESS_TOKEN_TTL_SECONDS", 900, 60)?,
-            session_ttl_days: number("SESSION_TTL_DAYS", 7, 1)?,
-            remember_me_session_ttl_days: number("REMEMBER_ME_SESSION_TTL_DAYS", 30, 1)?,
-            password_min_length: number("PASSWORD_MIN_LENGTH", 12, 8)? as usize,
-            jwt_keys_secret_id: lookup("JWT_KEYS_SECRET_ID").filter(|v| !v.trim().is_empty()),
-            jwt_public_keys_secret_id: lookup("JWT_PUBLIC_KEYS_SECRET_ID").filter(|v| !v.trim().is_empty()),
-            jwt_keys_file: PathBuf::from(text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
-            cursor_key_secret_id: lookup("CURSOR_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
-            cursor_key_file: PathBuf::from(text("CURSOR_KEY_FILE", ".local/cursor-key")),
-            export_bucket: lookup("EXPORT_BUCKET").filter(|v| !v.trim().is_empty()),
-            mfa_key_secret_id: lookup("MFA_KEY_SECRET_ID").filter(|v| !v.trim().is_empty()),
-            mfa_key_file: PathBuf::from(text("MFA_KEY_FILE", ".local/mfa-key")),
-            totp_issuer: text("TOTP_ISSUER", "Social"),
+            table_name: vars.text("TABLE_NAME", "user-service"),
+            issuer: vars.text("JWT_ISSUER", "http://localhost:3000").trim_end_matches('/').to_owned(),
+            audience: vars.text("JWT_AUDIENCE", "social-platform"),
+            access_token_ttl_secs: vars.number("ACCESS_TOKEN_TTL_SECONDS", 900, 60)?,
+            session_ttl_days: vars.number("SESSION_TTL_DAYS", 7, 1)?,
+            remember_me_session_ttl_days: vars.number("REMEMBER_ME_SESSION_TTL_DAYS", 30, 1)?,
+            password_min_length: vars.number("PASSWORD_MIN_LENGTH", 12, 8)? as usize,
+            jwt_keys_secret_id: vars.optional("JWT_KEYS_SECRET_ID"),
+            jwt_public_keys_secret_id: vars.optional("JWT_PUBLIC_KEYS_SECRET_ID"),
+            jwt_keys_file: PathBuf::from(vars.text("JWT_KEYS_FILE", ".local/jwt-keys.json")),
+            cursor_key_secret_id: vars.optional("CURSOR_KEY_SECRET_ID"),
+            cursor_key_file: PathBuf::from(vars.text("CURSOR_KEY_FILE", ".local/cursor-key")),
+            export_bucket: vars.optional("EXPORT_BUCKET"),
+            mfa_key_secret_id: vars.optional("MFA_KEY_SECRET_ID"),
+            mfa_key_file: PathBuf::from(vars.text("MFA_KEY_FILE", ".local/mfa-key")),
+            totp_issuer: vars.text("TOTP_ISSUER", "Social"),
             dynamodb_timeout_ms,
-            request_timeout_ms: number("REQUEST_TIMEOUT_MS", dynamodb_timeout_ms as i64 + 500, 100)? as u64,
-            refresh_grace_secs: number("REFRESH_GRACE_SECONDS", 10, 0)?,
-            cleanup_lookback_days: number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
-            account_deletion_days: number("ACCOUNT_DELETION_DAYS", 30, 1)?,
+            request_timeout_ms: vars.number("REQUEST_TIMEOUT_MS", dynamodb_timeout_ms as i64 + 500, 100)? as u64,
+            refresh_grace_secs: vars.number("REFRESH_GRACE_SECONDS", 10, 0)?,
+            cleanup_lookback_days: vars.number("CLEANUP_LOOKBACK_DAYS", 3, 0)?,
+            account_deletion_days: vars.number("ACCOUNT_DELETION_DAYS", 30, 1)?,
             app_base_url: app_base_url(
-                &text("APP_BASE_URL", "http://localhost:3000"),
-                lookup("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),
+                &vars.text("APP_BASE_URL", "http://localhost:3000"),
+                vars.0("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),
             )?,
-            mail_from: text("MAIL_FROM", "User service <no-reply@localhost>"),
-            tls_native_roots: match text("TLS_NATIVE_ROOTS", "false").trim() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return Err(ConfigError { name: "TLS_NATIVE_ROOTS", reason: "expected true or false".into() }),
+            mail_from: vars.text("MAIL_FROM", "User service <no-reply@localhost>"),
+            tls_native_roots: vars.flag("TLS_NATIVE_ROOTS", false)?,
+            rate_limits: vars.rate_limits()?,
+        })
+    }
+}
+
+/// The variables of a configuration source, read by type; blank counts as unset.
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn number(&self, name: &'static str, default: i64, min: i64) -> Result<i64, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<i64>() {
+                Ok(n) if n >= min => Ok(n),
+                _ => Err(ConfigError { name, reason: format!("expected a whole number ≥ {min}") }),
             },
-            rate_limits: {
-                let defaults = RateLimits::default();
-                let limit = |name: &'static str, default: Limit| match lookup(name).filter(|v| !v.trim().is_empty()) {
-                    None => Ok(default),
-                    Some(raw) => Limit::parse(&raw).map_err(|reason| ConfigError { name, reason }),
-                };
-                RateLimits {
-                    login_per_identifier: limit("RATE_LIMIT_LOGIN_PER_IDENTIFIER", defaults.login_per_identifier)?,
-                    login_per_ip: limit("RATE_LIMIT_LOGIN_PER_IP", defaults.login_per_ip)?,
-                    login_per_device: limit("RATE_LIMIT_LOGIN_PER_DEVICE", defaults.login_per_device)?,
-                    failed_logins_per_account: limit(
-                        "RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT",
-                        defaults.failed_logins_per_account,
-                    )?,
-                    register_per_ip: limit("RATE_LIMIT_REGISTER_PER_IP", defaults.register_per_ip)?,
-                    refresh_per_session: limit("RATE_LIMIT_REFRESH_PER_SESSION", defaults.refresh_per_session)?,
-                    refresh_per_ip: limit("RATE_LIMIT_REFRESH_PER_IP", defaults.refresh_per_ip)?,
-                    reports_per_user: limit("RATE_LIMIT_REPORTS_PER_USER", defaults.reports_per_user)?,
-                    forgot_password_per_email: limit(
-                        "RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL",
-                        defaults.forgot_password_per_email,
-                    )?,
-                    forgot_password_per_ip: limit(
-                        "RATE_LIMIT_FORGOT_PASSWORD_PER_IP",
-                        defaults.forgot_password_per_ip,
-                    )?,
-                    verification_per_user: limit("RATE_LIMIT_VERIFICATION_PER_USER", defaults.verification_per_user)?,
-                    token_attempts_per_ip: limit("RATE_LIMIT_TOKEN_ATTEMPTS_PER_IP", defaults.token_attempts_per_ip)?,
-                    mfa_failures_per_account: limit(
-                        "RATE_LIMIT_MFA_FAILURES_PER_ACCOUNT",
-                        defaults.mfa_failures_per_account,
-                    )?,
-                }
-            },
+        }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(_) => Err(ConfigError { name, reason: "expected true or false".into() }),
+        }
+    }
+
+    fn limit(&self, name: &'static str, default: Limit) -> Result<Limit, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => Limit::parse(&raw).map_err(|reason| ConfigError { name, reason }),
+        }
+    }
+
+    fn rate_limits(&self) -> Result<RateLimits, ConfigError> {
+        let defaults = RateLimits::default();
+        Ok(RateLimits {
+            login_per_identifier: self.limit("RATE_LIMIT_LOGIN_PER_IDENTIFIER", defaults.login_per_identifier)?,
+            login_per_ip: self.limit("RATE_LIMIT_LOGIN_PER_IP", defaults.login_per_ip)?,
+            login_per_device: self.limit("RATE_LIMIT_LOGIN_PER_DEVICE", defaults.login_per_device)?,
+            failed_logins_per_account: self
+                .limit("RATE_LIMIT_FAILED_LOGINS_PER_ACCOUNT", defaults.failed_logins_per_account)?,
+            register_per_ip: self.limit("RATE_LIMIT_REGISTER_PER_IP", defaults.register_per_ip)?,
+            refresh_per_session: self.limit("RATE_LIMIT_REFRESH_PER_SESSION", defaults.refresh_per_session)?,
+            refresh_per_ip: self.limit("RATE_LIMIT_REFRESH_PER_IP", defaults.refresh_per_ip)?,
+            reports_per_user: self.limit("RATE_LIMIT_REPORTS_PER_USER", defaults.reports_per_user)?,
+            forgot_password_per_email: self
+                .limit("RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL", defaults.forgot_password_per_email)?,
+            forgot_password_per_ip: self.limit("RATE_LIMIT_FORGOT_PASSWORD_PER_IP", defaults.forgot_password_per_ip)?,
+            verification_per_user: self.limit("RATE_LIMIT_VERIFICATION_PER_USER", defaults.verification_per_user)?,
+            token_attempts_per_ip: self.limit("RATE_LIMIT_TOKEN_ATTEMPTS_PER_IP", defaults.token_attempts_per_ip)?,
+            mfa_failures_per_account: self
+                .limit("RATE_LIMIT_MFA_FAILURES_PER_ACCOUNT", defaults.mfa_failures_per_account)?,
         })
     }
 }

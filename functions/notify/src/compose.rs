@@ -48,179 +48,271 @@ const MODERATION_FOOTER: &str =
 /// The email for a message; `Err` names what is missing (a message that can never be
 /// sent, not an address or a token).
 pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String> {
-    let field = |name: &'static str| -> Result<&str, String> {
-        message.data.get(name).map(String::as_str).filter(|v| !v.is_empty()).ok_or(format!("{name} is missing"))
+    let data = Data { message, base_url };
+    let content = match message.kind {
+        MessageKind::VerifyEmail => verify_email(&data)?,
+        MessageKind::ResetPassword => reset_password(&data)?,
+        MessageKind::PasswordChanged => password_changed(&data)?,
+        MessageKind::NewSignIn => new_sign_in(&data)?,
+        MessageKind::RefreshTokenReuse => refresh_token_reuse(&data)?,
+        MessageKind::AccountDeactivated => account_deactivated(&data)?,
+        MessageKind::NewFollower => new_follower(&data)?,
+        MessageKind::FollowRequest => follow_request(&data)?,
+        MessageKind::ConfirmEmailChange => confirm_email_change(&data)?,
+        MessageKind::EmailChangeRequested => email_change_requested(&data)?,
+        MessageKind::EmailChanged => email_changed(&data)?,
+        MessageKind::AccountModerated => account_moderated(&data)?,
+        MessageKind::DataExportReady => data_export_ready(&data)?,
+        MessageKind::MfaChanged => mfa_changed(&data)?,
     };
-    let token = || -> Result<&str, String> {
-        let token = field("token")?;
+    content.render()
+}
+
+/// What a message says, before it is rendered.
+struct Content {
+    subject: String,
+    paragraphs: Vec<String>,
+    action: Option<Action>,
+    footer: &'static str,
+}
+
+impl Content {
+    fn render(self) -> Result<Email, String> {
+        let Content { subject, paragraphs, action, footer } = self;
+        let html = HtmlBody { subject: &subject, paragraphs: &paragraphs, action: &action, footer }
+            .render()
+            .map_err(|e| format!("the HTML template failed: {e}"))?;
+        let text = TextBody { paragraphs: &paragraphs, action: &action, footer }
+            .render()
+            .map_err(|e| format!("the text template failed: {e}"))?;
+        Ok(Email { subject, text, html, link: action.map(|a| a.url) })
+    }
+}
+
+/// A message's data, read field by field.
+struct Data<'a> {
+    message: &'a OutboxMessage,
+    base_url: &'a str,
+}
+
+impl Data<'_> {
+    fn field(&self, name: &'static str) -> Result<&str, String> {
+        self.message.data.get(name).map(String::as_str).filter(|v| !v.is_empty()).ok_or(format!("{name} is missing"))
+    }
+
+    fn token(&self) -> Result<&str, String> {
+        let token = self.field("token")?;
         let url_safe = token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if url_safe {
             Ok(token)
         } else {
             Err("the token is malformed".into())
         }
-    };
-    let actor = || -> Result<String, String> {
-        let username = field("actorUsername")?;
-        Ok(match message.data.get("actorName").filter(|n| !n.trim().is_empty()) {
+    }
+
+    /// Who did it: `Ada Lovelace (@ada)`, or `@ada` without a name.
+    fn actor(&self) -> Result<String, String> {
+        let username = self.field("actorUsername")?;
+        Ok(match self.message.data.get("actorName").filter(|n| !n.trim().is_empty()) {
             Some(name) => format!("{name} (@{username})"),
             None => format!("@{username}"),
         })
-    };
-    let link = |label, path: String| Some(Action { label, url: format!("{base_url}{path}") });
+    }
 
-    let (subject, paragraphs, action, footer): (String, Vec<String>, Option<Action>, &str) = match message.kind {
-        MessageKind::VerifyEmail => (
-            "Confirm your email address".into(),
-            vec!["Welcome! Please confirm that this is your email address. The link works once, for 24 hours.".into()],
-            link("Confirm my email address", format!("/verify-email?token={}", token()?)),
-            ACCOUNT_FOOTER,
-        ),
-        MessageKind::ResetPassword => (
-            "Reset your password".into(),
-            vec![
-                "Someone asked to reset the password of your account. The link works once, for 30 minutes.".into(),
-                "If it was not you, ignore this message: your password stays as it is.".into(),
-            ],
-            link("Choose a new password", format!("/reset-password?token={}", token()?)),
-            SECURITY_FOOTER,
-        ),
-        MessageKind::PasswordChanged => {
-            let how = match field("via")? {
-                "reset" => "with a reset link",
-                _ => "from your account settings",
-            };
-            (
-                "Your password was changed".into(),
-                vec![
-                    format!("The password of your account was changed {how}, and your other sessions were signed out."),
-                    "If this was not you, reset your password now.".into(),
-                ],
-                link("Reset my password", "/forgot-password".into()),
-                SECURITY_FOOTER,
-            )
-        }
-        MessageKind::NewSignIn => (
-            "New sign-in to your account".into(),
-            vec![
-                format!("Your account was signed in to from a new device: {}.", field("device").unwrap_or("unknown device")),
-                format!("When: {}. Address: {}.", field("at")?, field("ipAddress").unwrap_or("unknown")),
-                "If this was you, there is nothing to do. If not, change your password and sign out your other sessions.".into(),
-            ],
-            link("Review my sessions", "/settings/sessions".into()),
-            SECURITY_FOOTER,
-        ),
-        MessageKind::RefreshTokenReuse => (
-            "We ended a session that looked stolen".into(),
-            vec![
-                format!("At {}, an old sign-in token of one of your sessions was used again, as happens when a token is copied.", field("at")?),
-                "We signed that session out. If you did not expect this, change your password.".into(),
-            ],
-            link("Review my sessions", "/settings/sessions".into()),
-            SECURITY_FOOTER,
-        ),
-        MessageKind::AccountDeactivated => (
-            "Your account is deactivated".into(),
-            vec![
-                "Your account was deactivated and every session signed out.".into(),
-                format!("You can reactivate it by signing in within {} days.", field("reactivateWithinDays")?),
-            ],
-            None,
-            SECURITY_FOOTER,
-        ),
-        MessageKind::NewFollower => (
-            format!("{} now follows you", actor()?),
-            vec![format!("{} now follows you.", actor()?)],
-            link("See their profile", format!("/users/{}", url_safe_id(field("actorId")?)?)),
-            SOCIAL_FOOTER,
-        ),
-        MessageKind::FollowRequest => (
-            format!("{} asked to follow you", actor()?),
-            vec![format!("{} asked to follow you. You can accept or decline the request.", actor()?)],
-            link("See my follow requests", "/follow-requests".into()),
-            SOCIAL_FOOTER,
-        ),
-        MessageKind::ConfirmEmailChange => (
-            "Confirm your new email address".into(),
-            vec![
-                "Someone asked to use this address for their account. The link works once, for 24 hours.".into(),
-                "If it was not you, ignore this message: nothing changes.".into(),
-            ],
-            link("Confirm this address", format!("/confirm-email-change?token={}", token()?)),
-            ACCOUNT_FOOTER,
-        ),
-        MessageKind::EmailChangeRequested => (
-            "A change of your email address was asked for".into(),
-            vec![
-                format!("Someone signed in to your account asked to change its email address to {}.", field("newEmail")?),
-                "Your address stays as it is until the new one is confirmed. If this was not you, change your password now.".into(),
-            ],
-            link("Review my sessions", "/settings/sessions".into()),
-            SECURITY_FOOTER,
-        ),
-        MessageKind::EmailChanged => (
-            "Your email address was changed".into(),
-            vec![
-                format!("Your account's email address is now {}; this address no longer signs in to it.", field("newEmail")?),
-                "If this was not you, contact support at once.".into(),
-            ],
-            None,
-            SECURITY_FOOTER,
-        ),
-        MessageKind::AccountModerated => {
-            // Only the decision and its end: never who reported, never a staff note.
-            let until = match message.data.get("until").filter(|u| !u.is_empty()) {
-                Some(until) => format!(" until {until}"),
-                None => " until our moderators lift it".into(),
-            };
-            let (subject, what) = match field("action")? {
-                "warned" => ("A warning about your account", "Our moderators found that your account broke the community rules, and this is a warning. Please review the rules: a further breach may lead to a limit or a suspension.".to_owned()),
-                "limited" => ("Your account was limited", format!("Our moderators limited your account{until}: your full profile is shown only to your accepted followers, new follows become requests, and others do not find you in search.")),
-                "unlimited" => ("The limit on your account was lifted", "Our moderators lifted the limit on your account: it is shown and found as before.".to_owned()),
-                "suspended" => ("Your account was suspended", format!("Our moderators suspended your account{until}: you were signed out everywhere, you cannot sign in, and others do not see your profile.")),
-                "unsuspended" => ("The suspension of your account was lifted", "Our moderators lifted the suspension of your account: you can sign in again.".to_owned()),
-                other => return Err(format!("unknown moderation action {other}")),
-            };
-            (subject.into(), vec![what, "If you think this is a mistake, reply to our support team.".into()], None, MODERATION_FOOTER)
-        }
-        MessageKind::DataExportReady => {
-            let url = field("downloadUrl")?;
-            let plain = url.starts_with("https://") || url.starts_with("http://");
-            if !plain || url.contains(|c: char| c.is_whitespace() || c == '"' || c == '<') {
-                return Err("the download link is malformed".into());
-            }
-            (
-                "Your data export is ready".into(),
-                vec![
-                    "The copy of your data you asked for is ready. The link works for 24 hours; the export is kept 7 days, and your account's settings give a new link meanwhile.".into(),
-                    "If you did not ask for it, change your password now.".into(),
-                ],
-                Some(Action { label: "Download my data", url: url.to_owned() }),
-                SECURITY_FOOTER,
-            )
-        }
-        MessageKind::MfaChanged => {
-            let what = match field("change")? {
-                "enabled" => "Two-step sign-in was turned on for your account: signing in now asks for a code of your authenticator app, and your other sessions were signed out.",
-                "disabled" => "Two-step sign-in was turned off for your account: signing in now asks for your password alone.",
-                "recovery_codes" => "New recovery codes were made for your account; the old ones no longer work.",
-                other => return Err(format!("unknown second-factor change {other}")),
-            };
-            (
-                "Your two-step sign-in changed".into(),
-                vec![what.into(), "If this was not you, reset your password now and review your sessions.".into()],
-                link("Review my security settings", "/settings/security".into()),
-                SECURITY_FOOTER,
-            )
-        }
+    fn link(&self, label: &'static str, path: String) -> Option<Action> {
+        Some(Action { label, url: format!("{}{path}", self.base_url) })
+    }
+}
+
+fn verify_email(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "Confirm your email address".into(),
+        paragraphs: vec![
+            "Welcome! Please confirm that this is your email address. The link works once, for 24 hours.".into()
+        ],
+        action: data.link("Confirm my email address", format!("/verify-email?token={}", data.token()?)),
+        footer: ACCOUNT_FOOTER,
+    })
+}
+
+fn reset_password(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "Reset your password".into(),
+        paragraphs: vec![
+            "Someone asked to reset the password of your account. The link works once, for 30 minutes.".into(),
+            "If it was not you, ignore this message: your password stays as it is.".into(),
+        ],
+        action: data.link("Choose a new password", format!("/reset-password?token={}", data.token()?)),
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn password_changed(data: &Data) -> Result<Content, String> {
+    let how = match data.field("via")? {
+        "reset" => "with a reset link",
+        _ => "from your account settings",
     };
-    let html = HtmlBody { subject: &subject, paragraphs: &paragraphs, action: &action, footer }
-        .render()
-        .map_err(|e| format!("the HTML template failed: {e}"))?;
-    let text = TextBody { paragraphs: &paragraphs, action: &action, footer }
-        .render()
-        .map_err(|e| format!("the text template failed: {e}"))?;
-    Ok(Email { subject, text, html, link: action.map(|a| a.url) })
+    Ok(Content {
+        subject: "Your password was changed".into(),
+        paragraphs: vec![
+            format!("The password of your account was changed {how}, and your other sessions were signed out."),
+            "If this was not you, reset your password now.".into(),
+        ],
+        action: data.link("Reset my password", "/forgot-password".into()),
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn new_sign_in(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "New sign-in to your account".into(),
+        paragraphs: vec![
+            format!(
+                "Your account was signed in to from a new device: {}.",
+                data.field("device").unwrap_or("unknown device")
+            ),
+            format!("When: {}. Address: {}.", data.field("at")?, data.field("ipAddress").unwrap_or("unknown")),
+            "If this was you, there is nothing to do. If not, change your password and sign out your other sessions."
+                .into(),
+        ],
+        action: data.link("Review my sessions", "/settings/sessions".into()),
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn refresh_token_reuse(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "We ended a session that looked stolen".into(),
+        paragraphs: vec![
+            format!("At {}, an old sign-in token of one of your sessions was used again, as happens when a token is copied.", data.field("at")?),
+            "We signed that session out. If you did not expect this, change your password.".into(),
+        ],
+        action: data.link("Review my sessions", "/settings/sessions".into()),
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn account_deactivated(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "Your account is deactivated".into(),
+        paragraphs: vec![
+            "Your account was deactivated and every session signed out.".into(),
+            format!("You can reactivate it by signing in within {} days.", data.field("reactivateWithinDays")?),
+        ],
+        action: None,
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn new_follower(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: format!("{} now follows you", data.actor()?),
+        paragraphs: vec![format!("{} now follows you.", data.actor()?)],
+        action: data.link("See their profile", format!("/users/{}", url_safe_id(data.field("actorId")?)?)),
+        footer: SOCIAL_FOOTER,
+    })
+}
+
+fn follow_request(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: format!("{} asked to follow you", data.actor()?),
+        paragraphs: vec![format!("{} asked to follow you. You can accept or decline the request.", data.actor()?)],
+        action: data.link("See my follow requests", "/follow-requests".into()),
+        footer: SOCIAL_FOOTER,
+    })
+}
+
+fn confirm_email_change(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "Confirm your new email address".into(),
+        paragraphs: vec![
+            "Someone asked to use this address for their account. The link works once, for 24 hours.".into(),
+            "If it was not you, ignore this message: nothing changes.".into(),
+        ],
+        action: data.link("Confirm this address", format!("/confirm-email-change?token={}", data.token()?)),
+        footer: ACCOUNT_FOOTER,
+    })
+}
+
+fn email_change_requested(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "A change of your email address was asked for".into(),
+        paragraphs: vec![
+            format!("Someone signed in to your account asked to change its email address to {}.", data.field("newEmail")?),
+            "Your address stays as it is until the new one is confirmed. If this was not you, change your password now.".into(),
+        ],
+        action: data.link("Review my sessions", "/settings/sessions".into()),
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn email_changed(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "Your email address was changed".into(),
+        paragraphs: vec![
+            format!(
+                "Your account's email address is now {}; this address no longer signs in to it.",
+                data.field("newEmail")?
+            ),
+            "If this was not you, contact support at once.".into(),
+        ],
+        action: None,
+        footer: SECURITY_FOOTER,
+    })
+}
+
+/// Only the decision and its end: never who reported, never a staff note.
+fn account_moderated(data: &Data) -> Result<Content, String> {
+    let until = match data.message.data.get("until").filter(|u| !u.is_empty()) {
+        Some(until) => format!(" until {until}"),
+        None => " until our moderators lift it".into(),
+    };
+    let (subject, what) = match data.field("action")? {
+        "warned" => ("A warning about your account", "Our moderators found that your account broke the community rules, and this is a warning. Please review the rules: a further breach may lead to a limit or a suspension.".to_owned()),
+        "limited" => ("Your account was limited", format!("Our moderators limited your account{until}: your full profile is shown only to your accepted followers, new follows become requests, and others do not find you in search.")),
+        "unlimited" => ("The limit on your account was lifted", "Our moderators lifted the limit on your account: it is shown and found as before.".to_owned()),
+        "suspended" => ("Your account was suspended", format!("Our moderators suspended your account{until}: you were signed out everywhere, you cannot sign in, and others do not see your profile.")),
+        "unsuspended" => ("The suspension of your account was lifted", "Our moderators lifted the suspension of your account: you can sign in again.".to_owned()),
+        other => return Err(format!("unknown moderation action {other}")),
+    };
+    Ok(Content {
+        subject: subject.into(),
+        paragraphs: vec![what, "If you think this is a mistake, reply to our support team.".into()],
+        action: None,
+        footer: MODERATION_FOOTER,
+    })
+}
+
+fn data_export_ready(data: &Data) -> Result<Content, String> {
+    let url = data.field("downloadUrl")?;
+    let plain = url.starts_with("https://") || url.starts_with("http://");
+    if !plain || url.contains(|c: char| c.is_whitespace() || c == '"' || c == '<') {
+        return Err("the download link is malformed".into());
+    }
+    Ok(Content {
+        subject: "Your data export is ready".into(),
+        paragraphs: vec![
+            "The copy of your data you asked for is ready. The link works for 24 hours; the export is kept 7 days, and your account's settings give a new link meanwhile.".into(),
+            "If you did not ask for it, change your password now.".into(),
+        ],
+        action: Some(Action { label: "Download my data", url: url.to_owned() }),
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn mfa_changed(data: &Data) -> Result<Content, String> {
+    let what = match data.field("change")? {
+        "enabled" => "Two-step sign-in was turned on for your account: signing in now asks for a code of your authenticator app, and your other sessions were signed out.",
+        "disabled" => "Two-step sign-in was turned off for your account: signing in now asks for your password alone.",
+        "recovery_codes" => "New recovery codes were made for your account; the old ones no longer work.",
+        other => return Err(format!("unknown second-factor change {other}")),
+    };
+    Ok(Content {
+        subject: "Your two-step sign-in changed".into(),
+        paragraphs: vec![what.into(), "If this was not you, reset your password now and review your sessions.".into()],
+        action: data.link("Review my security settings", "/settings/security".into()),
+        footer: SECURITY_FOOTER,
+    })
 }
 
 fn url_safe_id(id: &str) -> Result<&str, String> {

@@ -297,23 +297,38 @@ impl<'a> Accounts<'a> {
     /// With a second factor on, the right password gets a challenge, not a session.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
-        let result = self.sign_in_attempt(attempt, client).await;
+        let result = self.sign_in_attempt(attempt, client, ChallengePurpose::Login).await;
         sign_in_outcome(&result).into_iter().for_each(metrics::sign_in);
         result
     }
 
-    async fn sign_in_attempt(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
+    /// Sign-in and reactivation: the credentials, the account's standing (a deactivated
+    /// account signs in only to be reactivated, within its window), the second factor,
+    /// then a session (and the account restored).
+    async fn sign_in_attempt(
+        &self,
+        attempt: SignInAttempt,
+        client: &ClientInfo,
+        purpose: ChallengePurpose,
+    ) -> AppResult<SignIn> {
         let credentials = self.authenticate(attempt, client).await?;
         if credentials.user.is_suspended() {
             return Err(AppError::AccountSuspended);
         }
         if !credentials.user.is_active() {
-            return Err(AppError::AccountDeactivated);
+            match purpose {
+                ChallengePurpose::Reactivate => self.check_reactivation_window(&credentials.user)?,
+                ChallengePurpose::Login => return Err(AppError::AccountDeactivated),
+            }
         }
-        if let Some(challenge) = self.challenge_if_second_factor(&credentials, ChallengePurpose::Login).await? {
+        if let Some(challenge) = self.challenge_if_second_factor(&credentials, purpose).await? {
             return Ok(SignIn::MfaRequired(challenge));
         }
-        self.sign_in(credentials, client, Aal::Aal1, Vec::new()).await.map(|a| SignIn::Session(Box::new(a)))
+        let answer = match credentials.user.is_active() {
+            true => self.sign_in(credentials, client, Aal::Aal1, Vec::new()).await?,
+            false => self.restore(credentials, client, Aal::Aal1, Vec::new()).await?,
+        };
+        Ok(SignIn::Session(Box::new(answer)))
     }
 
     /// A challenge for the second factor when the account has one on, decided from the
@@ -699,27 +714,9 @@ impl<'a> Accounts<'a> {
     /// active account simply signs in); with a second factor on, a challenge first.
     #[tracing::instrument(skip_all)]
     pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
-        let result = self.reactivation_attempt(attempt, client).await;
+        let result = self.sign_in_attempt(attempt, client, ChallengePurpose::Reactivate).await;
         sign_in_outcome(&result).into_iter().for_each(metrics::sign_in);
         result
-    }
-
-    async fn reactivation_attempt(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
-        let credentials = self.authenticate(attempt, client).await?;
-        if credentials.user.is_suspended() {
-            return Err(AppError::AccountSuspended);
-        }
-        if !credentials.user.is_active() {
-            self.check_reactivation_window(&credentials.user)?;
-        }
-        if let Some(challenge) = self.challenge_if_second_factor(&credentials, ChallengePurpose::Reactivate).await? {
-            return Ok(SignIn::MfaRequired(challenge));
-        }
-        let answer = match credentials.user.is_active() {
-            true => self.sign_in(credentials, client, Aal::Aal1, Vec::new()).await?,
-            false => self.restore(credentials, client, Aal::Aal1, Vec::new()).await?,
-        };
-        Ok(SignIn::Session(Box::new(answer)))
     }
 
     fn check_reactivation_window(&self, user: &UserRecord) -> AppResult<()> {

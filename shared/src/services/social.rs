@@ -15,7 +15,7 @@ use crate::domain::user::UserRecord;
 use crate::domain::{non_empty, Fields};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::graph::Edge;
+use crate::store::graph::{Between, Edge};
 use crate::store::keys;
 use crate::store::outbox::MessageKind;
 use crate::store::reports::ReportRecord;
@@ -283,12 +283,18 @@ impl<'a> Social<'a> {
                     return Ok(REQUESTED);
                 }
                 let notice = self.follow_notice(MessageKind::FollowRequest, &user, &actor, relation.silenced_by)?;
-                if self.store.graph().request_follow(&caller.user_id, &target, notice).await? {
+                if self.store.graph().request_follow(Between { actor: &caller.user_id, other: &target }, notice).await?
+                {
                     return Ok(REQUESTED);
                 }
             } else {
                 let notice = self.follow_notice(MessageKind::NewFollower, &user, &actor, relation.silenced_by)?;
-                if self.store.graph().follow(&caller.user_id, &target, relation.requested, notice).await? {
+                if self
+                    .store
+                    .graph()
+                    .follow(Between { actor: &caller.user_id, other: &target }, relation.requested, notice)
+                    .await?
+                {
                     return Ok(FOLLOWING);
                 }
             }
@@ -334,9 +340,9 @@ impl<'a> Social<'a> {
                 return Err(AppError::NotFound);
             }
             let done = if relation.following {
-                self.store.graph().unfollow(&caller.user_id, &target).await?
+                self.store.graph().unfollow(Between { actor: &caller.user_id, other: &target }).await?
             } else if relation.requested {
-                self.store.graph().cancel_request(&caller.user_id, &target).await?
+                self.store.graph().cancel_request(Between { actor: &caller.user_id, other: &target }).await?
             } else {
                 return Ok(NONE);
             };
@@ -364,7 +370,7 @@ impl<'a> Social<'a> {
                 Some(actor) => self.follow_notice(MessageKind::NewFollower, &me, actor, muted)?,
                 None => Vec::new(),
             };
-            if self.store.graph().accept_request(&caller.user_id, requester, notice).await? {
+            if self.store.graph().accept_request(Between { actor: &caller.user_id, other: requester }, notice).await? {
                 return Ok(FOLLOWING);
             }
         }
@@ -375,7 +381,9 @@ impl<'a> Social<'a> {
     pub async fn reject_request(&self, caller: &Caller, requester: &str) -> AppResult<FollowStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, requester).await?;
-            if !relation.requested_by || self.store.graph().cancel_request(requester, &caller.user_id).await? {
+            if !relation.requested_by
+                || self.store.graph().cancel_request(Between { actor: requester, other: &caller.user_id }).await?
+            {
                 return Ok(NONE);
             }
         }
@@ -392,7 +400,11 @@ impl<'a> Social<'a> {
                 return Err(AppError::NotFound);
             }
             if relation.blocking
-                || self.store.graph().block(&caller.user_id, &target, relation, reason.as_deref()).await?
+                || self
+                    .store
+                    .graph()
+                    .block(Between { actor: &caller.user_id, other: &target }, relation, reason.as_deref())
+                    .await?
             {
                 return Ok(BlockStatus { blocking: true });
             }
@@ -405,7 +417,9 @@ impl<'a> Social<'a> {
     pub async fn unblock(&self, caller: &Caller, Target(target): Target) -> AppResult<BlockStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, &target).await?;
-            if !relation.blocking || self.store.graph().unblock(&caller.user_id, &target).await? {
+            if !relation.blocking
+                || self.store.graph().unblock(Between { actor: &caller.user_id, other: &target }).await?
+            {
                 return Ok(BlockStatus { blocking: false });
             }
         }
@@ -419,7 +433,12 @@ impl<'a> Social<'a> {
         let (_, user, _) = self.graph_parties(caller, &target).await?;
         user.filter(UserRecord::is_visible).ok_or(AppError::NotFound)?;
         let expires_at = duration.map(|d| self.store.now() + d);
-        if !self.store.graph().mute(&caller.user_id, &target, notifications, expires_at).await? {
+        if !self
+            .store
+            .graph()
+            .mute(Between { actor: &caller.user_id, other: &target }, notifications, expires_at)
+            .await?
+        {
             return Err(AppError::NotFound);
         }
         let expires_at = expires_at.and_then(|at| DateTime::from_timestamp(at.timestamp(), 0));
@@ -433,7 +452,7 @@ impl<'a> Social<'a> {
         if user.is_none() {
             return Err(AppError::NotFound);
         }
-        self.store.graph().unmute(&caller.user_id, &target).await?;
+        self.store.graph().unmute(Between { actor: &caller.user_id, other: &target }).await?;
         Ok(UnmuteStatus { muting: false })
     }
 

@@ -383,45 +383,64 @@ impl Facts {
 
     /// Every check over what the scan kept.
     fn judge(self, now: i64) -> AuditReport {
-        let mut found = Vec::new();
-        let mut drifts = Vec::new();
-        let mut flag = |check, detail: String| found.push(Violation { check, detail });
-        // An unreadable user exists: its own violation says so, not every item it owns.
-        let exists = |id: &str| self.users.contains_key(id) || self.unreadable.iter().any(|u| u == id);
+        let mut found = Found::default();
+        let counted = self.check_edges(now, &mut found);
+        let drifts = self.check_users(&counted, &mut found);
+        self.check_claims(&mut found);
+        self.check_orphans(now, &mut found);
+        self.check_reports(&mut found);
+        self.check_audit_log(&mut found);
+        self.check_unreadable(&mut found);
+        found.0.sort();
+        AuditReport { items: self.items, kinds: self.kinds, violations: found.0, drifts }
+    }
 
+    /// A user that exists. An unreadable user item counts: its own violation says so,
+    /// not every item it owns.
+    fn exists(&self, id: &str) -> bool {
+        self.users.contains_key(id) || self.unreadable.iter().any(|u| u == id)
+    }
+
+    /// Edges: mirrors, ends; what they count for each user.
+    fn check_edges(&self, now: i64, found: &mut Found) -> EdgeCounts<'_> {
         // Edges: mirrors, ends, counters. A mute that has ended may have lost one side
         // to TTL already; it counts for nothing.
-        let mut followers: HashMap<&str, i64> = HashMap::new();
-        let mut following: HashMap<&str, i64> = HashMap::new();
+        let mut counted = EdgeCounts::default();
         for ((owner, prefix, other), expires) in &self.edges {
             if expires.is_some_and(|at| at <= now) {
                 continue;
             }
             let Some((edge, _)) = Edge::of(prefix) else { continue }; // facts hold known prefixes only
-            if !exists(owner) {
+            if !self.exists(owner) {
                 continue; // reported once for the partition, below
             }
-            if !exists(other) {
-                flag(Check::EdgeToMissingUser, format!("user {owner}: {prefix}{other}"));
+            if !self.exists(other) {
+                found.flag(Check::EdgeToMissingUser, format!("user {owner}: {prefix}{other}"));
                 continue;
             }
             let mirror = (other.clone(), edge.mirror().prefix(), owner.clone());
             if !self.edges.contains_key(&mirror) {
-                flag(
+                found.flag(
                     Check::MissingMirror,
                     format!("user {owner}: {prefix}{other} has no {}{owner} in user {other}", mirror.1),
                 );
             }
             match edge {
-                Edge::Follower => *followers.entry(owner).or_default() += 1,
-                Edge::Following => *following.entry(owner).or_default() += 1,
+                Edge::Follower => *counted.followers.entry(owner).or_default() += 1,
+                Edge::Following => *counted.following.entry(owner).or_default() += 1,
                 _ => {}
             }
         }
         for (owner, sk) in &self.misplaced_edges {
-            flag(Check::EdgeListKeys, format!("user {owner}: {sk}"));
+            found.flag(Check::EdgeListKeys, format!("user {owner}: {sk}"));
         }
+        counted
+    }
 
+    /// Each user: its counters against its edges, its claims, search entries, deletion
+    /// queue keys and second factor.
+    fn check_users(&self, counted: &EdgeCounts<'_>, found: &mut Found) -> Vec<CounterDrift> {
+        let mut drifts = Vec::new();
         let mut email_claims: HashMap<&str, &ClaimFacts> = HashMap::new();
         let mut username_claims: HashMap<&str, &ClaimFacts> = HashMap::new();
         for claim in &self.claims {
@@ -430,12 +449,17 @@ impl Facts {
         }
 
         for (id, UserFacts { record: user, queue }) in &self.users {
-            for (counter, counted) in [(Counter::FollowersCount, &followers), (Counter::FollowingCount, &following)] {
+            for (counter, counted) in
+                [(Counter::FollowersCount, &counted.followers), (Counter::FollowingCount, &counted.following)]
+            {
                 let edges = counted.get(id.as_str()).copied().unwrap_or(0);
                 let stored =
                     if counter == Counter::FollowersCount { user.followers_count } else { user.following_count };
                 if stored != edges {
-                    flag(Check::CounterDrift, format!("user {id}: {} {stored}, edges {edges}", counter.attribute()));
+                    found.flag(
+                        Check::CounterDrift,
+                        format!("user {id}: {} {stored}, edges {edges}", counter.attribute()),
+                    );
                     drifts.push(CounterDrift { user_id: id.clone(), counter, stored, edges });
                 }
             }
@@ -447,12 +471,11 @@ impl Facts {
                 [("email", &email_key, &email_claims), ("username", &username_key, &username_claims)]
             {
                 match claims.get(value.as_str()) {
-                    None => flag(Check::MissingClaim, format!("user {id}: no {kind} claim")),
-                    Some(claim) if claim.user_id != *id => {
-                        flag(Check::MissingClaim, format!("user {id}: its {kind} claim names user {}", claim.user_id))
-                    }
+                    None => found.flag(Check::MissingClaim, format!("user {id}: no {kind} claim")),
+                    Some(claim) if claim.user_id != *id => found
+                        .flag(Check::MissingClaim, format!("user {id}: its {kind} claim names user {}", claim.user_id)),
                     Some(claim) if claim.hash.as_ref().is_some_and(|h| *h != user.password_hash) => {
-                        flag(Check::StaleHashCopy, format!("user {id}: the {kind} claim's password hash"))
+                        found.flag(Check::StaleHashCopy, format!("user {id}: the {kind} claim's password hash"))
                     }
                     Some(_) => {}
                 }
@@ -463,7 +486,7 @@ impl Facts {
             if stored != wanted {
                 let extra = stored.difference(&wanted).count();
                 let missing = wanted.difference(&stored).count();
-                flag(
+                found.flag(
                     Check::SearchEntries,
                     format!("user {id} ({:?}): {extra} entries not of its names, {missing} missing", user.status),
                 );
@@ -474,24 +497,34 @@ impl Facts {
                 (keys::deactivated::QUEUE.to_owned(), keys::deactivated::queue_sk(at, id))
             });
             if *queue != wanted_queue {
-                flag(Check::DeletionQueue, format!("user {id} ({:?}): deletion-queue keys {queue:?}", user.status));
+                found.flag(
+                    Check::DeletionQueue,
+                    format!("user {id} ({:?}): deletion-queue keys {queue:?}", user.status),
+                );
             }
 
             let factor_on = self.factors.get(id).is_some_and(|status| status == "enabled");
             if user.mfa_enabled != factor_on {
-                flag(
+                found.flag(
                     Check::SecondFactor,
                     format!("user {id}: mfaEnabled {}, factor {:?}", user.mfa_enabled, self.factors.get(id)),
                 );
             }
         }
         for (owner, token) in &self.misplaced_search {
-            flag(Check::SearchEntries, format!("user {owner}: the index keys of one entry ({} bytes)", token.len()));
+            found.flag(
+                Check::SearchEntries,
+                format!("user {owner}: the index keys of one entry ({} bytes)", token.len()),
+            );
         }
-        for owner in self.search.keys().filter(|owner| !exists(owner)) {
-            flag(Check::OrphanPartitionItem, format!("user {owner} (missing): search entries"));
+        for owner in self.search.keys().filter(|owner| !self.exists(owner)) {
+            found.flag(Check::OrphanPartitionItem, format!("user {owner} (missing): search entries"));
         }
+        drifts
+    }
 
+    /// Each claim names a user that holds its value.
+    fn check_claims(&self, found: &mut Found) {
         for claim in &self.claims {
             let kind = if claim.kind == keys::claim::EMAIL { "email" } else { "username" };
             // The username is public; an address is named by its user only.
@@ -503,7 +536,7 @@ impl Facts {
             match self.users.get(&claim.user_id) {
                 None if claim.tombstone && kind == "username" => {}
                 None if self.unreadable.contains(&claim.user_id) => {}
-                None => flag(Check::OrphanClaim, format!("{which}: no such user")),
+                None => found.flag(Check::OrphanClaim, format!("{which}: no such user")),
                 Some(UserFacts { record, .. }) => {
                     let holds = if kind == "email" {
                         claim_value(keys::claim::email(&record.email), keys::claim::EMAIL_PREFIX) == claim.value
@@ -511,53 +544,59 @@ impl Facts {
                         record.username.to_ascii_lowercase() == claim.value
                     };
                     if !holds {
-                        flag(Check::OrphanClaim, format!("{which}: the user's {kind} is another"));
+                        found.flag(Check::OrphanClaim, format!("{which}: the user's {kind} is another"));
                     }
                 }
             }
         }
+    }
 
+    /// Items of missing users: partition items, edges, live tokens, messages.
+    fn check_orphans(&self, now: i64, found: &mut Found) {
         let mut orphans: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for (owner, kind) in self.partition_items.iter().filter(|(owner, _)| !exists(owner)) {
+        for (owner, kind) in self.partition_items.iter().filter(|(owner, _)| !self.exists(owner)) {
             *orphans.entry((owner, kind)).or_default() += 1;
         }
-        for ((owner, prefix, _), _) in self.edges.iter().filter(|((owner, ..), _)| !exists(owner)) {
+        for ((owner, prefix, _), _) in self.edges.iter().filter(|((owner, ..), _)| !self.exists(owner)) {
             *orphans.entry((owner, prefix)).or_default() += 1;
         }
         for ((owner, kind), count) in orphans {
-            flag(Check::OrphanPartitionItem, format!("user {owner} (missing): {count} × {kind}"));
+            found.flag(Check::OrphanPartitionItem, format!("user {owner} (missing): {count} × {kind}"));
         }
         for (purpose, user, expires) in &self.tokens {
-            if !exists(user) && expires.is_none_or(|at| at > now) {
-                flag(Check::OrphanToken, format!("a live {purpose} token of user {user}"));
+            if !self.exists(user) && expires.is_none_or(|at| at > now) {
+                found.flag(Check::OrphanToken, format!("a live {purpose} token of user {user}"));
             }
         }
         for (message, user) in &self.messages {
-            if !exists(user) {
-                flag(Check::OrphanMessage, format!("outbox message {message} to user {user}"));
+            if !self.exists(user) {
+                found.flag(Check::OrphanMessage, format!("outbox message {message} to user {user}"));
             }
         }
+    }
 
+    /// Reports and their guard, against and filed records agree.
+    fn check_reports(&self, found: &mut Found) {
         let guarded: HashSet<(&str, &str)> = self.guards.iter().map(|(r, t, _)| (r.as_str(), t.as_str())).collect();
         let against: HashSet<(&str, &str)> = self.against.iter().map(|(t, r)| (t.as_str(), r.as_str())).collect();
         for (id, report) in &self.reports {
-            let reporter_exists = exists(&report.reporter);
+            let reporter_exists = self.exists(&report.reporter);
             if report.open && reporter_exists && !guarded.contains(&(report.reporter.as_str(), report.target.as_str()))
             {
-                flag(Check::ReportIndex, format!("open report {id}: no guard in user {}", report.reporter));
+                found.flag(Check::ReportIndex, format!("open report {id}: no guard in user {}", report.reporter));
             }
             if report.open && !against.contains(&(report.target.as_str(), id.as_str())) {
-                flag(Check::ReportIndex, format!("open report {id}: no entry against user {}", report.target));
+                found.flag(Check::ReportIndex, format!("open report {id}: no entry against user {}", report.target));
             }
             if reporter_exists && !self.filed.contains(&(report.reporter.clone(), id.clone())) {
-                flag(Check::ReportIndex, format!("report {id}: no filed record in user {}", report.reporter));
+                found.flag(Check::ReportIndex, format!("report {id}: no filed record in user {}", report.reporter));
             }
         }
         for (reporter, target, report_id) in &self.guards {
             let names_open =
                 self.reports.get(report_id).is_some_and(|r| r.open && r.reporter == *reporter && r.target == *target);
             if !names_open {
-                flag(
+                found.flag(
                     Check::ReportIndex,
                     format!(
                         "user {reporter}: guard against user {target} names no open report of theirs ({report_id})"
@@ -567,7 +606,7 @@ impl Facts {
         }
         for (target, report_id) in &self.against {
             if !self.reports.get(report_id).is_some_and(|r| r.open && r.target == *target) {
-                flag(
+                found.flag(
                     Check::ReportIndex,
                     format!("entry against user {target}: report {report_id} is not open against them"),
                 );
@@ -575,37 +614,57 @@ impl Facts {
         }
         for (reporter, report_id) in &self.filed {
             if !self.reports.contains_key(report_id) {
-                flag(Check::ReportIndex, format!("user {reporter}: filed record of missing report {report_id}"));
+                found.flag(Check::ReportIndex, format!("user {reporter}: filed record of missing report {report_id}"));
             }
         }
+    }
 
+    /// Audit entries, their copies under the target, and each actor's chain.
+    fn check_audit_log(&self, found: &mut Found) {
         for (sk, target) in &self.audit_entries {
             if let Some(target) = target {
                 if !self.audit_copies.contains(&(target.clone(), sk.clone())) {
-                    flag(Check::AuditCopy, format!("audit entry {sk}: no copy under target {target}"));
+                    found.flag(Check::AuditCopy, format!("audit entry {sk}: no copy under target {target}"));
                 }
             }
         }
         for (target, sk) in &self.audit_copies {
             if self.audit_entries.get(sk).is_none_or(|t| t.as_deref() != Some(target.as_str())) {
-                flag(Check::AuditCopy, format!("audit copy {sk} under target {target}: no such entry"));
+                found.flag(Check::AuditCopy, format!("audit copy {sk} under target {target}: no such entry"));
             }
         }
 
-        audit_chains(&self.chained, &self.chain_heads, &mut flag);
+        audit_chains(&self.chained, &self.chain_heads, &mut |check, detail| found.flag(check, detail));
+    }
 
+    /// Items that do not read as what their keys say, or whose keys are unknown.
+    fn check_unreadable(&self, found: &mut Found) {
         for id in &self.unreadable {
-            flag(Check::UnreadableItem, format!("user {id}: the user item does not read as a user"));
+            found.flag(Check::UnreadableItem, format!("user {id}: the user item does not read as a user"));
         }
         for (pk, sk) in &self.unknown {
             // Keys of unknown items are shown cut short: they could hold anything.
             let cut = |s: &str| s.chars().take(40).collect::<String>();
-            flag(Check::UnknownItem, format!("{} / {}", cut(pk), cut(sk)));
+            found.flag(Check::UnknownItem, format!("{} / {}", cut(pk), cut(sk)));
         }
-
-        found.sort();
-        AuditReport { items: self.items, kinds: self.kinds, violations: found, drifts }
     }
+}
+
+/// The violations found so far.
+#[derive(Default)]
+struct Found(Vec<Violation>);
+
+impl Found {
+    fn flag(&mut self, check: Check, detail: String) {
+        self.0.push(Violation { check, detail });
+    }
+}
+
+/// The live follower and following edges of each user.
+#[derive(Default)]
+struct EdgeCounts<'a> {
+    followers: HashMap<&'a str, i64>,
+    following: HashMap<&'a str, i64>,
 }
 
 /// The claimed value of a claim's key (its partition key without the prefix).

@@ -21,6 +21,15 @@ pub struct Graph<'a> {
     pub(super) store: &'a Store,
 }
 
+/// Who changes a relation, and with whom: `follow(Between { actor: ada, other: bob })`
+/// is Ada following Bob; `accept_request(Between { actor: bob, other: ada })` is Bob
+/// accepting Ada's request. Named, so that the two ids cannot be swapped unseen.
+#[derive(Debug, Clone, Copy)]
+pub struct Between<'a> {
+    pub actor: &'a str,
+    pub other: &'a str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edge {
     Following,
@@ -385,7 +394,13 @@ impl Graph<'_> {
     /// `a` follows `b` (not private): both edges, both counters, no block either way,
     /// `b` active and still not private; a stale request is cleared. `extra` (a
     /// notification) is written with it.
-    pub async fn follow(self, a: &str, b: &str, had_request: bool, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn follow(
+        self,
+        between: Between<'_>,
+        had_request: bool,
+        extra: Vec<TransactWriteItem>,
+    ) -> AppResult<bool> {
+        let Between { actor: a, other: b } = between;
         let now = self.store.now();
         let mut items = extra;
         items.extend(self.put_pair(a, Edge::Following, b, now, None)?);
@@ -400,7 +415,8 @@ impl Graph<'_> {
     }
 
     /// `a` asks to follow `b` (private).
-    pub async fn request_follow(self, a: &str, b: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn request_follow(self, between: Between<'_>, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let Between { actor: a, other: b } = between;
         let mut items = extra;
         items.extend(self.put_pair(a, Edge::Requested, b, self.store.now(), None)?);
         items.push(self.user_check(b, Condition::ActiveAndPrivate)?);
@@ -411,7 +427,8 @@ impl Graph<'_> {
         self.commit(items).await
     }
 
-    pub async fn unfollow(self, a: &str, b: &str) -> AppResult<bool> {
+    pub async fn unfollow(self, between: Between<'_>) -> AppResult<bool> {
+        let Between { actor: a, other: b } = between;
         let mut items = Vec::from(self.delete_pair(a, Edge::Following, b)?);
         items.push(self.counters(a, -1, 0, Condition::Exists)?);
         items.push(self.counters(b, 0, -1, Condition::Exists)?);
@@ -419,12 +436,14 @@ impl Graph<'_> {
     }
 
     /// Withdraws `a`'s request to `b` (or, seen from `b`, rejects it).
-    pub async fn cancel_request(self, a: &str, b: &str) -> AppResult<bool> {
+    pub async fn cancel_request(self, between: Between<'_>) -> AppResult<bool> {
+        let Between { actor: a, other: b } = between;
         self.commit(Vec::from(self.delete_pair(a, Edge::Requested, b)?)).await
     }
 
     /// `b` accepts `a`'s request: the request becomes a counted follow.
-    pub async fn accept_request(self, b: &str, a: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+    pub async fn accept_request(self, between: Between<'_>, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let Between { actor: b, other: a } = between;
         let now = self.store.now();
         let mut items = extra;
         items.extend(self.delete_pair(a, Edge::Requested, b)?);
@@ -438,7 +457,8 @@ impl Graph<'_> {
     /// counters corrected, in one transaction. `seen` is the relation as read; each
     /// absent edge is made a condition, so a follow that slipped in meanwhile fails
     /// the transaction instead of surviving the block.
-    pub async fn block(self, a: &str, b: &str, seen: Relationship, reason: Option<&str>) -> AppResult<bool> {
+    pub async fn block(self, between: Between<'_>, seen: Relationship, reason: Option<&str>) -> AppResult<bool> {
+        let Between { actor: a, other: b } = between;
         let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, self.store.now(), reason)?);
         for (present, edge) in [
             (seen.following, Edge::Following),
@@ -460,13 +480,15 @@ impl Graph<'_> {
         self.commit(items).await
     }
 
-    pub async fn unblock(self, a: &str, b: &str) -> AppResult<bool> {
+    pub async fn unblock(self, between: Between<'_>) -> AppResult<bool> {
+        let Between { actor: a, other: b } = between;
         self.commit(Vec::from(self.delete_pair(a, Edge::Blocking, b)?)).await
     }
 
     /// `a` mutes `b` (active), or changes the mute: both edges written over, ending by
     /// themselves at `ends` (TTL and cleanup remove them after). `false`: `b` is gone.
-    pub async fn mute(self, a: &str, b: &str, notifications: bool, ends: Option<DateTime<Utc>>) -> AppResult<bool> {
+    pub async fn mute(self, between: Between<'_>, notifications: bool, ends: Option<DateTime<Utc>>) -> AppResult<bool> {
+        let Between { actor: a, other: b } = between;
         let now = self.store.now();
         let expires_at = ends.map(|at| at.timestamp());
         let put = |owner: &str, edge: Edge, other: &str| {
@@ -501,7 +523,8 @@ impl Graph<'_> {
     }
 
     /// Idempotent: deletes both edges of `a`'s mute of `b`, if any.
-    pub async fn unmute(self, a: &str, b: &str) -> AppResult<()> {
+    pub async fn unmute(self, between: Between<'_>) -> AppResult<()> {
+        let Between { actor: a, other: b } = between;
         let items = vec![self.delete_edge(a, Edge::Muting, b)?, self.delete_edge(b, Edge::MutedBy, a)?];
         self.store.try_transact(items).await?.map_err(|_| AppError::internal("an unconditional delete failed"))
     }
