@@ -13,7 +13,7 @@ use serde_json::json;
 use shared::domain::user::Role;
 use shared::services::moderation::{grant, Actor};
 use shared::store::consistency::{AuditReport, Check};
-use support::{TestApp, User, PASSWORD};
+use support::{item, key, TestApp, User, PASSWORD};
 
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
@@ -89,48 +89,28 @@ async fn a_table_the_service_wrote_is_clean() {
 async fn every_planted_violation_is_found_by_ids() {
     let app = TestApp::new().await;
     let (ada, bob, cy, dee) = lived_in(&app).await;
-    let (db, table) = (&app.dynamodb, app.table.as_str());
-    let delete = |pk: String, sk: &str| db.delete_item().table_name(table).key("PK", s(&pk)).key("SK", s(sk)).send();
-    let put = |item: Vec<(&str, AttributeValue)>| {
-        let item = item.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        db.put_item().table_name(table).set_item(Some(item)).send()
-    };
+    let delete = |pk: String, sk: &str| app.delete_item(key(pk, sk));
+    let put = |attributes: Vec<(&str, AttributeValue)>| app.put_item(item(&attributes));
     let user_pk = |user: &User| format!("USER#{}", user.id);
     let ghost = "00000000-0000-4000-8000-000000000000";
 
     // An edge without its mirror; an edge to nobody; a listed edge out of its list.
-    delete(user_pk(&ada), &format!("FOLLOWER#{}", bob.id)).await.unwrap();
+    delete(user_pk(&ada), &format!("FOLLOWER#{}", bob.id)).await;
     put(vec![
         ("PK", s(&user_pk(&cy))),
         ("SK", s(&format!("BLOCKING#{ghost}"))),
         ("GSI1PK", s(&format!("BLOCKED#{}", cy.id))),
         ("GSI1SK", s(&format!("2026-01-01T00:00:00.000000Z#{ghost}"))),
     ])
-    .await
-    .unwrap();
-    db.update_item()
-        .table_name(table)
-        .key("PK", s(&user_pk(&dee)))
-        .key("SK", s(&format!("FOLLOWING#{}", bob.id)))
-        .update_expression("SET GSI1PK = :other")
-        .expression_attribute_values(":other", s("FOLLOWING#someone-else"))
-        .send()
-        .await
-        .unwrap();
+    .await;
+    let listed = key(user_pk(&dee), format!("FOLLOWING#{}", bob.id));
+    app.set_attributes(listed, &[("GSI1PK", s("FOLLOWING#someone-else"))]).await;
     // A counter off by one.
     app.set_user_attribute(&cy.id, "followersCount", AttributeValue::N("5".into())).await;
     // A user without its username claim; an email claim naming nobody; a stale hash copy.
-    delete("USERNAME#bob".into(), "USERNAME").await.unwrap();
-    put(vec![("PK", s("EMAIL#nobody@example.org")), ("SK", s("EMAIL")), ("userId", s(ghost))]).await.unwrap();
-    db.update_item()
-        .table_name(table)
-        .key("PK", s("EMAIL#ada@example.org"))
-        .key("SK", s("EMAIL"))
-        .update_expression("SET passwordHash = :old")
-        .expression_attribute_values(":old", s("$argon2id$stale"))
-        .send()
-        .await
-        .unwrap();
+    delete("USERNAME#bob".into(), "USERNAME").await;
+    put(vec![("PK", s("EMAIL#nobody@example.org")), ("SK", s("EMAIL")), ("userId", s(ghost))]).await;
+    app.set_attributes(key("EMAIL#ada@example.org", "EMAIL"), &[("passwordHash", s("$argon2id$stale"))]).await;
     // A search entry of a name no longer held; a deactivated user back in no queue.
     put(vec![
         ("PK", s(&user_pk(&ada))),
@@ -138,17 +118,9 @@ async fn every_planted_violation_is_found_by_ids() {
         ("GSI1PK", s("SEARCH#o")),
         ("GSI1SK", s(&format!("oldname#{}", ada.id))),
     ])
-    .await
-    .unwrap();
+    .await;
     let eve = app.state.store.users().user_id_by_identifier("eve").await.unwrap().unwrap();
-    db.update_item()
-        .table_name(table)
-        .key("PK", s(&format!("USER#{eve}")))
-        .key("SK", s("PROFILE"))
-        .update_expression("REMOVE GSI1PK, GSI1SK")
-        .send()
-        .await
-        .unwrap();
+    app.remove_attributes(key(format!("USER#{eve}"), "PROFILE"), &["GSI1PK", "GSI1SK"]).await;
     // mfaEnabled without a factor.
     app.set_user_attribute(&cy.id, "mfaEnabled", AttributeValue::Bool(true)).await;
     // A session of nobody; a live token of nobody; a message to nobody.
@@ -157,19 +129,15 @@ async fn every_planted_violation_is_found_by_ids() {
         ("SK", s("SESSION#s1")),
         ("expiresAt", AttributeValue::N("9999999999".into())),
     ])
-    .await
-    .unwrap();
+    .await;
     put(vec![
         ("PK", s("TOKEN#abc")),
         ("SK", s("RESET")),
         ("userId", s(ghost)),
         ("expiresAt", AttributeValue::N("9999999999".into())),
     ])
-    .await
-    .unwrap();
-    put(vec![("PK", s("OUTBOX#m1")), ("SK", s("MESSAGE")), ("userId", s(ghost)), ("to", s("ghost@example.org"))])
-        .await
-        .unwrap();
+    .await;
+    put(vec![("PK", s("OUTBOX#m1")), ("SK", s("MESSAGE")), ("userId", s(ghost)), ("to", s("ghost@example.org"))]).await;
     // An open report whose entry against its target is gone.
     let open = app
         .all_items()
@@ -177,7 +145,7 @@ async fn every_planted_violation_is_found_by_ids() {
         .into_iter()
         .find(|i| i.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("AGAINST#")))
         .expect("the open report's entry");
-    delete(open["PK"].as_s().unwrap().clone(), open["SK"].as_s().unwrap()).await.unwrap();
+    delete(open["PK"].as_s().unwrap().clone(), open["SK"].as_s().unwrap()).await;
     // An audit entry's copy under its target gone.
     let copy = app
         .all_items()
@@ -185,7 +153,7 @@ async fn every_planted_violation_is_found_by_ids() {
         .into_iter()
         .find(|i| i.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("AUDIT#TARGET#")))
         .expect("an audit copy");
-    delete(copy["PK"].as_s().unwrap().clone(), copy["SK"].as_s().unwrap()).await.unwrap();
+    delete(copy["PK"].as_s().unwrap().clone(), copy["SK"].as_s().unwrap()).await;
     // An audit entry rewritten in place (a put over its key, which the admin role may
     // make): its actor's chain no longer holds.
     let entry = app
@@ -194,22 +162,13 @@ async fn every_planted_violation_is_found_by_ids() {
         .into_iter()
         .find(|i| i.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk == "AUDIT") && i.contains_key("seq"))
         .expect("a chained audit entry");
-    db.update_item()
-        .table_name(table)
-        .key("PK", s("AUDIT"))
-        .key("SK", entry["SK"].clone())
-        .update_expression("SET note = :softer")
-        .expression_attribute_values(":softer", s("nothing happened"))
-        .send()
-        .await
-        .unwrap();
+    app.set_attributes(key("AUDIT", entry["SK"].as_s().unwrap()), &[("note", s("nothing happened"))]).await;
     // Something no item type of the table looks like.
-    put(vec![("PK", s("STRAY#1")), ("SK", s("X"))]).await.unwrap();
+    put(vec![("PK", s("STRAY#1")), ("SK", s("X"))]).await;
     // A user item that does not read as one.
     let broken = "11111111-1111-4111-8111-111111111111";
     put(vec![("PK", s(&format!("USER#{broken}"))), ("SK", s("PROFILE")), ("username", AttributeValue::N("7".into()))])
-        .await
-        .unwrap();
+        .await;
 
     let report = audit(&app).await;
     let found: BTreeSet<&str> = report.violations.iter().map(|v| v.check.name()).collect();

@@ -3,6 +3,7 @@
 use futures::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::json;
+use shared::store::keys;
 use support::{keys_of, TestApp, PASSWORD};
 
 #[tokio::test]
@@ -261,17 +262,7 @@ async fn deactivated_accounts_are_told_only_after_the_right_password() {
     let app = TestApp::new().await;
     let registered = app.register("sleeper").await;
     let user_id = registered.body["user"]["id"].as_str().unwrap();
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
-        .update_expression("SET #s = :d")
-        .expression_attribute_names("#s", "status")
-        .expression_attribute_values(":d", aws_sdk_dynamodb::types::AttributeValue::S("deactivated".into()))
-        .send()
-        .await
-        .unwrap();
+    app.set_attributes(keys::user::key(user_id), &[("status", support::s("deactivated"))]).await;
     let wrong =
         app.post("/api/auth/login", json!({ "identifier": "sleeper", "password": "not-the-password-at-all" })).await;
     assert_eq!(wrong.error_code(), "INVALID_CREDENTIALS");
@@ -340,16 +331,11 @@ async fn password_hashes(app: &TestApp, user_id: &str) -> Vec<Option<String>> {
 
 /// Sets (or with `None` removes) the copy of the password hash on both claims.
 async fn set_claim_hashes(app: &TestApp, email: &str, username: &str, hash: Option<&str>) {
-    use aws_sdk_dynamodb::types::AttributeValue::S;
-    for (pk, sk) in [(format!("EMAIL#{email}"), "EMAIL"), (format!("USERNAME#{username}"), "USERNAME")] {
-        let update = app.dynamodb.update_item().table_name(&app.table).key("PK", S(pk)).key("SK", S(sk.into()));
-        let update = match hash {
-            Some(hash) => {
-                update.update_expression("SET passwordHash = :h").expression_attribute_values(":h", S(hash.into()))
-            }
-            None => update.update_expression("REMOVE passwordHash"),
-        };
-        update.send().await.unwrap();
+    for claim in [keys::claim::email(email), keys::claim::username(username)] {
+        match hash {
+            Some(hash) => app.set_attributes(claim, &[("passwordHash", support::s(hash))]).await,
+            None => app.remove_attributes(claim, &["passwordHash"]).await,
+        }
     }
 }
 

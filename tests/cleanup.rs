@@ -1,7 +1,6 @@
 //! The cleanup function: exactly the expired items go, reading only them, safely twice
 //! at once; and the schedule's event through the handler.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use shared::store::cleanup::ExpiredEntry;
 use shared::store::keys::expiry;
@@ -11,17 +10,9 @@ use support::{tokens_of, TestApp};
 async fn expire_session(app: &TestApp, refresh_token: &str, secs_ago: i64) {
     let token = shared::domain::session::RefreshToken::parse(refresh_token).unwrap();
     let at = app.state.now().timestamp() - secs_ago;
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("USER#{}", token.user_id)))
-        .key("SK", AttributeValue::S(format!("SESSION#{}", token.session_id)))
-        .update_expression("SET expiresAt = :at, expiryBucket = :bucket")
-        .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
-        .expression_attribute_values(":bucket", AttributeValue::S(expiry::bucket(at)))
-        .send()
-        .await
-        .unwrap();
+    let session = shared::store::keys::session::key(&token.user_id, &token.session_id);
+    app.set_attributes(session, &[("expiresAt", support::n(at)), ("expiryBucket", support::s(expiry::bucket(at)))])
+        .await;
 }
 
 async fn session_count(app: &TestApp) -> usize {

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use notify::{BatchResponse, Notifier, Transport};
 use serde_json::{json, Value};
 use shared::store::Item;
@@ -39,7 +38,7 @@ async fn notifier(app: &TestApp) -> (Notifier, String) {
 async fn put_images(app: &TestApp, event: &Value) {
     for image in records(event).iter().filter_map(|r| r["dynamodb"].get("NewImage")) {
         let item: Item = serde_json::from_value::<serde_dynamo::Item>(image.clone()).unwrap().into();
-        app.dynamodb.put_item().table_name(&app.table).set_item(Some(item)).send().await.unwrap();
+        app.put_item(item).await;
     }
 }
 
@@ -56,17 +55,7 @@ fn failures(response: &BatchResponse) -> Vec<String> {
 }
 
 async fn message_item(app: &TestApp, id: &str) -> Item {
-    let out = app
-        .dynamodb
-        .get_item()
-        .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("OUTBOX#{id}")))
-        .key("SK", AttributeValue::S("MESSAGE".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.item.unwrap_or_else(|| panic!("message {id} is gone"))
+    app.item(shared::store::keys::outbox::key(id)).await.unwrap_or_else(|| panic!("message {id} is gone"))
 }
 
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {

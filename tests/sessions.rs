@@ -15,17 +15,7 @@ fn session_id(refresh_token: &str) -> String {
 
 async fn session_item(app: &TestApp, refresh_token: &str) -> Option<shared::store::Item> {
     let token = RefreshToken::parse(refresh_token).unwrap();
-    let out = app
-        .dynamodb
-        .get_item()
-        .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", token.user_id)))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("SESSION#{}", token.session_id)))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.item
+    app.item(shared::store::keys::session::key(&token.user_id, &token.session_id)).await
 }
 
 #[tokio::test]
@@ -163,19 +153,8 @@ async fn expired_sessions_are_refused_before_ttl_deletes_them() {
     let app = TestApp::new().await;
     let (access, refresh) = tokens_of(&app.register("expired").await);
     let token = RefreshToken::parse(&refresh).unwrap();
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", token.user_id)))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("SESSION#{}", token.session_id)))
-        .update_expression("SET expiresAt = :past")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N((app.state.now().timestamp() - 5).to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let session = shared::store::keys::session::key(&token.user_id, &token.session_id);
+    app.set_attributes(session, &[("expiresAt", support::n(app.state.now().timestamp() - 5))]).await;
     assert_eq!(app.refresh(&refresh).await.error_code(), "INVALID_TOKEN");
     assert_eq!(app.get("/api/auth/sessions", Some(&access)).await.status, StatusCode::UNAUTHORIZED);
 }

@@ -304,17 +304,7 @@ async fn reports_need_a_verified_email_and_one_open_report_per_target() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 
     // The moderation queue holds the report, open.
-    let queue = app
-        .dynamodb
-        .query()
-        .table_name(&app.table)
-        .index_name("GSI1")
-        .key_condition_expression("GSI1PK = :open")
-        .expression_attribute_values(":open", aws_sdk_dynamodb::types::AttributeValue::S("REPORTS#open".into()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(queue.count, 1);
+    assert_eq!(app.index_partition("GSI1", "REPORTS#open").await.len(), 1);
 }
 
 #[tokio::test]
@@ -362,20 +352,23 @@ async fn concurrent_graph_changes_keep_counters_and_edges_consistent() {
         async move { app_ref.post_as(who, &path, body).await }
     }))
     .await;
-    for response in &responses {
-        assert!(
-            [200, 403, 404, 503].contains(&response.status.as_u16()),
-            "unexpected {}: {:?}",
-            response.status,
-            response.body
-        );
-    }
-    let ok = responses.iter().filter(|r| r.status == StatusCode::OK).count();
+    // Each operation answers what it can answer: a follow is refused across a block, an
+    // accept finds no request; unfollow, block and unblock always hold. A 503 is a
+    // transaction that kept conflicting past its retries: rare, never the rule.
     let mut by_status = std::collections::BTreeMap::new();
-    for r in &responses {
-        *by_status.entry((r.status.as_u16(), r.error_code().to_owned())).or_insert(0) += 1;
+    for (&(_, _, op), response) in ops.iter().zip(&responses) {
+        let (status, code) = (response.status.as_u16(), response.error_code().to_owned());
+        let allowed: &[(u16, &str)] = match op {
+            0..=4 => &[(200, ""), (403, "FORBIDDEN"), (503, "SERVICE_UNAVAILABLE")],
+            9 => &[(200, ""), (404, "NOT_FOUND"), (503, "SERVICE_UNAVAILABLE")],
+            _ => &[(200, ""), (503, "SERVICE_UNAVAILABLE")],
+        };
+        assert!(allowed.contains(&(status, code.as_str())), "op {op} answered {status} {code}: {:?}", response.body);
+        *by_status.entry((op, status)).or_insert(0) += 1;
     }
-    assert!(ok > 100, "most operations succeed ({ok}/200) {by_status:?}");
+    let unavailable = responses.iter().filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE).count();
+    assert!(unavailable <= 10, "at most 5% of the changes give up on conflicts ({unavailable}/200): {by_status:?}");
+    println!("answers by (operation, status): {by_status:?}");
 
     let items = app.all_items().await;
     let text =

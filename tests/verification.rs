@@ -12,19 +12,8 @@ fn hash(token: &str) -> String {
 }
 
 async fn expire_token(app: &TestApp, token: &str, sk: &str) {
-    app.dynamodb
-        .update_item()
-        .table_name(&app.table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("TOKEN#{}", hash(token))))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
-        .update_expression("SET expiresAt = :past")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N((app.state.now().timestamp() - 1).to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let token = shared::store::keys::token::key(&hash(token), sk);
+    app.set_attributes(token, &[("expiresAt", support::n(app.state.now().timestamp() - 1))]).await;
 }
 
 #[tokio::test]

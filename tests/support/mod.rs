@@ -1,6 +1,8 @@
 //! Test helpers: every test gets its own table in the DynamoDB Local that `scripts/test`
 //! started (`DYNAMODB_ENDPOINT`), and drives the real routers in process.
 
+mod items;
+
 use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -14,6 +16,8 @@ use shared::store::{schema, Store};
 use shared::tokens::{PrivateJwk, PrivateJwkSet};
 use shared::AppState;
 use tower::ServiceExt;
+
+pub use items::{item, key, n, s};
 
 /// A password that passes every rule; never used outside tests.
 pub const PASSWORD: &str = "lantern-orbit-velvet-93";
@@ -488,16 +492,7 @@ impl TestApp {
                 "confirm_email_change" => "EMAIL_CHANGE",
                 _ => "RESET",
             };
-            let found = self
-                .dynamodb
-                .get_item()
-                .table_name(&self.table)
-                .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("TOKEN#{hash}")))
-                .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
-                .send()
-                .await
-                .unwrap();
-            if found.item.is_some() {
+            if self.item(shared::store::keys::token::key(&hash, sk)).await.is_some() {
                 return token.clone();
             }
         }
@@ -695,7 +690,7 @@ impl TestApp {
                 ("SK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("SESSION#aal1-session".into())),
             ]),
         );
-        self.dynamodb.put_item().table_name(&self.table).set_item(Some(item)).send().await.unwrap();
+        self.put_item(item).await;
         let subject = shared::tokens::Subject {
             user_id: &user.id,
             session_id: "aal1-session",
