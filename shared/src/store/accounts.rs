@@ -193,9 +193,7 @@ impl Accounts<'_> {
     /// One cheap read, to tell whether the table answers.
     pub async fn ping(self) -> AppResult<()> {
         self.store
-            .client
             .get_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::health_probe()))
             .projection_expression("PK")
             .send()

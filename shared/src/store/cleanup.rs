@@ -54,9 +54,7 @@ impl Cleanup<'_> {
             report.buckets += 1;
             let query = self
                 .store
-                .client
                 .query()
-                .table_name(self.store.table())
                 .index_name(keys::expiry::NAME)
                 .key_condition_expression("#bucket = :bucket AND #at <= :now")
                 .expression_attribute_names("#bucket", keys::expiry::BUCKET)
@@ -83,9 +81,7 @@ impl Cleanup<'_> {
         let deletes = entries.into_iter().map(|entry| async move {
             let deleted = self
                 .store
-                .client
                 .delete_item()
-                .table_name(self.store.table())
                 .set_key(Some(entry.key))
                 .condition_expression("#at = :at")
                 .expression_attribute_names("#at", keys::expiry::AT)

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::graph::Edge;
 use super::moderation::{AuditRecord, ChainHead};
 use super::pages::Pages;
-use super::{conditional_write, dynamo_error, from_item, keys, n, s, Item, Store};
+use super::{conditional_write, dynamo_error, from_item, keys, n, Item, Store};
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppError, AppResult};
 
@@ -690,9 +690,7 @@ impl Consistency<'_> {
         loop {
             let out = self
                 .store
-                .client
                 .scan()
-                .table_name(self.store.table())
                 .segment(segment)
                 .total_segments(segments)
                 .consistent_read(true)
@@ -721,9 +719,7 @@ impl Consistency<'_> {
         for _ in 0..10 {
             let Some(item) = self
                 .store
-                .client
                 .get_item()
-                .table_name(self.store.table())
                 .set_key(Some(keys::user::key(user_id)))
                 .consistent_read(true)
                 .send()
@@ -741,9 +737,7 @@ impl Consistency<'_> {
             }
             let update = self
                 .store
-                .client
                 .update_item()
-                .table_name(self.store.table())
                 .set_key(Some(keys::user::key(user_id)))
                 .update_expression("SET #counter = :to")
                 .expression_attribute_names("#counter", counter.attribute())
@@ -765,16 +759,8 @@ impl Consistency<'_> {
     async fn count_edges(self, user_id: &str, edge: Edge) -> AppResult<i64> {
         let query = self
             .store
-            .client
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
-            .expression_attribute_values(":prefix", s(edge.prefix()))
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .consistent_read(true);
+            .prefix_query(keys::user::pk(user_id), edge.prefix())
+            .select(aws_sdk_dynamodb::types::Select::Count);
         let (mut total, mut pages) = (0, Pages::of(query, "the edges of a user (count)"));
         while let Some(out) = pages.next().await? {
             total += i64::from(out.count);

@@ -135,9 +135,7 @@ impl Exports<'_> {
     pub async fn fail_export(self, export: &ExportRecord) -> AppResult<()> {
         let result = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::export::key(&export.user_id, &export.id)))
             .update_expression("SET #status = :failed")
             .condition_expression("#status = :pending")
@@ -160,13 +158,7 @@ impl Exports<'_> {
     ) -> AppResult<PartitionPage> {
         let out = self
             .store
-            .client
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
+            .prefix_query(keys::user::pk(user_id), prefix)
             .limit(limit)
             .set_exclusive_start_key(PageKey::start(start))
             .send()

@@ -261,9 +261,7 @@ impl Graph<'_> {
         let list = edge.list().ok_or_else(|| AppError::internal("this edge has no list"))?;
         let out = self
             .store
-            .client
             .query()
-            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#list = :list")
             .expression_attribute_names("#list", keys::gsi1::PK)

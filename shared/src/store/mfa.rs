@@ -207,9 +207,7 @@ impl Factors<'_> {
     pub async fn claim_challenge_attempt(self, hash: &str, max: i64) -> AppResult<Option<MfaChallenge>> {
         let result = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::challenge::key(hash)))
             .update_expression("ADD attempts :one")
             .condition_expression(

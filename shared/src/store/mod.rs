@@ -36,6 +36,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -97,18 +102,42 @@ impl Store {
         &self.table
     }
 
+    /// The table's requests, each with its table name set; the caller adds the rest.
+    pub(crate) fn query(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(self.table())
+    }
+
+    pub(crate) fn scan(&self) -> ScanFluentBuilder {
+        self.client.scan().table_name(self.table())
+    }
+
+    pub(crate) fn get_item(&self) -> GetItemFluentBuilder {
+        self.client.get_item().table_name(self.table())
+    }
+
+    pub(crate) fn update_item(&self) -> UpdateItemFluentBuilder {
+        self.client.update_item().table_name(self.table())
+    }
+
+    pub(crate) fn delete_item(&self) -> DeleteItemFluentBuilder {
+        self.client.delete_item().table_name(self.table())
+    }
+
+    /// The items of partition `pk` whose sort key starts with `prefix`, read consistently.
+    pub(crate) fn prefix_query(&self, pk: String, prefix: &str) -> QueryFluentBuilder {
+        self.query()
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+    }
+
     /// One item by its full key, read strongly consistently.
     async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, AppError> {
         let doing = format!("GetItem {}", key_kind(&key));
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamo_error(doing))?;
+        let out = self.get_item().set_key(Some(key)).consistent_read(true).send().await.map_err(dynamo_error(doing))?;
         out.item.map(from_item).transpose()
     }
 }

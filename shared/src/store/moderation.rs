@@ -281,7 +281,7 @@ impl Moderation<'_> {
 
     /// A page of the audit log, newest first.
     pub async fn audit_page(self, filter: AuditFilter<'_>, limit: i32, start: Option<PageKey>) -> AppResult<AuditPage> {
-        let query = self.store.client.query().table_name(self.store.table()).scan_index_forward(false).limit(limit);
+        let query = self.store.query().scan_index_forward(false).limit(limit);
         let query = match &filter {
             AuditFilter::All => query
                 .key_condition_expression("PK = :pk")

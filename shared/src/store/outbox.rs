@@ -174,10 +174,7 @@ impl Outbox<'_> {
     /// Takes a lease of `lease_secs` on a message that is neither delivered nor failed
     /// nor held by a live lease, and answers the item as it is now.
     pub async fn claim_message(self, id: &str, now: DateTime<Utc>, lease_secs: i64) -> AppResult<Claim> {
-        let result = self
-            .store.client
-            .update_item()
-            .table_name(self.store.table())
+        let result = self.store.update_item()
             .set_key(Some(message_key(id)))
             .update_expression("SET #delivery = :sending, leaseUntil = :until ADD attempts :one")
             .condition_expression(
@@ -215,9 +212,7 @@ impl Outbox<'_> {
         let now = self.store.now();
         let mut update = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(message_key(id)))
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#delivery", "delivery")
@@ -257,9 +252,7 @@ impl Outbox<'_> {
     pub async fn release_message(self, id: &str) -> AppResult<()> {
         let result = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(message_key(id)))
             .update_expression("REMOVE #delivery, leaseUntil")
             .condition_expression("#delivery = :sending")

@@ -78,9 +78,7 @@ impl Purge<'_> {
     async fn deactivated_before(self, cutoff: DateTime<Utc>) -> AppResult<Vec<String>> {
         let out = self
             .store
-            .client
             .query()
-            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#pk = :queue AND #sk < :end")
             .expression_attribute_names("#pk", keys::gsi1::PK)
@@ -171,9 +169,7 @@ impl Purge<'_> {
     async fn mark_purging(self, user: &UserRecord) -> AppResult<bool> {
         let result = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression("SET updatedAt = :now, purgeStartedAt = if_not_exists(purgeStartedAt, :now)")
             .condition_expression("#status = :deactivated AND deactivatedAt = :seen")
@@ -190,9 +186,7 @@ impl Purge<'_> {
     async fn keys_page(self, pk: &str) -> AppResult<Vec<Item>> {
         let out = self
             .store
-            .client
             .query()
-            .table_name(self.store.table())
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#sk", keys::SK)

@@ -46,9 +46,7 @@ impl Limits<'_> {
         let (start, remaining) = window(limit, self.store.now().timestamp());
         let out = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::rate::key(scope, key, start)))
             .update_expression("ADD hits :one SET #expires = if_not_exists(#expires, :expires)")
             .expression_attribute_names("#expires", keys::expiry::AT)
@@ -76,9 +74,7 @@ impl Limits<'_> {
         let item_key = keys::rate::key(scope, key, start);
         let result = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(item_key.clone()))
             .update_expression("ADD hits :one SET #expires = if_not_exists(#expires, :expires)")
             .condition_expression("attribute_not_exists(hits) OR hits < :max")
@@ -99,9 +95,7 @@ impl Limits<'_> {
     pub async fn give_back_hit(self, hit: TakenHit) -> AppResult<()> {
         let result = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(hit.key))
             .update_expression("ADD hits :minus_one")
             .condition_expression("hits > :zero")

@@ -158,9 +158,7 @@ impl Reports<'_> {
     pub async fn report_queue(self, status: &str, limit: i32, start: Option<PageKey>) -> AppResult<ReportPage> {
         let out = self
             .store
-            .client
             .query()
-            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#queue = :queue")
             .expression_attribute_names("#queue", keys::gsi1::PK)
@@ -214,9 +212,7 @@ impl Reports<'_> {
 
     fn against(self, target_id: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.store
-            .client
             .query()
-            .table_name(self.store.table())
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", s(keys::report::against_pk(target_id)))
     }

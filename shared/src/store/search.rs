@@ -67,9 +67,7 @@ impl Search<'_> {
     pub async fn search_entries(self, prefix: &str, limit: i32, start: Option<PageKey>) -> AppResult<SearchPage> {
         let out = self
             .store
-            .client
             .query()
-            .table_name(self.store.table())
             .index_name(keys::gsi1::NAME)
             .key_condition_expression("#partition = :partition AND begins_with(#entry, :prefix)")
             .expression_attribute_names("#partition", keys::gsi1::PK)

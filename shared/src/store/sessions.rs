@@ -57,9 +57,7 @@ impl Sessions<'_> {
     pub async fn rotate_refresh_token(self, session: &SessionRecord, change: RefreshRotation<'_>) -> AppResult<bool> {
         let result = self
             .store
-            .client
             .update_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::session::key(&session.user_id, &session.id)))
             .update_expression(
                 "SET refreshTokenHash = :new, previousTokenHash = :previous, rotatedAt = :rotated, \
@@ -82,9 +80,7 @@ impl Sessions<'_> {
     pub async fn delete_session(self, user_id: &str, session_id: &str) -> AppResult<bool> {
         let result = self
             .store
-            .client
             .delete_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::session::key(user_id, session_id)))
             .condition_expression("attribute_exists(PK)")
             .send()
@@ -112,15 +108,7 @@ impl Sessions<'_> {
 
     /// Every session item of the user (live or not), by one paginated Query.
     pub async fn sessions_of(self, user_id: &str) -> AppResult<Vec<SessionRecord>> {
-        let query = self
-            .store
-            .client
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::user::pk(user_id)))
-            .expression_attribute_values(":prefix", s(keys::session::PREFIX))
-            .consistent_read(true);
+        let query = self.store.prefix_query(keys::user::pk(user_id), keys::session::PREFIX);
         let (mut sessions, mut pages) = (Vec::new(), Pages::of(query, "the sessions of a user"));
         while let Some(out) = pages.next().await? {
             for item in out.items.unwrap_or_default() {

@@ -97,9 +97,7 @@ impl Users<'_> {
     pub async fn account_standing(self, user_id: &str) -> AppResult<Option<AccountStanding>> {
         let out = self
             .store
-            .client
             .get_item()
-            .table_name(self.store.table())
             .set_key(Some(keys::user::key(user_id)))
             .projection_expression("PK, #suspended")
             .expression_attribute_names("#suspended", "suspended")
