@@ -416,3 +416,25 @@ where
     }
     AppError::Internal(Box::new(err))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error names the kind of key it touched, never an id, an address or a hash.
+    #[test]
+    fn a_key_kind_shows_no_id() {
+        let id = "0b7c2f6e-6f1d-4c3e-9a55-3e2b1d9c8a70";
+        for (key, kind) in [
+            (keys::session::key(id, "s-1"), "USER#/SESSION#"),
+            (keys::user::key(id), "USER#/PROFILE"),
+            (keys::claim::email("ada@example.org"), "EMAIL#/EMAIL"),
+            (keys::token::key("q83vEjRWeJA", "RESET"), "TOKEN#/RESET"),
+            (key("q83vEjRWeJA".into(), "lower-case".into()), "…/…"),
+        ] {
+            let shown = key_kind(&key);
+            assert_eq!(shown, kind);
+            assert!(!shown.contains(id) && !shown.contains("ada") && !shown.contains("q83v"), "{shown}");
+        }
+    }
+}
