@@ -123,7 +123,7 @@ mod tests {
 
     use super::*;
 
-    /// The log lines written while `work` runs on this thread.
+    /// The log lines a subscriber writes, kept for the test to read.
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);
 
