@@ -570,7 +570,9 @@ async fn build_export_alone(job: &str) -> Result<(), BoxError> {
     let store = Store::new(&sdk, table, Duration::from_secs(10));
     let bucket =
         shared::bucket::ExportBucket::new(&sdk.to_builder().endpoint_url(env("MOTO_ENDPOINT")?).build(), bucket);
-    let built = shared::services::exports::ExportBuilder::new(&store, &bucket).build(user_id, export_id).await?;
+    let built = shared::services::exports::ExportBuilder::new(&store, &bucket)
+        .build(shared::domain::OfUser { user_id, id: export_id })
+        .await?;
     if built != shared::services::exports::Built::Ready {
         return Err(format!("the export was not built: {built:?}").into());
     }

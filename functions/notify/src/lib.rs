@@ -17,6 +17,7 @@ pub mod transport;
 use serde::Serialize;
 use serde_json::Value;
 use shared::bucket::ExportBucket;
+use shared::domain::OfUser;
 use shared::services::exports::{Built, ExportBuilder};
 use shared::store::outbox::{self, Claim, Outcome};
 use shared::store::{keys, Store};
@@ -184,7 +185,7 @@ impl Notifier {
         };
         // Boxed: the builder's future is deep, and it is one per export, not per message.
         let builder = ExportBuilder::new(&self.store, bucket);
-        match Box::pin(builder.build(user_id, export_id)).await {
+        match Box::pin(builder.build(OfUser { user_id, id: export_id })).await {
             Ok(Built::Ready) => Step::Delivered,
             Ok(Built::Skipped) => Step::Skipped("the export was settled before"),
             Ok(Built::Failed) => Step::Failed("the account is gone".into()),

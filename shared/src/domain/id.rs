@@ -35,6 +35,14 @@ impl TryFrom<String> for Id {
     }
 }
 
+/// An item of one user's partition by its own id (a session, an export): the two ids
+/// named, so that they cannot be swapped unseen.
+#[derive(Debug, Clone, Copy)]
+pub struct OfUser<'a> {
+    pub user_id: &'a str,
+    pub id: &'a str,
+}
+
 /// A UUID as `Uuid::to_string` writes it.
 pub fn is_id(text: &str) -> bool {
     text.len() == 36

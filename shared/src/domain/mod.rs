@@ -15,7 +15,7 @@ pub mod social;
 pub mod user;
 
 pub use fields::{non_empty, Fields};
-pub use id::{is_id, Id};
+pub use id::{is_id, Id, OfUser};
 pub use names::{Email, PersonName, Username};
 
 /// The stored form of a random secret (a token, a session's refresh secret): SHA-256

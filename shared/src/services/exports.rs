@@ -16,6 +16,7 @@ use crate::bucket::{ExportBucket, ObjectWriter};
 use crate::domain::client::Caller;
 use crate::domain::mfa::TotpFactor;
 use crate::domain::user::OwnUserView;
+use crate::domain::OfUser;
 use crate::error::{AppError, AppResult, Context};
 use crate::state::AppState;
 use crate::store::exports::{ExportRequest, ExportStatus, EXPORT_EVERY_HOURS};
@@ -92,7 +93,7 @@ impl<'a> Exports<'a> {
     pub async fn status(&self, caller: &Caller, export_id: &str) -> AppResult<ExportView> {
         let (_, export) = tokio::try_join!(
             self.sessions.live_session(caller),
-            self.store.exports().export(&caller.user_id, export_id)
+            self.store.exports().export(OfUser { user_id: &caller.user_id, id: export_id })
         )?;
         let export = export.filter(|e| e.is_live(self.store.now())).ok_or(AppError::NotFound)?;
         let (download_url, expires_at) = match (&export.status, &export.object_key) {
@@ -133,9 +134,10 @@ impl<'a> ExportBuilder<'a> {
     /// Builds a pending export: the document into the bucket, then the export marked
     /// ready with its `data_export_ready` message, at once. Building again (a repeated
     /// record) writes the same document over and changes nothing else.
-    #[tracing::instrument(skip_all, fields(user_id = %user_id, export_id = %export_id))]
-    pub async fn build(&self, user_id: &str, export_id: &str) -> AppResult<Built> {
-        let Some(export) = self.store.exports().export(user_id, export_id).await? else {
+    #[tracing::instrument(skip_all, fields(user_id = %export.user_id, export_id = %export.id))]
+    pub async fn build(&self, export: OfUser<'_>) -> AppResult<Built> {
+        let OfUser { user_id, id: export_id } = export;
+        let Some(export) = self.store.exports().export(export).await? else {
             return Ok(Built::Skipped);
         };
         if export.status != ExportStatus::Pending || !export.is_live(self.store.now()) {

@@ -14,7 +14,7 @@ use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::mfa::{self, Aal, TotpFactor};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
-use crate::domain::{exposed, non_empty, Fields};
+use crate::domain::{exposed, non_empty, Fields, OfUser};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::ip_key;
 use crate::state::AppState;
@@ -283,7 +283,10 @@ impl<'a> Sessions<'a> {
             [("sessionId", session.id.clone()), ("at", self.store.now().to_rfc3339())],
         )?;
         // Lost to a concurrent end of the same session: it is ended either way.
-        self.store.sessions().delete_session_with(&session.user_id, &session.id, vec![notice]).await?;
+        self.store
+            .sessions()
+            .delete_session_with(OfUser { user_id: &session.user_id, id: &session.id }, vec![notice])
+            .await?;
         crate::metrics::count("RefreshTokenReuse", 1);
         Ok(())
     }
@@ -345,12 +348,15 @@ impl<'a> Sessions<'a> {
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn logout(&self, caller: &Caller, other: Option<RefreshToken>) -> AppResult<()> {
         self.live_session(caller).await?;
-        if !self.store.sessions().delete_session(&caller.user_id, &caller.session_id).await? {
+        if !self.store.sessions().delete_session(OfUser { user_id: &caller.user_id, id: &caller.session_id }).await? {
             return Err(AppError::Unauthorized);
         }
         if let Some(other) = other {
             if other.user_id == caller.user_id && other.session_id != caller.session_id {
-                self.store.sessions().delete_session(&caller.user_id, &other.session_id).await?;
+                self.store
+                    .sessions()
+                    .delete_session(OfUser { user_id: &caller.user_id, id: &other.session_id })
+                    .await?;
             }
         }
         tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "signed out");
@@ -405,7 +411,7 @@ impl<'a> Sessions<'a> {
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
     pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> AppResult<()> {
         self.live_session(caller).await?;
-        if !self.store.sessions().delete_session(&caller.user_id, session_id).await? {
+        if !self.store.sessions().delete_session(OfUser { user_id: &caller.user_id, id: session_id }).await? {
             return Err(AppError::NotFound);
         }
         crate::metrics::count("SessionsRevoked", 1);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pages::PageKey;
 use super::{dynamo_error, keys, s, time, to_item, Item, Store};
+use crate::domain::OfUser;
 use crate::error::{AppResult, Context};
 
 /// Data export requests and their state.
@@ -103,7 +104,8 @@ impl Exports<'_> {
         })
     }
 
-    pub async fn export(self, user_id: &str, export_id: &str) -> AppResult<Option<ExportRecord>> {
+    pub async fn export(self, export: OfUser<'_>) -> AppResult<Option<ExportRecord>> {
+        let OfUser { user_id, id: export_id } = export;
         self.store.get(keys::export::key(user_id, export_id)).await
     }
 

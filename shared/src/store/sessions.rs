@@ -6,6 +6,7 @@ use super::{conditional_write, from_item, keys, n, s, sort_key, time, to_item, S
 use crate::domain::mfa::Aal;
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
+use crate::domain::OfUser;
 use crate::error::{AppResult, Context};
 
 /// Sessions and their refresh tokens.
@@ -77,7 +78,8 @@ impl Sessions<'_> {
     }
 
     /// Deletes one session of the user; `false` when there was none.
-    pub async fn delete_session(self, user_id: &str, session_id: &str) -> AppResult<bool> {
+    pub async fn delete_session(self, session: OfUser<'_>) -> AppResult<bool> {
+        let OfUser { user_id, id: session_id } = session;
         let result = self
             .store
             .delete_item()
@@ -89,12 +91,8 @@ impl Sessions<'_> {
     }
 
     /// Deletes a session together with other writes (a notice of why) in one transaction.
-    pub async fn delete_session_with(
-        self,
-        user_id: &str,
-        session_id: &str,
-        extra: Vec<TransactWriteItem>,
-    ) -> AppResult<bool> {
+    pub async fn delete_session_with(self, session: OfUser<'_>, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let OfUser { user_id, id: session_id } = session;
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(self.store.table())
             .set_key(Some(keys::session::key(user_id, session_id)))
