@@ -117,32 +117,51 @@ mod layering {
             .unwrap_or_else(|| panic!("module `{module}` is in no layer of LAYERS (lib.rs): place it"))
     }
 
-    /// Every `crate::<module>` path in the files under `dir`: (file, its module, the module used).
-    fn crate_paths(dir: &Path, found: &mut Vec<(String, String, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                crate_paths(&path, found);
-                continue;
-            }
-            let relative = path.strip_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/src")).unwrap();
-            let module = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
-            if module == "lib" {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (at, _) in text.match_indices("crate::") {
-                let used: String = text[at + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                assert!(!used.is_empty(), "{}: write `crate::module::…`, not `crate::{{…}}`", relative.display());
-                found.push((relative.display().to_string(), module.clone(), used));
+    /// A source file of the crate: its path under `src/`, its top module, its text.
+    struct SourceFile {
+        relative: String,
+        module: String,
+        text: String,
+    }
+
+    /// Every source file under `src/` but `lib.rs`.
+    fn source_files() -> Vec<SourceFile> {
+        fn walk(dir: &Path, files: &mut Vec<SourceFile>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, files);
+                    continue;
+                }
+                let relative = path.strip_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/src")).unwrap();
+                let module = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
+                if module != "lib" {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    files.push(SourceFile { relative: relative.display().to_string(), module, text });
+                }
             }
         }
+        let mut files = Vec::new();
+        walk(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")), &mut files);
+        files
+    }
+
+    /// Every `crate::<module>` path of the crate: (file, its module, the module used).
+    fn crate_paths() -> Vec<(String, String, String)> {
+        let mut found = Vec::new();
+        for SourceFile { relative, module, text } in source_files() {
+            for (at, _) in text.match_indices("crate::") {
+                let used: String = text[at + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                assert!(!used.is_empty(), "{relative}: write `crate::module::…`, not `crate::{{…}}`");
+                found.push((relative.clone(), module.clone(), used));
+            }
+        }
+        found
     }
 
     #[test]
     fn modules_use_only_lower_layers() {
-        let mut edges = Vec::new();
-        crate_paths(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")), &mut edges);
+        let edges = crate_paths();
         assert!(edges.len() > 50, "the scan found the crate's imports: {edges:?}");
         let wrong: Vec<String> = edges
             .iter()
@@ -178,8 +197,7 @@ mod layering {
     /// methods (the store's areas are handles of their own, `store.graph()`, …).
     #[test]
     fn no_type_has_more_than_forty_methods() {
-        let mut methods = std::collections::BTreeMap::<String, usize>::new();
-        count_methods(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")), &mut methods);
+        let methods = count_methods();
         assert!(
             methods.get("store::Store").is_some_and(|n| *n > 10),
             "the scan found the store's methods: {methods:?}"
@@ -189,19 +207,13 @@ mod layering {
         assert!(long.is_empty(), "{}", long.join("\n"));
     }
 
-    /// Adds the `fn`s of every `impl` block under `dir` to its type's count (types named
-    /// by their top module: `store::Sessions` is not `services::Sessions`).
-    fn count_methods(dir: &Path, methods: &mut std::collections::BTreeMap<String, usize>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                count_methods(&path, methods);
-                continue;
-            }
-            let relative = path.strip_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/src")).unwrap();
-            let module = relative.iter().next().unwrap().to_string_lossy().trim_end_matches(".rs").to_owned();
+    /// The number of `fn`s of every `impl` block, by type (types named by their top
+    /// module: `store::Sessions` is not `services::Sessions`).
+    fn count_methods() -> std::collections::BTreeMap<String, usize> {
+        let mut methods = std::collections::BTreeMap::<String, usize>::new();
+        for SourceFile { module, text, .. } in source_files() {
             let mut current: Option<String> = None;
-            for line in std::fs::read_to_string(&path).unwrap().lines() {
+            for line in text.lines() {
                 if let Some(rest) = line.strip_prefix("impl") {
                     // `impl<'a> Trait for Type<'a> {` counts for `Type`.
                     let rest =
@@ -226,6 +238,7 @@ mod layering {
                 }
             }
         }
+        methods
     }
 
     /// Inside each area (`domain/`, `services/`, `store/`, `http/`) the files use one
@@ -233,35 +246,37 @@ mod layering {
     /// file, outside its tests.
     #[test]
     fn no_area_has_an_import_cycle() {
-        let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
-        let mut areas = 0;
-        for area in std::fs::read_dir(src).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
-            let name = area.file_name().unwrap().to_string_lossy().into_owned();
-            let files: Vec<String> = std::fs::read_dir(&area)
-                .unwrap()
-                .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
-                .filter(|f| f != "mod")
-                .collect();
-            let mut uses = std::collections::BTreeMap::<String, Vec<String>>::new();
-            for file in &files {
-                let text = std::fs::read_to_string(area.join(format!("{file}.rs"))).unwrap();
-                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-                let used = files.iter().filter(|other| {
-                    *other != file
-                        && [format!("super::{other}"), format!("crate::{name}::{other}")].iter().any(|path| {
-                            code.match_indices(path.as_str()).any(|(at, _)| {
-                                !code[at + path.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
-                            })
-                        })
-                });
-                uses.insert(file.clone(), used.cloned().collect());
+        // Each area's files (but `mod.rs`) by name, their code before their tests.
+        let mut areas = std::collections::BTreeMap::<String, std::collections::BTreeMap<String, String>>::new();
+        for SourceFile { relative, module, text } in source_files() {
+            let Some(file) = relative.strip_prefix(&format!("{module}/")).and_then(|f| f.strip_suffix(".rs")) else {
+                continue;
+            };
+            if file != "mod" {
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default().to_owned();
+                areas.entry(module).or_default().insert(file.to_owned(), code);
             }
-            if let Some(cycle) = find_cycle(&uses) {
-                panic!("{name}/ has an import cycle: {}", cycle.join(" → "));
-            }
-            areas += 1;
         }
-        assert!(areas >= 4, "the scan found the areas");
+        assert!(areas.len() >= 4, "the scan found the areas: {:?}", areas.keys());
+        for (area, files) in &areas {
+            let uses = files
+                .iter()
+                .map(|(file, code)| {
+                    let used = files.keys().filter(|other| {
+                        *other != file
+                            && [format!("super::{other}"), format!("crate::{area}::{other}")].iter().any(|path| {
+                                code.match_indices(path.as_str()).any(|(at, _)| {
+                                    !code[at + path.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                                })
+                            })
+                    });
+                    (file.clone(), used.cloned().collect())
+                })
+                .collect();
+            if let Some(cycle) = find_cycle(&uses) {
+                panic!("{area}/ has an import cycle: {}", cycle.join(" → "));
+            }
+        }
     }
 
     /// A cycle of the graph, as its files in order (the first repeated at the end).
