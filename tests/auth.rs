@@ -4,7 +4,7 @@ use futures::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::json;
 use shared::store::keys;
-use support::{keys_of, TestApp, PASSWORD};
+use support::{keys_of, TestApp, NEW_PASSWORD, PASSWORD};
 
 #[tokio::test]
 async fn register_then_login_by_email_and_username_then_me() {
@@ -304,8 +304,6 @@ async fn login_creates_a_session_item_with_device_and_expiry() {
     assert!(!format!("{session:?}").contains(secret));
 }
 
-const NEW_PASSWORD: &str = "quartz-meadow-harbor-58";
-
 /// The `passwordHash` of the user item, then of the email and username claims.
 async fn password_hashes(app: &TestApp, user_id: &str) -> Vec<Option<String>> {
     let items = app.all_items().await;
@@ -406,7 +404,7 @@ async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
         at: now,
         rehashed_password: Some(rehash),
         known_devices: None,
-        new_device: None,
+        device: app.new_device_put(&ada.id),
         extra: vec![],
     };
     let written = app.state.store.users().record_login(&verified, &session, login).await.unwrap();

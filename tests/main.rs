@@ -6,6 +6,7 @@ mod audit_table;
 mod auth;
 mod cleanup;
 mod consistency;
+mod devices;
 mod email_change;
 mod envelope;
 mod events;

@@ -74,6 +74,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/auth/sessions"),
     ("delete", "/api/auth/sessions"),
     ("delete", "/api/auth/sessions/{sessionId}"),
+    ("get", "/api/auth/devices"),
+    ("delete", "/api/auth/devices/{deviceId}"),
     ("post", "/api/auth/reactivate"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),

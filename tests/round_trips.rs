@@ -67,7 +67,7 @@ async fn auth_endpoints() {
         &app,
         "login from a known device",
         StatusCode::OK,
-        &[("BatchGetItem", 2), ("UpdateItem", 2), ("GetItem", 1), ("PutItem", 1)],
+        &[("BatchGetItem", 2), ("UpdateItem", 3), ("GetItem", 1), ("PutItem", 1)],
         r,
     )
     .await;
@@ -111,7 +111,7 @@ async fn auth_endpoints() {
         &app,
         "change password",
         StatusCode::OK,
-        &[("BatchGetItem", 1), ("GetItem", 1), ("TransactWriteItems", 1), ("Query", 1)],
+        &[("BatchGetItem", 1), ("GetItem", 2), ("TransactWriteItems", 1), ("Query", 1)],
         r,
     )
     .await;

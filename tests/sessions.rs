@@ -5,9 +5,7 @@ use futures::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::json;
 use shared::domain::session::RefreshToken;
-use support::{tokens_of, TestApp, PASSWORD};
-
-const NEW_PASSWORD: &str = "quartz-meadow-harbor-58";
+use support::{tokens_of, TestApp, NEW_PASSWORD, PASSWORD};
 
 fn session_id(refresh_token: &str) -> String {
     RefreshToken::parse(refresh_token).unwrap().session_id
@@ -239,7 +237,7 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
         at: app.state.now(),
         rehashed_password: None,
         known_devices: None,
-        new_device: None,
+        device: app.new_device_put(&user_id),
         extra: vec![],
     };
     assert!(

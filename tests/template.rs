@@ -106,6 +106,8 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/auth/resend-verification",
             "/api/auth/sessions",
             "/api/auth/sessions/{sessionId}",
+            "/api/auth/devices",
+            "/api/auth/devices/{deviceId}",
             "/api/auth/reactivate",
             "/api/auth/change-email",
             "/api/auth/confirm-email-change",

@@ -3,9 +3,7 @@
 
 use http::{Method, StatusCode};
 use serde_json::json;
-use support::{tokens_of, TestApp, PASSWORD};
-
-const NEW_PASSWORD: &str = "quartz-meadow-harbor-58";
+use support::{tokens_of, TestApp, NEW_PASSWORD, PASSWORD};
 
 fn hash(token: &str) -> String {
     shared::domain::hash_secret(token)

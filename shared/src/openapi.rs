@@ -137,6 +137,8 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("sessions", "List the account's sessions"),
     ("revoke_other_sessions", "End every other session"),
     ("revoke_session", "End one session"),
+    ("devices", "List the devices whose tokens count for the account"),
+    ("revoke_device", "Revoke one device's token"),
     ("reactivate", "Reactivate a deactivated account"),
     ("change_email", "Ask to change the email address"),
     ("confirm_email_change", "Confirm the new email address with its token"),

@@ -80,3 +80,14 @@ impl TestApp {
         update.condition_expression("attribute_exists(PK)")
     }
 }
+
+impl TestApp {
+    /// The put of a new device of `user_id` as a sign-in writes it (for sign-in writes
+    /// staged at the store).
+    pub fn new_device_put(&self, user_id: &str) -> aws_sdk_dynamodb::types::TransactWriteItem {
+        let token = shared::domain::device::DeviceToken::new(user_id);
+        let client = shared::domain::client::ClientInfo::default();
+        let record = shared::domain::device::DeviceRecord::new(user_id, &client, 0, self.state.now());
+        self.state.store.users().device_put(&token, &record).expect("a device put")
+    }
+}

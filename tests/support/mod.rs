@@ -21,6 +21,8 @@ pub use items::{item, key, n, s};
 
 /// A password that passes every rule; never used outside tests.
 pub const PASSWORD: &str = "lantern-orbit-velvet-93";
+/// A second strong password (a change, a reset).
+pub const NEW_PASSWORD: &str = "quartz-meadow-harbor-58";
 
 fn endpoint(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
@@ -611,6 +613,7 @@ pub fn session_record(user_id: &str, session_id: &str, refresh_hash: String, gen
         generation,
         aal: Default::default(),
         second_factor_at: None,
+        device_hash: None,
     }
 }
 

@@ -13,6 +13,7 @@ use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::accounts::{
     AuthResponse, ChangePasswordRequest, LoginRequest, MfaVerifyRequest, RegisterRequest, SignIn,
 };
+use shared::services::devices::DeviceList;
 use shared::services::email_change::{ChangeEmailRequest, EmailChanged};
 use shared::services::mfa::{
     CodeRequest, Confirmed, DisableRequest, EnrollRequest, Enrollment, MfaStatus, RecoveryCodes,
@@ -33,6 +34,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/change-password", post(change_password))
         .route("/api/auth/sessions", get(sessions).delete(revoke_other_sessions))
         .route("/api/auth/sessions/{session_id}", delete(revoke_session))
+        .route("/api/auth/devices", get(devices))
+        .route("/api/auth/devices/{device_id}", delete(revoke_device))
         .route("/api/auth/reactivate", post(reactivate))
         .route("/api/auth/verify-email", post(verify_email))
         .route("/api/auth/resend-verification", post(resend_verification))
@@ -72,6 +75,8 @@ pub fn app(state: AppState) -> Router {
         sessions,
         revoke_other_sessions,
         revoke_session,
+        devices,
+        revoke_device,
         reactivate,
         change_email,
         confirm_email_change,
@@ -410,6 +415,33 @@ async fn revoke_session(
     PathParam(session_id): PathParam<Id>,
 ) -> AppResult<StatusCode> {
     state.sessions().revoke_session(&caller, &session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/auth/devices", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The devices whose device tokens still count for the account (the lock-out protection), most recently used first", body = DeviceList),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
+async fn devices(State(state): State<AppState>, caller: Caller) -> AppResult<Json<DeviceList>> {
+    Ok(Json(state.devices().list(&caller).await?))
+}
+
+#[utoipa::path(delete, path = "/api/auth/devices/{deviceId}", tag = "auth",
+    params(("deviceId" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "That device's token stops exempting anything; its sessions go on (end them under /api/auth/sessions)"),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 404, description = "NOT_FOUND: no such device of the caller", body = ApiError),
+    ))]
+async fn revoke_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(device_id): PathParam<Id>,
+) -> AppResult<StatusCode> {
+    state.devices().revoke(&caller, &device_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

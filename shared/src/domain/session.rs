@@ -91,6 +91,9 @@ pub struct SessionRecord {
     /// When this session last passed the second factor (staff routes want it recent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_factor_at: Option<DateTime<Utc>>,
+    /// The hash of the device token its sign-in answered: the caller's own device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_hash: Option<String>,
 }
 
 impl SessionRecord {

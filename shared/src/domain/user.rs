@@ -185,6 +185,10 @@ pub struct UserRecord {
     /// Fingerprints of the devices that signed in before (a new one gets a notice).
     #[serde(default)]
     pub known_devices: Vec<String>,
+    /// Device tokens of an older generation have ended (a password reset or change,
+    /// "sign out everywhere"); the claims carry a copy for sign-in's first read.
+    #[serde(default)]
+    pub device_generation: i64,
     /// Whether a second factor is on: for display. Sign-in and the "second factor"
     /// checks read the factor item itself; both change in one transaction.
     #[serde(default)]
@@ -229,6 +233,7 @@ impl UserRecord {
             session_generation: 0,
             verify_token_hash: None,
             known_devices: Vec::new(),
+            device_generation: 0,
             mfa_enabled: false,
             pending_email: None,
             email_change_token_hash: None,

@@ -25,7 +25,7 @@ use crate::password::{Passwords, Verified};
 use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{Claim, GenerationBump, KeptSession, LoginWrite, SignUp, Store};
+use crate::store::{Claim, EndDevices, GenerationBump, KeptSession, LoginWrite, SignUp, Store};
 
 /// Devices remembered per account for new-sign-in notices.
 const MAX_KNOWN_DEVICES: usize = 10;
@@ -275,12 +275,12 @@ impl<'a> Accounts<'a> {
             last_login: Some(now),
             ..UserRecord::new(account.username.as_str(), account.email.as_str(), password_hash, now)
         };
-        let (session, refresh) = self.sessions.open(&user, false, client, Aal::Aal1);
+        let device = DeviceToken::new(&user.id);
+        let (session, refresh) = self.sessions.open(&user, false, client, Aal::Aal1, &device);
         user.known_devices.push(session.device.fingerprint());
         let (verify_hash, mut items) = self.verification.verification_items(&user)?;
         user.verify_token_hash = Some(verify_hash);
-        let device = DeviceToken::new(&user.id);
-        items.push(self.store.users().device_put(&device, &DeviceRecord::new(&user.id, now))?);
+        items.push(self.store.users().device_put(&device, &DeviceRecord::new(&user.id, client, 0, now))?);
         match self.store.users().create_user(&user, &account.username.key(), &session, items).await? {
             SignUp::Created => {}
             SignUp::EmailTaken => return Err(AppError::EmailTaken),
@@ -467,7 +467,7 @@ impl<'a> Accounts<'a> {
         // A device of this very account answers to its own limit alone.
         let known_device = match (&device, &device_record, &claim) {
             (Some(device), Some(record), Some(claim)) if device.user_id == claim.user_id => {
-                record.vouches_for(&claim.user_id, self.store.now())
+                record.vouches_for(&claim.user_id, claim.device_generation, self.store.now())
             }
             _ => false,
         };
@@ -524,11 +524,11 @@ impl<'a> Accounts<'a> {
         };
         let rehashing = rehashed.is_some();
         let now = self.store.now();
-        let (session, refresh) = self.sessions.open(&user, remember_me, client, aal);
+        let (device, device_write) = self.device_for_answer(&user, device, client, now)?;
+        let (session, refresh) = self.sessions.open(&user, remember_me, client, aal, &device);
         let (known_devices, notice) = self.device_change(&user, &session, now)?;
         extra.extend(notice);
-        let (device, new_device) = self.device_for_answer(&user, device, now)?;
-        let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, new_device, extra };
+        let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, device: device_write, extra };
         // The access token is signed (RSA, milliseconds, on the blocking pool) while the write is on
         // the wire; it leaves only once the session is stored.
         let (written, tokens) = tokio::join!(
@@ -545,20 +545,25 @@ impl<'a> Accounts<'a> {
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens: tokens?, device_token: device.expose() })
     }
 
-    /// The device token a sign-in answers: the one presented, when it was valid, else a
-    /// new one and the put that stores it.
+    /// The device token a sign-in answers, with its write: the one presented, when it
+    /// was valid (its last use), else a new one (its put).
     fn device_for_answer(
         &self,
         user: &UserRecord,
         presented: Option<DeviceToken>,
+        client: &ClientInfo,
         now: DateTime<Utc>,
-    ) -> AppResult<(DeviceToken, Option<TransactWriteItem>)> {
+    ) -> AppResult<(DeviceToken, TransactWriteItem)> {
         match presented {
-            Some(device) => Ok((device, None)),
+            Some(device) => {
+                let seen = self.store.users().device_seen(&device, client.ip.as_deref(), now)?;
+                Ok((device, seen))
+            }
             None => {
                 let device = DeviceToken::new(&user.id);
-                let put = self.store.users().device_put(&device, &DeviceRecord::new(&user.id, now))?;
-                Ok((device, Some(put)))
+                let record = DeviceRecord::new(&user.id, client, user.device_generation, now);
+                let put = self.store.users().device_put(&device, &record)?;
+                Ok((device, put))
             }
         }
     }
@@ -671,7 +676,11 @@ impl<'a> Accounts<'a> {
         }
         let (current, new) = fields.finish_with((current, new))?;
 
-        self.password_check.check(&user, PasswordConfirmation::new(current)).await?;
+        // The caller's device, read while the current password is checked, is the one kept.
+        let (_, own_device) = tokio::try_join!(
+            self.password_check.check(&user, PasswordConfirmation::new(current)),
+            self.own_device(&user, &session),
+        )?;
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
         let notice = self.notices.to(&user, MessageKind::PasswordChanged, [("via", "change-password".to_owned())])?;
@@ -679,6 +688,7 @@ impl<'a> Accounts<'a> {
         let bump = GenerationBump {
             password_hash: Some(&hash),
             keep: Some(KeptSession { session: &session, new_refresh_hash: Some(&next_hash), aal: None }),
+            end_devices: Some(EndDevices { keep: own_device.as_deref() }),
             extra: vec![notice],
             ..Default::default()
         };
@@ -689,6 +699,14 @@ impl<'a> Accounts<'a> {
         tracing::info!(user_id = %user.id, "password changed; other sessions ended");
         self.sessions.delete_ended_sessions(&user.id, Some(&session.id)).await;
         self.sessions.token_pair(&user, &session, &next).await
+    }
+
+    /// The hash of the session's own device, while its token still vouches for the account.
+    async fn own_device(&self, user: &UserRecord, session: &SessionRecord) -> AppResult<Option<String>> {
+        let Some(hash) = session.device_hash.clone() else { return Ok(None) };
+        let device = self.store.sessions().device(&user.id, &hash).await?;
+        let vouches = device.is_some_and(|d| d.vouches_for(&user.id, user.device_generation, self.store.now()));
+        Ok(vouches.then_some(hash))
     }
 
     /// Needs the password and a live session. Every session ends; the account leaves
@@ -738,11 +756,11 @@ impl<'a> Accounts<'a> {
         self.check_reactivation_window(&credentials.user)?;
         let (user, device) = (credentials.user, credentials.device);
         let now = self.store.now();
-        let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client, aal);
+        let (device, device_write) = self.device_for_answer(&user, device, client, now)?;
+        let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client, aal, &device);
         let (known_devices, notice) = self.device_change(&user, &session, now)?;
-        let (device, new_device) = self.device_for_answer(&user, device, now)?;
         extra.extend(notice);
-        extra.extend(new_device);
+        extra.push(device_write);
         if !self.store.accounts().reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
             return Err(AppError::Conflict);
         }

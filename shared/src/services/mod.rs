@@ -4,6 +4,7 @@
 //! method; the store reports outcomes, and the services choose the `AppError`.
 
 pub mod accounts;
+pub mod devices;
 pub mod email_change;
 pub mod exports;
 pub mod health;
@@ -31,6 +32,11 @@ impl AppState {
     /// Refresh, sign-out and the session list.
     pub fn sessions(&self) -> sessions::Sessions<'_> {
         sessions::Sessions::new(self)
+    }
+
+    /// The devices that signed in, and their revocation.
+    pub fn devices(&self) -> devices::Devices<'_> {
+        devices::Devices::new(self)
     }
 
     /// Changing the account's email address.

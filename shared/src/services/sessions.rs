@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
+use crate::domain::device::DeviceToken;
 use crate::domain::mfa::{self, Aal, TotpFactor};
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
@@ -19,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::rate_limit::ip_key;
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
-use crate::store::{GenerationBump, KeptSession, RefreshRotation, Store};
+use crate::store::{EndDevices, GenerationBump, KeptSession, RefreshRotation, Store};
 use crate::tokens::{Subject, Tokens};
 
 /// How often a refresh may lose the race against concurrent refreshes of the same
@@ -139,6 +140,7 @@ impl<'a> Sessions<'a> {
         remember_me: bool,
         client: &ClientInfo,
         aal: Aal,
+        device: &DeviceToken,
     ) -> (SessionRecord, RefreshToken) {
         let now = self.store.now();
         let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
@@ -160,6 +162,7 @@ impl<'a> Sessions<'a> {
             generation: user.session_generation,
             aal,
             second_factor_at: (aal == Aal::Aal2).then_some(now),
+            device_hash: Some(device.hash()),
         };
         (session, refresh)
     }
@@ -393,7 +396,8 @@ impl<'a> Sessions<'a> {
         let sessions = self.store.sessions().sessions_of(&user.id).await?;
         let revoked = sessions.iter().filter(|s| s.id != caller.session_id && s.is_live(&user, now)).count();
         let keep = KeptSession { session: &session, new_refresh_hash: None, aal: None };
-        let bump = GenerationBump { keep: Some(keep), ..Default::default() };
+        // "Sign out everywhere": device tokens end too, the caller's own included.
+        let bump = GenerationBump { keep: Some(keep), end_devices: Some(EndDevices::default()), ..Default::default() };
         if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
             // The account changed, or this session ended, since it was read.
             return Err(AppError::Unauthorized);

@@ -22,7 +22,7 @@ use crate::rate_limit::{identifier_key, ip_key};
 use crate::state::AppState;
 use crate::store::one_time::{OneTimeToken, Purpose};
 use crate::store::outbox::MessageKind;
-use crate::store::{GenerationBump, Store};
+use crate::store::{EndDevices, GenerationBump, Store};
 
 pub const VERIFY_TTL_HOURS: i64 = 24;
 pub const RESET_TTL_MINUTES: i64 = 30;
@@ -233,7 +233,7 @@ impl<'a> Verification<'a> {
         Ok(())
     }
 
-    /// Sets a new password with a reset token; every session ends.
+    /// Sets a new password with a reset token; every session and device token ends.
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(&self, reset: PasswordReset, client: &ClientInfo) -> AppResult<()> {
         let PasswordReset { token, new_password } = reset;
@@ -253,7 +253,12 @@ impl<'a> Verification<'a> {
             self.store.one_time_tokens().consume(&hash, Purpose::Reset)?,
             self.notices.to(&user, MessageKind::PasswordChanged, [("via", "reset".to_owned())])?,
         ];
-        let bump = GenerationBump { password_hash: Some(&password_hash), extra, ..Default::default() };
+        let bump = GenerationBump {
+            password_hash: Some(&password_hash),
+            end_devices: Some(EndDevices::default()),
+            extra,
+            ..Default::default()
+        };
         if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
             // The account changed since the token led to it (another reset won).
             return Err(AppError::InvalidToken);

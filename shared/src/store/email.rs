@@ -92,7 +92,7 @@ impl Accounts<'_> {
             .expression_attribute_values(":id", s(&user.id))
             .build()
             .context("building a Delete")?;
-        let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
+        let claim = Claim::of(user);
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.store.one_time_tokens().consume(token_hash, Purpose::EmailChange)?,

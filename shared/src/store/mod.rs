@@ -26,7 +26,7 @@ mod writes;
 pub use call_metrics::CallMetrics;
 pub use email::EmailSwap;
 pub use rate_limits::TakenHit;
-pub use sessions::{GenerationBump, KeptSession, RefreshRotation};
+pub use sessions::{EndDevices, GenerationBump, KeptSession, RefreshRotation};
 pub use users::{Claim, LoginWrite, SignUp};
 
 use std::borrow::Cow;
@@ -307,6 +307,13 @@ pub fn timeouts(timeout: Duration) -> TimeoutConfig {
 /// The key of an item.
 pub(crate) fn key(pk: String, sk: String) -> Item {
     HashMap::from([(keys::PK.to_owned(), AttributeValue::S(pk)), (keys::SK.to_owned(), AttributeValue::S(sk))])
+}
+
+/// What the claims copy from the user item, changed in the same transaction.
+#[derive(Default, Clone, Copy)]
+pub struct ClaimCopies<'a> {
+    pub password_hash: Option<&'a str>,
+    pub device_generation: Option<i64>,
 }
 
 /// The sort key of an item.

@@ -2,14 +2,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use chrono::{DateTime, Utc};
 
 use super::pages::Pages;
-use super::{conditional_write, from_item, keys, n, s, sort_key, time, to_item, Store};
+use super::{conditional_write, from_item, keys, n, s, sort_key, time, to_item, ClaimCopies, Store};
+use crate::domain::device::DeviceRecord;
 use crate::domain::mfa::Aal;
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::domain::OfUser;
 use crate::error::{AppResult, Context};
 
-/// Sessions and their refresh tokens.
+/// Sessions and their refresh tokens, and the devices that signed in.
 #[derive(Clone, Copy)]
 pub struct Sessions<'a> {
     pub(super) store: &'a Store,
@@ -116,6 +117,44 @@ impl Sessions<'_> {
         Ok(sessions)
     }
 
+    /// Every device item of the user (ended ones too), with the hash that keys each.
+    pub async fn devices_of(self, user_id: &str) -> AppResult<Vec<(String, DeviceRecord)>> {
+        let query = self.store.prefix_query(keys::user::pk(user_id), keys::device::PREFIX);
+        let (mut devices, mut pages) = (Vec::new(), Pages::of(query, "the devices of a user"));
+        while let Some(out) = pages.next().await? {
+            for item in out.items.unwrap_or_default() {
+                let hash = sort_key(&item).trim_start_matches(keys::device::PREFIX).to_owned();
+                devices.push((hash, from_item(item)?));
+            }
+        }
+        Ok(devices)
+    }
+
+    /// One device of the user, by the hash that keys it.
+    pub async fn device(self, user_id: &str, hash: &str) -> AppResult<Option<DeviceRecord>> {
+        self.store.get(keys::device::key(user_id, hash)).await
+    }
+
+    /// Deletes a device of the user, with other writes (its security event) in one
+    /// transaction; `false` when it was gone already.
+    pub async fn delete_device_with(self, user_id: &str, hash: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(self.store.table())
+            .set_key(Some(keys::device::key(user_id, hash)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .context("building a Delete")?;
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        items.extend(extra);
+        Ok(self.store.try_transact(items).await?.is_ok())
+    }
+
+    /// Deletes device items that no longer vouch (ended by a newer generation), after
+    /// the fact: tidiness only, they expire anyway.
+    pub async fn delete_devices(self, user_id: &str, hashes: &[String]) -> AppResult<()> {
+        self.store.delete_items(hashes.iter().map(|h| keys::device::key(user_id, h)).collect()).await
+    }
+
     /// Deletes the given sessions of the user in batches of 25, asking again for the
     /// unprocessed ones. Deleting a session that is already gone is no error.
     pub async fn delete_sessions(self, user_id: &str, session_ids: &[String]) -> AppResult<()> {
@@ -146,6 +185,11 @@ impl Sessions<'_> {
             sets.push("passwordHash = :hash");
             user_update = user_update.expression_attribute_values(":hash", s(hash));
         }
+        let devices_next = bump.end_devices.map(|_| user.device_generation + 1);
+        if let Some(next) = devices_next {
+            sets.push("deviceGeneration = :devices");
+            user_update = user_update.expression_attribute_values(":devices", n(next));
+        }
         if let Some(on) = bump.mfa_enabled {
             sets.push("mfaEnabled = :mfa");
             user_update = user_update.expression_attribute_values(":mfa", AttributeValue::Bool(on));
@@ -153,8 +197,19 @@ impl Sessions<'_> {
         let user_update = user_update.update_expression(format!("SET {}", sets.join(", ")));
         let mut items =
             vec![TransactWriteItem::builder().update(user_update.build().context("building an Update")?).build()];
-        if let Some(hash) = bump.password_hash {
-            items.extend(self.store.users().claim_hash_updates(user, hash)?);
+        let copies = ClaimCopies { password_hash: bump.password_hash, device_generation: devices_next };
+        items.extend(self.store.users().claim_updates(user, copies)?);
+        if let (Some(EndDevices { keep: Some(device_hash) }), Some(next)) = (bump.end_devices, devices_next) {
+            // The caller's own device moves to the new generation with them.
+            let kept = Update::builder()
+                .table_name(self.store.table())
+                .set_key(Some(keys::device::key(&user.id, device_hash)))
+                .update_expression("SET generation = :devices")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":devices", n(next))
+                .build()
+                .context("building an Update")?;
+            items.push(TransactWriteItem::builder().update(kept).build());
         }
         if let Some(kept) = bump.keep {
             // Carried over to the new generation, with a new refresh token or its own.
@@ -215,8 +270,17 @@ pub struct GenerationBump<'a> {
     pub mfa_enabled: Option<bool>,
     /// The caller's session, carried over.
     pub keep: Option<KeptSession<'a>>,
+    /// Device tokens end too (all but the one named).
+    pub end_devices: Option<EndDevices<'a>>,
     /// Other writes of the same transaction (a notice, the factor).
     pub extra: Vec<TransactWriteItem>,
+}
+
+/// Device tokens ended with the sessions: the account's device generation moves on.
+#[derive(Clone, Copy, Default)]
+pub struct EndDevices<'a> {
+    /// The hash of a device that stays (a password change's own, while it vouches).
+    pub keep: Option<&'a str>,
 }
 
 /// A session carried over into the new generation.

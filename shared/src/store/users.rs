@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::rate_limits::{current_window, window_of};
 use super::writes::failed;
-use super::{dynamo_error, from_item, keys, s, to_item, Item, Store};
+use super::{dynamo_error, from_item, keys, s, to_item, ClaimCopies, Item, Store};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::session::SessionRecord;
 use crate::domain::user::{AccountStanding, UserRecord};
@@ -42,8 +42,9 @@ pub struct LoginWrite {
     pub at: DateTime<Utc>,
     pub rehashed_password: Option<String>,
     pub known_devices: Option<Vec<String>>,
-    /// The put of a new known device (`device_put`), when the client presented none.
-    pub new_device: Option<TransactWriteItem>,
+    /// The device the sign-in answers: a new one's put (`device_put`), or the presented
+    /// one's last use (`device_seen`).
+    pub device: TransactWriteItem,
     pub extra: Vec<TransactWriteItem>,
 }
 
@@ -57,6 +58,20 @@ pub struct Claim {
     /// Absent on claims written before claims carried it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
+    /// The account's device generation: a device token of another one has ended.
+    #[serde(default)]
+    pub device_generation: i64,
+}
+
+impl Claim {
+    /// A claim of the account, with the copies it carries.
+    pub(crate) fn of(user: &UserRecord) -> Self {
+        Claim {
+            user_id: user.id.clone(),
+            password_hash: Some(user.password_hash.clone()),
+            device_generation: user.device_generation,
+        }
+    }
 }
 
 impl Users<'_> {
@@ -70,7 +85,7 @@ impl Users<'_> {
         session: &SessionRecord,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<SignUp> {
-        let claim = Claim { user_id: user.id.clone(), password_hash: Some(user.password_hash.clone()) };
+        let claim = Claim::of(user);
         let mut items = vec![
             self.store.put_new(to_item(user, keys::user::key(&user.id))?)?,
             self.store.put_new(to_item(&claim, keys::claim::email(&user.email))?)?,
@@ -161,13 +176,47 @@ impl Users<'_> {
     }
 
     /// A new known device, for the sign-in's write.
-    pub(crate) fn device_put(self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
+    pub fn device_put(self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
         let item = to_item(record, keys::device::key(&token.user_id, &token.hash()))?;
         self.store.put_new_expiring(item, record.expires_at)
     }
 
-    /// The writes that keep both claims' copy of the password hash current.
-    pub(crate) fn claim_hash_updates(self, user: &UserRecord, hash: &str) -> AppResult<Vec<TransactWriteItem>> {
+    /// A known device's last sign-in, unless it was revoked meanwhile.
+    pub(crate) fn device_seen(
+        self,
+        token: &DeviceToken,
+        ip: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> AppResult<TransactWriteItem> {
+        let mut update = Update::builder()
+            .table_name(self.store.table())
+            .set_key(Some(keys::device::key(&token.user_id, &token.hash())))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":at", super::time(&at));
+        update = match ip {
+            Some(ip) => update
+                .update_expression("SET lastUsedAt = :at, lastIpAddress = :ip")
+                .expression_attribute_values(":ip", s(ip)),
+            None => update.update_expression("SET lastUsedAt = :at REMOVE lastIpAddress"),
+        };
+        Ok(TransactWriteItem::builder().update(update.build().context("building an Update")?).build())
+    }
+
+    /// The writes that keep both claims' copies (password hash, device generation) current.
+    pub(crate) fn claim_updates(self, user: &UserRecord, copies: ClaimCopies<'_>) -> AppResult<Vec<TransactWriteItem>> {
+        let mut sets = Vec::new();
+        let mut values = HashMap::from([(":id".to_owned(), s(&user.id))]);
+        if let Some(hash) = copies.password_hash {
+            sets.push("passwordHash = :hash");
+            values.insert(":hash".to_owned(), s(hash));
+        }
+        if let Some(generation) = copies.device_generation {
+            sets.push("deviceGeneration = :devices");
+            values.insert(":devices".to_owned(), super::n(generation));
+        }
+        if sets.is_empty() {
+            return Ok(Vec::new());
+        }
         let claims = [keys::claim::email(&user.email), keys::claim::username(&user.username.to_ascii_lowercase())];
         claims
             .into_iter()
@@ -175,10 +224,9 @@ impl Users<'_> {
                 let update = Update::builder()
                     .table_name(self.store.table())
                     .set_key(Some(claim))
-                    .update_expression("SET passwordHash = :hash")
+                    .update_expression(format!("SET {}", sets.join(", ")))
                     .condition_expression("userId = :id")
-                    .expression_attribute_values(":hash", s(hash))
-                    .expression_attribute_values(":id", s(&user.id))
+                    .set_expression_attribute_values(Some(values.clone()))
                     .build()
                     .context("building an Update")?;
                 Ok(TransactWriteItem::builder().update(update).build())
@@ -203,7 +251,7 @@ impl Users<'_> {
             // Only over the hash just verified: a sign-in racing a reset or a password
             // change never writes the old password back.
             sets.push("passwordHash = :hash");
-            claims = self.claim_hash_updates(user, &hash)?;
+            claims = self.claim_updates(user, ClaimCopies { password_hash: Some(&hash), ..Default::default() })?;
             update = update
                 .condition_expression("attribute_exists(PK) AND passwordHash = :verified")
                 .expression_attribute_values(":verified", s(&user.password_hash))
@@ -218,13 +266,15 @@ impl Users<'_> {
             update.update_expression(format!("SET {}", sets.join(", "))).build().context("building an Update")?;
         let session_item = session_put(self.store, session)?;
         if claims.is_empty() && login.extra.is_empty() {
-            let (Some(put), device) = (session_item.put, login.new_device.map(|d| d.put)) else {
+            let Some(put) = session_item.put else {
                 return Err(AppError::internal("a new session is a put"));
             };
             let device = async {
-                match device.flatten() {
-                    Some(put) => self.store.put_alone(put).await,
-                    None => Ok(true),
+                match (login.device.put, login.device.update) {
+                    (Some(put), _) => self.store.put_alone(put).await,
+                    // A device revoked meanwhile stays revoked (its token no longer vouches).
+                    (_, Some(update)) => self.store.update_one(update).await,
+                    _ => Ok(true),
                 }
             };
             let (session_written, user_written, _) =
@@ -234,7 +284,7 @@ impl Users<'_> {
         }
         let mut items = vec![session_item, TransactWriteItem::builder().update(update).build()];
         items.extend(claims);
-        items.extend(login.new_device);
+        items.push(login.device);
         items.extend(login.extra);
         // A failed condition: the account is gone, or (re-hashing) its password changed
         // since it was verified.
@@ -254,7 +304,7 @@ impl Users<'_> {
             .build()
             .context("building an Update")?;
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        items.extend(self.claim_hash_updates(user, hash)?);
+        items.extend(self.claim_updates(user, ClaimCopies { password_hash: Some(hash), ..Default::default() })?);
         Ok(self.store.try_transact(items).await?.is_ok())
     }
 
