@@ -405,6 +405,7 @@ async fn a_rehash_never_writes_the_old_password_back_over_a_reset() {
         rehashed_password: Some(rehash),
         known_devices: None,
         device: app.new_device_put(&ada.id),
+        event: app.sign_in_event_put(&ada.id),
         extra: vec![],
     };
     let written = app.state.store.users().record_login(&verified, &session, login).await.unwrap();

@@ -76,6 +76,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("delete", "/api/auth/sessions/{sessionId}"),
     ("get", "/api/auth/devices"),
     ("delete", "/api/auth/devices/{deviceId}"),
+    ("get", "/api/auth/security-events"),
     ("post", "/api/auth/reactivate"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),

@@ -33,7 +33,11 @@ async fn login_per_identifier_trips_and_resets() {
             assert_eq!(response.status, StatusCode::OK, "attempt {attempt}");
         } else {
             assert_limited(&response, 8);
-            assert_eq!(app.calls.take(), ["BatchGetItem"], "refused on the first read, before argon2, writing nothing");
+            assert_eq!(
+                app.calls.take(),
+                ["BatchGetItem", "UpdateItem"],
+                "refused on the first read, before argon2, writing only the refusal's count in the account's history"
+            );
             last = Some(response);
         }
     }

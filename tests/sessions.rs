@@ -238,6 +238,7 @@ async fn revoking_the_others_also_ends_a_session_written_during_the_call() {
         rehashed_password: None,
         known_devices: None,
         device: app.new_device_put(&user_id),
+        event: app.sign_in_event_put(&user_id),
         extra: vec![],
     };
     assert!(

@@ -108,6 +108,7 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/auth/sessions/{sessionId}",
             "/api/auth/devices",
             "/api/auth/devices/{deviceId}",
+            "/api/auth/security-events",
             "/api/auth/reactivate",
             "/api/auth/change-email",
             "/api/auth/confirm-email-change",

@@ -195,6 +195,7 @@ impl From<AccessClaims> for Caller {
             username: claims.username,
             email_verified: claims.email_verified,
             aal: claims.aal,
+            client: Default::default(),
         }
     }
 }

@@ -90,4 +90,11 @@ impl TestApp {
         let record = shared::domain::device::DeviceRecord::new(user_id, &client, 0, self.state.now());
         self.state.store.users().device_put(&token, &record).expect("a device put")
     }
+
+    /// The put of a sign-in's security event of `user_id`.
+    pub fn sign_in_event_put(&self, user_id: &str) -> aws_sdk_dynamodb::types::TransactWriteItem {
+        use shared::domain::security_event::{SecurityEventRecord, SecurityEventType};
+        let event = SecurityEventRecord::new(user_id, SecurityEventType::SignIn, &Default::default(), self.state.now());
+        self.state.store.security_events().put(&event).expect("an event put")
+    }
 }

@@ -531,6 +531,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/security-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's security history */
+        get: operations["security_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/sessions": {
         parameters: {
             query?: never;
@@ -1427,6 +1444,20 @@ export interface components {
             }[];
             nextCursor?: string | null;
         };
+        Page_SecurityEvent: {
+            items: {
+                /** Format: date-time */
+                at: string;
+                /** @description What else the event says (`method`, `attempts`, `previousEmail`…), by type. */
+                details: Record<string, never>;
+                deviceId?: string | null;
+                id: string;
+                ipAddress?: string | null;
+                type: components["schemas"]["SecurityEventType"];
+                userAgent?: string | null;
+            }[];
+            nextCursor?: string | null;
+        };
         PrivacyPatch: {
             activityVisibility?: null | components["schemas"]["Visibility"];
             contactInfoVisibility?: null | components["schemas"]["Visibility"];
@@ -1571,6 +1602,8 @@ export interface components {
             /** @description `user, moderator, admin`. */
             role: string;
         };
+        /** @enum {string} */
+        SecurityEventType: "sign_in" | "sign_in_failed" | "sign_in_blocked" | "password_changed" | "password_reset" | "email_change_requested" | "email_changed" | "email_change_reverted" | "mfa_enabled" | "mfa_disabled" | "recovery_codes_regenerated" | "passkey_added" | "passkey_removed" | "identity_linked" | "identity_unlinked" | "session_revoked" | "device_revoked" | "account_secured" | "role_changed" | "suspended" | "unsuspended";
         Session: {
             /** Format: date-time */
             createdAt: string;
@@ -4252,6 +4285,78 @@ export interface operations {
                 headers: {
                     /** @description Seconds */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    security_events: {
+        parameters: {
+            query?: {
+                /** @description Only events of this type (`sign_in`, `password_changed`, …). */
+                type?: string;
+                /** @description 1 to 100; 20 when absent. */
+                limit?: number;
+                /** @description `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account's security history, newest first (90 days): sign-ins, failed and refused attempts, and every change of how it signs in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SecurityEvent"];
+                };
+            };
+            /** @description VALIDATION_ERROR (`limit`, `type`) or INVALID_CURSOR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

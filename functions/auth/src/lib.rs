@@ -6,15 +6,18 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+use shared::domain::page::{Page, PageQuery};
+use shared::domain::security_event::SecurityEventView;
 use shared::domain::user::OwnUserView;
 use shared::domain::Id;
-use shared::http::{Caller, ClientInfo, JsonBody, MaybeCaller, PathParam};
+use shared::http::{Caller, ClientInfo, JsonBody, MaybeCaller, PathParam, QueryParams};
 use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::accounts::{
     AuthResponse, ChangePasswordRequest, LoginRequest, MfaVerifyRequest, RegisterRequest, SignIn,
 };
 use shared::services::devices::DeviceList;
 use shared::services::email_change::{ChangeEmailRequest, EmailChanged};
+use shared::services::history::SecurityEventsQuery;
 use shared::services::mfa::{
     CodeRequest, Confirmed, DisableRequest, EnrollRequest, Enrollment, MfaStatus, RecoveryCodes,
 };
@@ -36,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/sessions/{session_id}", delete(revoke_session))
         .route("/api/auth/devices", get(devices))
         .route("/api/auth/devices/{device_id}", delete(revoke_device))
+        .route("/api/auth/security-events", get(security_events))
         .route("/api/auth/reactivate", post(reactivate))
         .route("/api/auth/verify-email", post(verify_email))
         .route("/api/auth/resend-verification", post(resend_verification))
@@ -77,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         revoke_session,
         devices,
         revoke_device,
+        security_events,
         reactivate,
         change_email,
         confirm_email_change,
@@ -443,6 +448,23 @@ async fn revoke_device(
 ) -> AppResult<StatusCode> {
     state.devices().revoke(&caller, &device_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/auth/security-events", tag = "auth",
+    params(SecurityEventsQuery, PageQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's security history, newest first (90 days): sign-ins, failed and refused attempts, and every change of how it signs in", body = Page<SecurityEventView>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`, `type`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+    ))]
+async fn security_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<SecurityEventsQuery>,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> AppResult<Json<Page<SecurityEventView>>> {
+    Ok(Json(state.security_history().list(&caller, query, page.validate()?).await?))
 }
 
 /// Public keys change only on rotation; consumers may cache them for a few minutes.

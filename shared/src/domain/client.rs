@@ -21,4 +21,6 @@ pub struct Caller {
     pub email_verified: bool,
     /// The assurance level the token claims (the session's own is authoritative).
     pub aal: super::mfa::Aal,
+    /// Where the request came from (for the account's security history).
+    pub client: ClientInfo,
 }

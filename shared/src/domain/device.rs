@@ -98,11 +98,7 @@ impl DeviceRecord {
 /// A device's public id, from the hash that keys it: a UUID's shape (for paths), stable,
 /// and no way back to the hash, let alone the token.
 pub fn device_id(token_hash: &str) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(format!("device-id:{token_hash}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Uuid::from_bytes(bytes).to_string()
+    super::derived_id(&format!("device-id:{token_hash}"))
 }
 
 /// A name a person recognises their device by: the browser (or the app's own product

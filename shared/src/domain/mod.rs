@@ -10,6 +10,7 @@ mod names;
 pub mod page;
 pub mod profile;
 pub mod search;
+pub mod security_event;
 pub mod session;
 pub mod social;
 pub mod user;
@@ -24,6 +25,15 @@ pub fn hash_secret(secret: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// An id with a UUID's shape derived from `text`: stable, and no way back to the text.
+pub fn derived_id(text: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::from_bytes(bytes).to_string()
 }
 
 /// The text of an optional secret field of a request, for validation.

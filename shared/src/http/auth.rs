@@ -2,7 +2,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::domain::client::Caller;
+use crate::domain::client::{Caller, ClientInfo};
 use crate::error::AppError;
 use crate::services::sessions::Sessions;
 use crate::state::AppState;
@@ -23,17 +23,18 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = bearer(parts).unwrap_or(Err(AppError::Unauthorized))?;
-        checked(state, token).await
+        let token = bearer(parts).unwrap_or(Err(AppError::Unauthorized))?.to_owned();
+        checked(state, &token, parts).await
     }
 }
 
 /// The caller a valid token names, when its account is still in good standing: a
 /// token minted before a suspension is refused from the moment of the suspension.
-async fn checked(state: &AppState, token: &str) -> Result<Caller, AppError> {
+async fn checked(state: &AppState, token: &str, parts: &mut Parts) -> Result<Caller, AppError> {
     let caller: Caller = state.tokens.verify(token)?.into();
     Sessions::new(state).check_standing(&caller).await?;
-    Ok(caller)
+    let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
+    Ok(Caller { client, ..caller })
 }
 
 /// A caller who may be anonymous. A token that is present but invalid is still a 401:
@@ -47,7 +48,10 @@ impl FromRequestParts<AppState> for MaybeCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         match bearer(parts) {
             None => Ok(MaybeCaller(None)),
-            Some(token) => Ok(MaybeCaller(Some(checked(state, token?).await?))),
+            Some(token) => {
+                let token = token?.to_owned();
+                Ok(MaybeCaller(Some(checked(state, &token, parts).await?)))
+            }
         }
     }
 }

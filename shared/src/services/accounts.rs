@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::history::History;
 use super::mfa::{Proof, SecondFactor};
 use super::password_check::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
 use super::sessions::{Sessions, TokenPair};
@@ -16,6 +17,7 @@ use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::mfa::{self, Aal, ChallengePurpose, MfaChallenge, MfaToken, TotpFactor};
+use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
 use crate::domain::session::{RefreshToken, SessionRecord};
 use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
@@ -25,6 +27,7 @@ use crate::password::{Passwords, Verified};
 use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
 use crate::state::AppState;
 use crate::store::outbox::MessageKind;
+use crate::store::security_events::Attempted;
 use crate::store::{Claim, EndDevices, GenerationBump, KeptSession, LoginWrite, SignUp, Store};
 
 /// Devices remembered per account for new-sign-in notices.
@@ -246,6 +249,7 @@ pub struct Accounts<'a> {
     password_check: PasswordCheck<'a>,
     limiter: Limiter<'a>,
     notices: Notices<'a>,
+    history: History<'a>,
 }
 
 impl<'a> Accounts<'a> {
@@ -260,6 +264,7 @@ impl<'a> Accounts<'a> {
             password_check: PasswordCheck::new(state),
             limiter: Limiter::new(&state.store),
             notices: Notices::new(&state.store),
+            history: History::new(&state.store),
         }
     }
 
@@ -408,6 +413,9 @@ impl<'a> Accounts<'a> {
         )?;
         // A known device's wrong codes count toward the code limit only, like its passwords.
         let failure_cap = challenge.as_ref().is_some_and(|c| c.device_hash.is_none());
+        // Only a real challenge's account gets the attempt in its history (a forged token
+        // may name anyone).
+        let challenged = challenge.as_ref().is_some_and(|c| c.user_id == token.user_id);
         let outcome = async {
             let challenge = challenge.filter(|c| c.user_id == token.user_id).ok_or(AppError::InvalidToken)?;
             // A password changed or reset since, or the factor turned off: sign in again.
@@ -440,6 +448,12 @@ impl<'a> Accounts<'a> {
         }
         .await;
         self.factors.settle_code_attempt(&token.user_id, code_attempt, failure_cap, &outcome).await?;
+        let who = Attempted::Account(&token.user_id);
+        match &outcome {
+            Err(AppError::InvalidCode) if challenged => self.history.failed(who, client, &[("reason", "code")]).await?,
+            Err(AppError::RateLimited { .. }) if challenged => self.history.blocked(who, client).await?,
+            _ => {}
+        }
         outcome
     }
 
@@ -478,7 +492,12 @@ impl<'a> Accounts<'a> {
             counters.truncate(2);
             windows.truncate(2);
         }
-        refuse_if_full(&counters, &windows)?;
+        let claimed_by = claim.as_ref().map(|c| c.user_id.clone());
+        let who = match &claimed_by {
+            Some(user_id) => Attempted::Account(user_id),
+            None => Attempted::Unknown { identifier_hash: &identifier_hash },
+        };
+        self.in_history_if_refused(refuse_if_full(&counters, &windows), who, client).await?;
         let count_hits =
             futures_util::future::try_join_all(counters.iter().map(|c| self.limiter.enforce(c.scope, c.key, c.limit)));
         // An unknown identifier's failures are counted under a key of its own, so that
@@ -486,8 +505,8 @@ impl<'a> Accounts<'a> {
         let unknown_key = format!("unknown:{identifier_hash}");
         let checked = self.check_claim(claim, &password, !known_device, &unknown_key);
         let (counted, checked) = tokio::join!(count_hits, checked);
-        counted?;
-        let (user, verified, factor) = checked?;
+        self.in_history_if_refused(counted, who, client).await?;
+        let (user, verified, factor) = self.in_history_if_refused(checked, who, client).await?;
         let failed_key = match (user, verified) {
             (Some(user), Verified::Yes { needs_rehash }) => {
                 let device = device.filter(|_| known_device);
@@ -496,16 +515,38 @@ impl<'a> Accounts<'a> {
                 return Ok(Credentials { user, rehash, remember_me, device, second_factor });
             }
             // A known device's wrong passwords do not count against the account's cap.
-            (Some(_), Verified::No) if known_device => return Err(AppError::InvalidCredentials),
+            (Some(_), Verified::No) if known_device => {
+                self.history.failed(who, client, &[("reason", "password")]).await?;
+                return Err(AppError::InvalidCredentials);
+            }
             (Some(user), Verified::No) => {
                 tracing::info!(user_id = %user.id, "wrong password");
                 user.id
             }
             (None, _) => unknown_key,
         };
-        // Counts the wrong password against the account's hourly cap (ASVS 2.2.1).
-        self.store.limits().add_hit(FAILED_LOGIN_SCOPE, &failed_key, limits.failed_logins_per_account).await?;
+        // Counts the wrong password against the account's hourly cap (ASVS 2.2.1), and
+        // puts it in the account's history. The cap, checked before the password, bounds
+        // how many such events an hour can write.
+        tokio::try_join!(
+            self.store.limits().add_hit(FAILED_LOGIN_SCOPE, &failed_key, limits.failed_logins_per_account),
+            self.history.failed(who, client, &[("reason", "password")]),
+        )?;
         Err(AppError::InvalidCredentials)
+    }
+
+    /// A sign-in a limit refused goes in the account's history (one event an hour, with
+    /// the count) before its 429.
+    async fn in_history_if_refused<T>(
+        &self,
+        result: AppResult<T>,
+        who: Attempted<'_>,
+        client: &ClientInfo,
+    ) -> AppResult<T> {
+        if let Err(AppError::RateLimited { .. }) = &result {
+            self.history.blocked(who, client).await?;
+        }
+        result
     }
 
     /// A new session at `aal` for authenticated credentials (re-hashing an outdated
@@ -528,7 +569,9 @@ impl<'a> Accounts<'a> {
         let (session, refresh) = self.sessions.open(&user, remember_me, client, aal, &device);
         let (known_devices, notice) = self.device_change(&user, &session, now)?;
         extra.extend(notice);
-        let login = LoginWrite { at: now, rehashed_password: rehashed, known_devices, device: device_write, extra };
+        let event = self.history.put(&self.sign_in_event(&user, &device, client, aal))?;
+        let login =
+            LoginWrite { at: now, rehashed_password: rehashed, known_devices, device: device_write, event, extra };
         // The access token is signed (RSA, milliseconds, on the blocking pool) while the write is on
         // the wire; it leaves only once the session is stored.
         let (written, tokens) = tokio::join!(
@@ -543,6 +586,19 @@ impl<'a> Accounts<'a> {
         tracing::info!(user_id = %user.id, session_id = %session.id, "signed in");
         let user = UserRecord { last_login: Some(now), ..user };
         Ok(AuthResponse { user: OwnUserView::from(&user), tokens: tokens?, device_token: device.expose() })
+    }
+
+    /// A sign-in's event: the device, the address, and what it proved.
+    fn sign_in_event(
+        &self,
+        user: &UserRecord,
+        device: &DeviceToken,
+        client: &ClientInfo,
+        aal: Aal,
+    ) -> SecurityEventRecord {
+        let hash = device.hash();
+        let amr: &[&str] = if aal == Aal::Aal2 { &["pwd", "otp"] } else { &["pwd"] };
+        self.history.event(&user.id, SecurityEventType::SignIn, client).device(Some(&hash)).detail("amr", amr.to_vec())
     }
 
     /// The device token a sign-in answers, with its write: the one presented, when it
@@ -684,12 +740,16 @@ impl<'a> Accounts<'a> {
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
         let notice = self.notices.to(&user, MessageKind::PasswordChanged, [("via", "change-password".to_owned())])?;
+        let event = self
+            .history
+            .event(&user.id, SecurityEventType::PasswordChanged, &caller.client)
+            .device(session.device_hash.as_deref());
         let next_hash = next.hash();
         let bump = GenerationBump {
             password_hash: Some(&hash),
             keep: Some(KeptSession { session: &session, new_refresh_hash: Some(&next_hash), aal: None }),
             end_devices: Some(EndDevices { keep: own_device.as_deref() }),
-            extra: vec![notice],
+            extra: vec![notice, self.history.put(&event)?],
             ..Default::default()
         };
         if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
@@ -761,6 +821,7 @@ impl<'a> Accounts<'a> {
         let (known_devices, notice) = self.device_change(&user, &session, now)?;
         extra.extend(notice);
         extra.push(device_write);
+        extra.push(self.history.put(&self.sign_in_event(&user, &device, client, aal).detail("reactivated", true))?);
         if !self.store.accounts().reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
             return Err(AppError::Conflict);
         }

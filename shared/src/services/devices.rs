@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::history::History;
 use super::sessions::Sessions;
 use crate::domain::client::Caller;
 use crate::domain::device::{device_id, DeviceRecord};
+use crate::domain::security_event::SecurityEventType;
 use crate::domain::user::UserRecord;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -69,10 +71,16 @@ impl<'a> Devices<'a> {
     /// else's id, or an ended device's, is simply not found.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, device_id = %id))]
     pub async fn revoke(&self, caller: &Caller, id: &str) -> AppResult<()> {
-        let (user, _) = self.sessions.live_session(caller).await?;
+        let (user, session) = self.sessions.live_session(caller).await?;
         let devices = self.vouching(&user).await?;
-        let (hash, _) = devices.into_iter().find(|(hash, _)| device_id(hash) == id).ok_or(AppError::NotFound)?;
-        if !self.store.sessions().delete_device_with(&user.id, &hash, Vec::new()).await? {
+        let (hash, device) = devices.into_iter().find(|(hash, _)| device_id(hash) == id).ok_or(AppError::NotFound)?;
+        let history = History::new(self.store);
+        let event = history
+            .event(&user.id, SecurityEventType::DeviceRevoked, &caller.client)
+            .device(session.device_hash.as_deref())
+            .detail("revokedDeviceId", id)
+            .detail("revokedDeviceName", device.name);
+        if !self.store.sessions().delete_device_with(&user.id, &hash, vec![history.put(&event)?]).await? {
             return Err(AppError::NotFound);
         }
         tracing::info!(user_id = %user.id, "device revoked");

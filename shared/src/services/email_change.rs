@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::history::History;
 use super::password_check::{PasswordCheck, PasswordConfirmation, PASSWORD_FIELD_MAX};
 use super::sessions::Sessions;
 use super::verification::{new_secret, PresentedSecret, Verification, VERIFY_TTL_HOURS};
@@ -13,6 +14,7 @@ use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::hash_secret;
+use crate::domain::security_event::SecurityEventType;
 use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -62,6 +64,7 @@ pub struct EmailChange<'a> {
     password_check: PasswordCheck<'a>,
     limiter: Limiter<'a>,
     notices: Notices<'a>,
+    history: History<'a>,
 }
 
 impl<'a> EmailChange<'a> {
@@ -74,6 +77,7 @@ impl<'a> EmailChange<'a> {
             password_check: PasswordCheck::new(state),
             limiter: Limiter::new(&state.store),
             notices: Notices::new(&state.store),
+            history: History::new(&state.store),
         }
     }
 
@@ -82,7 +86,7 @@ impl<'a> EmailChange<'a> {
     /// until the token comes back. Needs the password, and the second factor when on.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn request(&self, caller: &Caller, change: EmailChangeRequest) -> AppResult<()> {
-        let (user, _, _) = self.sessions.second_factor_session(caller).await?;
+        let (user, session, _) = self.sessions.second_factor_session(caller).await?;
         let new_email = change.new_email.as_str();
         if new_email == user.email {
             return Err(AppError::validation("newEmail", "must differ from the current address"));
@@ -106,6 +110,13 @@ impl<'a> EmailChange<'a> {
             self.store.one_time_tokens().put(&hash, Purpose::EmailChange, &token)?,
             self.notices.to_address(&user, new_email, MessageKind::ConfirmEmailChange, [("token", secret)])?,
             self.notices.to(&user, MessageKind::EmailChangeRequested, [("newEmail", new_email.to_owned())])?,
+            self.history.put(
+                &self
+                    .history
+                    .event(&user.id, SecurityEventType::EmailChangeRequested, &caller.client)
+                    .device(session.device_hash.as_deref())
+                    .detail("newEmail", new_email),
+            )?,
         ];
         if let Some(old) = &user.email_change_token_hash {
             items.push(self.store.one_time_tokens().discard(old, Purpose::EmailChange)?);
@@ -149,7 +160,13 @@ impl<'a> EmailChange<'a> {
             None => None,
         };
         let notice = self.notices.to(&user, MessageKind::EmailChanged, [("newEmail", new_email.clone())])?;
-        match self.store.accounts().swap_email(&user, &hash, &new_email, kept.as_ref(), vec![notice]).await? {
+        let event = self
+            .history
+            .event(&user.id, SecurityEventType::EmailChanged, client)
+            .detail("previousEmail", user.email.as_str())
+            .detail("newEmail", new_email.as_str());
+        let extra = vec![notice, self.history.put(&event)?];
+        match self.store.accounts().swap_email(&user, &hash, &new_email, kept.as_ref(), extra).await? {
             EmailSwap::Swapped => {}
             EmailSwap::Taken => return Err(AppError::EmailTaken),
             EmailSwap::Stale => return Err(AppError::InvalidToken),

@@ -7,13 +7,15 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::history::History;
 use super::password_check::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
 use super::sessions::{Sessions, TokenPair};
 use super::Notices;
 use crate::config::Config;
 use crate::domain::client::Caller;
 use crate::domain::mfa::{self, Aal, FactorStatus, TotpFactor};
-use crate::domain::session::RefreshToken;
+use crate::domain::security_event::SecurityEventType;
+use crate::domain::session::{RefreshToken, SessionRecord};
 use crate::domain::{exposed, non_empty, Fields};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::RateWindow;
@@ -243,6 +245,7 @@ impl<'a> SecondFactor<'a> {
             extra: vec![
                 self.store.factors().factor_enable(&user.id, step, &hashes)?,
                 self.notices.to(&user, MessageKind::MfaChanged, [("change", "enabled".to_owned())])?,
+                self.event(caller, &session, SecurityEventType::MfaEnabled)?,
             ],
             ..Default::default()
         };
@@ -260,12 +263,13 @@ impl<'a> SecondFactor<'a> {
     /// New recovery codes for a code of the app; the old ones stop working.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn regenerate_recovery_codes(&self, caller: &Caller, code: TotpCode) -> AppResult<RecoveryCodes> {
-        let (user, _, factor) = self.sessions.second_factor_session(caller).await?;
+        let (user, session, factor) = self.sessions.second_factor_session(caller).await?;
         let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::MfaNotEnabled("no second factor is on"))?;
         self.accept_signed_in(&user.id, &factor, &Proof::Totp(code.0)).await?;
         let (codes, hashes) = self.new_recovery_codes(&user.id)?;
         let notice = self.notices.to(&user, MessageKind::MfaChanged, [("change", "recovery_codes".to_owned())])?;
-        if !self.store.factors().replace_recovery_codes(&user.id, &hashes, vec![notice]).await? {
+        let event = self.event(caller, &session, SecurityEventType::RecoveryCodesRegenerated)?;
+        if !self.store.factors().replace_recovery_codes(&user.id, &hashes, vec![notice, event]).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "recovery codes replaced");
@@ -275,16 +279,23 @@ impl<'a> SecondFactor<'a> {
     /// Turns the factor off: a session that passed it, the password and a code.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn disable(&self, caller: &Caller, disabling: Disabling) -> AppResult<()> {
-        let (user, _, factor) = self.sessions.second_factor_session(caller).await?;
+        let (user, session, factor) = self.sessions.second_factor_session(caller).await?;
         let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::MfaNotEnabled("no second factor is on"))?;
         self.password_check.check(&user, disabling.password).await?;
         self.accept_signed_in(&user.id, &factor, &disabling.proof).await?;
         let notice = self.notices.to(&user, MessageKind::MfaChanged, [("change", "disabled".to_owned())])?;
-        if !self.store.factors().remove_factor(&user, vec![notice]).await? {
+        let event = self.event(caller, &session, SecurityEventType::MfaDisabled)?;
+        if !self.store.factors().remove_factor(&user, vec![notice, event]).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "second factor off");
         Ok(())
+    }
+
+    /// The put of the caller's change in the account's security history.
+    fn event(&self, caller: &Caller, session: &SessionRecord, kind: SecurityEventType) -> AppResult<TransactWriteItem> {
+        let history = History::new(self.store);
+        history.put(&history.event(&caller.user_id, kind, &caller.client).device(session.device_hash.as_deref()))
     }
 
     /// One attempt at a code of the account, counted against its wrong-code limit

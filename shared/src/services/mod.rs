@@ -8,6 +8,7 @@ pub mod devices;
 pub mod email_change;
 pub mod exports;
 pub mod health;
+pub mod history;
 mod limits;
 pub mod mfa;
 pub mod moderation;
@@ -37,6 +38,11 @@ impl AppState {
     /// The devices that signed in, and their revocation.
     pub fn devices(&self) -> devices::Devices<'_> {
         devices::Devices::new(self)
+    }
+
+    /// The caller's security history.
+    pub fn security_history(&self) -> history::SecurityHistory<'_> {
+        history::SecurityHistory::new(self)
     }
 
     /// Changing the account's email address.

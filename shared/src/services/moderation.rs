@@ -8,12 +8,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::history::History;
 use super::sessions::Sessions;
 use super::Notices;
 use crate::cursor::Cursors;
-use crate::domain::client::Caller;
+use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::mfa;
 use crate::domain::page::{Page, PageRequest};
+use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
 use crate::domain::user::{OwnUserView, Restriction, Role, UserRecord};
 use crate::domain::{non_empty, Fields};
 use crate::error::{AppError, AppResult};
@@ -664,6 +666,9 @@ impl<'a> Moderation<'a> {
             self.store.moderation().standing_update(target, &change)?,
             self.notices.to(target, MessageKind::AccountModerated, notice)?,
         ];
+        if let Some(event) = standing_event(self.store, target, action.kind, until) {
+            items.push(History::new(self.store).put(&event)?);
+        }
         let resolving = report.is_some();
         if let Some(report) = report {
             let mut batch = self.open_reports(&target.id, Some(report)).await?;
@@ -797,7 +802,13 @@ pub async fn grant(store: &Store, actor: Actor<'_>, target: &UserRecord, role: R
     let mut entry = audit_entry(store, actor, "user.role", Some(&target.id), None, None);
     entry.details.insert("from".into(), target.role.as_str().into());
     entry.details.insert("to".into(), role.as_str().into());
-    let items = vec![store.moderation().role_update(target, role)?];
+    let history = History::new(store);
+    // Staff act from their own address: the target's history says what, not from where.
+    let event = history
+        .event(&target.id, SecurityEventType::RoleChanged, &ClientInfo::default())
+        .detail("from", target.role.as_str())
+        .detail("to", role.as_str());
+    let items = vec![store.moderation().role_update(target, role)?, history.put(&event)?];
     let staff = match actor {
         Actor::Staff(staff) => Some(staff),
         Actor::Operator(_) => None,
@@ -839,6 +850,26 @@ fn audit_entry(
         // Linked into the actor's chain when it is written.
         seq: None,
         prev_hash: None,
+    }
+}
+
+/// The event a suspension or its lifting writes in the target's history (staff's
+/// address is not the target's to read).
+fn standing_event(
+    store: &Store,
+    target: &UserRecord,
+    kind: ActionKind,
+    until: Option<DateTime<Utc>>,
+) -> Option<SecurityEventRecord> {
+    let history = History::new(store);
+    let event = |kind| history.event(&target.id, kind, &ClientInfo::default());
+    match kind {
+        ActionKind::Suspend => Some(match until {
+            Some(until) => event(SecurityEventType::Suspended).detail("until", until.to_rfc3339()),
+            None => event(SecurityEventType::Suspended),
+        }),
+        ActionKind::Unsuspend => Some(event(SecurityEventType::Unsuspended)),
+        _ => None,
     }
 }
 

@@ -8,11 +8,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::history::History;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::DeviceToken;
 use crate::domain::mfa::{self, Aal, TotpFactor};
+use crate::domain::security_event::SecurityEventType;
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
 use crate::domain::{exposed, non_empty, Fields, OfUser};
@@ -396,8 +398,19 @@ impl<'a> Sessions<'a> {
         let sessions = self.store.sessions().sessions_of(&user.id).await?;
         let revoked = sessions.iter().filter(|s| s.id != caller.session_id && s.is_live(&user, now)).count();
         let keep = KeptSession { session: &session, new_refresh_hash: None, aal: None };
+        let event = self
+            .history()
+            .event(&user.id, SecurityEventType::SessionRevoked, &caller.client)
+            .device(session.device_hash.as_deref())
+            .detail("sessions", revoked)
+            .detail("devices", "all");
         // "Sign out everywhere": device tokens end too, the caller's own included.
-        let bump = GenerationBump { keep: Some(keep), end_devices: Some(EndDevices::default()), ..Default::default() };
+        let bump = GenerationBump {
+            keep: Some(keep),
+            end_devices: Some(EndDevices::default()),
+            extra: vec![self.history().put(&event)?],
+            ..Default::default()
+        };
         if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
             // The account changed, or this session ended, since it was read.
             return Err(AppError::Unauthorized);
@@ -414,12 +427,22 @@ impl<'a> Sessions<'a> {
     /// Ends one of the caller's own sessions; anyone else's id is simply not found.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id, session_id = %session_id))]
     pub async fn revoke_session(&self, caller: &Caller, session_id: &str) -> AppResult<()> {
-        self.live_session(caller).await?;
-        if !self.store.sessions().delete_session(OfUser { user_id: &caller.user_id, id: session_id }).await? {
+        let (_, own) = self.live_session(caller).await?;
+        let event = self
+            .history()
+            .event(&caller.user_id, SecurityEventType::SessionRevoked, &caller.client)
+            .device(own.device_hash.as_deref())
+            .detail("sessionId", session_id);
+        let session = OfUser { user_id: &caller.user_id, id: session_id };
+        if !self.store.sessions().delete_session_with(session, vec![self.history().put(&event)?]).await? {
             return Err(AppError::NotFound);
         }
         crate::metrics::count("SessionsRevoked", 1);
         Ok(())
+    }
+
+    fn history(&self) -> History<'a> {
+        History::new(self.store)
     }
 
     /// Removes the items of sessions that a generation bump has already ended. Failure

@@ -9,11 +9,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::history::History;
 use super::sessions::Sessions;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::hash_secret;
+use crate::domain::security_event::SecurityEventType;
 use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::error::{AppError, AppResult};
@@ -249,9 +251,11 @@ impl<'a> Verification<'a> {
         fields.check("newPassword", self.passwords.check_policy(&new_password, &user.password_related_words()).await?);
         fields.finish()?;
         let password_hash = self.passwords.hash(new_password).await?;
+        let history = History::new(self.store);
         let extra = vec![
             self.store.one_time_tokens().consume(&hash, Purpose::Reset)?,
             self.notices.to(&user, MessageKind::PasswordChanged, [("via", "reset".to_owned())])?,
+            history.put(&history.event(&user.id, SecurityEventType::PasswordReset, client))?,
         ];
         let bump = GenerationBump {
             password_hash: Some(&password_hash),

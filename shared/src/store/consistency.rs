@@ -367,6 +367,8 @@ impl Facts {
                 "sessions"
             } else if sk.starts_with(keys::device::PREFIX) {
                 "known devices"
+            } else if sk.starts_with(keys::security_event::PREFIX) {
+                "security events"
             } else if keys::export::export_id(&sk).is_some() {
                 // Written before exports moved to a partition of their own (they
                 // expire within 7 days of that).

@@ -107,6 +107,15 @@ pub mod device {
     }
 }
 
+/// An event of the account's security history, in its user's partition, by time.
+pub mod security_event {
+    pub const PREFIX: &str = "SECEVENT#";
+
+    pub fn key(user_id: &str, at: chrono::DateTime<chrono::Utc>, id: &str) -> super::Item {
+        super::key(super::user::pk(user_id), format!("{PREFIX}{}#{id}", super::sortable(at)))
+    }
+}
+
 /// A one-time token (verification, reset), by its hash and purpose.
 pub mod token {
     pub const PREFIX: &str = "TOKEN#";

@@ -19,6 +19,7 @@ mod rate_limits;
 pub mod reports;
 pub mod schema;
 pub mod search;
+pub mod security_events;
 mod sessions;
 mod users;
 mod writes;
@@ -204,6 +205,10 @@ impl Store {
     pub fn consistency(&self) -> consistency::Consistency<'_> {
         consistency::Consistency { store: self }
     }
+
+    pub fn security_events(&self) -> security_events::SecurityEvents<'_> {
+        security_events::SecurityEvents { store: self }
+    }
 }
 
 impl Store {
@@ -218,43 +223,44 @@ impl Store {
         // BatchGetItem refuses a request that names a key twice.
         let mut seen = std::collections::HashSet::new();
         keys.retain(|k| seen.insert((sort_key(k).to_owned(), k.get(keys::PK).and_then(|v| v.as_s().ok()).cloned())));
-        let chunks = keys.chunks(100).map(|chunk| self.batch_get_chunk(chunk.to_vec(), consistent));
+        let chunks = keys.chunks(100).map(|chunk| batch_get_chunk(self, chunk.to_vec(), consistent));
         let results = futures_util::future::try_join_all(chunks).await?;
         Ok(results.into_iter().flatten().collect())
     }
+}
 
-    async fn batch_get_chunk(&self, keys: Vec<Item>, consistent: bool) -> AppResult<Vec<Item>> {
-        let doing =
-            format!("BatchGetItem {} keys, the first {}", keys.len(), keys.first().map(key_kind).unwrap_or_default());
-        let mut found = Vec::with_capacity(keys.len());
-        let mut request = Some(
-            aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(consistent)
-                .build()
-                .context("building a KeysAndAttributes")?,
-        );
-        for attempt in 0..6u64 {
-            let Some(keys) = request.take() else {
-                return Ok(found);
-            };
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(self.table(), keys)
-                .send()
-                .await
-                .map_err(dynamo_error(doing.clone()))?;
-            found.extend(out.responses.unwrap_or_default().into_values().flatten());
-            request = out.unprocessed_keys.and_then(|mut u| u.remove(self.table()));
-            if request.is_some() {
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-            }
+/// One `BatchGetItem` of at most 100 keys, asking again for the unprocessed ones.
+async fn batch_get_chunk(store: &Store, keys: Vec<Item>, consistent: bool) -> AppResult<Vec<Item>> {
+    let doing =
+        format!("BatchGetItem {} keys, the first {}", keys.len(), keys.first().map(key_kind).unwrap_or_default());
+    let mut found = Vec::with_capacity(keys.len());
+    let mut request = Some(
+        aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(consistent)
+            .build()
+            .context("building a KeysAndAttributes")?,
+    );
+    for attempt in 0..6u64 {
+        let Some(keys) = request.take() else {
+            return Ok(found);
+        };
+        let out = store
+            .client
+            .batch_get_item()
+            .request_items(store.table(), keys)
+            .send()
+            .await
+            .map_err(dynamo_error(doing.clone()))?;
+        found.extend(out.responses.unwrap_or_default().into_values().flatten());
+        request = out.unprocessed_keys.and_then(|mut u| u.remove(store.table()));
+        if request.is_some() {
+            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
         }
-        match request {
-            None => Ok(found),
-            Some(_) => Err(AppError::ServiceUnavailable("batch read kept returning unprocessed keys".into())),
-        }
+    }
+    match request {
+        None => Ok(found),
+        Some(_) => Err(AppError::ServiceUnavailable("batch read kept returning unprocessed keys".into())),
     }
 }
 

@@ -45,6 +45,8 @@ pub struct LoginWrite {
     /// The device the sign-in answers: a new one's put (`device_put`), or the presented
     /// one's last use (`device_seen`).
     pub device: TransactWriteItem,
+    /// The sign-in's event in the account's security history (a put).
+    pub event: TransactWriteItem,
     pub extra: Vec<TransactWriteItem>,
 }
 
@@ -266,8 +268,8 @@ impl Users<'_> {
             update.update_expression(format!("SET {}", sets.join(", "))).build().context("building an Update")?;
         let session_item = session_put(self.store, session)?;
         if claims.is_empty() && login.extra.is_empty() {
-            let Some(put) = session_item.put else {
-                return Err(AppError::internal("a new session is a put"));
+            let (Some(put), Some(event)) = (session_item.put, login.event.put) else {
+                return Err(AppError::internal("a new session and its event are puts"));
             };
             let device = async {
                 match (login.device.put, login.device.update) {
@@ -277,14 +279,21 @@ impl Users<'_> {
                     _ => Ok(true),
                 }
             };
-            let (session_written, user_written, _) =
-                tokio::try_join!(self.store.put_alone(put), self.store.update_one(update), device)?;
+            // No tokens leave unless the event was written too: a sign-in is never missing
+            // from the history (an event whose session write failed says so in the logs).
+            let (session_written, user_written, _, _) = tokio::try_join!(
+                self.store.put_alone(put),
+                self.store.update_one(update),
+                device,
+                self.store.put_alone(event)
+            )?;
             // A failed condition: the account is gone (the session expires unused).
             return Ok(session_written && user_written);
         }
         let mut items = vec![session_item, TransactWriteItem::builder().update(update).build()];
         items.extend(claims);
         items.push(login.device);
+        items.push(login.event);
         items.extend(login.extra);
         // A failed condition: the account is gone, or (re-hashing) its password changed
         // since it was verified.
