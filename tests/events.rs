@@ -81,6 +81,7 @@ async fn every_event_file_is_answered_by_its_function() {
             ("REPLACE_WITH_VERIFICATION_TOKEN", "verify_email"),
             ("REPLACE_WITH_RESET_TOKEN", "reset_password"),
             ("REPLACE_WITH_EMAIL_CHANGE_TOKEN", "confirm_email_change"),
+            ("REPLACE_WITH_SECURE_TOKEN", "password_changed"),
         ] {
             if text.contains(placeholder) {
                 text = text.replace(placeholder, &app.outbox_token(kind, &latest_user).await);

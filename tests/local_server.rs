@@ -197,6 +197,23 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     let (status, _) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the reset ended every session");
 
+    // "This wasn't me": the password notice's link takes the account back.
+    let header =
+        server.wait_for_line(Duration::from_secs(5), |l| l == "── outbox: password_changed to ada@example.org ──");
+    assert!(header.is_some(), "no password notice on the console within 5 s");
+    let link = server.wait_for_line(Duration::from_secs(1), |l| l.trim_start().starts_with("link: ")).unwrap();
+    assert!(link.contains("/secure-account?token="), "{link}");
+    let line = server.wait_for_line(Duration::from_secs(1), |l| l.trim_start().starts_with("token: ")).unwrap();
+    let secure =
+        json!({ "token": line.trim_start().trim_start_matches("token: "), "newPassword": "willow-signal-beacon-64" });
+    let url = format!("{}/api/auth/secure-account", server.base);
+    let (status, secured) = http_json(Method::POST, &url, Some(&secure)).await;
+    assert_eq!(status, StatusCode::OK, "{secured}");
+    let token = secured["accessToken"].as_str().unwrap();
+    let url = format!("{}/api/auth/security-events", server.base);
+    let (status, history) = http_json_as(Method::GET, &url, None, Some(token)).await;
+    assert_eq!((status, &history["items"][0]["type"]), (StatusCode::OK, &json!("account_secured")), "{history}");
+
     // The operator's audit of the table the walk-through wrote, as Operations shows it.
     let said = server.operator_script("audit-table", &[]);
     assert!(said.starts_with("table user-service: ") && said.contains("no violations"), "{said}");

@@ -22,6 +22,7 @@ mod purge;
 mod rate_limits;
 mod round_trips;
 mod secrets;
+mod secure_account;
 mod security_events;
 mod sessions;
 mod social;

@@ -77,6 +77,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/auth/devices"),
     ("delete", "/api/auth/devices/{deviceId}"),
     ("get", "/api/auth/security-events"),
+    ("post", "/api/auth/secure-account"),
     ("post", "/api/auth/reactivate"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),

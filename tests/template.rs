@@ -109,6 +109,7 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/auth/devices",
             "/api/auth/devices/{deviceId}",
             "/api/auth/security-events",
+            "/api/auth/secure-account",
             "/api/auth/reactivate",
             "/api/auth/change-email",
             "/api/auth/confirm-email-change",

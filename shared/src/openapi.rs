@@ -140,6 +140,7 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("devices", "List the devices whose tokens count for the account"),
     ("revoke_device", "Revoke one device's token"),
     ("security_events", "The account's security history"),
+    ("secure_account", "Take the account back with a notice's link"),
     ("reactivate", "Reactivate a deactivated account"),
     ("change_email", "Ask to change the email address"),
     ("confirm_email_change", "Confirm the new email address with its token"),

@@ -531,6 +531,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/secure-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take the account back with a notice's link */
+        post: operations["secure_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/security-events": {
         parameters: {
             query?: never;
@@ -1601,6 +1618,27 @@ export interface components {
         RoleRequest: {
             /** @description `user, moderator, admin`. */
             role: string;
+        };
+        /**
+         * @description The account taken back: a new session (and device token) for the person, and what
+         *     was undone.
+         */
+        SecuredAccount: components["schemas"]["AuthResponse"] & {
+            details: components["schemas"]["SecuredDetails"];
+        };
+        SecuredDetails: {
+            /**
+             * @description `restored`: the address from before an email change at or after the reported
+             *     one is back; `kept`: another account took it meanwhile, the new one stays;
+             *     `unchanged`: no such change.
+             */
+            email: string;
+            /** @description A pending email change was cancelled. */
+            emailChangeCancelled: boolean;
+            /** @description A second factor added at or after that change was removed. */
+            factorRemoved: boolean;
+            /** @description The change the notice reported (a security event type). */
+            reported: string;
         };
         /** @enum {string} */
         SecurityEventType: "sign_in" | "sign_in_failed" | "sign_in_blocked" | "password_changed" | "password_reset" | "email_change_requested" | "email_changed" | "email_change_reverted" | "mfa_enabled" | "mfa_disabled" | "recovery_codes_regenerated" | "passkey_added" | "passkey_removed" | "identity_linked" | "identity_unlinked" | "session_revoked" | "device_revoked" | "account_secured" | "role_changed" | "suspended" | "unsuspended";
@@ -4255,6 +4293,114 @@ export interface operations {
             };
             /** @description INVALID_TOKEN: unknown, used or expired */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    secure_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description `token`: from the "this wasn't me" link of a notice; `newPassword` */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description The account is taken back: a new password, every other session and device token ended, what was added to its sign-in since the reported change removed, its previous address back (`details` says what was undone); a new session for the caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecuredAccount"];
+                };
+            };
+            /** @description VALIDATION_ERROR (`newPassword`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INVALID_TOKEN: unknown, used, expired, or void (the account was secured since) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED or ACCOUNT_DEACTIVATED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CONFLICT: the account kept changing under the request */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

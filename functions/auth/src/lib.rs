@@ -21,6 +21,7 @@ use shared::services::history::SecurityEventsQuery;
 use shared::services::mfa::{
     CodeRequest, Confirmed, DisableRequest, EnrollRequest, Enrollment, MfaStatus, RecoveryCodes,
 };
+use shared::services::secure_account::SecuredAccount;
 use shared::services::sessions::{LogoutRequest, RefreshRequest, Revoked, SessionList, TokenPair};
 use shared::services::verification::{ForgotPasswordRequest, ResetPasswordRequest, TokenRequest};
 use shared::tokens::PublicJwkSet;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/devices", get(devices))
         .route("/api/auth/devices/{device_id}", delete(revoke_device))
         .route("/api/auth/security-events", get(security_events))
+        .route("/api/auth/secure-account", post(secure_account))
         .route("/api/auth/reactivate", post(reactivate))
         .route("/api/auth/verify-email", post(verify_email))
         .route("/api/auth/resend-verification", post(resend_verification))
@@ -82,6 +84,7 @@ pub fn app(state: AppState) -> Router {
         devices,
         revoke_device,
         security_events,
+        secure_account,
         reactivate,
         change_email,
         confirm_email_change,
@@ -465,6 +468,24 @@ async fn security_events(
     QueryParams(page): QueryParams<PageQuery>,
 ) -> AppResult<Json<Page<SecurityEventView>>> {
     Ok(Json(state.security_history().list(&caller, query, page.validate()?).await?))
+}
+
+#[utoipa::path(post, path = "/api/auth/secure-account", tag = "auth",
+    request_body(content = ResetPasswordRequest, description = "`token`: from the \"this wasn't me\" link of a notice; `newPassword`"),
+    responses(
+        (status = 200, description = "The account is taken back: a new password, every other session and device token ended, what was added to its sign-in since the reported change removed, its previous address back (`details` says what was undone); a new session for the caller", body = SecuredAccount),
+        (status = 400, description = "VALIDATION_ERROR (`newPassword`)", body = ApiError),
+        (status = 401, description = "INVALID_TOKEN: unknown, used, expired, or void (the account was secured since)", body = ApiError),
+        (status = 403, description = "ACCOUNT_SUSPENDED or ACCOUNT_DEACTIVATED", body = ApiError),
+        (status = 409, description = "CONFLICT: the account kept changing under the request", body = ApiError),
+        RateLimited,
+    ))]
+async fn secure_account(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonBody(body): JsonBody<ResetPasswordRequest>,
+) -> AppResult<Json<SecuredAccount>> {
+    Ok(Json(state.secure_account().secure(body.try_into()?, &client).await?))
 }
 
 /// Public keys change only on rotation; consumers may cache them for a few minutes.

@@ -64,6 +64,7 @@ pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String>
         MessageKind::AccountModerated => account_moderated(&data)?,
         MessageKind::DataExportReady => data_export_ready(&data)?,
         MessageKind::MfaChanged => mfa_changed(&data)?,
+        MessageKind::AccountSecured => account_secured(&data)?,
     };
     content.render()
 }
@@ -122,6 +123,36 @@ impl Data<'_> {
     fn link(&self, label: &'static str, path: String) -> Option<Action> {
         Some(Action { label, url: format!("{}{path}", self.base_url) })
     }
+
+    /// A notice of a change of how the account signs in, with its "this wasn't me"
+    /// link: what happened (`what`), when, from which device and address, and what the
+    /// link does. Without a token (written before notices had links): `otherwise`.
+    fn undoable(&self, subject: &str, what: String, otherwise: (&str, Option<Action>)) -> Result<Content, String> {
+        if !self.message.data.contains_key("token") {
+            return Ok(Content {
+                subject: subject.into(),
+                paragraphs: vec![what, otherwise.0.into()],
+                action: otherwise.1,
+                footer: SECURITY_FOOTER,
+            });
+        }
+        let from = format!(
+            "When: {}. Device: {}. Address: {}.",
+            self.field("at")?,
+            self.field("device").unwrap_or("unknown"),
+            self.field("ipAddress").unwrap_or("unknown")
+        );
+        Ok(Content {
+            subject: subject.into(),
+            paragraphs: vec![
+                what,
+                from,
+                "If this was you, there is nothing to do. If it was not, the link below undoes it: you choose a new password, everyone else is signed out, anything added to your sign-in since (a second factor, a new email address) is removed, and your address comes back to this one. It works once, for 7 days.".into(),
+            ],
+            action: self.link("This wasn't me: secure my account", format!("/secure-account?token={}", self.token()?)),
+            footer: SECURITY_FOOTER,
+        })
+    }
 }
 
 fn verify_email(data: &Data) -> Result<Content, String> {
@@ -152,32 +183,31 @@ fn password_changed(data: &Data) -> Result<Content, String> {
         "reset" => "with a reset link",
         _ => "from your account settings",
     };
-    Ok(Content {
-        subject: "Your password was changed".into(),
-        paragraphs: vec![
-            format!("The password of your account was changed {how}, and your other sessions were signed out."),
-            "If this was not you, reset your password now.".into(),
-        ],
-        action: data.link("Reset my password", "/forgot-password".into()),
-        footer: SECURITY_FOOTER,
-    })
+    data.undoable(
+        "Your password was changed",
+        format!("The password of your account was changed {how}, and your other sessions were signed out."),
+        ("If this was not you, reset your password now.", data.link("Reset my password", "/forgot-password".into())),
+    )
 }
 
 fn new_sign_in(data: &Data) -> Result<Content, String> {
-    Ok(Content {
-        subject: "New sign-in to your account".into(),
-        paragraphs: vec![
-            format!(
-                "Your account was signed in to from a new device: {}.",
-                data.field("device").unwrap_or("unknown device")
-            ),
-            format!("When: {}. Address: {}.", data.field("at")?, data.field("ipAddress").unwrap_or("unknown")),
-            "If this was you, there is nothing to do. If not, change your password and sign out your other sessions."
-                .into(),
-        ],
-        action: data.link("Review my sessions", "/settings/sessions".into()),
-        footer: SECURITY_FOOTER,
-    })
+    if !data.message.data.contains_key("token") {
+        return Ok(Content {
+            subject: "New sign-in to your account".into(),
+            paragraphs: vec![
+                format!(
+                    "Your account was signed in to from a new device: {}.",
+                    data.field("device").unwrap_or("unknown device")
+                ),
+                format!("When: {}. Address: {}.", data.field("at")?, data.field("ipAddress").unwrap_or("unknown")),
+                "If this was you, there is nothing to do. If not, change your password and sign out your other sessions."
+                    .into(),
+            ],
+            action: data.link("Review my sessions", "/settings/sessions".into()),
+            footer: SECURITY_FOOTER,
+        });
+    }
+    data.undoable("New sign-in to your account", "Your account was signed in to from a new device.".into(), ("", None))
 }
 
 fn refresh_token_reuse(data: &Data) -> Result<Content, String> {
@@ -235,30 +265,25 @@ fn confirm_email_change(data: &Data) -> Result<Content, String> {
 }
 
 fn email_change_requested(data: &Data) -> Result<Content, String> {
-    Ok(Content {
-        subject: "A change of your email address was asked for".into(),
-        paragraphs: vec![
-            format!("Someone signed in to your account asked to change its email address to {}.", data.field("newEmail")?),
-            "Your address stays as it is until the new one is confirmed. If this was not you, change your password now.".into(),
-        ],
-        action: data.link("Review my sessions", "/settings/sessions".into()),
-        footer: SECURITY_FOOTER,
-    })
+    data.undoable(
+        "A change of your email address was asked for",
+        format!(
+            "Someone signed in to your account asked to change its email address to {}. Your address stays as it is until the new one is confirmed.",
+            data.field("newEmail")?
+        ),
+        ("If this was not you, change your password now.", data.link("Review my sessions", "/settings/sessions".into())),
+    )
 }
 
 fn email_changed(data: &Data) -> Result<Content, String> {
-    Ok(Content {
-        subject: "Your email address was changed".into(),
-        paragraphs: vec![
-            format!(
-                "Your account's email address is now {}; this address no longer signs in to it.",
-                data.field("newEmail")?
-            ),
-            "If this was not you, contact support at once.".into(),
-        ],
-        action: None,
-        footer: SECURITY_FOOTER,
-    })
+    data.undoable(
+        "Your email address was changed",
+        format!(
+            "Your account's email address is now {}; this address no longer signs in to it.",
+            data.field("newEmail")?
+        ),
+        ("If this was not you, contact support at once.", None),
+    )
 }
 
 /// Only the decision and its end: never who reported, never a staff note.
@@ -302,7 +327,15 @@ fn data_export_ready(data: &Data) -> Result<Content, String> {
 
 fn mfa_changed(data: &Data) -> Result<Content, String> {
     let what = match data.field("change")? {
-        "enabled" => "Two-step sign-in was turned on for your account: signing in now asks for a code of your authenticator app, and your other sessions were signed out.",
+        "enabled" => {
+            let what = "Two-step sign-in was turned on for your account: signing in now asks for a code of an authenticator app, and your other sessions were signed out.";
+            let otherwise = "If this was not you, reset your password now and review your sessions.";
+            return data.undoable(
+                "Your two-step sign-in changed",
+                what.into(),
+                (otherwise, data.link("Review my security settings", "/settings/security".into())),
+            );
+        }
         "disabled" => "Two-step sign-in was turned off for your account: signing in now asks for your password alone.",
         "recovery_codes" => "New recovery codes were made for your account; the old ones no longer work.",
         other => return Err(format!("unknown second-factor change {other}")),
@@ -311,6 +344,25 @@ fn mfa_changed(data: &Data) -> Result<Content, String> {
         subject: "Your two-step sign-in changed".into(),
         paragraphs: vec![what.into(), "If this was not you, reset your password now and review your sessions.".into()],
         action: data.link("Review my security settings", "/settings/security".into()),
+        footer: SECURITY_FOOTER,
+    })
+}
+
+fn account_secured(data: &Data) -> Result<Content, String> {
+    let mut paragraphs = vec![
+        "Your account was secured with the link of one of our notices: it has a new password, every session and device was signed out, and what was added to its sign-in since that change was removed.".to_owned(),
+    ];
+    match data.field("emailRestored")? {
+        "true" => paragraphs.push("Its email address is this one again.".into()),
+        "kept" => paragraphs.push(
+            "Its email address could not be put back (another account uses it now): check it in your settings.".into(),
+        ),
+        _ => {}
+    }
+    Ok(Content {
+        subject: "Your account is secured".into(),
+        paragraphs,
+        action: data.link("Review my security history", "/settings/security".into()),
         footer: SECURITY_FOOTER,
     })
 }
@@ -340,19 +392,26 @@ mod tests {
     /// A message of each kind with the data its writer gives it.
     fn every_kind() -> Vec<OutboxMessage> {
         let actor = [("actorId", "0b7e-42"), ("actorUsername", "grace"), ("actorName", "Grace Hopper")];
+        // What every notice of a change of how the account signs in carries.
+        let change = |data: &[(&'static str, &'static str)]| {
+            let context = [
+                ("token", "abc_DEF-123"),
+                ("device", "Safari on iOS"),
+                ("ipAddress", "192.0.2.1"),
+                ("at", "2026-11-26T10:00:00Z"),
+            ];
+            data.iter().chain(context.iter()).copied().collect::<Vec<_>>()
+        };
         MessageKind::ALL
             .into_iter()
             .map(|kind| match kind {
                 MessageKind::VerifyEmail | MessageKind::ResetPassword => message(kind, &[("token", "abc_DEF-123")]),
-                MessageKind::PasswordChanged => message(kind, &[("via", "reset")]),
-                MessageKind::NewSignIn => message(
-                    kind,
-                    &[("device", "iOS — Safari"), ("ipAddress", "192.0.2.1"), ("at", "2026-11-26T10:00:00Z")],
-                ),
+                MessageKind::PasswordChanged => message(kind, &change(&[("via", "reset")])),
+                MessageKind::NewSignIn => message(kind, &change(&[])),
                 MessageKind::RefreshTokenReuse => message(kind, &[("sessionId", "s1"), ("at", "2026-11-26T10:00:00Z")]),
                 MessageKind::AccountDeactivated => message(kind, &[("reactivateWithinDays", "30")]),
                 MessageKind::NewFollower | MessageKind::FollowRequest => message(kind, &actor),
-                MessageKind::MfaChanged => message(kind, &[("change", "enabled")]),
+                MessageKind::MfaChanged => message(kind, &change(&[("change", "enabled")])),
                 MessageKind::ConfirmEmailChange => message(kind, &[("token", "abc_DEF-123")]),
                 MessageKind::DataExportReady => message(
                     kind,
@@ -365,10 +424,31 @@ mod tests {
                     message(kind, &[("action", "suspended"), ("until", "2026-12-03T10:00:00Z")])
                 }
                 MessageKind::EmailChangeRequested | MessageKind::EmailChanged => {
-                    message(kind, &[("newEmail", "ada.new@example.org")])
+                    message(kind, &change(&[("newEmail", "ada.new@example.org")]))
                 }
+                MessageKind::AccountSecured => message(kind, &[("emailRestored", "true")]),
             })
             .collect()
+    }
+
+    #[test]
+    fn notices_of_sign_in_changes_say_when_from_where_and_carry_the_link_that_undoes_them() {
+        for message in
+            every_kind().into_iter().filter(|m| m.data.contains_key("token") && m.data.contains_key("device"))
+        {
+            let email = compose(&message, "https://app.example").unwrap();
+            assert_eq!(
+                email.link.as_deref(),
+                Some("https://app.example/secure-account?token=abc_DEF-123"),
+                "{:?}",
+                message.kind
+            );
+            for shown in ["2026-11-26T10:00:00Z", "Safari on iOS", "192.0.2.1", "undoes it"] {
+                assert!(email.text.contains(shown), "{:?} says {shown}", message.kind);
+            }
+        }
+        let old = message(MessageKind::MfaChanged, &[("change", "enabled")]);
+        assert!(compose(&old, "https://app.example").unwrap().link.unwrap().ends_with("/settings/security"));
     }
 
     #[test]

@@ -27,6 +27,15 @@ pub fn hash_secret(secret: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(secret.as_bytes()))
 }
 
+/// A one-time token's secret: 256 random bits, URL-safe.
+pub fn new_one_time_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// An id with a UUID's shape derived from `text`: stable, and no way back to the text.
 pub fn derived_id(text: &str) -> String {
     use sha2::Digest as _;

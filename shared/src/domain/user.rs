@@ -189,6 +189,16 @@ pub struct UserRecord {
     /// "sign out everywhere"); the claims carry a copy for sign-in's first read.
     #[serde(default)]
     pub device_generation: i64,
+    /// Moves on each time the account is secured: the notices' secure-account tokens
+    /// of an older one are void.
+    #[serde(default)]
+    pub secure_generation: i64,
+    /// The address before the last confirmed email change, and when it changed: what
+    /// secure-account puts back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_changed_at: Option<DateTime<Utc>>,
     /// Whether a second factor is on: for display. Sign-in and the "second factor"
     /// checks read the factor item itself; both change in one transaction.
     #[serde(default)]
@@ -234,6 +244,9 @@ impl UserRecord {
             verify_token_hash: None,
             known_devices: Vec::new(),
             device_generation: 0,
+            secure_generation: 0,
+            previous_email: None,
+            email_changed_at: None,
             mfa_enabled: false,
             pending_email: None,
             email_change_token_hash: None,

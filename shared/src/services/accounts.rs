@@ -567,7 +567,7 @@ impl<'a> Accounts<'a> {
         let now = self.store.now();
         let (device, device_write) = self.device_for_answer(&user, device, client, now)?;
         let (session, refresh) = self.sessions.open(&user, remember_me, client, aal, &device);
-        let (known_devices, notice) = self.device_change(&user, &session, now)?;
+        let (known_devices, notice) = self.device_change(&user, &session, client)?;
         extra.extend(notice);
         let event = self.history.put(&self.sign_in_event(&user, &device, client, aal))?;
         let login =
@@ -631,7 +631,7 @@ impl<'a> Accounts<'a> {
         &self,
         user: &UserRecord,
         session: &SessionRecord,
-        now: DateTime<Utc>,
+        client: &ClientInfo,
     ) -> AppResult<(Option<Vec<String>>, Vec<TransactWriteItem>)> {
         let device = session.device.fingerprint();
         if user.known_devices.contains(&device) {
@@ -641,17 +641,9 @@ impl<'a> Accounts<'a> {
         known.push(device);
         let excess = known.len().saturating_sub(MAX_KNOWN_DEVICES);
         known.drain(..excess);
-        let what = [session.device.platform.clone(), session.device.user_agent.clone()];
-        let notice = self.notices.to(
-            user,
-            MessageKind::NewSignIn,
-            [
-                ("device", what.into_iter().flatten().collect::<Vec<_>>().join(" — ")),
-                ("ipAddress", session.ip_address.clone().unwrap_or_default()),
-                ("at", now.to_rfc3339()),
-            ],
-        )?;
-        Ok((Some(known), vec![notice]))
+        let notice =
+            self.notices.of_sign_in_change(user, MessageKind::NewSignIn, SecurityEventType::SignIn, client, [])?;
+        Ok((Some(known), notice.into()))
     }
 
     /// The account behind a claim (with its factor) and whether the password matches,
@@ -739,7 +731,13 @@ impl<'a> Accounts<'a> {
         )?;
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
-        let notice = self.notices.to(&user, MessageKind::PasswordChanged, [("via", "change-password".to_owned())])?;
+        let [notice, undo] = self.notices.of_sign_in_change(
+            &user,
+            MessageKind::PasswordChanged,
+            SecurityEventType::PasswordChanged,
+            &caller.client,
+            [("via", "change-password".to_owned())],
+        )?;
         let event = self
             .history
             .event(&user.id, SecurityEventType::PasswordChanged, &caller.client)
@@ -749,7 +747,7 @@ impl<'a> Accounts<'a> {
             password_hash: Some(&hash),
             keep: Some(KeptSession { session: &session, new_refresh_hash: Some(&next_hash), aal: None }),
             end_devices: Some(EndDevices { keep: own_device.as_deref() }),
-            extra: vec![notice, self.history.put(&event)?],
+            extra: vec![notice, undo, self.history.put(&event)?],
             ..Default::default()
         };
         if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {
@@ -818,7 +816,7 @@ impl<'a> Accounts<'a> {
         let now = self.store.now();
         let (device, device_write) = self.device_for_answer(&user, device, client, now)?;
         let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client, aal, &device);
-        let (known_devices, notice) = self.device_change(&user, &session, now)?;
+        let (known_devices, notice) = self.device_change(&user, &session, client)?;
         extra.extend(notice);
         extra.push(device_write);
         extra.push(self.history.put(&self.sign_in_event(&user, &device, client, aal).detail("reactivated", true))?);

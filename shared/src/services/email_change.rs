@@ -9,13 +9,13 @@ use utoipa::ToSchema;
 use super::history::History;
 use super::password_check::{PasswordCheck, PasswordConfirmation, PASSWORD_FIELD_MAX};
 use super::sessions::Sessions;
-use super::verification::{new_secret, PresentedSecret, Verification, VERIFY_TTL_HOURS};
+use super::verification::{PresentedSecret, Verification, VERIFY_TTL_HOURS};
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
-use crate::domain::hash_secret;
 use crate::domain::security_event::SecurityEventType;
 use crate::domain::{exposed, non_empty, Email, Fields};
+use crate::domain::{hash_secret, new_one_time_secret};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::one_time::{OneTimeToken, Purpose};
@@ -98,18 +98,18 @@ impl<'a> EmailChange<'a> {
         if self.store.users().user_id_by_identifier(new_email).await?.is_some() {
             return Err(AppError::EmailTaken);
         }
-        let secret = new_secret();
+        let secret = new_one_time_secret();
         let hash = hash_secret(&secret);
         let token = OneTimeToken {
             user_id: user.id.clone(),
             expires_at: (self.store.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp(),
             password_fingerprint: None,
             new_email: Some(new_email.to_owned()),
+            ..Default::default()
         };
         let mut items = vec![
             self.store.one_time_tokens().put(&hash, Purpose::EmailChange, &token)?,
             self.notices.to_address(&user, new_email, MessageKind::ConfirmEmailChange, [("token", secret)])?,
-            self.notices.to(&user, MessageKind::EmailChangeRequested, [("newEmail", new_email.to_owned())])?,
             self.history.put(
                 &self
                     .history
@@ -118,6 +118,13 @@ impl<'a> EmailChange<'a> {
                     .detail("newEmail", new_email),
             )?,
         ];
+        items.extend(self.notices.of_sign_in_change(
+            &user,
+            MessageKind::EmailChangeRequested,
+            SecurityEventType::EmailChangeRequested,
+            &caller.client,
+            [("newEmail", new_email.to_owned())],
+        )?);
         if let Some(old) = &user.email_change_token_hash {
             items.push(self.store.one_time_tokens().discard(old, Purpose::EmailChange)?);
         }
@@ -159,13 +166,20 @@ impl<'a> EmailChange<'a> {
             },
             None => None,
         };
-        let notice = self.notices.to(&user, MessageKind::EmailChanged, [("newEmail", new_email.clone())])?;
+        // To the address the account had until now (`user` is as read).
+        let notice = self.notices.of_sign_in_change(
+            &user,
+            MessageKind::EmailChanged,
+            SecurityEventType::EmailChanged,
+            client,
+            [("newEmail", new_email.clone())],
+        )?;
         let event = self
             .history
             .event(&user.id, SecurityEventType::EmailChanged, client)
             .detail("previousEmail", user.email.as_str())
             .detail("newEmail", new_email.as_str());
-        let extra = vec![notice, self.history.put(&event)?];
+        let extra = [notice.to_vec(), vec![self.history.put(&event)?]].concat();
         match self.store.accounts().swap_email(&user, &hash, &new_email, kept.as_ref(), extra).await? {
             EmailSwap::Swapped => {}
             EmailSwap::Taken => return Err(AppError::EmailTaken),

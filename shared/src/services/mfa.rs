@@ -242,11 +242,22 @@ impl<'a> SecondFactor<'a> {
         let bump = GenerationBump {
             mfa_enabled: Some(true),
             keep: Some(KeptSession { session: &session, new_refresh_hash: Some(&next_hash), aal: Some(Aal::Aal2) }),
-            extra: vec![
-                self.store.factors().factor_enable(&user.id, step, &hashes)?,
-                self.notices.to(&user, MessageKind::MfaChanged, [("change", "enabled".to_owned())])?,
-                self.event(caller, &session, SecurityEventType::MfaEnabled)?,
-            ],
+            extra: [
+                vec![
+                    self.store.factors().factor_enable(&user.id, step, &hashes)?,
+                    self.event(caller, &session, SecurityEventType::MfaEnabled)?,
+                ],
+                self.notices
+                    .of_sign_in_change(
+                        &user,
+                        MessageKind::MfaChanged,
+                        SecurityEventType::MfaEnabled,
+                        &caller.client,
+                        [("change", "enabled".to_owned())],
+                    )?
+                    .into(),
+            ]
+            .concat(),
             ..Default::default()
         };
         if self.store.sessions().bump_session_generation(&user, bump).await?.is_none() {

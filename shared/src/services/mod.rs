@@ -15,6 +15,7 @@ pub mod moderation;
 mod notices;
 mod password_check;
 pub mod profiles;
+pub mod secure_account;
 pub mod sessions;
 pub mod social;
 pub mod verification;
@@ -38,6 +39,11 @@ impl AppState {
     /// The devices that signed in, and their revocation.
     pub fn devices(&self) -> devices::Devices<'_> {
         devices::Devices::new(self)
+    }
+
+    /// "This wasn't me": taking the account back with a notice's link.
+    pub fn secure_account(&self) -> secure_account::SecureAccount<'_> {
+        secure_account::SecureAccount::new(self)
     }
 
     /// The caller's security history.

@@ -1,10 +1,7 @@
 //! Email verification, password reset and the notices sent through the outbox.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine as _;
 use chrono::Duration;
-use rand::RngCore;
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -14,10 +11,10 @@ use super::sessions::Sessions;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
-use crate::domain::hash_secret;
 use crate::domain::security_event::SecurityEventType;
 use crate::domain::user::{OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields};
+use crate::domain::{hash_secret, new_one_time_secret};
 use crate::error::{AppError, AppResult};
 use crate::password::{self, Passwords};
 use crate::rate_limit::{identifier_key, ip_key};
@@ -90,8 +87,8 @@ impl TryFrom<ForgotPasswordRequest> for ResetFor {
 /// A reset token and the new password, both present. The password rules are checked
 /// against the account, once the token has led to it.
 pub struct PasswordReset {
-    token: PresentedSecret,
-    new_password: String,
+    pub(crate) token: PresentedSecret,
+    pub(crate) new_password: String,
 }
 
 impl TryFrom<ResetPasswordRequest> for PasswordReset {
@@ -105,13 +102,6 @@ impl TryFrom<ResetPasswordRequest> for PasswordReset {
         let (token, new_password) = fields.finish_with((token, new_password))?;
         Ok(PasswordReset { token: PresentedSecret(token), new_password })
     }
-}
-
-/// A one-time secret: 256 random bits, URL-safe.
-pub(crate) fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    B64.encode(bytes)
 }
 
 /// A short fingerprint of the password hash and the address, so a reset token dies
@@ -146,10 +136,10 @@ impl<'a> Verification<'a> {
     /// A new verification token for `user`: the hash to keep on the user item, and the
     /// token and message items to write with it.
     pub(crate) fn verification_items(&self, user: &UserRecord) -> AppResult<(String, Vec<TransactWriteItem>)> {
-        let secret = new_secret();
+        let secret = new_one_time_secret();
         let hash = hash_secret(&secret);
         let expires_at = (self.store.now() + Duration::hours(VERIFY_TTL_HOURS)).timestamp();
-        let token = OneTimeToken { user_id: user.id.clone(), expires_at, password_fingerprint: None, new_email: None };
+        let token = OneTimeToken { user_id: user.id.clone(), expires_at, ..Default::default() };
         let items = vec![
             self.store.one_time_tokens().put(&hash, Purpose::Verify, &token)?,
             self.notices.to(user, MessageKind::VerifyEmail, [("token", secret)])?,
@@ -218,13 +208,13 @@ impl<'a> Verification<'a> {
             self.store.accounts().condition_on_missing_user().await?;
             return Ok(());
         };
-        let secret = new_secret();
+        let secret = new_one_time_secret();
         let hash = hash_secret(&secret);
         let token = OneTimeToken {
             user_id: user.id.clone(),
             expires_at: (self.store.now() + Duration::minutes(RESET_TTL_MINUTES)).timestamp(),
             password_fingerprint: Some(reset_fingerprint(&user)),
-            new_email: None,
+            ..Default::default()
         };
         let items = vec![
             self.store.one_time_tokens().put(&hash, Purpose::Reset, &token)?,
@@ -254,9 +244,13 @@ impl<'a> Verification<'a> {
         let history = History::new(self.store);
         let extra = vec![
             self.store.one_time_tokens().consume(&hash, Purpose::Reset)?,
-            self.notices.to(&user, MessageKind::PasswordChanged, [("via", "reset".to_owned())])?,
             history.put(&history.event(&user.id, SecurityEventType::PasswordReset, client))?,
         ];
+        let kind = MessageKind::PasswordChanged;
+        let via = [("via", "reset".to_owned())];
+        let extra =
+            [extra, self.notices.of_sign_in_change(&user, kind, SecurityEventType::PasswordReset, client, via)?.into()]
+                .concat();
         let bump = GenerationBump {
             password_hash: Some(&password_hash),
             end_devices: Some(EndDevices::default()),

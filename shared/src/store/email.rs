@@ -65,7 +65,8 @@ impl Accounts<'_> {
             .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
             .update_expression(
-                "SET email = :new, isVerified = :yes, updatedAt = :now, sessionGeneration = :next \
+                "SET email = :new, isVerified = :yes, updatedAt = :now, sessionGeneration = :next, \
+                 previousEmail = :old, emailChangedAt = :now \
                  REMOVE pendingEmail, emailChangeTokenHash, verifyTokenHash",
             )
             // The new claim copies the password hash as read: it must still be the one.

@@ -19,6 +19,7 @@ mod rate_limits;
 pub mod reports;
 pub mod schema;
 pub mod search;
+pub mod securing;
 pub mod security_events;
 mod sessions;
 mod users;

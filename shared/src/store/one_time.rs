@@ -19,6 +19,8 @@ pub enum Purpose {
     Verify,
     Reset,
     EmailChange,
+    /// The "this wasn't me" link of a notice (`secure-account`).
+    SecureAccount,
 }
 
 impl Purpose {
@@ -27,11 +29,12 @@ impl Purpose {
             Purpose::Verify => "VERIFY",
             Purpose::Reset => "RESET",
             Purpose::EmailChange => "EMAIL_CHANGE",
+            Purpose::SecureAccount => "SECURE",
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OneTimeToken {
     pub user_id: String,
@@ -44,6 +47,15 @@ pub struct OneTimeToken {
     /// For email-change tokens: the address to confirm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_email: Option<String>,
+    /// For secure-account tokens: the change the notice reported, when, and the
+    /// account's secure generation then (securing the account by any notice voids the
+    /// others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_generation: Option<i64>,
 }
 
 fn token_key(hash: &str, purpose: Purpose) -> super::Item {

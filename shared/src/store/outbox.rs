@@ -51,10 +51,12 @@ pub enum MessageKind {
     /// Moderation acted on the account (`action`: warned, limited, unlimited,
     /// suspended, unsuspended; `until` when it ends by itself). Never names a reporter.
     AccountModerated,
+    /// The account was secured with a notice's link (`emailRestored`).
+    AccountSecured,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 14] = [
+    pub const ALL: [MessageKind; 15] = [
         MessageKind::VerifyEmail,
         MessageKind::ResetPassword,
         MessageKind::PasswordChanged,
@@ -69,6 +71,7 @@ impl MessageKind {
         MessageKind::EmailChanged,
         MessageKind::DataExportReady,
         MessageKind::AccountModerated,
+        MessageKind::AccountSecured,
     ];
 
     /// The name stored on the item and shown in logs.
@@ -88,6 +91,7 @@ impl MessageKind {
             MessageKind::EmailChanged => "email_changed",
             MessageKind::DataExportReady => "data_export_ready",
             MessageKind::AccountModerated => "account_moderated",
+            MessageKind::AccountSecured => "account_secured",
         }
     }
 }

@@ -19,6 +19,11 @@ pub struct Users<'a> {
     pub(super) store: &'a Store,
 }
 
+/// The key of the account's username claim.
+pub(crate) fn username_claim(user: &UserRecord) -> Item {
+    keys::claim::username(&user.username.to_ascii_lowercase())
+}
+
 /// The key of the claim on an email (with an `@`) or a username, without regard to case.
 fn claim_key(identifier: &str) -> Item {
     let lower = identifier.trim().to_lowercase();
@@ -206,6 +211,23 @@ impl Users<'_> {
 
     /// The writes that keep both claims' copies (password hash, device generation) current.
     pub(crate) fn claim_updates(self, user: &UserRecord, copies: ClaimCopies<'_>) -> AppResult<Vec<TransactWriteItem>> {
+        let claims = [keys::claim::email(&user.email), username_claim(user)];
+        Ok(claims
+            .into_iter()
+            .map(|claim| self.claim_update(claim, user, copies))
+            .collect::<AppResult<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// The write that keeps one claim's copies current (none when nothing changes).
+    pub(crate) fn claim_update(
+        self,
+        claim: Item,
+        user: &UserRecord,
+        copies: ClaimCopies<'_>,
+    ) -> AppResult<Option<TransactWriteItem>> {
         let mut sets = Vec::new();
         let mut values = HashMap::from([(":id".to_owned(), s(&user.id))]);
         if let Some(hash) = copies.password_hash {
@@ -217,23 +239,17 @@ impl Users<'_> {
             values.insert(":devices".to_owned(), super::n(generation));
         }
         if sets.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        let claims = [keys::claim::email(&user.email), keys::claim::username(&user.username.to_ascii_lowercase())];
-        claims
-            .into_iter()
-            .map(|claim| {
-                let update = Update::builder()
-                    .table_name(self.store.table())
-                    .set_key(Some(claim))
-                    .update_expression(format!("SET {}", sets.join(", ")))
-                    .condition_expression("userId = :id")
-                    .set_expression_attribute_values(Some(values.clone()))
-                    .build()
-                    .context("building an Update")?;
-                Ok(TransactWriteItem::builder().update(update).build())
-            })
-            .collect()
+        let update = Update::builder()
+            .table_name(self.store.table())
+            .set_key(Some(claim))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("userId = :id")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .context("building an Update")?;
+        Ok(Some(TransactWriteItem::builder().update(update).build()))
     }
 
     /// A sign-in: the new session and the user's `lastLogin`, with a re-hashed password
