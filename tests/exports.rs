@@ -72,6 +72,11 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     assert_eq!(document["secondFactor"]["enabled"], true);
     assert_eq!(document["secondFactor"]["recoveryCodesRemaining"], 10);
     assert!(!document["sessions"].as_array().unwrap().is_empty());
+    let devices = document["devices"].as_array().unwrap();
+    assert!(!devices.is_empty() && devices.iter().all(|d| d["name"].is_string() && d["id"].is_string()), "{devices:?}");
+    let history: Vec<&str> =
+        document["securityEvents"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(history.contains(&"mfa_enabled"), "the security history: {history:?}");
     assert_eq!(ids(&document["followers"]), vec![grace.id.clone()], "no deactivated or suspended follower");
     assert_eq!(document["followers"][0]["username"], "grace");
     assert_eq!(ids(&document["following"]), vec![grace.id.clone()]);
@@ -89,9 +94,14 @@ async fn an_export_holds_each_kind_of_data_and_nothing_secret() {
     let text = document.to_string();
     let factor = app.state.store.factors().totp_factor(&ada.id).await.unwrap().unwrap();
     let user = app.state.store.users().user_by_id(&ada.id).await.unwrap().unwrap();
-    for secret in
-        [factor.sealed_secret.as_str(), user.password_hash.as_str(), "passwordHash", "refreshTokenHash", "sealedSecret"]
-    {
+    for secret in [
+        factor.sealed_secret.as_str(),
+        user.password_hash.as_str(),
+        "passwordHash",
+        "refreshTokenHash",
+        "sealedSecret",
+        "deviceHash",
+    ] {
         assert!(!text.contains(secret), "the export shows {secret}");
     }
     for code in &factor.recovery_codes {

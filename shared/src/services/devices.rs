@@ -30,6 +30,20 @@ pub struct DeviceView {
     pub current: bool,
 }
 
+impl DeviceView {
+    /// A device as its owner sees it (never its hash).
+    pub(crate) fn new(hash: &str, device: DeviceRecord, current: bool) -> Self {
+        DeviceView {
+            id: device_id(hash),
+            current,
+            last_used_at: device.last_used_at.unwrap_or(device.created_at),
+            name: device.name,
+            created_at: device.created_at,
+            last_ip_address: device.last_ip_address,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceList {
     pub items: Vec<DeviceView>,
@@ -54,13 +68,9 @@ impl<'a> Devices<'a> {
             .vouching(&user)
             .await?
             .into_iter()
-            .map(|(hash, device)| DeviceView {
-                id: device_id(&hash),
-                current: session.device_hash.as_deref() == Some(hash.as_str()),
-                last_used_at: device.last_used_at.unwrap_or(device.created_at),
-                name: device.name,
-                created_at: device.created_at,
-                last_ip_address: device.last_ip_address,
+            .map(|(hash, device)| {
+                let current = session.device_hash.as_deref() == Some(hash.as_str());
+                DeviceView::new(&hash, device, current)
             })
             .collect();
         items.sort_by_key(|d| std::cmp::Reverse(d.last_used_at));

@@ -10,11 +10,13 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::devices::DeviceView;
 use super::sessions::{SessionView, Sessions};
 use super::Notices;
 use crate::bucket::{ExportBucket, ObjectWriter};
 use crate::domain::client::Caller;
 use crate::domain::mfa::TotpFactor;
+use crate::domain::security_event::SecurityEventView;
 use crate::domain::user::OwnUserView;
 use crate::domain::OfUser;
 use crate::error::{AppError, AppResult, Context};
@@ -195,6 +197,7 @@ impl<'a> ExportBuilder<'a> {
             self.write_entry(out, i, &entry).await?;
         }
         out.write(b"]").await?;
+        self.write_devices_and_history(out, user_id).await?;
 
         for (name, edge) in [
             ("followers", Edge::Follower),
@@ -211,6 +214,33 @@ impl<'a> ExportBuilder<'a> {
         out.write(br#","reportsFiled":["#).await?;
         self.write_reports(out, user_id).await?;
         out.write(b"]}").await
+    }
+
+    /// The devices that hold a device token of the account (as the devices list shows
+    /// them, ended ones too), and its security history (90 days).
+    async fn write_devices_and_history(&self, out: &mut ObjectWriter<'_>, user_id: &str) -> AppResult<()> {
+        out.write(br#","devices":["#).await?;
+        let devices = self.store.sessions().devices_of(user_id).await?;
+        for (i, (hash, device)) in devices.into_iter().enumerate() {
+            let entry = serde_json::to_value(DeviceView::new(&hash, device, false))
+                .context("serializing an export entry as JSON")?;
+            self.write_entry(out, i, &entry).await?;
+        }
+        out.write(br#"],"securityEvents":["#).await?;
+        let (mut start, mut written) = (None, 0);
+        loop {
+            let page = self.store.security_events().page(user_id, None, PAGE, start).await?;
+            for event in page.events {
+                let entry = serde_json::to_value(SecurityEventView::from(event))
+                    .context("serializing an export entry as JSON")?;
+                self.write_entry(out, written, &entry).await?;
+                written += 1;
+            }
+            start = page.last_key;
+            if start.is_none() {
+                return out.write(b"]").await;
+            }
+        }
     }
 
     async fn write_entry(&self, out: &mut ObjectWriter<'_>, index: usize, entry: &serde_json::Value) -> AppResult<()> {
