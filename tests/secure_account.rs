@@ -72,6 +72,17 @@ async fn thief_moves_the_email(app: &TestApp, thief: &Thief, user_id: &str) {
     app.advance(chrono::Duration::seconds(40));
 }
 
+/// An owner whose account the thief took (second factor and email): their id, the thief.
+async fn robbed_owner(app: &TestApp) -> (String, Thief) {
+    app.freeze();
+    let owner = app.register("owner").await;
+    let user_id = owner.body["user"]["id"].as_str().unwrap().to_owned();
+    app.advance(chrono::Duration::minutes(1));
+    let thief = thief_takes_the_second_factor(app).await;
+    thief_moves_the_email(app, &thief, &user_id).await;
+    (user_id, thief)
+}
+
 async fn secure(app: &TestApp, token: &str) -> TestResponse {
     app.post("/api/auth/secure-account", json!({ "token": token, "newPassword": NEW_PASSWORD })).await
 }
@@ -79,12 +90,7 @@ async fn secure(app: &TestApp, token: &str) -> TestResponse {
 #[tokio::test]
 async fn the_owner_takes_the_account_back_with_the_link_sent_to_the_old_address() {
     let app = TestApp::new().await;
-    app.freeze();
-    let owner = app.register("owner").await;
-    let user_id = owner.body["user"]["id"].as_str().unwrap().to_owned();
-    app.advance(chrono::Duration::minutes(1));
-    let thief = thief_takes_the_second_factor(&app).await;
-    thief_moves_the_email(&app, &thief, &user_id).await;
+    let (_, thief) = robbed_owner(&app).await;
 
     // The first notice of the takeover: the thief's sign-in, to the owner's address. It
     // says when, from which device and address, and that the link undoes it.
@@ -202,12 +208,7 @@ async fn of_two_calls_with_one_link_one_wins() {
 #[tokio::test]
 async fn an_address_taken_meanwhile_is_kept_and_the_answer_says_so() {
     let app = TestApp::new().await;
-    app.freeze();
-    let owner = app.register("owner").await;
-    let user_id = owner.body["user"]["id"].as_str().unwrap().to_owned();
-    app.advance(chrono::Duration::minutes(1));
-    let thief = thief_takes_the_second_factor(&app).await;
-    thief_moves_the_email(&app, &thief, &user_id).await;
+    robbed_owner(&app).await;
     // Someone else claims the freed address before the owner acts.
     let other =
         json!({ "username": "newcomer", "email": "owner@example.org", "password": PASSWORD, "agreeToTerms": true });

@@ -2,7 +2,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use chrono::{DateTime, Utc};
 
 use super::pages::Pages;
-use super::{conditional_write, from_item, keys, n, s, sort_key, time, to_item, ClaimCopies, Store};
+use super::{conditional_write, from_item, keys, n, s, sort_key, time, to_item, ClaimCopies, Item, Store};
 use crate::domain::device::DeviceRecord;
 use crate::domain::mfa::Aal;
 use crate::domain::session::SessionRecord;
@@ -93,10 +93,14 @@ impl Sessions<'_> {
 
     /// Deletes a session together with other writes (a notice of why) in one transaction.
     pub async fn delete_session_with(self, session: OfUser<'_>, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
-        let OfUser { user_id, id: session_id } = session;
+        self.delete_with(keys::session::key(session.user_id, session.id), extra).await
+    }
+
+    /// Deletes an item that must be there, with other writes, in one transaction.
+    async fn delete_with(self, key: Item, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(self.store.table())
-            .set_key(Some(keys::session::key(user_id, session_id)))
+            .set_key(Some(key))
             .condition_expression("attribute_exists(PK)")
             .build()
             .context("building a Delete")?;
@@ -138,15 +142,7 @@ impl Sessions<'_> {
     /// Deletes a device of the user, with other writes (its security event) in one
     /// transaction; `false` when it was gone already.
     pub async fn delete_device_with(self, user_id: &str, hash: &str, extra: Vec<TransactWriteItem>) -> AppResult<bool> {
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(self.store.table())
-            .set_key(Some(keys::device::key(user_id, hash)))
-            .condition_expression("attribute_exists(PK)")
-            .build()
-            .context("building a Delete")?;
-        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
-        items.extend(extra);
-        Ok(self.store.try_transact(items).await?.is_ok())
+        self.delete_with(keys::device::key(user_id, hash), extra).await
     }
 
     /// Deletes device items that no longer vouch (ended by a newer generation), after
