@@ -136,6 +136,9 @@ async fn a_password_change_ends_every_device_token_but_the_callers() {
     let listed = devices(&app.get("/api/auth/devices", Some(&access)).await);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["current"], true);
+    let stored = support::keys_of(&app.all_items().await);
+    let device_items = stored.iter().filter(|(_, sk)| sk.starts_with("DEVICE#")).count();
+    assert_eq!(device_items, 1, "the ended device's item is deleted, not only ignored");
 
     lock_the_window(&app).await;
     let with = |device: &str| json!({ "identifier": "owner", "password": NEW_PASSWORD, "deviceToken": device });

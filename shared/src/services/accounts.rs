@@ -756,6 +756,7 @@ impl<'a> Accounts<'a> {
         }
         tracing::info!(user_id = %user.id, "password changed; other sessions ended");
         self.sessions.delete_ended_sessions(&user.id, Some(&session.id)).await;
+        self.sessions.delete_ended_devices(&user.id, user.device_generation + 1).await;
         self.sessions.token_pair(&user, &session, &next).await
     }
 

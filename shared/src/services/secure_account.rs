@@ -128,6 +128,7 @@ impl<'a> SecureAccount<'a> {
                 Ok((signed_in, session_id)) => {
                     tracing::info!(user_id = %user.id, "account secured with a notice's link");
                     self.sessions.delete_ended_sessions(&user.id, Some(&session_id)).await;
+                    self.sessions.delete_ended_devices(&user.id, user.device_generation + 1).await;
                     let email = match (plan.restore_email, address_taken) {
                         (Some(_), _) => "restored",
                         (None, true) => "kept",

@@ -421,6 +421,7 @@ impl<'a> Sessions<'a> {
         if let Err(err) = self.store.sessions().delete_sessions(&user.id, &ended).await {
             tracing::warn!(user_id = %user.id, error = %err, "ended sessions left to expire");
         }
+        self.delete_ended_devices(&user.id, user.device_generation + 1).await;
         Ok(Revoked { revoked })
     }
 
@@ -443,6 +444,22 @@ impl<'a> Sessions<'a> {
 
     fn history(&self) -> History<'a> {
         History::new(self.store)
+    }
+
+    /// Removes the items of devices that a device generation bump has already ended
+    /// (those not of `generation`): reads stop paying for them. Failure changes nothing
+    /// for security (they no longer vouch) and leaves them to expire.
+    pub(crate) async fn delete_ended_devices(&self, user_id: &str, generation: i64) {
+        let result = async {
+            let devices = self.store.sessions().devices_of(user_id).await?;
+            let ended: Vec<String> =
+                devices.into_iter().filter(|(_, d)| d.generation != generation).map(|(hash, _)| hash).collect();
+            self.store.sessions().delete_devices(user_id, &ended).await
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(user_id = %user_id, error = %err, "ended devices left to expire");
+        }
     }
 
     /// Removes the items of sessions that a generation bump has already ended. Failure

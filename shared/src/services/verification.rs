@@ -263,6 +263,7 @@ impl<'a> Verification<'a> {
         }
         tracing::info!(user_id = %user.id, "password reset; every session ended");
         self.sessions.delete_ended_sessions(&user.id, None).await;
+        self.sessions.delete_ended_devices(&user.id, user.device_generation + 1).await;
         Ok(())
     }
 
