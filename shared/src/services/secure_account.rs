@@ -92,31 +92,15 @@ impl<'a> SecureAccount<'a> {
         let hash = hash_secret(request.token.expose());
         let token = self.verification.live_one_time_token(&hash, Purpose::SecureAccount).await?;
         let reported_at = token.reported_at.ok_or(AppError::InvalidToken)?;
-        let mut password_hash = None;
+        let (mut user, mut factor) = self.account(&token).await?;
+        // The rules are checked before the token is spent, so a weak choice can be retried.
+        let mut fields = Fields::new();
+        let related = user.password_related_words();
+        fields.check("newPassword", self.passwords.check_policy(&request.new_password, &related).await?);
+        fields.finish()?;
+        let password_hash = self.passwords.hash(request.new_password).await?;
         let mut address_taken = false;
         for _ in 0..ATTEMPTS {
-            let (user, factor) = self.store.factors().user_and_factor(&token.user_id).await?;
-            let user =
-                user.filter(|u| token.secure_generation == Some(u.secure_generation)).ok_or(AppError::InvalidToken)?;
-            // A link takes an account back from a thief, not from moderation or its owner's
-            // own deactivation (which signing in undoes).
-            if user.is_suspended() {
-                return Err(AppError::AccountSuspended);
-            }
-            if !user.is_active() {
-                return Err(AppError::AccountDeactivated);
-            }
-            let hash_of_new = match &password_hash {
-                Some(hash) => String::clone(hash),
-                None => {
-                    // The rules are checked before the token is spent, so a weak choice can be retried.
-                    let mut fields = Fields::new();
-                    let related = user.password_related_words();
-                    fields.check("newPassword", self.passwords.check_policy(&request.new_password, &related).await?);
-                    fields.finish()?;
-                    password_hash.insert(self.passwords.hash(request.new_password.clone()).await?).clone()
-                }
-            };
             let plan = Plan {
                 remove_factor: factor.as_ref().is_some_and(|f| added_since(f, reported_at)),
                 restore_email: user
@@ -124,7 +108,7 @@ impl<'a> SecureAccount<'a> {
                     .as_deref()
                     .filter(|_| !address_taken && user.email_changed_at.is_some_and(|at| at >= reported_at)),
             };
-            match self.write(&user, &token, factor.as_ref(), &plan, &hash, &hash_of_new, client).await? {
+            match self.write(&user, &token, factor.as_ref(), &plan, &hash, &password_hash, client).await? {
                 Ok((signed_in, session_id)) => {
                     tracing::info!(user_id = %user.id, "account secured with a notice's link");
                     self.sessions.delete_ended_sessions(&user.id, Some(&session_id)).await;
@@ -146,8 +130,25 @@ impl<'a> SecureAccount<'a> {
                 Err(Secured::AddressTaken) => address_taken = true,
                 Err(Secured::Changed | Secured::Done) => {}
             }
+            (user, factor) = self.account(&token).await?;
         }
         Err(AppError::Conflict)
+    }
+
+    /// The account a token leads to, with its factor, while the token still counts.
+    async fn account(&self, token: &OneTimeToken) -> AppResult<(UserRecord, Option<TotpFactor>)> {
+        let (user, factor) = self.store.factors().user_and_factor(&token.user_id).await?;
+        let user =
+            user.filter(|u| token.secure_generation == Some(u.secure_generation)).ok_or(AppError::InvalidToken)?;
+        // A link takes an account back from a thief, not from moderation or its owner's
+        // own deactivation (which signing in undoes).
+        if user.is_suspended() {
+            return Err(AppError::AccountSuspended);
+        }
+        if !user.is_active() {
+            return Err(AppError::AccountDeactivated);
+        }
+        Ok((user, factor))
     }
 
     /// One try at the transaction: the person's new sign-in (and its session's id), or
