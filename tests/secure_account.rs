@@ -220,3 +220,23 @@ async fn an_address_taken_meanwhile_is_kept_and_the_answer_says_so() {
     assert_eq!(secured.body["user"]["email"], "thief@example.net");
     assert_eq!(secured.body["details"]["factorRemoved"], true);
 }
+
+#[tokio::test]
+async fn an_account_the_thief_deactivated_comes_back_active() {
+    let app = TestApp::new().await;
+    app.register("owner").await;
+    let body = json!({ "identifier": "owner", "password": PASSWORD });
+    let signed_in = as_thief(&app, Method::POST, "/api/auth/login", body, None).await;
+    let (access, _) = tokens_of(&signed_in);
+    let deactivated =
+        as_thief(&app, Method::POST, "/api/users/deactivate", json!({ "password": PASSWORD }), Some(&access)).await;
+    assert_eq!(deactivated.status, StatusCode::OK, "{:?}", deactivated.body);
+
+    let secured = secure(&app, &link_token(&app, "new_sign_in", "owner@example.org").await).await;
+    assert_eq!(secured.status, StatusCode::OK, "{:?}", secured.body);
+    let (owner_access, _) = tokens_of(&secured);
+    assert_eq!(app.get("/api/auth/me", Some(&owner_access)).await.status, StatusCode::OK, "active again");
+    let found = app.get("/api/users/search?q=owner", Some(&owner_access)).await;
+    assert_eq!(found.body["items"][0]["username"], "owner", "found in search again: {:?}", found.body);
+    assert_eq!(app.login_with("owner", NEW_PASSWORD).await.status, StatusCode::OK);
+}

@@ -4390,7 +4390,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ACCOUNT_SUSPENDED or ACCOUNT_DEACTIVATED */
+            /** @description ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED past the deletion window (within it, securing reactivates the account) */
             403: {
                 headers: {
                     [name: string]: unknown;

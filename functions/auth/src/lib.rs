@@ -476,7 +476,7 @@ async fn security_events(
         (status = 200, description = "The account is taken back: a new password, every other session and device token ended, what was added to its sign-in since the reported change removed, its previous address back (`details` says what was undone); a new session for the caller", body = SecuredAccount),
         (status = 400, description = "VALIDATION_ERROR (`newPassword`)", body = ApiError),
         (status = 401, description = "INVALID_TOKEN: unknown, used, expired, or void (the account was secured since)", body = ApiError),
-        (status = 403, description = "ACCOUNT_SUSPENDED or ACCOUNT_DEACTIVATED", body = ApiError),
+        (status = 403, description = "ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED past the deletion window (within it, securing reactivates the account)", body = ApiError),
         (status = 409, description = "CONFLICT: the account kept changing under the request", body = ApiError),
         RateLimited,
     ))]

@@ -10,12 +10,13 @@ use super::history::History;
 use super::sessions::Sessions;
 use super::verification::{PasswordReset, Verification};
 use super::Notices;
+use crate::config::Config;
 use crate::domain::client::ClientInfo;
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::hash_secret;
 use crate::domain::mfa::{Aal, TotpFactor};
 use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
-use crate::domain::user::{OwnUserView, UserRecord};
+use crate::domain::user::{AccountStatus, OwnUserView, UserRecord};
 use crate::domain::Fields;
 use crate::error::{AppError, AppResult};
 use crate::password::Passwords;
@@ -60,6 +61,7 @@ struct Plan<'a> {
 }
 
 pub struct SecureAccount<'a> {
+    config: &'a Config,
     store: &'a Store,
     passwords: &'a Passwords,
     sessions: Sessions<'a>,
@@ -71,6 +73,7 @@ pub struct SecureAccount<'a> {
 impl<'a> SecureAccount<'a> {
     pub fn new(state: &'a AppState) -> Self {
         SecureAccount {
+            config: &state.config,
             store: &state.store,
             passwords: &state.passwords,
             sessions: Sessions::new(state),
@@ -140,12 +143,14 @@ impl<'a> SecureAccount<'a> {
         let (user, factor) = self.store.factors().user_and_factor(&token.user_id).await?;
         let user =
             user.filter(|u| token.secure_generation == Some(u.secure_generation)).ok_or(AppError::InvalidToken)?;
-        // A link takes an account back from a thief, not from moderation or its owner's
-        // own deactivation (which signing in undoes).
+        // A link takes an account back from a thief, not from moderation. A deactivation
+        // (the thief's, perhaps) is undone within its window, as signing in would.
         if user.is_suspended() {
             return Err(AppError::AccountSuspended);
         }
-        if !user.is_active() {
+        let deactivated_at = user.deactivated_at.unwrap_or(user.updated_at);
+        let window = chrono::Duration::days(self.config.account_deletion_days);
+        if !user.is_active() && self.store.now() - deactivated_at > window {
             return Err(AppError::AccountDeactivated);
         }
         Ok((user, factor))
@@ -174,6 +179,8 @@ impl<'a> SecureAccount<'a> {
             mfa_enabled: user.mfa_enabled && !plan.remove_factor,
             pending_email: None,
             email_change_token_hash: None,
+            status: AccountStatus::Active,
+            deactivated_at: None,
             updated_at: now,
             last_login: Some(now),
             ..user.clone()
@@ -206,6 +213,7 @@ impl<'a> SecureAccount<'a> {
             factor,
             remove_factor: plan.remove_factor,
             restore_email: plan.restore_email,
+            reactivate: !user.is_active(),
             session: &session,
             extra,
         };

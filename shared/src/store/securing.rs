@@ -25,6 +25,9 @@ pub struct Securing<'a> {
     pub remove_factor: bool,
     /// The address to put back (a confirmed email change being undone).
     pub restore_email: Option<&'a str>,
+    /// The account is deactivated (within its window): it is active again, with its
+    /// search entries back and off the deletion queue.
+    pub reactivate: bool,
     /// The caller's new session, of the new generation.
     pub session: &'a SessionRecord,
     /// The notice, the events, the new device.
@@ -78,6 +81,15 @@ impl Accounts<'_> {
             removes.extend(["previousEmail", "emailChangedAt"]);
             update = update.expression_attribute_values(":previous", s(previous));
         }
+        if securing.reactivate {
+            sets.push("#status = :active");
+            removes.extend(["deactivatedAt", "#queue", "#queued"]);
+            update = update
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#queue", keys::gsi1::PK)
+                .expression_attribute_names("#queued", keys::gsi1::SK)
+                .expression_attribute_values(":active", s("active"));
+        }
         let update = update
             .update_expression(format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")))
             .build()
@@ -101,6 +113,9 @@ impl Accounts<'_> {
             items.push(store.one_time_tokens().discard(pending, Purpose::EmailChange)?);
         }
         items.push(session_put(store, securing.session)?);
+        if securing.reactivate {
+            items.extend(store.search().search_entry_puts(&user.id, &user.search_tokens())?);
+        }
         items.extend(securing.extra);
         Ok(match store.try_transact(items).await? {
             Ok(()) => Secured::Done,
