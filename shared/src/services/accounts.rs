@@ -447,13 +447,21 @@ impl<'a> Accounts<'a> {
             }
         }
         .await;
-        self.factors.settle_code_attempt(&token.user_id, code_attempt, failure_cap, &outcome).await?;
+        // The attempt is settled and put in the history side by side: one write's wait.
         let who = Attempted::Account(&token.user_id);
-        match &outcome {
-            Err(AppError::InvalidCode) if challenged => self.history.failed(who, client, &[("reason", "code")]).await?,
-            Err(AppError::RateLimited { .. }) if challenged => self.history.blocked(who, client).await?,
-            _ => {}
-        }
+        let in_history = async {
+            match &outcome {
+                Err(AppError::InvalidCode) if challenged => {
+                    self.history.failed(who, client, &[("reason", "code")]).await
+                }
+                Err(AppError::RateLimited { .. }) if challenged => self.history.blocked(who, client).await,
+                _ => Ok(()),
+            }
+        };
+        tokio::try_join!(
+            self.factors.settle_code_attempt(&token.user_id, code_attempt, failure_cap, &outcome),
+            in_history
+        )?;
         outcome
     }
 
