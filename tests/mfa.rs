@@ -165,9 +165,13 @@ async fn wrong_codes_past_the_account_limit_are_refused_with_retry_after() {
 /// 10 an hour are allowed. Counted before the check, no more than the limit are.
 #[tokio::test]
 async fn parallel_wrong_codes_get_no_more_checks_than_the_account_limit() {
-    let app =
-        TestApp::with_env(&[("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "100/300"), ("RATE_LIMIT_LOGIN_PER_IP", "100/300")])
-            .await;
+    // The address's own limits out of the way: this is about the account's.
+    let app = TestApp::with_env(&[
+        ("RATE_LIMIT_LOGIN_PER_IDENTIFIER", "100/300"),
+        ("RATE_LIMIT_LOGIN_PER_IP", "100/300"),
+        ("RATE_LIMIT_TOKEN_ATTEMPTS_PER_IP", "1000/300"),
+    ])
+    .await;
     let ada = app.enrolled("ada").await;
     app.start_of_window(3600);
     let limit = app.state.config.rate_limits.mfa_failures_per_account.max;
@@ -183,7 +187,8 @@ async fn parallel_wrong_codes_get_no_more_checks_than_the_account_limit() {
     let checked = answers.iter().filter(|a| a.error_code() == "INVALID_CODE").count();
     let refused = answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).count();
     assert!(checked as i64 <= limit, "{checked} wrong codes checked, the limit is {limit}");
-    assert_eq!(checked as i64, limit, "every attempt within the limit is checked");
+    let codes: Vec<&str> = answers.iter().map(|a| a.error_code()).collect();
+    assert_eq!(checked as i64, limit, "every attempt within the limit is checked: {codes:?}");
     assert_eq!(
         checked + refused,
         100,
@@ -193,6 +198,27 @@ async fn parallel_wrong_codes_get_no_more_checks_than_the_account_limit() {
     // The right code is refused too until the window ends: the limit holds for everyone.
     let locked = app.verify(&app.challenge("ada").await, json!({ "code": app.code(&ada.secret, 0) })).await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A guess the address's limit refuses looks at no code, and leaves the account's
+/// limit as it was: only checked codes use it up.
+#[tokio::test]
+async fn guesses_refused_by_the_address_limit_do_not_use_up_the_account_limit() {
+    let app = TestApp::with_env(&[("RATE_LIMIT_TOKEN_ATTEMPTS_PER_IP", "2/300")]).await;
+    let ada = app.enrolled("ada").await;
+    app.start_of_window(3600);
+    let token = app.challenge("ada").await;
+    let answers: Vec<String> =
+        futures::future::join_all((0..5).map(|i| app.verify(&token, json!({ "code": format!("00000{i}") }))))
+            .await
+            .iter()
+            .map(|a| a.error_code().to_owned())
+            .collect();
+    let checked = answers.iter().filter(|c| *c == "INVALID_CODE").count();
+    assert_eq!((checked, answers.len() - checked), (2, 3), "{answers:?}");
+    let limit = app.state.config.rate_limits.mfa_failures_per_account;
+    let used = app.state.store.limits().hits("mfa-fail", &ada.user.id, limit).await.unwrap().hits;
+    assert_eq!(used, 2, "the refused guesses took nothing from the account's limit");
 }
 
 /// A right code gives its counted attempt back: the limit counts wrong codes only.

@@ -404,13 +404,26 @@ impl<'a> Accounts<'a> {
         // One round trip: the attempt counted on the challenge and on the account's
         // wrong codes (both before any code is looked at: parallel guesses cannot pass
         // the limits), the account and its factor, its failed sign-ins, the address.
-        let (_, challenge, (user, factor), failed_sign_ins, code_attempt) = tokio::try_join!(
-            self.limiter.enforce("mfa-ip", &ip, self.config.rate_limits.token_attempts_per_ip),
-            self.store.factors().claim_challenge_attempt(&hash, mfa::CHALLENGE_ATTEMPTS),
-            self.store.factors().user_and_factor(&token.user_id),
-            self.factors.failed_sign_ins(&token.user_id),
-            self.factors.take_code_attempt(&token.user_id),
-        )?;
+        let (code_attempt, others) = tokio::join!(self.factors.take_code_attempt(&token.user_id), async {
+            tokio::try_join!(
+                self.limiter.enforce("mfa-ip", &ip, self.config.rate_limits.token_attempts_per_ip),
+                self.store.factors().claim_challenge_attempt(&hash, mfa::CHALLENGE_ATTEMPTS),
+                self.store.factors().user_and_factor(&token.user_id),
+                self.factors.failed_sign_ins(&token.user_id),
+            )
+        });
+        let (_, challenge, (user, factor), failed_sign_ins) = match others {
+            Ok(read) => read,
+            // Refused before any code was looked at (the address's limit): an attempt
+            // taken meanwhile is given back, not lost to the account's limit.
+            Err(err) => {
+                if let Ok(attempt) = code_attempt {
+                    self.store.limits().give_back_hit(attempt).await?;
+                }
+                return Err(err);
+            }
+        };
+        let code_attempt = code_attempt?;
         // A known device's wrong codes count toward the code limit only, like its passwords.
         let failure_cap = challenge.as_ref().is_some_and(|c| c.device_hash.is_none());
         // Only a real challenge's account gets the attempt in its history (a forged token
