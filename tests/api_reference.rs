@@ -341,6 +341,7 @@ fn every_error() -> Vec<AppError> {
         MfaAlreadyEnabled,
         MfaNotEnabled(""),
         Conflict,
+        ConflictWith(""),
         PayloadTooLarge,
         UnsupportedMediaType,
         RateLimited { retry_after_secs: 1 },
@@ -369,6 +370,7 @@ fn every_error() -> Vec<AppError> {
             | MfaAlreadyEnabled
             | MfaNotEnabled(_)
             | Conflict
+            | ConflictWith(_)
             | PayloadTooLarge
             | UnsupportedMediaType
             | RateLimited { .. }

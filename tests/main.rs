@@ -18,6 +18,7 @@ mod mfa;
 mod moderation;
 mod notify;
 mod openapi;
+mod passkeys;
 mod purge;
 mod rate_limits;
 mod round_trips;

@@ -348,7 +348,7 @@ async fn disabling_needs_the_password_and_a_code() {
     );
     assert_eq!(off.await.status, StatusCode::OK);
     let status = app.get_as(&ada.user, "/api/auth/mfa").await;
-    assert_eq!(status.body, json!({ "enabled": false, "enabledAt": null, "recoveryCodesRemaining": 0 }));
+    assert_eq!(status.body, json!({ "enabled": false, "enabledAt": null, "recoveryCodesRemaining": 0, "passkeys": 0 }));
     let login = app.login("ada").await;
     assert!(login.body["accessToken"].is_string(), "a password alone signs in again");
     assert_eq!(login.body["user"]["mfaEnabled"], false);

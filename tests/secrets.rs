@@ -23,7 +23,7 @@ async fn keys_load_from_secrets_manager_once_configured() {
             session_id: "s",
             username: "vault",
             email_verified: false,
-            aal: Default::default(),
+            method: Default::default(),
         })
         .unwrap();
     assert_eq!(tokens.verify(&token).unwrap().username, "vault");
@@ -99,7 +99,7 @@ async fn verifying_functions_load_the_public_keys_and_cannot_sign() {
         session_id: "s",
         username: "reader",
         email_verified: true,
-        aal: Default::default(),
+        method: Default::default(),
     };
     let token = signer.issue(subject()).unwrap();
     assert_eq!(verifier.verify(&token).unwrap().username, "reader");

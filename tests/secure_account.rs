@@ -107,7 +107,13 @@ async fn the_owner_takes_the_account_back_with_the_link_sent_to_the_old_address(
     assert_eq!(secured.body["user"]["mfaEnabled"], false);
     assert_eq!(
         secured.body["details"],
-        json!({ "reported": "sign_in", "factorRemoved": true, "emailChangeCancelled": false, "email": "restored" })
+        json!({
+            "reported": "sign_in",
+            "factorRemoved": true,
+            "passkeysRemoved": 0,
+            "emailChangeCancelled": false,
+            "email": "restored"
+        })
     );
     let (owner_access, _) = tokens_of(&secured);
 

@@ -119,6 +119,13 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/auth/mfa/verify",
             "/api/auth/mfa/recovery-codes",
             "/api/auth/mfa/disable",
+            "/api/auth/mfa/passkey/options",
+            "/api/auth/passkeys",
+            "/api/auth/passkeys/{passkeyId}",
+            "/api/auth/passkeys/register/options",
+            "/api/auth/passkeys/register",
+            "/api/auth/passkeys/login/options",
+            "/api/auth/passkeys/login",
             "/.well-known/jwks.json",
             "/.well-known/openid-configuration",
         ],
@@ -381,6 +388,9 @@ fn sign_in_and_refresh_routes_have_budgets_of_their_own() {
         "refresh",
         "mfa/verify",
         "confirm-email-change",
+        "passkeys/login",
+        "passkeys/login/options",
+        "mfa/passkey/options",
     ] {
         assert!(settings.contains_key(format!("ANY /api/auth/{path}").as_str()), "{path} has its own budget");
     }

@@ -142,7 +142,7 @@ async fn tokens_of_another_issuer_configuration_are_refused() {
             session_id: "s",
             username: "crossover",
             email_verified: false,
-            aal: Default::default(),
+            method: Default::default(),
         })
         .unwrap();
     assert_eq!(app.get("/api/auth/me", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
@@ -160,7 +160,7 @@ async fn every_key_of_the_set_verifies_and_the_first_signs() {
         session_id: "s",
         username: "rotator",
         email_verified: true,
-        aal: Default::default(),
+        method: Default::default(),
     };
     let old_token = before.issue(subject()).unwrap();
     let new_token = after.issue(subject()).unwrap();

@@ -106,7 +106,7 @@ async fn main() -> Result<(), BoxError> {
         session_id: "bench",
         username: "bench_user",
         email_verified: false,
-        aal: Default::default(),
+        method: Default::default(),
     })?;
 
     let mut rows = Vec::new();
@@ -355,7 +355,7 @@ async fn cpu_work(state: &AppState, rows: &mut Vec<Row>) -> Result<(), BoxError>
                     session_id: "s",
                     username: "bench_user",
                     email_verified: true,
-                    aal: Default::default(),
+                    method: Default::default(),
                 };
                 drop(state.tokens.issue(subject));
             }),

@@ -41,6 +41,8 @@ pub struct Config {
     pub mfa_key_file: PathBuf,
     /// `TOTP_ISSUER`: the name authenticator apps show beside the account.
     pub totp_issuer: String,
+    /// `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`: the passkeys' relying party.
+    pub relying_party: RelyingParty,
     /// `DYNAMODB_TIMEOUT_MS`: the bound on one DynamoDB call, retries included.
     pub dynamodb_timeout_ms: u64,
     /// `REQUEST_TIMEOUT_MS` (`DYNAMODB_TIMEOUT_MS` + 500 by default): the bound on a whole
@@ -99,6 +101,11 @@ impl Config {
             export_bucket: vars.optional("EXPORT_BUCKET"),
             mfa_key_secret_id: vars.optional("MFA_KEY_SECRET_ID"),
             mfa_key_file: PathBuf::from(vars.text("MFA_KEY_FILE", ".local/mfa-key")),
+            relying_party: relying_party(
+                &vars.text("WEBAUTHN_RP_ID", "localhost"),
+                &vars.text("WEBAUTHN_ORIGINS", "http://localhost:3000"),
+                &vars.text("TOTP_ISSUER", "Social"),
+            )?,
             totp_issuer: vars.text("TOTP_ISSUER", "Social"),
             dynamodb_timeout_ms,
             request_timeout_ms: vars.number("REQUEST_TIMEOUT_MS", dynamodb_timeout_ms as i64 + 500, 100)? as u64,
@@ -114,6 +121,42 @@ impl Config {
             rate_limits: vars.rate_limits()?,
         })
     }
+}
+
+/// The relying party of passkeys: the domain they are bound to (`WEBAUTHN_RP_ID`, a
+/// host name such as `example.com`) and the origins of the pages allowed to use them
+/// (`WEBAUTHN_ORIGINS`, comma-separated: `https://example.com,https://app.example.com`;
+/// each must be the RP id or a subdomain of it, as browsers require).
+#[derive(Debug, Clone)]
+pub struct RelyingParty {
+    pub id: String,
+    /// The name authenticators show beside the account (`TOTP_ISSUER`).
+    pub name: String,
+    pub origins: Vec<url::Url>,
+}
+
+fn relying_party(id: &str, origins: &str, name: &str) -> Result<RelyingParty, ConfigError> {
+    let id = id.trim().to_ascii_lowercase();
+    if id.is_empty() || id.contains(['/', ':', ' ']) {
+        return Err(ConfigError { name: "WEBAUTHN_RP_ID", reason: "expected a host name, e.g. example.com".into() });
+    }
+    let invalid = |reason: String| ConfigError { name: "WEBAUTHN_ORIGINS", reason };
+    let mut parsed = Vec::new();
+    for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let url = url::Url::parse(origin).map_err(|_| invalid(format!("{origin} is not an absolute URL")))?;
+        let host = url.host_str().unwrap_or_default();
+        if !matches!(url.scheme(), "http" | "https") || url.path() != "/" || url.query().is_some() {
+            return Err(invalid(format!("{origin} is not an origin (scheme, host and port only)")));
+        }
+        if host != id && !host.ends_with(&format!(".{id}")) {
+            return Err(invalid(format!("{origin} is not {id} or a subdomain of it")));
+        }
+        parsed.push(url);
+    }
+    if parsed.is_empty() {
+        return Err(invalid("expected at least one origin".into()));
+    }
+    Ok(RelyingParty { id, name: name.to_owned(), origins: parsed })
 }
 
 /// The variables of a configuration source, read by type; blank counts as unset.
@@ -230,6 +273,27 @@ mod tests {
         assert_eq!(c.rate_limits.login_per_ip, Limit::new(3, 60));
         assert_eq!(c.rate_limits.failed_logins_per_account, Limit::new(100, 3600));
         assert_eq!(config(&[("RATE_LIMIT_REGISTER_PER_IP", "lots")]).unwrap_err().name, "RATE_LIMIT_REGISTER_PER_IP");
+    }
+
+    #[test]
+    fn the_relying_party_is_a_host_and_origins_under_it() {
+        let local = config(&[]).unwrap().relying_party;
+        assert_eq!((local.id.as_str(), local.origins[0].as_str()), ("localhost", "http://localhost:3000/"));
+        let ok = config(&[
+            ("WEBAUTHN_RP_ID", "example.com"),
+            ("WEBAUTHN_ORIGINS", "https://example.com, https://app.example.com"),
+        ]);
+        assert_eq!(ok.unwrap().relying_party.origins.len(), 2);
+        for (id, origins) in [
+            ("https://example.com", "https://example.com"),
+            ("example.com", "https://example.org"),
+            ("example.com", "https://notexample.com"),
+            ("example.com", "https://example.com/login"),
+            ("example.com", " , "),
+        ] {
+            let err = config(&[("WEBAUTHN_RP_ID", id), ("WEBAUTHN_ORIGINS", origins)]).unwrap_err();
+            assert!(err.name.starts_with("WEBAUTHN_"), "{id} {origins}");
+        }
     }
 
     #[test]

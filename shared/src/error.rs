@@ -90,6 +90,9 @@ pub enum AppError {
     MfaNotEnabled(&'static str),
     #[error("the state changed under the request; try again")]
     Conflict,
+    /// A conflict with the account's state, and what it is.
+    #[error("{0}")]
+    ConflictWith(&'static str),
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("the request body must be application/json")]
@@ -138,9 +141,8 @@ impl AppError {
             }
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | EmailTaken | AlreadyReported | MfaAlreadyEnabled | MfaNotEnabled(_) | Conflict => {
-                StatusCode::CONFLICT
-            }
+            UsernameTaken | EmailTaken | AlreadyReported | MfaAlreadyEnabled | MfaNotEnabled(_) | Conflict
+            | ConflictWith(_) => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -171,7 +173,7 @@ impl AppError {
             AlreadyReported => "ALREADY_REPORTED",
             MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
             MfaNotEnabled(_) => "MFA_NOT_ENABLED",
-            Conflict => "CONFLICT",
+            Conflict | ConflictWith(_) => "CONFLICT",
             PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             RateLimited { .. } => "RATE_LIMITED",

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::config::Config;
 use crate::domain::client::Caller;
-use crate::domain::mfa::Aal;
+use crate::domain::mfa::{Aal, SignInMethod};
 use crate::error::{AppError, AppResult, BoxError, Context};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -182,7 +182,8 @@ pub struct AccessClaims {
     /// `aal1` after a password, `aal2` after a second factor (absent: `aal1`).
     #[serde(default)]
     pub aal: Aal,
-    /// RFC 8176 methods: `["pwd"]` or `["pwd", "otp"]`.
+    /// RFC 8176 methods: `["pwd"]`, `["pwd", "otp"]`, `["pop", "mfa"]` (a passkey) or
+    /// `["pwd", "pop"]` (a password, then a passkey).
     #[serde(default)]
     pub amr: Vec<String>,
 }
@@ -218,7 +219,7 @@ pub struct Subject<'a> {
     pub session_id: &'a str,
     pub username: &'a str,
     pub email_verified: bool,
-    pub aal: Aal,
+    pub method: SignInMethod,
 }
 
 impl Tokens {
@@ -280,14 +281,14 @@ impl Tokens {
         let tokens = Arc::clone(self);
         let (user_id, session_id, username) =
             (subject.user_id.to_owned(), subject.session_id.to_owned(), subject.username.to_owned());
-        let (email_verified, aal) = (subject.email_verified, subject.aal);
+        let (email_verified, method) = (subject.email_verified, subject.method);
         tokio::task::spawn_blocking(move || {
             tokens.issue(Subject {
                 user_id: &user_id,
                 session_id: &session_id,
                 username: &username,
                 email_verified,
-                aal,
+                method,
             })
         })
         .await
@@ -307,8 +308,8 @@ impl Tokens {
             exp: now + self.ttl_secs,
             username: subject.username.to_owned(),
             email_verified: subject.email_verified,
-            aal: subject.aal,
-            amr: subject.aal.methods().iter().map(|m| (*m).to_owned()).collect(),
+            aal: subject.method.aal(),
+            amr: subject.method.amr().iter().map(|m| (*m).to_owned()).collect(),
         };
         let (kid, key) =
             self.signing.as_ref().ok_or_else(|| AppError::internal("this function holds no signing key"))?;

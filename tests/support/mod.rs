@@ -2,6 +2,7 @@
 //! started (`DYNAMODB_ENDPOINT`), and drives the real routers in process.
 
 mod items;
+pub mod passkey;
 
 use std::sync::OnceLock;
 
@@ -615,6 +616,7 @@ pub fn session_record(user_id: &str, session_id: &str, refresh_hash: String, gen
         ip_address: None,
         generation,
         aal: Default::default(),
+        method: None,
         second_factor_at: None,
         device_hash: None,
     }
@@ -702,7 +704,7 @@ impl TestApp {
             session_id: "aal1-session",
             username: &user.name,
             email_verified: false,
-            aal: shared::domain::mfa::Aal::Aal1,
+            method: shared::domain::mfa::SignInMethod::Password,
         };
         self.state.tokens.issue(subject).unwrap()
     }

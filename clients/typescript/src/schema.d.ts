@@ -378,6 +378,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/mfa/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a passkey as the second factor */
+        post: operations["mfa_passkey_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/mfa/recovery-codes": {
         parameters: {
             query?: never;
@@ -444,6 +461,132 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's passkeys */
+        get: operations["passkey_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a passkey */
+        post: operations["passkey_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/login/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a sign-in with a passkey
+         * @description From a browser (no username: the authenticator offers the account):
+         *
+         *     ```js
+         *     const { challengeId, publicKey } = await post("/api/auth/passkeys/login/options", {});
+         *     const asserted = await navigator.credentials.get({
+         *       publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(publicKey) });
+         *     const session = await post("/api/auth/passkeys/login", { challengeId, credential: asserted.toJSON() });
+         *     ```
+         *
+         *     As the second factor after a password, the same with `mfa/passkey/options` (`{ mfaToken }`)
+         *     and `mfa/verify` (`{ mfaToken, passkey: { challengeId, credential } }`).
+         */
+        post: operations["passkey_login_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a passkey */
+        post: operations["passkey_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/register/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start adding a passkey
+         * @description From a browser, with WebAuthn Level 3's JSON helpers:
+         *
+         *     ```js
+         *     const { challengeId, publicKey } = await post("/api/auth/passkeys/register/options", {});
+         *     const created = await navigator.credentials.create({
+         *       publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(publicKey) });
+         *     await post("/api/auth/passkeys/register", { challengeId, credential: created.toJSON() });
+         *     ```
+         */
+        post: operations["passkey_register_options"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/{passkeyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a passkey */
+        delete: operations["passkey_delete"];
+        options?: never;
+        head?: never;
+        /** Rename a passkey */
+        patch: operations["passkey_rename"];
         trace?: never;
     };
     "/api/auth/reactivate": {
@@ -1156,6 +1299,16 @@ export interface components {
         BlockStatus: {
             blocking: boolean;
         };
+        /**
+         * @description Options for the browser: `navigator.credentials.create()` / `.get()` after
+         *     `PublicKeyCredential.parseCreationOptionsFromJSON()` / `parseRequestOptionsFromJSON()`.
+         */
+        CeremonyView: {
+            /** @description Send it back with the response: single use, five minutes. */
+            challengeId: string;
+            /** @description `PublicKeyCredentialCreationOptionsJSON` or `PublicKeyCredentialRequestOptionsJSON`. */
+            publicKey: Record<string, never>;
+        };
         ChangeEmailRequest: {
             /** Format: email */
             newEmail: string;
@@ -1324,17 +1477,33 @@ export interface components {
         };
         /** @description The password was right; a second factor is on. */
         MfaChallengeView: {
-            /** @description `totp` and `recovery_code`. */
+            /**
+             * @description What may answer: `totp` and `recovery_code` with an authenticator app on,
+             *     `passkey` with a passkey registered.
+             */
             methods: string[];
             /** @description Always `true`. */
             mfaRequired: boolean;
             /** @description For `POST /api/auth/mfa/verify`: five minutes, five codes, this account only. */
             mfaToken: string;
         };
+        MfaPasskeyOptionsRequest: {
+            /** @description The `mfaToken` that `login` answered. */
+            mfaToken: string;
+        };
         MfaStatus: {
+            /** @description Whether sign-in asks for a second factor: the authenticator app, or a passkey. */
             enabled: boolean;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the authenticator app was turned on.
+             */
             enabledAt?: string | null;
+            /**
+             * Format: int64
+             * @description Passkeys registered (each one signs in by itself, and answers the second factor).
+             */
+            passkeys: number;
             recoveryCodesRemaining: number;
         };
         MfaVerifyRequest: {
@@ -1343,6 +1512,7 @@ export interface components {
             /** @description The `deviceToken` the sign-in presented, if any: answered back instead of a new one. */
             deviceToken?: string | null;
             mfaToken: string;
+            passkey?: null | components["schemas"]["PasskeyAnswerRequest"];
             recoveryCode?: string | null;
         };
         MuteRequest: {
@@ -1396,7 +1566,7 @@ export interface components {
             email: string;
             /** Format: date-time */
             lastLogin?: string | null;
-            /** @description Whether sign-in asks for a second factor. */
+            /** @description Whether sign-in asks for a second factor: an authenticator app or a passkey. */
             mfaEnabled: boolean;
             notificationPreferences: components["schemas"]["NotificationPreferences"];
             /** @description The new address of an email change awaiting confirmation. */
@@ -1475,6 +1645,41 @@ export interface components {
             }[];
             nextCursor?: string | null;
         };
+        /** @description A passkey as its owner sees it. */
+        Passkey: {
+            /** @description Synced by a passkey provider (it survives the loss of one device). */
+            backedUp: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            /** Format: date-time */
+            lastUsedAt?: string | null;
+            name: string;
+            /** @description How the browser may reach the authenticator: `internal`, `hybrid`, `usb`, … */
+            transports: string[];
+        };
+        /**
+         * @description A passkey's answer as a request carries it: the ceremony's id and the credential
+         *     as the browser's `PublicKeyCredential.toJSON()` gives it.
+         */
+        PasskeyAnswerRequest: {
+            challengeId: string;
+            /**
+             * @description `AuthenticationResponseJSON` (WebAuthn Level 3): `id`, `rawId`, `type`,
+             *     `response.{clientDataJSON, authenticatorData, signature, userHandle}`, base64url.
+             */
+            credential: Record<string, never>;
+        };
+        PasskeyList: {
+            items: components["schemas"]["Passkey"][];
+        };
+        PasskeyLoginRequest: {
+            challengeId: string;
+            /** @description `AuthenticationResponseJSON` (`PublicKeyCredential.toJSON()`), with its `userHandle`. */
+            credential: Record<string, never>;
+            /** @description The `deviceToken` an earlier sign-in of this account answered on this device. */
+            deviceToken?: string | null;
+        };
         PrivacyPatch: {
             activityVisibility?: null | components["schemas"]["Visibility"];
             contactInfoVisibility?: null | components["schemas"]["Visibility"];
@@ -1521,6 +1726,16 @@ export interface components {
         RefreshRequest: {
             refreshToken: string;
         };
+        RegisterPasskeyRequest: {
+            challengeId: string;
+            /**
+             * @description `RegistrationResponseJSON` (WebAuthn Level 3, `PublicKeyCredential.toJSON()`):
+             *     `id`, `rawId`, `type`, `response.{clientDataJSON, attestationObject, transports}`.
+             */
+            credential: Record<string, never>;
+            /** @description What to call it (1–64 characters); by default the browser and system that added it. */
+            name?: string | null;
+        };
         RegisterRequest: {
             /** @description Must be `true`. */
             agreeToTerms: boolean;
@@ -1553,6 +1768,9 @@ export interface components {
             requested: boolean;
             /** @description The target asked to follow the viewer (pending). */
             requestedBy: boolean;
+        };
+        RenamePasskeyRequest: {
+            name: string;
         };
         Report: {
             /** @description What resolving it did: `none, warn, limit, suspend`. */
@@ -1637,6 +1855,8 @@ export interface components {
             emailChangeCancelled: boolean;
             /** @description A second factor added at or after that change was removed. */
             factorRemoved: boolean;
+            /** @description Passkeys added at or after that change, removed. */
+            passkeysRemoved: number;
             /** @description The change the notice reported (a security event type). */
             reported: string;
         };
@@ -3498,6 +3718,95 @@ export interface operations {
             };
         };
     };
+    mfa_passkey_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaPasskeyOptionsRequest"];
+            };
+        };
+        responses: {
+            /** @description `publicKey` for `navigator.credentials.get()` with the account's passkeys in `allowCredentials`; answer with `mfa/verify`'s `passkey` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CeremonyView"];
+                };
+            };
+            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INVALID_TOKEN: unknown, expired or used `mfaToken`, or an account without a passkey */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     mfa_recovery_codes: {
         parameters: {
             query?: never;
@@ -3832,7 +4141,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The sign-in (or reactivation) completes with an aal2 session */
+            /** @description The sign-in (or reactivation) completes with an aal2 session (`amr` `["pwd", "otp"]`, or `["pwd", "pop"]` with a passkey) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3841,7 +4150,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthResponse"];
                 };
             };
-            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            /** @description VALIDATION_ERROR: none, or more than one, of `code`, `recoveryCode` and `passkey` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3850,7 +4159,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description INVALID_TOKEN (unknown, expired, used, or ended by five codes) or INVALID_CODE */
+            /** @description INVALID_TOKEN (unknown, expired, used, or ended by five attempts), INVALID_CODE, or INVALID_CREDENTIALS for a passkey answer that does not hold */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3891,6 +4200,597 @@ export interface operations {
                 headers: {
                     /** @description Seconds */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    passkey_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account's passkeys, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyList"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    passkey_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasskeyLoginRequest"];
+            };
+        };
+        responses: {
+            /** @description A session at `aal2`, `amr ["pop", "mfa"]` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthResponse"];
+                };
+            };
+            /** @description VALIDATION_ERROR: `credential` is not an authentication response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INVALID_CREDENTIALS: the same for an unknown passkey as for a wrong answer (challenge, origin, RP id, user verification, signature, counter) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    passkey_login_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description `{}` (or no body) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Empty"];
+            };
+        };
+        responses: {
+            /** @description `publicKey` for `PublicKeyCredential.parseRequestOptionsFromJSON()`, then `navigator.credentials.get()`: no `allowCredentials`, the authenticator offers the account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CeremonyView"];
+                };
+            };
+            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    passkey_register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterPasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The passkey is added (a notice with a "this wasn't me" link goes to the account's address) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description VALIDATION_ERROR: `credential` is not a registration response, or `name` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED; INVALID_CREDENTIALS: the response does not answer a registration of this session (challenge, origin, RP id, user verification, signature) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CONFLICT: the credential is registered already (to any account), or the account holds 10 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    passkey_register_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description `{}` (or no body) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Empty"];
+            };
+        };
+        responses: {
+            /** @description `publicKey` for `PublicKeyCredential.parseCreationOptionsFromJSON()`, then `navigator.credentials.create()`: a discoverable credential, user verification required, attestation `none`, the account's passkeys excluded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CeremonyView"];
+                };
+            };
+            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description MFA_REQUIRED: with a second factor on, the session must have passed it; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CONFLICT: the account holds 10 passkeys */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    passkey_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The passkey no longer signs in (a notice goes to the account's address) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description MFA_REQUIRED: the session must have passed the second factor; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: no such passkey of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    passkey_rename: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenamePasskeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The passkey, renamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description VALIDATION_ERROR (`name`: 1–64 characters) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: no such passkey of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,5 +1,7 @@
 //! The `auth` function: sign-up, sign-in, the caller's account, and the published keys.
 
+mod passkeys;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -57,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/mfa/disable", post(mfa_disable))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
+        .merge(passkeys::routes())
 }
 
 /// The function as Lambda runs it.
@@ -94,6 +97,14 @@ pub fn app(state: AppState) -> Router {
         mfa_verify,
         mfa_recovery_codes,
         mfa_disable,
+        passkeys::passkey_register_options,
+        passkeys::passkey_register,
+        passkeys::passkey_list,
+        passkeys::passkey_rename,
+        passkeys::passkey_delete,
+        passkeys::passkey_login_options,
+        passkeys::passkey_login,
+        passkeys::mfa_passkey_options,
         jwks,
         openid_configuration
     ),
@@ -290,8 +301,9 @@ async fn mfa_confirm(
 #[utoipa::path(post, path = "/api/auth/mfa/verify", tag = "auth",
     request_body = MfaVerifyRequest,
     responses(
-        (status = 200, description = "The sign-in (or reactivation) completes with an aal2 session", body = AuthResponse),
-        (status = 401, description = "INVALID_TOKEN (unknown, expired, used, or ended by five codes) or INVALID_CODE", body = ApiError),
+        (status = 200, description = "The sign-in (or reactivation) completes with an aal2 session (`amr` `[\"pwd\", \"otp\"]`, or `[\"pwd\", \"pop\"]` with a passkey)", body = AuthResponse),
+        (status = 400, description = "VALIDATION_ERROR: none, or more than one, of `code`, `recoveryCode` and `passkey`", body = ApiError),
+        (status = 401, description = "INVALID_TOKEN (unknown, expired, used, or ended by five attempts), INVALID_CODE, or INVALID_CREDENTIALS for a passkey answer that does not hold", body = ApiError),
         (status = 403, description = "ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED", body = ApiError),
         RateLimited,
     ))]

@@ -336,13 +336,35 @@ fn mfa_changed(data: &Data) -> Result<Content, String> {
                 (otherwise, data.link("Review my security settings", "/settings/security".into())),
             );
         }
+        "passkey_added" => {
+            let what = format!(
+                "A passkey, \"{}\", was added to your account: it signs in without a password, and answers two-step sign-in.",
+                data.field("name")?
+            );
+            let otherwise = "If this was not you, the passkey is someone else's key to your account.";
+            return data.undoable(
+                "A passkey was added to your account",
+                what,
+                (otherwise, data.link("Review my passkeys", "/settings/security".into())),
+            );
+        }
+        "passkey_removed" => {
+            &format!("The passkey \"{}\" was removed from your account: it no longer signs in.", data.field("name")?)
+        }
+        "passkey_cloned" => &format!(
+            "A sign-in with your passkey \"{}\" was refused: its signature counter went back, which happens when a copy of the key is used beside the original. Remove the passkey if you do not recognise this, and add it again from your device.",
+            data.field("name")?
+        ),
         "disabled" => "Two-step sign-in was turned off for your account: signing in now asks for your password alone.",
         "recovery_codes" => "New recovery codes were made for your account; the old ones no longer work.",
         other => return Err(format!("unknown second-factor change {other}")),
     };
     Ok(Content {
         subject: "Your two-step sign-in changed".into(),
-        paragraphs: vec![what.into(), "If this was not you, reset your password now and review your sessions.".into()],
+        paragraphs: vec![
+            what.to_owned(),
+            "If this was not you, reset your password now and review your sessions.".into(),
+        ],
         action: data.link("Review my security settings", "/settings/security".into()),
         footer: SECURITY_FOOTER,
     })
@@ -412,6 +434,7 @@ mod tests {
                 MessageKind::AccountDeactivated => message(kind, &[("reactivateWithinDays", "30")]),
                 MessageKind::NewFollower | MessageKind::FollowRequest => message(kind, &actor),
                 MessageKind::MfaChanged => message(kind, &change(&[("change", "enabled")])),
+                // (the passkey notices, beside: `passkey_notices_name_the_passkey`)
                 MessageKind::ConfirmEmailChange => message(kind, &[("token", "abc_DEF-123")]),
                 MessageKind::DataExportReady => message(
                     kind,
@@ -449,6 +472,30 @@ mod tests {
         }
         let old = message(MessageKind::MfaChanged, &[("change", "enabled")]);
         assert!(compose(&old, "https://app.example").unwrap().link.unwrap().ends_with("/settings/security"));
+    }
+
+    #[test]
+    fn passkey_notices_name_the_passkey_and_an_added_one_can_be_undone() {
+        let with = |change: &'static str| {
+            let mut data = vec![("change", change), ("name", "Chrome on macOS")];
+            if change == "passkey_added" {
+                data.extend([
+                    ("token", "abc_DEF-123"),
+                    ("device", "Safari on iOS"),
+                    ("ipAddress", "192.0.2.1"),
+                    ("at", "2026-11-26T10:00:00Z"),
+                ]);
+            }
+            compose(&message(MessageKind::MfaChanged, &data), "https://app.example").unwrap()
+        };
+        let added = with("passkey_added");
+        assert_eq!(added.link.as_deref(), Some("https://app.example/secure-account?token=abc_DEF-123"));
+        for change in ["passkey_added", "passkey_removed", "passkey_cloned"] {
+            let email = with(change);
+            assert!(email.text.contains("\"Chrome on macOS\""), "{change}: {}", email.text);
+            assert!(email.html.contains("Chrome on macOS"), "{change}");
+        }
+        assert!(with("passkey_cloned").text.contains("counter went back"));
     }
 
     #[test]

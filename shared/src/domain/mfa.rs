@@ -44,6 +44,38 @@ impl Aal {
     }
 }
 
+/// What a sign-in proved: the session's `amr` claim (RFC 8176) and its level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    #[default]
+    Password,
+    /// A password, then a code of the authenticator app or a recovery code.
+    PasswordOtp,
+    /// A passkey alone: possession of the key and the user verification that unlocked it.
+    Passkey,
+    /// A password, then a passkey.
+    PasswordPasskey,
+}
+
+impl SignInMethod {
+    pub fn aal(self) -> Aal {
+        match self {
+            SignInMethod::Password => Aal::Aal1,
+            _ => Aal::Aal2,
+        }
+    }
+
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            SignInMethod::Password => &["pwd"],
+            SignInMethod::PasswordOtp => &["pwd", "otp"],
+            SignInMethod::Passkey => &["pop", "mfa"],
+            SignInMethod::PasswordPasskey => &["pwd", "pop"],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FactorStatus {
@@ -101,6 +133,12 @@ impl TotpFactor {
 /// The factor an account has on, if any (a pending enrolment is not on).
 pub fn enabled(factor: Option<&TotpFactor>) -> bool {
     factor.is_some_and(TotpFactor::is_enabled)
+}
+
+/// Whether a password sign-in of `user` asks for a second factor, decided from the
+/// factor item itself (not the user item's copy) and the user's passkey count.
+pub fn second_factor_on(user: &super::user::UserRecord, factor: Option<&TotpFactor>) -> bool {
+    enabled(factor) || user.passkeys > 0
 }
 
 /// A fresh TOTP secret.

@@ -8,6 +8,7 @@ mod id;
 pub mod mfa;
 mod names;
 pub mod page;
+pub mod passkey;
 pub mod profile;
 pub mod search;
 pub mod security_event;

@@ -88,6 +88,9 @@ pub struct SessionRecord {
     /// What the session's sign-in proved: a password, or a second factor too.
     #[serde(default)]
     pub aal: super::mfa::Aal,
+    /// How its sign-in proved the person (absent on older sessions: read from `aal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<super::mfa::SignInMethod>,
     /// When this session last passed the second factor (staff routes want it recent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_factor_at: Option<DateTime<Utc>>,
@@ -100,6 +103,17 @@ impl SessionRecord {
     /// An `aal2` session whose second factor was passed no longer than `within` ago.
     pub fn passed_second_factor_within(&self, within: chrono::Duration, now: DateTime<Utc>) -> bool {
         self.aal == super::mfa::Aal::Aal2 && self.second_factor_at.is_some_and(|at| now - at <= within)
+    }
+
+    /// What the session proved, for its tokens' `amr`: its sign-in's method while the
+    /// level is still that sign-in's (a factor turned on later raises the level).
+    pub fn sign_in_method(&self) -> super::mfa::SignInMethod {
+        use super::mfa::{Aal, SignInMethod};
+        match (self.method, self.aal) {
+            (Some(method), aal) if method.aal() == aal => method,
+            (_, Aal::Aal2) => SignInMethod::PasswordOtp,
+            (_, Aal::Aal1) => SignInMethod::Password,
+        }
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {

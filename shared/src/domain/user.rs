@@ -203,6 +203,14 @@ pub struct UserRecord {
     /// checks read the factor item itself; both change in one transaction.
     #[serde(default)]
     pub mfa_enabled: bool,
+    /// Passkeys registered, kept in the transaction that adds or removes one: with any,
+    /// a password sign-in asks for a second factor.
+    #[serde(default)]
+    pub passkeys: i64,
+    /// The WebAuthn user handle (32 random bytes, base64url), made at the first
+    /// passkey registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey_user_handle: Option<String>,
     /// The address of an email change awaiting confirmation.
     #[serde(default)]
     pub pending_email: Option<String>,
@@ -224,6 +232,12 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// Whether a password sign-in asks for a second factor: the authenticator app is on
+    /// (`mfa_enabled`, changed with the factor item) or a passkey is registered.
+    pub fn has_second_factor(&self) -> bool {
+        self.mfa_enabled || self.passkeys > 0
+    }
+
     /// A new, active account with default settings and no profile yet.
     pub fn new(username: &str, email: &str, password_hash: String, now: DateTime<Utc>) -> Self {
         UserRecord {
@@ -248,6 +262,8 @@ impl UserRecord {
             previous_email: None,
             email_changed_at: None,
             mfa_enabled: false,
+            passkeys: 0,
+            passkey_user_handle: None,
             pending_email: None,
             email_change_token_hash: None,
             last_export_at: None,
@@ -373,7 +389,7 @@ pub struct OwnUserView {
     pub updated_at: DateTime<Utc>,
     pub privacy_settings: PrivacySettings,
     pub notification_preferences: NotificationPreferences,
-    /// Whether sign-in asks for a second factor.
+    /// Whether sign-in asks for a second factor: an authenticator app or a passkey.
     pub mfa_enabled: bool,
     /// The new address of an email change awaiting confirmation.
     pub pending_email: Option<String>,
@@ -390,7 +406,7 @@ impl From<&UserRecord> for OwnUserView {
             updated_at: user.updated_at,
             privacy_settings: user.editable.privacy_settings.clone(),
             notification_preferences: user.editable.notification_preferences.clone(),
-            mfa_enabled: user.mfa_enabled,
+            mfa_enabled: user.has_second_factor(),
             pending_email: user.pending_email.clone(),
             role: user.role,
         }

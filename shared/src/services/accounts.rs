@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::history::History;
 use super::mfa::{Proof, SecondFactor};
+use super::passkey_check::{Expected, PasskeyAnswer, PasskeyAnswerRequest, PasskeyCheck};
 use super::password_check::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
 use super::sessions::{Sessions, TokenPair};
 use super::verification::Verification;
@@ -16,7 +17,8 @@ use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
-use crate::domain::mfa::{self, Aal, ChallengePurpose, MfaChallenge, MfaToken, TotpFactor};
+use crate::domain::mfa::{self, ChallengePurpose, MfaChallenge, MfaToken, SignInMethod, TotpFactor};
+use crate::domain::passkey::CeremonyPurpose;
 use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
 use crate::domain::session::{RefreshToken, SessionRecord};
 use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
@@ -109,8 +111,9 @@ pub struct MfaChallengeView {
     pub mfa_required: bool,
     /// For `POST /api/auth/mfa/verify`: five minutes, five codes, this account only.
     pub mfa_token: String,
-    /// `totp` and `recovery_code`.
-    pub methods: &'static [&'static str],
+    /// What may answer: `totp` and `recovery_code` with an authenticator app on,
+    /// `passkey` with a passkey registered.
+    pub methods: Vec<&'static str>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -123,6 +126,8 @@ pub struct MfaVerifyRequest {
     pub code: Option<SecretString>,
     #[schema(value_type = Option<String>)]
     pub recovery_code: Option<SecretString>,
+    /// A passkey's answer to the ceremony of `mfa/passkey/options`, in place of a code.
+    pub passkey: Option<PasskeyAnswerRequest>,
     /// The `deviceToken` the sign-in presented, if any: answered back instead of a new one.
     #[schema(value_type = Option<String>)]
     pub device_token: Option<SecretString>,
@@ -132,8 +137,14 @@ pub struct MfaVerifyRequest {
 /// the service to find out), the proof, and the device the client holds. No `Debug`.
 pub struct SecondFactorAttempt {
     token: Option<MfaToken>,
-    proof: Proof,
+    answer: Answer,
     device: Option<DeviceToken>,
+}
+
+/// What answers a second-factor challenge.
+enum Answer {
+    Code(Proof),
+    Passkey(Box<PasskeyAnswer>),
 }
 
 impl TryFrom<MfaVerifyRequest> for SecondFactorAttempt {
@@ -142,11 +153,20 @@ impl TryFrom<MfaVerifyRequest> for SecondFactorAttempt {
     fn try_from(req: MfaVerifyRequest) -> AppResult<Self> {
         let mut fields = Fields::new();
         let token = fields.required("mfaToken", exposed(&req.mfa_token), non_empty(512));
-        let proof = Proof::from_fields(&mut fields, &req.code, &req.recovery_code);
-        let (token, proof) = fields.finish_with((token, proof))?;
+        let answer = match req.passkey {
+            Some(_) if req.code.is_some() || req.recovery_code.is_some() => {
+                fields.add("passkey", "send a code, a recoveryCode or a passkey, one of them");
+                None
+            }
+            Some(passkey) => {
+                PasskeyAnswer::from_fields(&mut fields, "passkey.", passkey).map(|a| Answer::Passkey(Box::new(a)))
+            }
+            None => Proof::from_fields(&mut fields, &req.code, &req.recovery_code).map(Answer::Code),
+        };
+        let (token, answer) = fields.finish_with((token, answer))?;
         Ok(SecondFactorAttempt {
             token: MfaToken::parse(&token),
-            proof,
+            answer,
             device: exposed(&req.device_token).and_then(DeviceToken::parse),
         })
     }
@@ -250,6 +270,7 @@ pub struct Accounts<'a> {
     limiter: Limiter<'a>,
     notices: Notices<'a>,
     history: History<'a>,
+    passkey_check: PasskeyCheck<'a>,
 }
 
 impl<'a> Accounts<'a> {
@@ -265,6 +286,7 @@ impl<'a> Accounts<'a> {
             limiter: Limiter::new(&state.store),
             notices: Notices::new(&state.store),
             history: History::new(&state.store),
+            passkey_check: PasskeyCheck::new(state),
         }
     }
 
@@ -281,7 +303,7 @@ impl<'a> Accounts<'a> {
             ..UserRecord::new(account.username.as_str(), account.email.as_str(), password_hash, now)
         };
         let device = DeviceToken::new(&user.id);
-        let (session, refresh) = self.sessions.open(&user, false, client, Aal::Aal1, &device);
+        let (session, refresh) = self.sessions.open(&user, false, client, SignInMethod::Password, &device);
         user.known_devices.push(session.device.fingerprint());
         let (verify_hash, mut items) = self.verification.verification_items(&user)?;
         user.verify_token_hash = Some(verify_hash);
@@ -330,8 +352,8 @@ impl<'a> Accounts<'a> {
             return Ok(SignIn::MfaRequired(challenge));
         }
         let answer = match credentials.user.is_active() {
-            true => self.sign_in(credentials, client, Aal::Aal1, Vec::new()).await?,
-            false => self.restore(credentials, client, Aal::Aal1, Vec::new()).await?,
+            true => self.sign_in(credentials, client, SignInMethod::Password, Vec::new()).await?,
+            false => self.restore(credentials, client, SignInMethod::Password, Vec::new()).await?,
         };
         Ok(SignIn::Session(Box::new(answer)))
     }
@@ -365,11 +387,14 @@ impl<'a> Accounts<'a> {
         };
         self.store.factors().put_challenge(&token.hash(), &challenge).await?;
         tracing::info!(user_id = %user.id, "password accepted; waiting for the second factor");
-        Ok(Some(MfaChallengeView {
-            mfa_required: true,
-            mfa_token: token.expose(),
-            methods: &["totp", "recovery_code"],
-        }))
+        let mut methods = Vec::new();
+        if user.mfa_enabled {
+            methods.extend(["totp", "recovery_code"]);
+        }
+        if user.passkeys > 0 {
+            methods.push("passkey");
+        }
+        Ok(Some(MfaChallengeView { mfa_required: true, mfa_token: token.expose(), methods }))
     }
 
     /// Completes a sign-in (or reactivation) that stopped for its second factor. The
@@ -433,30 +458,44 @@ impl<'a> Accounts<'a> {
             let challenge = challenge.filter(|c| c.user_id == token.user_id).ok_or(AppError::InvalidToken)?;
             // A password changed or reset since, or the factor turned off: sign in again.
             let user = user.filter(|u| u.session_generation == challenge.generation).ok_or(AppError::InvalidToken)?;
-            let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
             if failure_cap {
                 self.factors.refuse_past_failure_cap(&user.id, failed_sign_ins)?;
             }
-            // The code is taken in the sign-in's own transaction: of two sign-ins with the
-            // same code, the second's transaction fails on the factor's condition.
-            let take_code = self.factors.check(&user.id, &factor, &attempt.proof)?;
+            // The code (or the passkey's counter) is taken in the sign-in's own
+            // transaction: of two sign-ins with the same one, the second's fails.
+            let (take_proof, method) = match &attempt.answer {
+                Answer::Code(proof) => {
+                    let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
+                    (self.factors.check(&user.id, &factor, proof)?, SignInMethod::PasswordOtp)
+                }
+                Answer::Passkey(answer) => {
+                    let expected = Expected { user_id: Some(&user.id), bound_to: Some(&hash) };
+                    let purpose = CeremonyPurpose::SecondFactor;
+                    let asserted = self.passkey_check.verify(answer, purpose, expected, client).await?;
+                    (asserted.use_write, SignInMethod::PasswordPasskey)
+                }
+            };
             let device = attempt.device.filter(|d| d.user_id == user.id && Some(d.hash()) == challenge.device_hash);
-            let extra = vec![take_code, self.store.factors().challenge_consume(&hash)?];
+            let extra = vec![take_proof, self.store.factors().challenge_consume(&hash)?];
             let credentials =
                 Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
             if credentials.user.is_suspended() {
                 return Err(AppError::AccountSuspended);
             }
             let signed_in = match (credentials.user.is_active(), challenge.purpose) {
-                (true, _) => self.sign_in(credentials, client, Aal::Aal2, extra).await,
-                (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, Aal::Aal2, extra).await,
+                (true, _) => self.sign_in(credentials, client, method, extra).await,
+                (false, ChallengePurpose::Reactivate) => self.restore(credentials, client, method, extra).await,
                 (false, ChallengePurpose::Login) => return Err(AppError::AccountDeactivated),
             };
-            match signed_in {
-                // The write lost: the code (or the challenge) was used by a concurrent
-                // request, or the account changed. Counted as a wrong code.
-                Err(AppError::Unauthorized | AppError::Conflict) => Err(AppError::InvalidCode),
-                other => other,
+            match (signed_in, &attempt.answer) {
+                // The write lost: the code, the passkey's counter or the challenge was
+                // used by a concurrent request, or the account changed. Counted as a
+                // wrong code; a passkey's is refused like a wrong one.
+                (Err(AppError::Unauthorized | AppError::Conflict), Answer::Code(_)) => Err(AppError::InvalidCode),
+                (Err(AppError::Unauthorized | AppError::Conflict), Answer::Passkey(_)) => {
+                    Err(AppError::InvalidCredentials)
+                }
+                (other, _) => other,
             }
         }
         .await;
@@ -532,7 +571,7 @@ impl<'a> Accounts<'a> {
             (Some(user), Verified::Yes { needs_rehash }) => {
                 let device = device.filter(|_| known_device);
                 let rehash = needs_rehash.then_some(password);
-                let second_factor = mfa::enabled(factor.as_ref());
+                let second_factor = mfa::second_factor_on(&user, factor.as_ref());
                 return Ok(Credentials { user, rehash, remember_me, device, second_factor });
             }
             // A known device's wrong passwords do not count against the account's cap.
@@ -570,13 +609,47 @@ impl<'a> Accounts<'a> {
         result
     }
 
+    /// A session for an account a passkey proved by itself (usernameless sign-in), with
+    /// `extra` writes (the passkey's use) in its transaction. Suspended and deactivated
+    /// accounts are refused as after a password; a presented device token is kept when
+    /// it still vouches for the account.
+    pub(crate) async fn sign_in_proved(
+        &self,
+        user: UserRecord,
+        device: Option<DeviceToken>,
+        client: &ClientInfo,
+        method: SignInMethod,
+        extra: Vec<TransactWriteItem>,
+    ) -> AppResult<AuthResponse> {
+        if user.is_suspended() {
+            return Err(AppError::AccountSuspended);
+        }
+        if !user.is_active() {
+            return Err(AppError::AccountDeactivated);
+        }
+        let device = match device.filter(|d| d.user_id == user.id) {
+            Some(device) => {
+                let record = self.store.sessions().device(&user.id, &device.hash()).await?;
+                let now = self.store.now();
+                record.is_some_and(|r| r.vouches_for(&user.id, user.device_generation, now)).then_some(device)
+            }
+            None => None,
+        };
+        let credentials = Credentials { user, rehash: None, remember_me: false, device, second_factor: true };
+        match self.sign_in(credentials, client, method, extra).await {
+            // The passkey's use lost to a concurrent sign-in with the same answer.
+            Err(AppError::Unauthorized) => Err(AppError::InvalidCredentials),
+            other => other,
+        }
+    }
+
     /// A new session at `aal` for authenticated credentials (re-hashing an outdated
     /// password hash), with `extra` writes in the same transaction.
     async fn sign_in(
         &self,
         credentials: Credentials,
         client: &ClientInfo,
-        aal: Aal,
+        method: SignInMethod,
         mut extra: Vec<TransactWriteItem>,
     ) -> AppResult<AuthResponse> {
         let Credentials { user, rehash, remember_me, device, .. } = credentials;
@@ -587,10 +660,10 @@ impl<'a> Accounts<'a> {
         let rehashing = rehashed.is_some();
         let now = self.store.now();
         let (device, device_write) = self.device_for_answer(&user, device, client, now)?;
-        let (session, refresh) = self.sessions.open(&user, remember_me, client, aal, &device);
+        let (session, refresh) = self.sessions.open(&user, remember_me, client, method, &device);
         let (known_devices, notice) = self.device_change(&user, &session, client)?;
         extra.extend(notice);
-        let event = self.history.put(&self.sign_in_event(&user, &device, client, aal))?;
+        let event = self.history.put(&self.sign_in_event(&user, &device, client, method))?;
         let login =
             LoginWrite { at: now, rehashed_password: rehashed, known_devices, device: device_write, event, extra };
         // The access token is signed (RSA, milliseconds, on the blocking pool) while the write is on
@@ -615,11 +688,11 @@ impl<'a> Accounts<'a> {
         user: &UserRecord,
         device: &DeviceToken,
         client: &ClientInfo,
-        aal: Aal,
+        method: SignInMethod,
     ) -> SecurityEventRecord {
         let hash = device.hash();
-        let amr: &[&str] = if aal == Aal::Aal2 { &["pwd", "otp"] } else { &["pwd"] };
-        self.history.event(&user.id, SecurityEventType::SignIn, client).device(Some(&hash)).detail("amr", amr.to_vec())
+        let amr = method.amr().to_vec();
+        self.history.event(&user.id, SecurityEventType::SignIn, client).device(Some(&hash)).detail("amr", amr)
     }
 
     /// The device token a sign-in answers, with its write: the one presented, when it
@@ -830,18 +903,18 @@ impl<'a> Accounts<'a> {
         &self,
         credentials: Credentials,
         client: &ClientInfo,
-        aal: Aal,
+        method: SignInMethod,
         mut extra: Vec<TransactWriteItem>,
     ) -> AppResult<AuthResponse> {
         self.check_reactivation_window(&credentials.user)?;
         let (user, device) = (credentials.user, credentials.device);
         let now = self.store.now();
         let (device, device_write) = self.device_for_answer(&user, device, client, now)?;
-        let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client, aal, &device);
+        let (session, refresh) = self.sessions.open(&user, credentials.remember_me, client, method, &device);
         let (known_devices, notice) = self.device_change(&user, &session, client)?;
         extra.extend(notice);
         extra.push(device_write);
-        extra.push(self.history.put(&self.sign_in_event(&user, &device, client, aal).detail("reactivated", true))?);
+        extra.push(self.history.put(&self.sign_in_event(&user, &device, client, method).detail("reactivated", true))?);
         if !self.store.accounts().reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
             return Err(AppError::Conflict);
         }

@@ -16,6 +16,7 @@ use super::Notices;
 use crate::bucket::{ExportBucket, ObjectWriter};
 use crate::domain::client::Caller;
 use crate::domain::mfa::TotpFactor;
+use crate::domain::passkey::PasskeyView;
 use crate::domain::security_event::SecurityEventView;
 use crate::domain::user::OwnUserView;
 use crate::domain::OfUser;
@@ -217,13 +218,20 @@ impl<'a> ExportBuilder<'a> {
     }
 
     /// The devices that hold a device token of the account (as the devices list shows
-    /// them, ended ones too), and its security history (90 days).
+    /// them, ended ones too), its passkeys (never their keys) and its security history
+    /// (90 days).
     async fn write_devices_and_history(&self, out: &mut ObjectWriter<'_>, user_id: &str) -> AppResult<()> {
         out.write(br#","devices":["#).await?;
         let devices = self.store.sessions().devices_of(user_id).await?;
         for (i, (hash, device)) in devices.into_iter().enumerate() {
             let entry = serde_json::to_value(DeviceView::new(&hash, device, false))
                 .context("serializing an export entry as JSON")?;
+            self.write_entry(out, i, &entry).await?;
+        }
+        out.write(br#"],"passkeys":["#).await?;
+        for (i, passkey) in self.store.passkeys().list(user_id).await?.iter().enumerate() {
+            let entry =
+                serde_json::to_value(PasskeyView::from(passkey)).context("serializing an export entry as JSON")?;
             self.write_entry(out, i, &entry).await?;
         }
         out.write(br#"],"securityEvents":["#).await?;

@@ -57,9 +57,13 @@ pub struct DisableRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaStatus {
+    /// Whether sign-in asks for a second factor: the authenticator app, or a passkey.
     pub enabled: bool,
+    /// When the authenticator app was turned on.
     pub enabled_at: Option<DateTime<Utc>>,
     pub recovery_codes_remaining: usize,
+    /// Passkeys registered (each one signs in by itself, and answers the second factor).
+    pub passkeys: i64,
 }
 
 /// What an authenticator app needs; shown this once.
@@ -179,14 +183,16 @@ impl<'a> SecondFactor<'a> {
 
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn status(&self, caller: &Caller) -> AppResult<MfaStatus> {
-        let (_, _, factor) = self.sessions.live_session_with_factor(caller).await?;
+        let (user, _, factor) = self.sessions.live_session_with_factor(caller).await?;
+        let enabled = mfa::second_factor_on(&user, factor.as_ref());
         Ok(match factor.filter(TotpFactor::is_enabled) {
             Some(factor) => MfaStatus {
-                enabled: true,
+                enabled,
                 enabled_at: factor.enabled_at,
                 recovery_codes_remaining: factor.recovery_codes.len(),
+                passkeys: user.passkeys,
             },
-            None => MfaStatus { enabled: false, enabled_at: None, recovery_codes_remaining: 0 },
+            None => MfaStatus { enabled, enabled_at: None, recovery_codes_remaining: 0, passkeys: user.passkeys },
         })
     }
 

@@ -13,6 +13,8 @@ mod limits;
 pub mod mfa;
 pub mod moderation;
 mod notices;
+pub mod passkey_check;
+pub mod passkeys;
 mod password_check;
 pub mod profiles;
 pub mod secure_account;
@@ -44,6 +46,11 @@ impl AppState {
     /// "This wasn't me": taking the account back with a notice's link.
     pub fn secure_account(&self) -> secure_account::SecureAccount<'_> {
         secure_account::SecureAccount::new(self)
+    }
+
+    /// Passkeys: the caller's, and signing in with one.
+    pub fn passkeys(&self) -> passkeys::Passkeys<'_> {
+        passkeys::Passkeys::new(self)
     }
 
     /// The caller's security history.

@@ -417,7 +417,7 @@ impl<'a> Moderation<'a> {
             return Err(AppError::Forbidden("this needs a moderator or admin account"));
         }
         let recent = session.passed_second_factor_within(STAFF_SECOND_FACTOR_WITHIN, self.store.now());
-        if !mfa::enabled(factor.as_ref()) || !recent {
+        if !mfa::second_factor_on(&user, factor.as_ref()) || !recent {
             return Err(AppError::MfaRequired);
         }
         Ok(user)

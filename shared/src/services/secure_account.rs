@@ -14,7 +14,8 @@ use crate::config::Config;
 use crate::domain::client::ClientInfo;
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::hash_secret;
-use crate::domain::mfa::{Aal, TotpFactor};
+use crate::domain::mfa::{SignInMethod, TotpFactor};
+use crate::domain::passkey::PasskeyRecord;
 use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
 use crate::domain::user::{AccountStatus, OwnUserView, UserRecord};
 use crate::domain::Fields;
@@ -46,6 +47,8 @@ pub struct SecuredDetails {
     pub reported: String,
     /// A second factor added at or after that change was removed.
     pub factor_removed: bool,
+    /// Passkeys added at or after that change, removed.
+    pub passkeys_removed: usize,
     /// A pending email change was cancelled.
     pub email_change_cancelled: bool,
     /// `restored`: the address from before an email change at or after the reported
@@ -57,6 +60,7 @@ pub struct SecuredDetails {
 /// What securing decides from the account as read.
 struct Plan<'a> {
     remove_factor: bool,
+    remove_passkeys: Vec<PasskeyRecord>,
     restore_email: Option<&'a str>,
 }
 
@@ -95,7 +99,7 @@ impl<'a> SecureAccount<'a> {
         let hash = hash_secret(request.token.expose());
         let token = self.verification.live_one_time_token(&hash, Purpose::SecureAccount).await?;
         let reported_at = token.reported_at.ok_or(AppError::InvalidToken)?;
-        let (mut user, mut factor) = self.account(&token).await?;
+        let (mut user, mut factor, mut passkeys) = self.account(&token).await?;
         // The rules are checked before the token is spent, so a weak choice can be retried.
         let mut fields = Fields::new();
         let related = user.password_related_words();
@@ -106,6 +110,7 @@ impl<'a> SecureAccount<'a> {
         for _ in 0..ATTEMPTS {
             let plan = Plan {
                 remove_factor: factor.as_ref().is_some_and(|f| added_since(f, reported_at)),
+                remove_passkeys: passkeys.iter().filter(|p| p.created_at >= reported_at).cloned().collect(),
                 restore_email: user
                     .previous_email
                     .as_deref()
@@ -124,6 +129,7 @@ impl<'a> SecureAccount<'a> {
                     let details = SecuredDetails {
                         reported: token.reported.clone().unwrap_or_default(),
                         factor_removed: plan.remove_factor,
+                        passkeys_removed: plan.remove_passkeys.len(),
                         email_change_cancelled: user.pending_email.is_some(),
                         email,
                     };
@@ -133,14 +139,18 @@ impl<'a> SecureAccount<'a> {
                 Err(Secured::AddressTaken) => address_taken = true,
                 Err(Secured::Changed | Secured::Done) => {}
             }
-            (user, factor) = self.account(&token).await?;
+            (user, factor, passkeys) = self.account(&token).await?;
         }
         Err(AppError::Conflict)
     }
 
-    /// The account a token leads to, with its factor, while the token still counts.
-    async fn account(&self, token: &OneTimeToken) -> AppResult<(UserRecord, Option<TotpFactor>)> {
-        let (user, factor) = self.store.factors().user_and_factor(&token.user_id).await?;
+    /// The account a token leads to, with its factor and passkeys, while the token
+    /// still counts.
+    async fn account(&self, token: &OneTimeToken) -> AppResult<(UserRecord, Option<TotpFactor>, Vec<PasskeyRecord>)> {
+        let ((user, factor), passkeys) = tokio::try_join!(
+            self.store.factors().user_and_factor(&token.user_id),
+            self.store.passkeys().list(&token.user_id),
+        )?;
         let user =
             user.filter(|u| token.secure_generation == Some(u.secure_generation)).ok_or(AppError::InvalidToken)?;
         // A link takes an account back from a thief, not from moderation. A deactivation
@@ -153,7 +163,7 @@ impl<'a> SecureAccount<'a> {
         if !user.is_active() && self.store.now() - deactivated_at > window {
             return Err(AppError::AccountDeactivated);
         }
-        Ok((user, factor))
+        Ok((user, factor, passkeys))
     }
 
     /// One try at the transaction: the person's new sign-in (and its session's id), or
@@ -177,6 +187,7 @@ impl<'a> SecureAccount<'a> {
             secure_generation: user.secure_generation + 1,
             email: plan.restore_email.unwrap_or(&user.email).to_owned(),
             mfa_enabled: user.mfa_enabled && !plan.remove_factor,
+            passkeys: user.passkeys - plan.remove_passkeys.len() as i64,
             pending_email: None,
             email_change_token_hash: None,
             status: AccountStatus::Active,
@@ -186,7 +197,7 @@ impl<'a> SecureAccount<'a> {
             ..user.clone()
         };
         let device = DeviceToken::new(&user.id);
-        let (session, refresh) = self.sessions.open(&after, false, client, Aal::Aal1, &device);
+        let (session, refresh) = self.sessions.open(&after, false, client, SignInMethod::Password, &device);
         let mut extra = vec![
             self.store
                 .users()
@@ -202,7 +213,8 @@ impl<'a> SecureAccount<'a> {
             .event(&user.id, SecurityEventType::AccountSecured, client)
             .device(Some(&device.hash()))
             .detail("reported", token.reported.clone().unwrap_or_default())
-            .detail("factorRemoved", plan.remove_factor);
+            .detail("factorRemoved", plan.remove_factor)
+            .detail("passkeysRemoved", plan.remove_passkeys.len());
         extra.push(self.history.put(&secured)?);
         if let Some(previous) = plan.restore_email {
             extra.push(self.history.put(&self.reverted(user, previous, client))?);
@@ -212,6 +224,8 @@ impl<'a> SecureAccount<'a> {
             password_hash,
             factor,
             remove_factor: plan.remove_factor,
+            remove_passkeys: &plan.remove_passkeys,
+            passkeys_seen: user.passkeys,
             restore_email: plan.restore_email,
             reactivate: !user.is_active(),
             session: &session,

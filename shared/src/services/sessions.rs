@@ -13,7 +13,7 @@ use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::DeviceToken;
-use crate::domain::mfa::{self, Aal, TotpFactor};
+use crate::domain::mfa::{self, Aal, SignInMethod, TotpFactor};
 use crate::domain::security_event::SecurityEventType;
 use crate::domain::session::{DeviceInfo, RefreshToken, SessionRecord};
 use crate::domain::user::UserRecord;
@@ -141,9 +141,10 @@ impl<'a> Sessions<'a> {
         user: &UserRecord,
         remember_me: bool,
         client: &ClientInfo,
-        aal: Aal,
+        method: SignInMethod,
         device: &DeviceToken,
     ) -> (SessionRecord, RefreshToken) {
+        let aal = method.aal();
         let now = self.store.now();
         let days = if remember_me { self.config.remember_me_session_ttl_days } else { self.config.session_ttl_days };
         let id = uuid::Uuid::new_v4().to_string();
@@ -163,6 +164,7 @@ impl<'a> Sessions<'a> {
             ip_address: client.ip.clone(),
             generation: user.session_generation,
             aal,
+            method: Some(method),
             second_factor_at: (aal == Aal::Aal2).then_some(now),
             device_hash: Some(device.hash()),
         };
@@ -181,7 +183,7 @@ impl<'a> Sessions<'a> {
             session_id: &session.id,
             username: &user.username,
             email_verified: user.is_verified,
-            aal: session.aal,
+            method: session.sign_in_method(),
         };
         let access_token = self.tokens.issue_off_executor(subject).await?;
         Ok(TokenPair {
@@ -328,7 +330,7 @@ impl<'a> Sessions<'a> {
         caller: &Caller,
     ) -> AppResult<(UserRecord, SessionRecord, Option<TotpFactor>)> {
         let (user, session, factor) = self.live_session_with_factor(caller).await?;
-        if mfa::enabled(factor.as_ref()) && session.aal != Aal::Aal2 {
+        if mfa::second_factor_on(&user, factor.as_ref()) && session.aal != Aal::Aal2 {
             return Err(AppError::MfaRequired);
         }
         Ok((user, session, factor))

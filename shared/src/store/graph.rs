@@ -195,7 +195,7 @@ impl Graph<'_> {
         let mut relations: HashMap<String, Relationship> =
             targets.iter().map(|t| (t.to_string(), Relationship::default())).collect();
         let now = self.store.now();
-        for item in self.store.batch_get_with(keys, false).await? {
+        for item in super::batch_get_with(self.store, keys, false).await? {
             let Some((edge, other)) = Edge::of(sort_key(&item)).map(|(edge, other)| (edge, other.to_owned())) else {
                 continue;
             };
@@ -511,7 +511,7 @@ impl Graph<'_> {
         let keys = others.iter().map(|other| edge_key(owner, Edge::Muting, other)).collect();
         let now = self.store.now();
         let mut mutes = HashMap::new();
-        for item in self.store.batch_get_with(keys, false).await? {
+        for item in super::batch_get_with(self.store, keys, false).await? {
             let mute: MuteRecord = from_item(item)?;
             if !mute.has_ended(now) {
                 mutes.insert(mute.other_id.clone(), mute.ends_at());

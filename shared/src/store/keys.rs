@@ -116,6 +116,37 @@ pub mod security_event {
     }
 }
 
+/// A passkey in its user's partition, by the hash of its credential id; and the claim
+/// that keeps a credential id to one account and finds the account of a usernameless
+/// sign-in.
+pub mod passkey {
+    pub const PREFIX: &str = "PASSKEY#";
+    pub const CLAIM_PREFIX: &str = "CREDENTIAL#";
+    pub const CLAIM: &str = "CREDENTIAL";
+
+    pub fn key(user_id: &str, credential_hash: &str) -> super::Item {
+        super::key(super::user::pk(user_id), format!("{PREFIX}{credential_hash}"))
+    }
+
+    pub fn claim(credential_hash: &str) -> super::Item {
+        super::key(format!("{CLAIM_PREFIX}{credential_hash}"), CLAIM.to_owned())
+    }
+
+    /// The credential hash of a passkey item's sort key.
+    pub fn credential_hash(sk: &str) -> Option<&str> {
+        sk.strip_prefix(PREFIX).filter(|hash| !hash.is_empty())
+    }
+}
+
+/// A WebAuthn ceremony waiting for its response, by the hash of its id and its purpose.
+pub mod ceremony {
+    pub const PREFIX: &str = "CEREMONY#";
+
+    pub fn key(hash: &str, purpose: &str) -> super::Item {
+        super::key(format!("{PREFIX}{hash}"), purpose.to_owned())
+    }
+}
+
 /// A one-time token (verification, reset), by its hash and purpose.
 pub mod token {
     pub const PREFIX: &str = "TOKEN#";

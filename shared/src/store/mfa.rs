@@ -201,6 +201,14 @@ impl Factors<'_> {
         Ok(())
     }
 
+    /// A sign-in's challenge as it stands, unless unknown, expired or used up by `max`
+    /// attempts (for the options of its passkey ceremony: no attempt is counted).
+    pub async fn challenge(self, hash: &str, max: i64) -> AppResult<Option<MfaChallenge>> {
+        let challenge: Option<MfaChallenge> = self.store.get(keys::challenge::key(hash)).await?;
+        let now = self.store.now().timestamp();
+        Ok(challenge.filter(|c| c.expires_at > now && c.attempts < max))
+    }
+
     /// Counts one attempt at the challenge and reads it back: `None` when it is unknown,
     /// expired, used up by `max` attempts or ended. The count comes before the code is
     /// looked at, so that concurrent guesses cannot get past the limit.

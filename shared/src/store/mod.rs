@@ -14,6 +14,7 @@ pub mod moderation;
 pub mod one_time;
 pub mod outbox;
 pub mod pages;
+pub mod passkeys;
 pub mod purge;
 mod rate_limits;
 pub mod reports;
@@ -210,24 +211,28 @@ impl Store {
     pub fn security_events(&self) -> security_events::SecurityEvents<'_> {
         security_events::SecurityEvents { store: self }
     }
+
+    pub fn passkeys(&self) -> passkeys::Passkeys<'_> {
+        passkeys::Passkeys { store: self }
+    }
 }
 
 impl Store {
     /// Items by key, any number of them (in requests of 100, run concurrently, asking
     /// again for unprocessed keys), read consistently. Missing items are simply absent.
     pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
-        self.batch_get_with(keys, true).await
+        batch_get_with(self, keys, true).await
     }
+}
 
-    /// Like `batch_get`, read strongly consistently or not (half the read units).
-    pub(crate) async fn batch_get_with(&self, mut keys: Vec<Item>, consistent: bool) -> AppResult<Vec<Item>> {
-        // BatchGetItem refuses a request that names a key twice.
-        let mut seen = std::collections::HashSet::new();
-        keys.retain(|k| seen.insert((sort_key(k).to_owned(), k.get(keys::PK).and_then(|v| v.as_s().ok()).cloned())));
-        let chunks = keys.chunks(100).map(|chunk| batch_get_chunk(self, chunk.to_vec(), consistent));
-        let results = futures_util::future::try_join_all(chunks).await?;
-        Ok(results.into_iter().flatten().collect())
-    }
+/// Like `Store::batch_get`, read strongly consistently or not (half the read units).
+pub(crate) async fn batch_get_with(store: &Store, mut keys: Vec<Item>, consistent: bool) -> AppResult<Vec<Item>> {
+    // BatchGetItem refuses a request that names a key twice.
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|k| seen.insert((sort_key(k).to_owned(), k.get(keys::PK).and_then(|v| v.as_s().ok()).cloned())));
+    let chunks = keys.chunks(100).map(|chunk| batch_get_chunk(store, chunk.to_vec(), consistent));
+    let results = futures_util::future::try_join_all(chunks).await?;
+    Ok(results.into_iter().flatten().collect())
 }
 
 /// One `BatchGetItem` of at most 100 keys, asking again for the unprocessed ones.

@@ -32,7 +32,7 @@ pub struct PurgeReport {
     /// Edges removed with their mirrors (and the other users' counters).
     pub edges_removed: u64,
     /// Other items of the accounts' partitions removed (sessions, devices, search
-    /// entries, the second factor, report guards).
+    /// entries, the second factor, passkeys and their credential claims, report guards).
     pub items_removed: u64,
     /// Export documents deleted from the bucket.
     pub documents_removed: u64,
@@ -134,14 +134,21 @@ impl Purge<'_> {
             if page.is_empty() {
                 break;
             }
-            let (mut edges, mut others) = (Vec::new(), Vec::new());
+            let (mut edges, mut claims, mut others) = (Vec::new(), Vec::new(), Vec::new());
             for item in page {
                 let sk = sort_key(&item).to_owned();
                 if super::graph::is_edge(&sk) {
                     edges.push(sk);
                 } else {
+                    // A passkey's credential claim goes before the passkey: a run stopped
+                    // between the two finds the passkey and deletes its claim again.
+                    claims.extend(keys::passkey::credential_hash(&sk).map(keys::passkey::claim));
                     others.push(item);
                 }
+            }
+            if !claims.is_empty() {
+                report.items_removed += claims.len() as u64;
+                self.store.delete_items(claims).await?;
             }
             for chunk in edges.chunks(EDGES_AT_ONCE) {
                 futures_util::future::try_join_all(chunk.iter().map(|sk| self.store.graph().erase_edge(user_id, sk)))

@@ -10,6 +10,7 @@ use super::users::{username_claim, Claim};
 use super::writes::failed;
 use super::{keys, n, s, time, to_item, ClaimCopies};
 use crate::domain::mfa::TotpFactor;
+use crate::domain::passkey::PasskeyRecord;
 use crate::domain::session::SessionRecord;
 use crate::domain::user::UserRecord;
 use crate::error::{AppResult, Context};
@@ -23,6 +24,11 @@ pub struct Securing<'a> {
     /// factor enrolled meanwhile makes the write fail, and the caller read again).
     pub factor: Option<&'a TotpFactor>,
     pub remove_factor: bool,
+    /// The passkeys to remove (added at or after the reported change); the account's
+    /// count must still be as read (`passkeys_seen`), so one added meanwhile makes the
+    /// write fail and the caller read again.
+    pub remove_passkeys: &'a [PasskeyRecord],
+    pub passkeys_seen: i64,
     /// The address to put back (a confirmed email change being undone).
     pub restore_email: Option<&'a str>,
     /// The account is deactivated (within its window): it is active again, with its
@@ -50,50 +56,12 @@ impl Accounts<'_> {
     /// Takes the account back in one transaction: the new password (on the user item
     /// and both claims), every session and device token ended (new generations), the
     /// notices' other tokens void (a new secure generation), a pending email change
-    /// cancelled, the factor removed when asked, the previous address put back when
-    /// asked, and the caller's new session. Guarded by `updatedAt` as read.
+    /// cancelled, the factor and passkeys removed when asked, the previous address put
+    /// back when asked, and the caller's new session. Guarded by `updatedAt` and the
+    /// passkey count as read.
     pub async fn secure(self, user: &UserRecord, securing: Securing<'_>) -> AppResult<Secured> {
         let store = self.store;
-        let mut sets = vec![
-            "passwordHash = :hash",
-            "sessionGeneration = :sessions",
-            "deviceGeneration = :devices",
-            "secureGeneration = :secure",
-            "updatedAt = :now",
-        ];
-        let mut removes = vec!["pendingEmail", "emailChangeTokenHash"];
-        let mut update = Update::builder()
-            .table_name(store.table())
-            .set_key(Some(keys::user::key(&user.id)))
-            .condition_expression("updatedAt = :seen")
-            .expression_attribute_values(":seen", value(&user.updated_at)?)
-            .expression_attribute_values(":hash", s(securing.password_hash))
-            .expression_attribute_values(":sessions", n(user.session_generation + 1))
-            .expression_attribute_values(":devices", n(user.device_generation + 1))
-            .expression_attribute_values(":secure", n(user.secure_generation + 1))
-            .expression_attribute_values(":now", time(&store.now()));
-        if securing.remove_factor {
-            sets.push("mfaEnabled = :off");
-            update = update.expression_attribute_values(":off", AttributeValue::Bool(false));
-        }
-        if let Some(previous) = securing.restore_email {
-            sets.push("email = :previous");
-            removes.extend(["previousEmail", "emailChangedAt"]);
-            update = update.expression_attribute_values(":previous", s(previous));
-        }
-        if securing.reactivate {
-            sets.push("#status = :active");
-            removes.extend(["deactivatedAt", "#queue", "#queued"]);
-            update = update
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#queue", keys::gsi1::PK)
-                .expression_attribute_names("#queued", keys::gsi1::SK)
-                .expression_attribute_values(":active", s("active"));
-        }
-        let update = update
-            .update_expression(format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")))
-            .build()
-            .context("building an Update")?;
+        let update = self.securing_update(user, &securing)?;
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             store.one_time_tokens().consume(securing.token_hash, Purpose::SecureAccount)?,
@@ -109,6 +77,7 @@ impl Accounts<'_> {
         let restoring_at = items.len() + 1;
         items.extend(self.claim_writes(user, &after, &securing)?);
         items.push(self.factor_write(&user.id, securing.factor, securing.remove_factor)?);
+        items.extend(store.passkeys().deletes(&user.id, securing.remove_passkeys)?);
         if let Some(pending) = &user.email_change_token_hash {
             items.push(store.one_time_tokens().discard(pending, Purpose::EmailChange)?);
         }
@@ -123,6 +92,63 @@ impl Accounts<'_> {
             Err(reasons) if securing.restore_email.is_some() && failed(&reasons, restoring_at) => Secured::AddressTaken,
             Err(_) => Secured::Changed,
         })
+    }
+
+    /// The user item's part: the new password and generations, and what the plan
+    /// undoes, on the condition that the account is as read.
+    fn securing_update(self, user: &UserRecord, securing: &Securing<'_>) -> AppResult<Update> {
+        let store = self.store;
+        let mut sets = vec![
+            "passwordHash = :hash",
+            "sessionGeneration = :sessions",
+            "deviceGeneration = :devices",
+            "secureGeneration = :secure",
+            "updatedAt = :now",
+        ];
+        let mut removes = vec!["pendingEmail", "emailChangeTokenHash"];
+        let mut update = Update::builder()
+            .table_name(store.table())
+            .set_key(Some(keys::user::key(&user.id)))
+            .condition_expression(match securing.passkeys_seen {
+                0 => "updatedAt = :seen AND (attribute_not_exists(passkeys) OR passkeys = :passkeys)",
+                _ => "updatedAt = :seen AND passkeys = :passkeys",
+            })
+            .expression_attribute_values(":seen", value(&user.updated_at)?)
+            .expression_attribute_values(":passkeys", n(securing.passkeys_seen))
+            .expression_attribute_values(":hash", s(securing.password_hash))
+            .expression_attribute_values(":sessions", n(user.session_generation + 1))
+            .expression_attribute_values(":devices", n(user.device_generation + 1))
+            .expression_attribute_values(":secure", n(user.secure_generation + 1))
+            .expression_attribute_values(":now", time(&store.now()));
+        if securing.remove_factor {
+            sets.push("mfaEnabled = :off");
+            update = update.expression_attribute_values(":off", AttributeValue::Bool(false));
+        }
+        if !securing.remove_passkeys.is_empty() {
+            sets.push("passkeys = :kept");
+            update = update.expression_attribute_values(
+                ":kept",
+                n(securing.passkeys_seen - securing.remove_passkeys.len() as i64),
+            );
+        }
+        if let Some(previous) = securing.restore_email {
+            sets.push("email = :previous");
+            removes.extend(["previousEmail", "emailChangedAt"]);
+            update = update.expression_attribute_values(":previous", s(previous));
+        }
+        if securing.reactivate {
+            sets.push("#status = :active");
+            removes.extend(["deactivatedAt", "#queue", "#queued"]);
+            update = update
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#queue", keys::gsi1::PK)
+                .expression_attribute_names("#queued", keys::gsi1::SK)
+                .expression_attribute_values(":active", s("active"));
+        }
+        update
+            .update_expression(format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")))
+            .build()
+            .context("building an Update")
     }
 
     /// The claims' part: both claims' copies updated, or, with an address to put back,

@@ -338,7 +338,7 @@ impl Users<'_> {
     pub async fn users_by_ids(self, ids: &[&str]) -> AppResult<HashMap<String, UserRecord>> {
         let keys = ids.iter().map(|id| keys::user::key(id)).collect();
         let mut users = HashMap::new();
-        for item in self.store.batch_get_with(keys, false).await? {
+        for item in super::batch_get_with(self.store, keys, false).await? {
             let user = self.user_record(item)?;
             users.insert(user.id.clone(), user);
         }
