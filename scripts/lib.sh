@@ -80,6 +80,10 @@ pip_venv() {
 # moto, cfn-lint, the SAM CLI and cargo-lambda.
 ensure_python_tools() { pip_venv "$VENV" "$ROOT/tools/requirements.txt"; }
 
+# python-fido2 for the passkey check, apart as well.
+WEBAUTHN_VENV="$ROOT/.local/webauthn-venv"
+ensure_webauthn_tools() { pip_venv "$WEBAUTHN_VENV" "$ROOT/tools/webauthn-requirements.txt"; }
+
 # schemathesis, apart: its pins would fight the SAM CLI's.
 FUZZ_VENV="$ROOT/.local/fuzz-venv"
 ensure_fuzz_tools() { pip_venv "$FUZZ_VENV" "$ROOT/tools/fuzz-requirements.txt"; }

@@ -404,3 +404,57 @@ async fn admin_endpoints() {
     let r = call(&app, Method::GET, &format!("/api/admin/audit-log?actorId={}", record.id), None, admin).await;
     expect_calls(&app, "audit log by actor", StatusCode::OK, &[("BatchGetItem", 2), ("Query", 1)], r).await;
 }
+
+#[tokio::test]
+async fn passkey_endpoints() {
+    let app = TestApp::new().await;
+    let user = app.user("counted").await;
+    let mut key = support::passkey::SoftPasskey::es256();
+    let r = call(&app, Method::POST, "/api/auth/passkeys/register/options", Some(json!({})), Some(&user)).await;
+    let options = r.body.clone();
+    // The session, account and factor; the passkeys and the user handle side by side; the ceremony.
+    let asked = [("BatchGetItem", 1), ("Query", 1), ("UpdateItem", 1), ("PutItem", 1)];
+    expect_calls(&app, "register options", StatusCode::OK, &asked, r).await;
+    let body = json!({ "challengeId": options["challengeId"], "credential": key.create(&options["publicKey"]) });
+    let r = call(&app, Method::POST, "/api/auth/passkeys/register", Some(body), Some(&user)).await;
+    // The ceremony taken as it is read; the passkey, its claim, the count, notice and event at once.
+    let registered = [("BatchGetItem", 1), ("DeleteItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "register", StatusCode::CREATED, &registered, r).await;
+
+    let r = call(&app, Method::POST, "/api/auth/passkeys/login/options", Some(json!({})), None).await;
+    let options = r.body.clone();
+    expect_calls(&app, "login options", StatusCode::OK, &[("UpdateItem", 1), ("PutItem", 1)], r).await;
+    let body = json!({ "challengeId": options["challengeId"], "credential": key.get(&options["publicKey"]) });
+    let r = call(&app, Method::POST, "/api/auth/passkeys/login", Some(body), None).await;
+    // Both limits; the ceremony; the claim; the account and passkey; the session with the
+    // passkey's counter, the device, the event and the new-device notice in one transaction.
+    let signed_in =
+        [("UpdateItem", 2), ("DeleteItem", 1), ("GetItem", 1), ("BatchGetItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "passkey login", StatusCode::OK, &signed_in, r).await;
+
+    let r = call(&app, Method::GET, "/api/auth/passkeys", None, Some(&user)).await;
+    expect_calls(&app, "list", StatusCode::OK, &[("BatchGetItem", 1), ("Query", 1)], r).await;
+
+    let login = app.login("counted").await;
+    let mfa_token = login.body["mfaToken"].as_str().unwrap().to_owned();
+    app.calls.take();
+    let r =
+        call(&app, Method::POST, "/api/auth/mfa/passkey/options", Some(json!({ "mfaToken": mfa_token })), None).await;
+    let options = r.body.clone();
+    // The address's limit; the challenge and the account's passkeys side by side; the ceremony.
+    expect_calls(
+        &app,
+        "mfa passkey options",
+        StatusCode::OK,
+        &[("UpdateItem", 1), ("GetItem", 1), ("Query", 1), ("PutItem", 1)],
+        r,
+    )
+    .await;
+    let answer = json!({ "challengeId": options["challengeId"], "credential": key.get(&options["publicKey"]) });
+    let verify = json!({ "mfaToken": mfa_token, "passkey": answer });
+    let r = call(&app, Method::POST, "/api/auth/mfa/verify", Some(verify), None).await;
+    // As with a code, plus the ceremony, the claim, the account and passkey.
+    let verified =
+        [("UpdateItem", 4), ("BatchGetItem", 2), ("GetItem", 2), ("DeleteItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "mfa verify with a passkey", StatusCode::OK, &verified, r).await;
+}

@@ -4,6 +4,10 @@
 
 mod emulator;
 mod scale;
+// The tests' software authenticator (real CBOR and ES256 signatures), for the passkey row.
+#[allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#[path = "../../tests/support/passkey.rs"]
+mod soft_passkey;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -137,6 +141,7 @@ async fn main() -> Result<(), BoxError> {
     }
     if wanted("mfa") {
         second_factor(&app, &state, &mut rows).await?;
+        passkey_sign_in(&app, &mut rows).await?;
     }
     if wanted("export") {
         export_of_a_large_account(&state, &sdk, &mut rows).await?;
@@ -471,6 +476,49 @@ async fn second_factor(app: &axum::Router, state: &AppState, rows: &mut Vec<Row>
         floor: format!("login {}", ms(l)),
         ratio: ratio(v, l),
         target: "≤ 0.30",
+    });
+    Ok(())
+}
+
+/// A usernameless passkey sign-in (its options and its answer: the two requests a client
+/// makes) beside a plain login, in turn. No argon2 on its path: the options' ceremony
+/// item, the claim, the account and passkey, one ES256 verification, the sign-in's
+/// transaction.
+async fn passkey_sign_in(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let token = register(app, "bench_passkey", "passkey@example.org").await?;
+    let mut key = soft_passkey::SoftPasskey::es256();
+    let options = call(app, "POST", "/api/auth/passkeys/register/options", Some(json!({})), Some(&token)).await?;
+    let credential = key.create(&options["publicKey"]);
+    let body = json!({ "challengeId": options["challengeId"], "credential": credential });
+    let added = call(app, "POST", "/api/auth/passkeys/register", Some(body), Some(&token)).await?;
+    added["id"].as_str().ok_or_else(|| format!("registration failed: {added}"))?;
+    let plain = json!({ "identifier": "bench_user", "password": PASSWORD });
+    let (mut passkeys, mut logins) = (Vec::new(), Vec::new());
+    for round in 0..LOGIN_WARM_UP + LOGINS {
+        let t = Instant::now();
+        let options = call(app, "POST", "/api/auth/passkeys/login/options", Some(json!({})), None).await?;
+        let answer = key.get(&options["publicKey"]);
+        let body = json!({ "challengeId": options["challengeId"], "credential": answer });
+        let signed_in = call(app, "POST", "/api/auth/passkeys/login", Some(body), None).await?;
+        let passkey = t.elapsed();
+        let t = Instant::now();
+        let login = call(app, "POST", "/api/auth/login", Some(plain.clone()), None).await?;
+        let plain_login = t.elapsed();
+        if !signed_in["accessToken"].is_string() || !login["accessToken"].is_string() {
+            return Err(format!("a sign-in failed: {signed_in} {login}").into());
+        }
+        if round >= LOGIN_WARM_UP {
+            passkeys.push(passkey);
+            logins.push(plain_login);
+        }
+    }
+    let (p, l) = (median(passkeys), median(logins));
+    rows.push(Row {
+        figure: format!("passkey sign-in (options + answer), median of {LOGINS}"),
+        value: ms(p),
+        floor: format!("login {}", ms(l)),
+        ratio: ratio(p, l),
+        target: "< 1",
     });
     Ok(())
 }

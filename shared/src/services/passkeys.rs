@@ -179,11 +179,14 @@ impl<'a> Passkeys<'a> {
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn register_options(&self, caller: &Caller) -> AppResult<CeremonyView> {
         let (user, session, _) = self.sessions.second_factor_session(caller).await?;
-        let new_handle = passkey::new_user_handle();
-        let (existing, handle) = tokio::try_join!(
-            self.store.passkeys().list(&user.id),
-            self.store.passkeys().user_handle(&user.id, &new_handle),
-        )?;
+        // The handle is made at the account's first registration, then read with the user.
+        let handle = async {
+            match &user.passkey_user_handle {
+                Some(handle) => Ok(handle.clone()),
+                None => self.store.passkeys().user_handle(&user.id, &passkey::new_user_handle()).await,
+            }
+        };
+        let (existing, handle) = tokio::try_join!(self.store.passkeys().list(&user.id), handle)?;
         if existing.len() as i64 >= MAX_PASSKEYS {
             return Err(AppError::ConflictWith(TOO_MANY));
         }
