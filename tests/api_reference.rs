@@ -342,6 +342,7 @@ fn every_error() -> Vec<AppError> {
         MfaNotEnabled(""),
         Conflict,
         ConflictWith(""),
+        AccountExists { link_token: String::new() },
         PayloadTooLarge,
         UnsupportedMediaType,
         RateLimited { retry_after_secs: 1 },
@@ -371,6 +372,7 @@ fn every_error() -> Vec<AppError> {
             | MfaNotEnabled(_)
             | Conflict
             | ConflictWith(_)
+            | AccountExists { .. }
             | PayloadTooLarge
             | UnsupportedMediaType
             | RateLimited { .. }

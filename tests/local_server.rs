@@ -46,7 +46,8 @@ impl DevServer {
         said
     }
 
-    fn start() -> Self {
+    /// `start`, with more of the environment set (as a README command line sets it).
+    fn start_with(extra: &[(&str, &str)]) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let data = std::env::temp_dir().join(format!("user-service-dev-{}", uuid::Uuid::new_v4()));
         let listen = format!("127.0.0.1:{}", free_port());
@@ -63,6 +64,7 @@ impl DevServer {
             .env_remove("TABLE_NAME")
             .env_remove("MAIL_TRANSPORT")
             .env_remove("LOCAL_NOTIFY")
+            .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -83,7 +85,11 @@ impl DevServer {
 
     /// `start`, once the server listens (the first run may build it: minutes on a cold cache).
     fn listening() -> Self {
-        let server = DevServer::start();
+        Self::listening_with(&[])
+    }
+
+    fn listening_with(extra: &[(&str, &str)]) -> Self {
+        let server = DevServer::start_with(extra);
         let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
         assert!(listening.is_some(), "scripts/dev did not start the server");
         server
@@ -217,6 +223,47 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     // The operator's audit of the table the walk-through wrote, as Operations shows it.
     let said = server.operator_script("audit-table", &[]);
     assert!(said.starts_with("table user-service: ") && said.contains("no violations"), "{said}");
+}
+
+/// Where a redirect answer points (`curl -w '%{redirect_url}'`).
+async fn redirect_url(url: &str) -> String {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let request = http::Request::get(url).body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    let answer = client.request(request).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(answer.status(), StatusCode::FOUND, "GET {url}");
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The README's "Sign in with a provider" walk-through: `MOCK_OIDC=1 scripts/dev`, the
+/// web flow followed redirect by redirect as its curl lines do, the login code exchanged,
+/// and the account made with the signup token.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_federated_walk_through_signs_up_through_the_mock_provider() {
+    let mock_addr = format!("127.0.0.1:{}", free_port());
+    let server = DevServer::listening_with(&[("MOCK_OIDC", "1"), ("MOCK_OIDC_ADDR", &mock_addr)]);
+    let start =
+        format!("{}/api/auth/federated/mock/authorize?redirectUri=http://localhost:3000/signed-in", server.base);
+    let at_provider = redirect_url(&start).await;
+    assert!(at_provider.starts_with(&format!("http://{mock_addr}/authorize?")), "{at_provider}");
+    let callback = redirect_url(&at_provider).await;
+    assert!(callback.contains("/api/auth/federated/mock/callback?"), "{callback}");
+    let back = redirect_url(&callback).await;
+    let login_code = back.split("loginCode=").nth(1).unwrap_or_else(|| panic!("{back}"));
+    assert!(back.starts_with("http://localhost:3000/signed-in?"), "{back}");
+    let url = format!("{}/api/auth/federated/exchange", server.base);
+    let (status, outcome) = http_json(Method::POST, &url, Some(&json!({ "loginCode": login_code }))).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!((&outcome["signupRequired"], &outcome["email"]), (&json!(true), &json!("mock.person@example.org")));
+    assert_eq!(outcome["suggestedUsername"], "mock_person");
+    let signup = json!({ "signupToken": outcome["signupToken"], "username": "mock_person", "agreeToTerms": true });
+    let url = format!("{}/api/auth/federated/signup", server.base);
+    let (status, signed_up) = http_json(Method::POST, &url, Some(&signup)).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed_up}");
+    assert_eq!(signed_up["user"]["hasPassword"], false);
+    let token = signed_up["accessToken"].as_str().unwrap();
+    let (status, identities) =
+        http_json_as(Method::GET, &format!("{}/api/auth/identities", server.base), None, Some(token)).await;
+    assert_eq!((status, &identities["items"][0]["provider"]), (StatusCode::OK, &json!("mock")), "{identities}");
 }
 
 /// The README's reference page: `scripts/dev` serves it at /api/docs, and Debian's

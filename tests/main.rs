@@ -11,6 +11,7 @@ mod email_change;
 mod envelope;
 mod events;
 mod exports;
+mod federation;
 mod hostile_input;
 mod local_server;
 mod metrics;

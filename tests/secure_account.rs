@@ -111,6 +111,7 @@ async fn the_owner_takes_the_account_back_with_the_link_sent_to_the_old_address(
             "reported": "sign_in",
             "factorRemoved": true,
             "passkeysRemoved": 0,
+            "identitiesRemoved": 0,
             "emailChangeCancelled": false,
             "email": "restored"
         })

@@ -126,6 +126,15 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/auth/passkeys/register",
             "/api/auth/passkeys/login/options",
             "/api/auth/passkeys/login",
+            "/api/auth/federated/providers",
+            "/api/auth/federated/{provider}/token",
+            "/api/auth/federated/{provider}/authorize",
+            "/api/auth/federated/{provider}/callback",
+            "/api/auth/federated/exchange",
+            "/api/auth/federated/signup",
+            "/api/auth/federated/link",
+            "/api/auth/identities",
+            "/api/auth/identities/{provider}",
             "/.well-known/jwks.json",
             "/.well-known/openid-configuration",
         ],
@@ -391,6 +400,9 @@ fn sign_in_and_refresh_routes_have_budgets_of_their_own() {
         "passkeys/login",
         "passkeys/login/options",
         "mfa/passkey/options",
+        "federated/{provider}/token",
+        "federated/exchange",
+        "federated/signup",
     ] {
         assert!(settings.contains_key(format!("ANY /api/auth/{path}").as_str()), "{path} has its own budget");
     }

@@ -485,12 +485,24 @@ async fn second_factor(app: &axum::Router, state: &AppState, rows: &mut Vec<Row>
 /// item, the claim, the account and passkey, one ES256 verification, the sign-in's
 /// transaction.
 async fn passkey_sign_in(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> {
-    let token = register(app, "bench_passkey", "passkey@example.org").await?;
+    register(app, "bench_passkey", "passkey@example.org").await?;
+    let signed_in = call(
+        app,
+        "POST",
+        "/api/auth/login",
+        Some(json!({ "identifier": "bench_passkey", "password": PASSWORD })),
+        None,
+    )
+    .await?;
+    let token = signed_in["accessToken"].as_str().ok_or_else(|| format!("login failed: {signed_in}"))?;
     let mut key = soft_passkey::SoftPasskey::es256();
-    let options = call(app, "POST", "/api/auth/passkeys/register/options", Some(json!({})), Some(&token)).await?;
+    let options = call(app, "POST", "/api/auth/passkeys/register/options", Some(json!({})), Some(token)).await?;
+    if !options["publicKey"].is_object() {
+        return Err(format!("register options failed: {options}").into());
+    }
     let credential = key.create(&options["publicKey"]);
     let body = json!({ "challengeId": options["challengeId"], "credential": credential });
-    let added = call(app, "POST", "/api/auth/passkeys/register", Some(body), Some(&token)).await?;
+    let added = call(app, "POST", "/api/auth/passkeys/register", Some(body), Some(token)).await?;
     added["id"].as_str().ok_or_else(|| format!("registration failed: {added}"))?;
     let plain = json!({ "identifier": "bench_user", "password": PASSWORD });
     let (mut passkeys, mut logins) = (Vec::new(), Vec::new());

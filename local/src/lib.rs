@@ -1,6 +1,7 @@
 //! The local server: every function's routes on one port, at the same paths as the
 //! HTTP API, with the CORS answers API Gateway gives in AWS.
 
+pub mod mock_oidc;
 pub mod stream;
 
 use axum::Router;

@@ -43,6 +43,9 @@ pub struct Config {
     pub totp_issuer: String,
     /// `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`: the passkeys' relying party.
     pub relying_party: RelyingParty,
+    /// `FEDERATION_PROVIDERS`, `FEDERATION_REDIRECT_URIS`, `FEDERATION_SECRETS_SECRET_ID`:
+    /// sign-in with Google, Apple or any OpenID provider.
+    pub federation: Federation,
     /// `DYNAMODB_TIMEOUT_MS`: the bound on one DynamoDB call, retries included.
     pub dynamodb_timeout_ms: u64,
     /// `REQUEST_TIMEOUT_MS` (`DYNAMODB_TIMEOUT_MS` + 500 by default): the bound on a whole
@@ -106,6 +109,12 @@ impl Config {
                 &vars.text("WEBAUTHN_ORIGINS", "http://localhost:3000"),
                 &vars.text("TOTP_ISSUER", "Social"),
             )?,
+            federation: federation(
+                vars.optional("FEDERATION_PROVIDERS").as_deref(),
+                vars.optional("FEDERATION_REDIRECT_URIS").as_deref(),
+                vars.optional("FEDERATION_SECRETS_SECRET_ID"),
+                vars.0("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),
+            )?,
             totp_issuer: vars.text("TOTP_ISSUER", "Social"),
             dynamodb_timeout_ms,
             request_timeout_ms: vars.number("REQUEST_TIMEOUT_MS", dynamodb_timeout_ms as i64 + 500, 100)? as u64,
@@ -121,6 +130,117 @@ impl Config {
             rate_limits: vars.rate_limits()?,
         })
     }
+}
+
+/// The OpenID providers accounts may sign in with, and where the web flow may return.
+#[derive(Debug, Clone, Default)]
+pub struct Federation {
+    pub providers: Vec<Provider>,
+    /// The app's pages the web flow may send a person back to (nothing else: no open
+    /// redirect).
+    pub redirect_uris: Vec<url::Url>,
+    /// The Secrets Manager secret of the providers' client secrets in AWS (a JSON object
+    /// of provider id to secret).
+    pub secrets_secret_id: Option<String>,
+    /// Outside AWS: issuers may be plain http on this machine (a mock provider).
+    pub local: bool,
+}
+
+/// One provider (`FEDERATION_PROVIDERS` is a JSON list of them): `google` and `apple`
+/// know their issuers; any other needs `issuer`.
+#[derive(Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Provider {
+    pub id: String,
+    #[serde(default)]
+    pub issuer: String,
+    /// The client ids whose ID tokens are accepted (web, iOS, Android…); the first is
+    /// the web flow's.
+    pub client_ids: Vec<String>,
+    /// Locally only; in AWS from `FEDERATION_SECRETS_SECRET_ID`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The app sends the SHA-256 of its nonce to the provider (Apple's SDKs do).
+    #[serde(default)]
+    pub nonce_hashed: Option<bool>,
+}
+
+/// Never shows the client secret.
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_ids", &self.client_ids)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl Provider {
+    pub fn nonce_hashed(&self) -> bool {
+        self.nonce_hashed.unwrap_or(self.id == "apple")
+    }
+}
+
+fn federation(
+    providers: Option<&str>,
+    redirect_uris: Option<&str>,
+    secrets_secret_id: Option<String>,
+    in_aws: bool,
+) -> Result<Federation, ConfigError> {
+    let invalid = |reason: String| ConfigError { name: "FEDERATION_PROVIDERS", reason };
+    let mut list: Vec<Provider> = match providers {
+        None => Vec::new(),
+        Some(json) => {
+            serde_json::from_str(json).map_err(|e| invalid(format!("expected a JSON list of providers: {e}")))?
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for provider in &mut list {
+        let id_ok = !provider.id.is_empty()
+            && provider.id.len() <= 32
+            && provider.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok || !seen.insert(provider.id.clone()) {
+            return Err(invalid(format!("provider id {:?}: 1-32 of a-z, 0-9 and -, each once", provider.id)));
+        }
+        if provider.issuer.is_empty() {
+            provider.issuer = match provider.id.as_str() {
+                "google" => "https://accounts.google.com".into(),
+                "apple" => "https://appleid.apple.com".into(),
+                other => return Err(invalid(format!("provider {other} needs an issuer"))),
+            };
+        }
+        let issuer =
+            url::Url::parse(&provider.issuer).map_err(|_| invalid(format!("{}: issuer is not a URL", provider.id)))?;
+        let local_host = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let allowed = issuer.scheme() == "https" || (!in_aws && issuer.scheme() == "http" && local_host);
+        if !allowed {
+            return Err(invalid(format!(
+                "{}: the issuer must be https (http only on 127.0.0.1 outside AWS)",
+                provider.id
+            )));
+        }
+        if provider.client_ids.is_empty() || provider.client_ids.iter().any(|c| c.trim().is_empty()) {
+            return Err(invalid(format!("{}: clientIds must list at least one client id", provider.id)));
+        }
+        if in_aws && provider.client_secret.is_some() {
+            return Err(invalid(format!(
+                "{}: in AWS, client secrets come from FEDERATION_SECRETS_SECRET_ID",
+                provider.id
+            )));
+        }
+    }
+    let invalid_uri = |reason: String| ConfigError { name: "FEDERATION_REDIRECT_URIS", reason };
+    let mut uris = Vec::new();
+    for uri in redirect_uris.unwrap_or_default().split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let url = url::Url::parse(uri).map_err(|_| invalid_uri(format!("{uri} is not an absolute URL")))?;
+        if url.fragment().is_some() || (in_aws && url.scheme() == "http") {
+            return Err(invalid_uri(format!("{uri}: no fragment, and https (or an app's own scheme) in AWS")));
+        }
+        uris.push(url);
+    }
+    Ok(Federation { providers: list, redirect_uris: uris, secrets_secret_id, local: !in_aws })
 }
 
 /// The relying party of passkeys: the domain they are bound to (`WEBAUTHN_RP_ID`, a
@@ -294,6 +414,39 @@ mod tests {
             let err = config(&[("WEBAUTHN_RP_ID", id), ("WEBAUTHN_ORIGINS", origins)]).unwrap_err();
             assert!(err.name.starts_with("WEBAUTHN_"), "{id} {origins}");
         }
+    }
+
+    #[test]
+    fn federation_providers_are_checked_at_start() {
+        assert!(config(&[]).unwrap().federation.providers.is_empty());
+        let local = r#"[{"id":"google","clientIds":["web"]},{"id":"mock","issuer":"http://127.0.0.1:9000","clientIds":["app"],"clientSecret":"s"}]"#;
+        let ok =
+            config(&[("FEDERATION_PROVIDERS", local), ("FEDERATION_REDIRECT_URIS", "http://localhost:3000/signed-in")])
+                .unwrap();
+        assert_eq!(ok.federation.providers[0].issuer, "https://accounts.google.com");
+        assert!(!format!("{:?}", ok.federation).contains("\"s\""), "no secret in Debug");
+        assert_eq!(ok.federation.redirect_uris.len(), 1);
+        let aws = |providers: &str| {
+            config(&[
+                ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+                ("APP_BASE_URL", "https://app.example"),
+                ("FEDERATION_PROVIDERS", providers),
+            ])
+        };
+        for refused in [
+            r#"[{"id":"mock","issuer":"http://127.0.0.1:9000","clientIds":["app"]}]"#,
+            r#"[{"id":"google","clientIds":["web"],"clientSecret":"inline"}]"#,
+            r#"[{"id":"other","clientIds":["web"]}]"#,
+            r#"[{"id":"google","clientIds":[]}]"#,
+            r#"[{"id":"Google","clientIds":["web"]}]"#,
+            r#"[{"id":"google","clientIds":["a"]},{"id":"google","clientIds":["b"]}]"#,
+            "not json",
+        ] {
+            assert_eq!(aws(refused).unwrap_err().name, "FEDERATION_PROVIDERS", "{refused}");
+        }
+        assert!(
+            aws(r#"[{"id":"apple","clientIds":["com.example.app"]}]"#).unwrap().federation.providers[0].nonce_hashed()
+        );
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub enum AppError {
     /// A conflict with the account's state, and what it is.
     #[error("{0}")]
     ConflictWith(&'static str),
+    /// A federated identity whose email belongs to an account: its owner signs in, then
+    /// redeems the `linkToken`.
+    #[error("an account has this email: sign in to it, then link this identity with the linkToken")]
+    AccountExists { link_token: String },
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("the request body must be application/json")]
@@ -141,8 +145,14 @@ impl AppError {
             }
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            UsernameTaken | EmailTaken | AlreadyReported | MfaAlreadyEnabled | MfaNotEnabled(_) | Conflict
-            | ConflictWith(_) => StatusCode::CONFLICT,
+            UsernameTaken
+            | EmailTaken
+            | AlreadyReported
+            | MfaAlreadyEnabled
+            | MfaNotEnabled(_)
+            | Conflict
+            | ConflictWith(_)
+            | AccountExists { .. } => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -174,6 +184,7 @@ impl AppError {
             MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
             MfaNotEnabled(_) => "MFA_NOT_ENABLED",
             Conflict | ConflictWith(_) => "CONFLICT",
+            AccountExists { .. } => "ACCOUNT_EXISTS",
             PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             RateLimited { .. } => "RATE_LIMITED",
@@ -204,6 +215,10 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     details: Option<Vec<FieldError>>,
+    /// With `ACCOUNT_EXISTS` only: for `POST /api/auth/federated/link` once signed in.
+    #[serde(rename = "linkToken", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    link_token: Option<String>,
 }
 
 impl<'a> Envelope<'a> {
@@ -248,12 +263,13 @@ impl IntoResponse for AppError {
             AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
-        let details = match self {
-            AppError::Validation(details) => Some(details),
-            _ => None,
+        let (details, link_token) = match self {
+            AppError::Validation(details) => (Some(details), None),
+            AppError::AccountExists { link_token } => (None, Some(link_token)),
+            _ => (None, None),
         };
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorBody { code, message, details });
+        response.extensions_mut().insert(ErrorBody { code, message, details, link_token });
         if let Some(cause) = cause {
             response.extensions_mut().insert(cause);
         }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod password;
 pub mod rate_limit;
@@ -36,7 +37,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["config", "password"],
     &["tokens"],
     &["store"],
-    &["cursor", "vault"],
+    &["cursor", "vault", "oidc"],
     &["state"],
     &["services"],
     &["http"],

@@ -218,6 +218,9 @@ impl Passwords {
     /// account, so both cases cost the same.
     pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<Verified> {
         let params = self.params.clone();
+        // An account without a password (made by a federated sign-up) stores none: the
+        // same work on the dummy hash, and no match.
+        let stored = stored.filter(|hash| !hash.is_empty());
         let is_real = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         self.memory

@@ -5,6 +5,7 @@ use crate::bucket::ExportBucket;
 use crate::config::Config;
 use crate::cursor::Cursors;
 use crate::error::BoxError;
+use crate::oidc::Providers;
 use crate::password::Passwords;
 use crate::store::Store;
 use crate::tokens::{self, PrivateJwkSet, Tokens};
@@ -22,6 +23,8 @@ pub struct AppState {
     pub vault: Option<Arc<Vault>>,
     /// The export bucket, where `EXPORT_BUCKET` names one.
     pub bucket: Option<Arc<ExportBucket>>,
+    /// The OpenID providers accounts may sign in with (none unless configured).
+    pub providers: Arc<Providers>,
 }
 
 impl AppState {
@@ -38,6 +41,7 @@ impl AppState {
     pub fn with_tokens(config: Config, store: Store, tokens: Tokens, cursor_secret: &[u8]) -> Self {
         let passwords = Passwords::new(config.password_min_length);
         let cursors = Cursors::new(cursor_secret);
+        let providers = Arc::new(Providers::new(config.federation.clone(), Default::default()));
         AppState {
             config: Arc::new(config),
             store,
@@ -46,12 +50,18 @@ impl AppState {
             cursors: Arc::new(cursors),
             vault: None,
             bucket: None,
+            providers,
         }
     }
 
     /// The same state with (or without) the second-factor key.
     pub fn with_vault(self, vault: Option<Vault>) -> Self {
         AppState { vault: vault.map(Arc::new), ..self }
+    }
+
+    /// The same state with the providers' client secrets loaded.
+    pub fn with_providers(self, providers: Providers) -> Self {
+        AppState { providers: Arc::new(providers), ..self }
     }
 
     /// The same state with (or without) the export bucket.
@@ -66,12 +76,14 @@ impl AppState {
         let config = Config::from_env()?;
         let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
-        let (tokens, cursor_secret, vault) = tokio::try_join!(
+        let (tokens, cursor_secret, vault, providers) = tokio::try_join!(
             tokens::load(&config, &aws),
             crate::cursor::load_secret(&config, &aws),
-            crate::vault::load(&config, &aws)
+            crate::vault::load(&config, &aws),
+            crate::oidc::load(&config, &aws),
         )?;
         let bucket = config.export_bucket.as_ref().map(|name| ExportBucket::new(&aws, name));
-        Ok(AppState::with_tokens(config, store, tokens, &cursor_secret).with_vault(vault).with_bucket(bucket))
+        let state = AppState::with_tokens(config, store, tokens, &cursor_secret);
+        Ok(state.with_vault(vault).with_bucket(bucket).with_providers(providers))
     }
 }

@@ -276,6 +276,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/federated/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Exchange the login code (web) */
+        post: operations["federated_exchange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/federated/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Link a provider's identity to the account */
+        post: operations["federated_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/federated/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The OpenID providers to sign in with */
+        get: operations["federated_providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/federated/signup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make an account for a provider's identity */
+        post: operations["federated_signup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/federated/{provider}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Start signing in at a provider (web) */
+        get: operations["federated_authorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/federated/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Come back from the provider (web) */
+        get: operations["federated_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/federated/{provider}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a provider's ID token (apps) */
+        post: operations["federated_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/forgot-password": {
         parameters: {
             query?: never;
@@ -288,6 +407,40 @@ export interface paths {
         /** Ask for a password reset link */
         post: operations["forgot_password"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's linked identities */
+        get: operations["identities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/identities/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unlink a provider's identity */
+        delete: operations["unlink_identity"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1312,10 +1465,18 @@ export interface components {
         ChangeEmailRequest: {
             /** Format: email */
             newEmail: string;
-            password: string;
+            /**
+             * @description Required when the account has a password; an account without one (a federated
+             *     sign-up's) confirms with a sign-in of the last 10 minutes instead.
+             */
+            password?: string | null;
         };
         ChangePasswordRequest: {
-            currentPassword: string;
+            /**
+             * @description Required when the account has a password; an account without one (a federated
+             *     sign-up's) sets its first with a sign-in of the last 10 minutes instead.
+             */
+            currentPassword?: string | null;
             newPassword: string;
         };
         CodeRequest: {
@@ -1338,7 +1499,11 @@ export interface components {
             website?: string | null;
         };
         DeactivateRequest: {
-            password: string;
+            /**
+             * @description Required when the account has a password; an account without one (a federated
+             *     sign-up's) confirms with a sign-in of the last 10 minutes instead.
+             */
+            password?: string | null;
         };
         Device: {
             /** Format: date-time */
@@ -1366,7 +1531,11 @@ export interface components {
         DisableRequest: {
             /** @description A code of the authenticator app; or send `recoveryCode`. */
             code?: string | null;
-            password: string;
+            /**
+             * @description Required when the account has a password; an account without one (a federated
+             *     sign-up's) confirms with a sign-in of the last 10 minutes instead.
+             */
+            password?: string | null;
             recoveryCode?: string | null;
         };
         DynamoDbCheck: {
@@ -1381,7 +1550,11 @@ export interface components {
         /** @description `{}`: the body of answers that carry no data. */
         Empty: Record<string, never>;
         EnrollRequest: {
-            password: string;
+            /**
+             * @description Required when the account has a password; an account without one (a federated
+             *     sign-up's) confirms with a sign-in of the last 10 minutes instead.
+             */
+            password?: string | null;
         };
         /** @description What an authenticator app needs; shown this once. */
         Enrollment: {
@@ -1400,7 +1573,13 @@ export interface components {
             code: string;
             /** @description Field-level problems, with `VALIDATION_ERROR` only. */
             details?: components["schemas"]["FieldError"][];
+            /** @description With `ACCOUNT_EXISTS` only: for `POST /api/auth/federated/link` once signed in. */
+            linkToken?: string;
             message: string;
+        };
+        ExchangeRequest: {
+            deviceToken?: string | null;
+            loginCode: string;
         };
         Export: {
             /** Format: date-time */
@@ -1420,6 +1599,29 @@ export interface components {
         };
         /** @enum {string} */
         ExportStatus: "pending" | "ready" | "failed";
+        /**
+         * @description What a verified identity leads to: a session, the second factor's challenge, or a
+         *     sign-up (409 `ACCOUNT_EXISTS` with a `linkToken` is the fourth, as an error).
+         */
+        FederatedSignIn: components["schemas"]["AuthResponse"] | components["schemas"]["MfaChallengeView"] | components["schemas"]["SignupRequired"];
+        FederatedSignupRequest: {
+            /** @description Must be `true`. */
+            agreeToTerms: boolean;
+            firstName?: string | null;
+            lastName?: string | null;
+            signupToken: string;
+            username: string;
+        };
+        FederatedTokenRequest: {
+            deviceToken?: string | null;
+            /** @description The ID token the provider's SDK gave the app. */
+            idToken: string;
+            /**
+             * @description The nonce the app gave the SDK (raw: for Apple, whose SDK takes its SHA-256, the
+             *     service hashes it).
+             */
+            nonce: string;
+        };
         /** @description One field-level validation problem, as it appears in `error.details`. */
         FieldError: {
             field: string;
@@ -1444,6 +1646,18 @@ export interface components {
             status: components["schemas"]["Health"];
             version: string;
         };
+        /** @description An identity as its owner sees it (never the provider's tokens). */
+        Identity: {
+            email?: string | null;
+            /** Format: date-time */
+            lastUsedAt?: string | null;
+            /** Format: date-time */
+            linkedAt: string;
+            provider: string;
+        };
+        IdentityList: {
+            items: components["schemas"]["Identity"][];
+        };
         /** @description A private or friends-only profile seen by someone not allowed. */
         LimitedUser: {
             firstName?: string | null;
@@ -1453,6 +1667,9 @@ export interface components {
             lastName?: string | null;
             profilePicture?: string | null;
             username: string;
+        };
+        LinkRequest: {
+            linkToken: string;
         };
         ListedUser: components["schemas"]["User"] | components["schemas"]["LimitedUser"];
         /** @description `GET /health`: liveness only. */
@@ -1564,6 +1781,11 @@ export interface components {
         OwnUser: components["schemas"]["User"] & {
             dateOfBirth?: string | null;
             email: string;
+            /**
+             * @description `false` for an account made by a federated sign-up that has set none yet (forgot /
+             *     reset password sets one).
+             */
+            hasPassword: boolean;
             /** Format: date-time */
             lastLogin?: string | null;
             /** @description Whether sign-in asks for a second factor: an authenticator app or a passkey. */
@@ -1706,6 +1928,13 @@ export interface components {
                 [key: string]: string;
             } | null;
             website?: string | null;
+        };
+        ProviderList: {
+            items: components["schemas"]["ProviderView"][];
+        };
+        ProviderView: {
+            id: string;
+            issuer: string;
         };
         /** @description An RS256 public key (RFC 7517): modulus `n` and exponent `e`, base64url. */
         PublicJwk: {
@@ -1855,6 +2084,8 @@ export interface components {
             emailChangeCancelled: boolean;
             /** @description A second factor added at or after that change was removed. */
             factorRemoved: boolean;
+            /** @description Identities (OpenID providers) linked at or after that change, unlinked. */
+            identitiesRemoved: number;
             /** @description Passkeys added at or after that change, removed. */
             passkeysRemoved: number;
             /** @description The change the notice reported (a security event type). */
@@ -1885,6 +2116,15 @@ export interface components {
         SigningKeysCheck: {
             keys: number;
             status: components["schemas"]["Health"];
+        };
+        /** @description No account has this identity or its email: `federated/signup` makes one. */
+        SignupRequired: {
+            email: string;
+            /** @description Always `true`. */
+            signupRequired: boolean;
+            /** @description For `POST /api/auth/federated/signup`: single use, 15 minutes. */
+            signupToken: string;
+            suggestedUsername: string;
         };
         StaffUserAnswer: {
             user: components["schemas"]["StaffUserView"];
@@ -3236,6 +3476,594 @@ export interface operations {
             };
         };
     };
+    federated_exchange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExchangeRequest"];
+            };
+        };
+        responses: {
+            /** @description As for `token` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FederatedSignIn"];
+                };
+            };
+            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INVALID_TOKEN: an unknown, used or expired `loginCode` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_EXISTS, with `error.linkToken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    federated_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkRequest"];
+            };
+        };
+        responses: {
+            /** @description The identity is linked to the caller's account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Identity"];
+                };
+            };
+            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED; INVALID_TOKEN: an unknown, used or expired `linkToken`, or one made for another account */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description MFA_REQUIRED: with a second factor on, the session must have passed it; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CONFLICT: the identity, or one of this provider, is linked already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    federated_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The providers accounts may sign in with */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    federated_signup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FederatedSignupRequest"];
+            };
+        };
+        responses: {
+            /** @description An account without a password (`hasPassword: false`), the identity linked, a first session */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthResponse"];
+                };
+            };
+            /** @description VALIDATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INVALID_TOKEN: an unknown, used or expired `signupToken` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description USERNAME_TAKEN or EMAIL_TAKEN (the token stays usable for another username) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    federated_authorize: {
+        parameters: {
+            query: {
+                /** @description One of the app's configured redirect URIs. */
+                redirectUri: string;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider (code flow with PKCE S256; `state` and `nonce` kept 10 minutes) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_ERROR: `redirectUri` is not one of the app's configured ones */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: no such provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    federated_callback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                /** @description The provider's refusal (`access_denied` when the person said no). */
+                error?: string;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the app's `redirectUri` with `?loginCode=` (single use, 60 s) or `?error=` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description INVALID_TOKEN: an unknown, used or expired `state` (there is nowhere to send the browser back to) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: no such provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    federated_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FederatedTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in (`amr ["fed"]`, `aal1`), `mfaRequired`, or `signupRequired` with a `signupToken` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FederatedSignIn"];
+                };
+            };
+            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INVALID_TOKEN: signature, issuer, audience, expiry, issue time, nonce, or a token presented before */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: no such provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_EXISTS: an account has the identity's email; `error.linkToken` links it once its owner signs in */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: the body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description RATE_LIMITED */
+            429: {
+                headers: {
+                    /** @description Seconds */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     forgot_password: {
         parameters: {
             query?: never;
@@ -3290,6 +4118,136 @@ export interface operations {
                 headers: {
                     /** @description Seconds */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's linked identities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected failure (no internals in the message) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description SERVICE_UNAVAILABLE: DynamoDB or Secrets Manager is unreachable, or the request ran past its deadline */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unlink_identity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The identity no longer signs in to the account */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description MFA_REQUIRED; ACCOUNT_SUSPENDED: the account was suspended (a token minted before counts no more) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_FOUND: no identity of that provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CONFLICT: it is the account's only way to sign in */
+            409: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,5 +1,6 @@
 //! The `auth` function: sign-up, sign-in, the caller's account, and the published keys.
 
+mod federation;
 mod passkeys;
 
 use axum::extract::State;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
         .merge(passkeys::routes())
+        .merge(federation::routes())
 }
 
 /// The function as Lambda runs it.
@@ -105,6 +107,15 @@ pub fn app(state: AppState) -> Router {
         passkeys::passkey_login_options,
         passkeys::passkey_login,
         passkeys::mfa_passkey_options,
+        federation::federated_providers,
+        federation::federated_token,
+        federation::federated_authorize,
+        federation::federated_callback,
+        federation::federated_exchange,
+        federation::federated_signup,
+        federation::federated_link,
+        federation::identities,
+        federation::unlink_identity,
         jwks,
         openid_configuration
     ),

@@ -64,6 +64,7 @@ pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String>
         MessageKind::AccountModerated => account_moderated(&data)?,
         MessageKind::DataExportReady => data_export_ready(&data)?,
         MessageKind::MfaChanged => mfa_changed(&data)?,
+        MessageKind::IdentityChanged => identity_changed(&data)?,
         MessageKind::AccountSecured => account_secured(&data)?,
     };
     content.render()
@@ -370,6 +371,33 @@ fn mfa_changed(data: &Data) -> Result<Content, String> {
     })
 }
 
+fn identity_changed(data: &Data) -> Result<Content, String> {
+    let provider = data.field("provider")?;
+    if !provider.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Err("the provider id is malformed".into());
+    }
+    match data.field("change")? {
+        "linked" => data.undoable(
+            "A sign-in was added to your account",
+            format!("Your account can now be signed in to with {provider}."),
+            (
+                "If this was not you, remove it from your account and review your sessions.",
+                data.link("Review my sign-in methods", "/settings/security".into()),
+            ),
+        ),
+        "unlinked" => Ok(Content {
+            subject: "A sign-in was removed from your account".into(),
+            paragraphs: vec![
+                format!("Your account can no longer be signed in to with {provider}."),
+                "If this was not you, reset your password now and review your sessions.".into(),
+            ],
+            action: data.link("Review my sign-in methods", "/settings/security".into()),
+            footer: SECURITY_FOOTER,
+        }),
+        other => Err(format!("unknown identity change {other}")),
+    }
+}
+
 fn account_secured(data: &Data) -> Result<Content, String> {
     let mut paragraphs = vec![
         "Your account was secured with the link of one of our notices: it has a new password, every session and device was signed out, and what was added to its sign-in since that change was removed.".to_owned(),
@@ -450,6 +478,7 @@ mod tests {
                     message(kind, &change(&[("newEmail", "ada.new@example.org")]))
                 }
                 MessageKind::AccountSecured => message(kind, &[("emailRestored", "true")]),
+                MessageKind::IdentityChanged => message(kind, &change(&[("change", "linked"), ("provider", "google")])),
             })
             .collect()
     }

@@ -56,12 +56,18 @@ pub enum SignInMethod {
     Passkey,
     /// A password, then a passkey.
     PasswordPasskey,
+    /// An OpenID provider's ID token.
+    Federated,
+    /// An OpenID provider, then a code of the authenticator app or a recovery code.
+    FederatedOtp,
+    /// An OpenID provider, then a passkey.
+    FederatedPasskey,
 }
 
 impl SignInMethod {
     pub fn aal(self) -> Aal {
         match self {
-            SignInMethod::Password => Aal::Aal1,
+            SignInMethod::Password | SignInMethod::Federated => Aal::Aal1,
             _ => Aal::Aal2,
         }
     }
@@ -72,6 +78,19 @@ impl SignInMethod {
             SignInMethod::PasswordOtp => &["pwd", "otp"],
             SignInMethod::Passkey => &["pop", "mfa"],
             SignInMethod::PasswordPasskey => &["pwd", "pop"],
+            SignInMethod::Federated => &["fed"],
+            SignInMethod::FederatedOtp => &["fed", "otp"],
+            SignInMethod::FederatedPasskey => &["fed", "pop"],
+        }
+    }
+
+    /// The method once a second factor of the given kind (`otp` or `pop`) is passed.
+    pub fn with_second_factor(self, passkey: bool) -> Self {
+        match (self, passkey) {
+            (SignInMethod::Federated, false) => SignInMethod::FederatedOtp,
+            (SignInMethod::Federated, true) => SignInMethod::FederatedPasskey,
+            (_, false) => SignInMethod::PasswordOtp,
+            (_, true) => SignInMethod::PasswordPasskey,
         }
     }
 }
@@ -234,6 +253,9 @@ pub struct MfaChallenge {
     /// Codes tried so far.
     #[serde(default)]
     pub attempts: i64,
+    /// The first factor was an OpenID provider's, not a password (for the session's `amr`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub federated: bool,
     /// Epoch seconds.
     pub expires_at: i64,
 }

@@ -1,10 +1,12 @@
 //! Domain types. Values that reach the store have been validated on construction: a
 //! `Username` or an `Email` cannot hold an invalid value.
 
+pub mod ceremony;
 pub mod client;
 pub mod device;
 mod fields;
 mod id;
+pub mod identity;
 pub mod mfa;
 mod names;
 pub mod page;

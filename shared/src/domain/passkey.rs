@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 /// Passkeys an account may hold.
 pub const MAX_PASSKEYS: i64 = 10;
-/// How long a ceremony waits for its response.
+/// How long a passkey ceremony waits for its response.
 pub const CEREMONY_SECS: i64 = 300;
 /// The longest name a passkey may be given.
 pub const NAME_MAX_CHARS: usize = 64;
@@ -112,76 +112,6 @@ pub fn new_user_handle() -> String {
     B64.encode(bytes)
 }
 
-/// What a ceremony is for: its response is taken only by the step of that purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CeremonyPurpose {
-    /// Adding a passkey to the signed-in account of the ceremony.
-    Register,
-    /// Signing in without a password (any account's passkey).
-    SignIn,
-    /// The second factor of the sign-in whose `mfaToken` the ceremony names.
-    SecondFactor,
-}
-
-impl CeremonyPurpose {
-    /// The sort key of its ceremonies.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CeremonyPurpose::Register => "REGISTER",
-            CeremonyPurpose::SignIn => "SIGNIN",
-            CeremonyPurpose::SecondFactor => "MFA",
-        }
-    }
-}
-
-/// A ceremony waiting for its response (`CEREMONY#<hash of challengeId>` / purpose):
-/// single use (taken by a conditional delete), five minutes.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CeremonyRecord {
-    /// webauthn-rs-core's registration or authentication state, as JSON: the challenge
-    /// and what the response must satisfy.
-    pub state: String,
-    /// The account a registration or second factor is for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// The session that asked for a registration; the hash of the `mfaToken` of a
-    /// second factor.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bound_to: Option<String>,
-    /// Epoch seconds: the TTL attribute; taking it checks it too.
-    pub expires_at: i64,
-}
-
-/// A ceremony's id as the client holds it: 256 random bits, base64url.
-pub struct ChallengeId(String);
-
-impl ChallengeId {
-    pub fn new() -> Self {
-        ChallengeId(super::new_one_time_secret())
-    }
-
-    /// An id of the right shape; anything else names no ceremony.
-    pub fn parse(text: &str) -> Option<Self> {
-        let ok = text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| ChallengeId(text.to_owned()))
-    }
-
-    pub fn hash(&self) -> String {
-        super::hash_secret(&self.0)
-    }
-
-    pub fn expose(&self) -> String {
-        self.0.clone()
-    }
-}
-
-impl Default for ChallengeId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,14 +130,5 @@ mod tests {
         let (a, b) = (new_user_handle(), new_user_handle());
         assert_ne!(a, b);
         assert_eq!(B64.decode(a).unwrap().len(), 32);
-    }
-
-    #[test]
-    fn challenge_ids_round_trip_and_refuse_garbage() {
-        let id = ChallengeId::new();
-        assert_eq!(ChallengeId::parse(&id.expose()).unwrap().hash(), id.hash());
-        for bad in ["", "short", &"a".repeat(44), &format!("{}!", "a".repeat(42))] {
-            assert!(ChallengeId::parse(bad).is_none(), "{bad}");
-        }
     }
 }

@@ -238,6 +238,11 @@ impl UserRecord {
         self.mfa_enabled || self.passkeys > 0
     }
 
+    /// Whether the account has a password (a federated sign-up's has none until set).
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.is_empty()
+    }
+
     /// A new, active account with default settings and no profile yet.
     pub fn new(username: &str, email: &str, password_hash: String, now: DateTime<Utc>) -> Self {
         UserRecord {
@@ -391,6 +396,9 @@ pub struct OwnUserView {
     pub notification_preferences: NotificationPreferences,
     /// Whether sign-in asks for a second factor: an authenticator app or a passkey.
     pub mfa_enabled: bool,
+    /// `false` for an account made by a federated sign-up that has set none yet (forgot /
+    /// reset password sets one).
+    pub has_password: bool,
     /// The new address of an email change awaiting confirmation.
     pub pending_email: Option<String>,
     pub role: Role,
@@ -407,6 +415,7 @@ impl From<&UserRecord> for OwnUserView {
             privacy_settings: user.editable.privacy_settings.clone(),
             notification_preferences: user.editable.notification_preferences.clone(),
             mfa_enabled: user.has_second_factor(),
+            has_password: user.has_password(),
             pending_email: user.pending_email.clone(),
             role: user.role,
         }

@@ -15,10 +15,10 @@ use super::sessions::{Sessions, TokenPair};
 use super::verification::Verification;
 use super::{Limiter, Notices};
 use crate::config::Config;
+use crate::domain::ceremony::CeremonyPurpose;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::mfa::{self, ChallengePurpose, MfaChallenge, MfaToken, SignInMethod, TotpFactor};
-use crate::domain::passkey::CeremonyPurpose;
 use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
 use crate::domain::session::{RefreshToken, SessionRecord};
 use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
@@ -71,7 +71,9 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    #[schema(value_type = String, required = true)]
+    /// Required when the account has a password; an account without one (a federated
+    /// sign-up's) sets its first with a sign-in of the last 10 minutes instead.
+    #[schema(value_type = Option<String>)]
     pub current_password: Option<SecretString>,
     #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
     pub new_password: Option<SecretString>,
@@ -80,7 +82,9 @@ pub struct ChangePasswordRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeactivateRequest {
-    #[schema(value_type = String, required = true)]
+    /// Required when the account has a password; an account without one (a federated
+    /// sign-up's) confirms with a sign-in of the last 10 minutes instead.
+    #[schema(value_type = Option<String>)]
     pub password: Option<SecretString>,
 }
 
@@ -202,7 +206,7 @@ impl TryFrom<DeactivateRequest> for PasswordConfirmation {
     type Error = AppError;
 
     fn try_from(req: DeactivateRequest) -> AppResult<Self> {
-        PasswordConfirmation::required(&req.password)
+        PasswordConfirmation::from_body(&req.password)
     }
 }
 
@@ -216,6 +220,8 @@ struct Credentials {
     device: Option<DeviceToken>,
     /// Whether the account's factor item says a second factor is on.
     second_factor: bool,
+    /// What proved the first factor: a password, or an OpenID provider.
+    first: SignInMethod,
 }
 
 /// A validated sign-up.
@@ -383,10 +389,11 @@ impl<'a> Accounts<'a> {
             generation: user.session_generation,
             device_hash: credentials.device.as_ref().map(DeviceToken::hash),
             attempts: 0,
+            federated: credentials.first == SignInMethod::Federated,
             expires_at: (self.store.now() + chrono::Duration::seconds(mfa::CHALLENGE_SECS)).timestamp(),
         };
         self.store.factors().put_challenge(&token.hash(), &challenge).await?;
-        tracing::info!(user_id = %user.id, "password accepted; waiting for the second factor");
+        tracing::info!(user_id = %user.id, "first factor accepted; waiting for the second");
         let mut methods = Vec::new();
         if user.mfa_enabled {
             methods.extend(["totp", "recovery_code"]);
@@ -461,24 +468,18 @@ impl<'a> Accounts<'a> {
             if failure_cap {
                 self.factors.refuse_past_failure_cap(&user.id, failed_sign_ins)?;
             }
-            // The code (or the passkey's counter) is taken in the sign-in's own
-            // transaction: of two sign-ins with the same one, the second's fails.
-            let (take_proof, method) = match &attempt.answer {
-                Answer::Code(proof) => {
-                    let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
-                    (self.factors.check(&user.id, &factor, proof)?, SignInMethod::PasswordOtp)
-                }
-                Answer::Passkey(answer) => {
-                    let expected = Expected { user_id: Some(&user.id), bound_to: Some(&hash) };
-                    let purpose = CeremonyPurpose::SecondFactor;
-                    let asserted = self.passkey_check.verify(answer, purpose, expected, client).await?;
-                    (asserted.use_write, SignInMethod::PasswordPasskey)
-                }
-            };
+            let first = if challenge.federated { SignInMethod::Federated } else { SignInMethod::Password };
+            let (take_proof, method) = self.take_answer(&attempt.answer, &user, factor, &hash, first, client).await?;
             let device = attempt.device.filter(|d| d.user_id == user.id && Some(d.hash()) == challenge.device_hash);
             let extra = vec![take_proof, self.store.factors().challenge_consume(&hash)?];
-            let credentials =
-                Credentials { user, rehash: None, remember_me: challenge.remember_me, device, second_factor: true };
+            let credentials = Credentials {
+                user,
+                rehash: None,
+                remember_me: challenge.remember_me,
+                device,
+                second_factor: true,
+                first,
+            };
             if credentials.user.is_suspended() {
                 return Err(AppError::AccountSuspended);
             }
@@ -515,6 +516,32 @@ impl<'a> Accounts<'a> {
             in_history
         )?;
         outcome
+    }
+
+    /// The write that takes the answer in the sign-in's own transaction (the code's step
+    /// or the recovery code, the passkey's counter: of two sign-ins with one answer, the
+    /// second's fails), and the method the session will say it passed.
+    async fn take_answer(
+        &self,
+        answer: &Answer,
+        user: &UserRecord,
+        factor: Option<TotpFactor>,
+        challenge_hash: &str,
+        first: SignInMethod,
+        client: &ClientInfo,
+    ) -> AppResult<(TransactWriteItem, SignInMethod)> {
+        match answer {
+            Answer::Code(proof) => {
+                let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::InvalidToken)?;
+                Ok((self.factors.check(&user.id, &factor, proof)?, first.with_second_factor(false)))
+            }
+            Answer::Passkey(answer) => {
+                let expected = Expected { user_id: Some(&user.id), bound_to: Some(challenge_hash) };
+                let purpose = CeremonyPurpose::SecondFactor;
+                let asserted = self.passkey_check.verify(answer, purpose, expected, client).await?;
+                Ok((asserted.use_write, first.with_second_factor(true)))
+            }
+        }
     }
 
     /// Checks an identifier and password under the login rate limits; the account,
@@ -572,7 +599,8 @@ impl<'a> Accounts<'a> {
                 let device = device.filter(|_| known_device);
                 let rehash = needs_rehash.then_some(password);
                 let second_factor = mfa::second_factor_on(&user, factor.as_ref());
-                return Ok(Credentials { user, rehash, remember_me, device, second_factor });
+                let first = SignInMethod::Password;
+                return Ok(Credentials { user, rehash, remember_me, device, second_factor, first });
             }
             // A known device's wrong passwords do not count against the account's cap.
             (Some(_), Verified::No) if known_device => {
@@ -621,26 +649,57 @@ impl<'a> Accounts<'a> {
         method: SignInMethod,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<AuthResponse> {
+        self.refuse_unless_active(&user)?;
+        let device = self.vouched_device(&user, device).await?;
+        let credentials =
+            Credentials { user, rehash: None, remember_me: false, device, second_factor: true, first: method };
+        match self.sign_in(credentials, client, method, extra).await {
+            // The passkey's use lost to a concurrent sign-in with the same answer.
+            Err(AppError::Unauthorized) => Err(AppError::InvalidCredentials),
+            other => other,
+        }
+    }
+
+    /// A sign-in with an OpenID provider's identity (linked to `user`): with a second
+    /// factor on, its challenge (`mfa/verify` completes it, `amr` `fed` and the factor);
+    /// else a session at `aal1`, `amr ["fed"]`, with `extra` writes (the identity's use).
+    pub(crate) async fn sign_in_federated(
+        &self,
+        user: UserRecord,
+        factor: Option<TotpFactor>,
+        device: Option<DeviceToken>,
+        client: &ClientInfo,
+        extra: Vec<TransactWriteItem>,
+    ) -> AppResult<SignIn> {
+        self.refuse_unless_active(&user)?;
+        let device = self.vouched_device(&user, device).await?;
+        let second_factor = mfa::second_factor_on(&user, factor.as_ref());
+        let first = SignInMethod::Federated;
+        let credentials = Credentials { user, rehash: None, remember_me: false, device, second_factor, first };
+        if let Some(challenge) = self.challenge_if_second_factor(&credentials, ChallengePurpose::Login).await? {
+            return Ok(SignIn::MfaRequired(challenge));
+        }
+        let signed_in = self.sign_in(credentials, client, first, extra).await?;
+        Ok(SignIn::Session(Box::new(signed_in)))
+    }
+
+    /// Suspended and deactivated accounts are refused as after a right password.
+    fn refuse_unless_active(&self, user: &UserRecord) -> AppResult<()> {
         if user.is_suspended() {
             return Err(AppError::AccountSuspended);
         }
         if !user.is_active() {
             return Err(AppError::AccountDeactivated);
         }
-        let device = match device.filter(|d| d.user_id == user.id) {
-            Some(device) => {
-                let record = self.store.sessions().device(&user.id, &device.hash()).await?;
-                let now = self.store.now();
-                record.is_some_and(|r| r.vouches_for(&user.id, user.device_generation, now)).then_some(device)
-            }
-            None => None,
-        };
-        let credentials = Credentials { user, rehash: None, remember_me: false, device, second_factor: true };
-        match self.sign_in(credentials, client, method, extra).await {
-            // The passkey's use lost to a concurrent sign-in with the same answer.
-            Err(AppError::Unauthorized) => Err(AppError::InvalidCredentials),
-            other => other,
-        }
+        Ok(())
+    }
+
+    /// The presented device token, while it still vouches for the account.
+    async fn vouched_device(&self, user: &UserRecord, device: Option<DeviceToken>) -> AppResult<Option<DeviceToken>> {
+        let Some(device) = device.filter(|d| d.user_id == user.id) else { return Ok(None) };
+        let record = self.store.sessions().device(&user.id, &device.hash()).await?;
+        let now = self.store.now();
+        Ok(record.is_some_and(|r| r.vouches_for(&user.id, user.device_generation, now)).then_some(device))
     }
 
     /// A new session at `aal` for authenticated credentials (re-hashing an outdated
@@ -809,20 +868,19 @@ impl<'a> Accounts<'a> {
     pub async fn change_password(&self, caller: &Caller, req: ChangePasswordRequest) -> AppResult<TokenPair> {
         let (user, session, _) = self.sessions.second_factor_session(caller).await?;
         let mut fields = Fields::new();
-        let current = fields.required("currentPassword", exposed(&req.current_password), non_empty(PASSWORD_FIELD_MAX));
+        let current_text = exposed(&req.current_password).map(str::to_owned);
+        let current = PasswordConfirmation::field(&mut fields, "currentPassword", &req.current_password);
         let related = user.password_related_words();
         let new =
             self.passwords.new_password_field(&mut fields, "newPassword", exposed(&req.new_password), &related).await?;
-        if current.is_some() && current == new {
+        if current_text.is_some() && current_text == new {
             fields.add("newPassword", "must differ from the current password");
         }
-        let (current, new) = fields.finish_with((current, new))?;
+        let new = fields.finish_with(new)?;
 
         // The caller's device, read while the current password is checked, is the one kept.
-        let (_, own_device) = tokio::try_join!(
-            self.password_check.check(&user, PasswordConfirmation::new(current)),
-            self.own_device(&user, &session),
-        )?;
+        let (_, own_device) =
+            tokio::try_join!(self.password_check.check(&user, &session, current), self.own_device(&user, &session),)?;
         let hash = self.passwords.hash(new).await?;
         let next = RefreshToken::new(&user.id, &session.id);
         let [notice, undo] = self.notices.of_sign_in_change(
@@ -866,8 +924,8 @@ impl<'a> Accounts<'a> {
     /// search, profiles and lists; username and email stay reserved.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn deactivate(&self, caller: &Caller, password: PasswordConfirmation) -> AppResult<()> {
-        let (user, _, _) = self.sessions.second_factor_session(caller).await?;
-        self.password_check.check(&user, password).await?;
+        let (user, session, _) = self.sessions.second_factor_session(caller).await?;
+        self.password_check.check(&user, &session, password).await?;
         let notice = self.notices.to(
             &user,
             MessageKind::AccountDeactivated,

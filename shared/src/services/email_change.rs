@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::history::History;
-use super::password_check::{PasswordCheck, PasswordConfirmation, PASSWORD_FIELD_MAX};
+use super::password_check::{PasswordCheck, PasswordConfirmation};
 use super::sessions::Sessions;
 use super::verification::{PresentedSecret, Verification, VERIFY_TTL_HOURS};
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::security_event::SecurityEventType;
-use crate::domain::{exposed, non_empty, Email, Fields};
 use crate::domain::{hash_secret, new_one_time_secret};
+use crate::domain::{Email, Fields};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::one_time::{OneTimeToken, Purpose};
@@ -27,7 +27,9 @@ use crate::store::{EmailSwap, Store};
 pub struct ChangeEmailRequest {
     #[schema(value_type = String, required = true, format = Email, max_length = 255)]
     pub new_email: Option<String>,
-    #[schema(value_type = String, required = true)]
+    /// Required when the account has a password; an account without one (a federated
+    /// sign-up's) confirms with a sign-in of the last 10 minutes instead.
+    #[schema(value_type = Option<String>)]
     pub password: Option<SecretString>,
 }
 
@@ -43,9 +45,9 @@ impl TryFrom<ChangeEmailRequest> for EmailChangeRequest {
     fn try_from(req: ChangeEmailRequest) -> AppResult<Self> {
         let mut fields = Fields::new();
         let new_email = fields.required("newEmail", req.new_email.as_deref(), Email::parse);
-        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
-        let (new_email, password) = fields.finish_with((new_email, password))?;
-        Ok(EmailChangeRequest { new_email, password: PasswordConfirmation::new(password) })
+        let password = PasswordConfirmation::field(&mut fields, "password", &req.password);
+        let new_email = fields.finish_with(new_email)?;
+        Ok(EmailChangeRequest { new_email, password })
     }
 }
 
@@ -91,7 +93,7 @@ impl<'a> EmailChange<'a> {
         if new_email == user.email {
             return Err(AppError::validation("newEmail", "must differ from the current address"));
         }
-        self.password_check.check(&user, change.password).await?;
+        self.password_check.check(&user, &session, change.password).await?;
         // It goes out as mail to an address of the caller's choosing: counted like
         // verification messages.
         self.limiter.enforce("email-change-user", &user.id, self.config.rate_limits.verification_per_user).await?;

@@ -15,6 +15,7 @@ use super::sessions::{SessionView, Sessions};
 use super::Notices;
 use crate::bucket::{ExportBucket, ObjectWriter};
 use crate::domain::client::Caller;
+use crate::domain::identity::IdentityView;
 use crate::domain::mfa::TotpFactor;
 use crate::domain::passkey::PasskeyView;
 use crate::domain::security_event::SecurityEventView;
@@ -218,8 +219,8 @@ impl<'a> ExportBuilder<'a> {
     }
 
     /// The devices that hold a device token of the account (as the devices list shows
-    /// them, ended ones too), its passkeys (never their keys) and its security history
-    /// (90 days).
+    /// them, ended ones too), its passkeys (never their keys), its linked identities and
+    /// its security history (90 days).
     async fn write_devices_and_history(&self, out: &mut ObjectWriter<'_>, user_id: &str) -> AppResult<()> {
         out.write(br#","devices":["#).await?;
         let devices = self.store.sessions().devices_of(user_id).await?;
@@ -232,6 +233,12 @@ impl<'a> ExportBuilder<'a> {
         for (i, passkey) in self.store.passkeys().list(user_id).await?.iter().enumerate() {
             let entry =
                 serde_json::to_value(PasskeyView::from(passkey)).context("serializing an export entry as JSON")?;
+            self.write_entry(out, i, &entry).await?;
+        }
+        out.write(br#"],"identities":["#).await?;
+        for (i, identity) in self.store.identities().list(user_id).await?.iter().enumerate() {
+            let entry =
+                serde_json::to_value(IdentityView::from(identity)).context("serializing an export entry as JSON")?;
             self.write_entry(out, i, &entry).await?;
         }
         out.write(br#"],"securityEvents":["#).await?;

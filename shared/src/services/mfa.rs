@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::history::History;
-use super::password_check::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE, PASSWORD_FIELD_MAX};
+use super::password_check::{PasswordCheck, PasswordConfirmation, FAILED_LOGIN_SCOPE};
 use super::sessions::{Sessions, TokenPair};
 use super::Notices;
 use crate::config::Config;
@@ -30,7 +30,9 @@ const MFA_FAILURE_SCOPE: &str = "mfa-fail";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnrollRequest {
-    #[schema(value_type = String, required = true)]
+    /// Required when the account has a password; an account without one (a federated
+    /// sign-up's) confirms with a sign-in of the last 10 minutes instead.
+    #[schema(value_type = Option<String>)]
     pub password: Option<SecretString>,
 }
 
@@ -45,7 +47,9 @@ pub struct CodeRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DisableRequest {
-    #[schema(value_type = String, required = true)]
+    /// Required when the account has a password; an account without one (a federated
+    /// sign-up's) confirms with a sign-in of the last 10 minutes instead.
+    #[schema(value_type = Option<String>)]
     pub password: Option<SecretString>,
     /// A code of the authenticator app; or send `recoveryCode`.
     #[schema(value_type = Option<String>)]
@@ -147,10 +151,10 @@ impl TryFrom<DisableRequest> for Disabling {
 
     fn try_from(req: DisableRequest) -> AppResult<Self> {
         let mut fields = Fields::new();
-        let password = fields.required("password", exposed(&req.password), non_empty(PASSWORD_FIELD_MAX));
+        let password = PasswordConfirmation::field(&mut fields, "password", &req.password);
         let proof = Proof::from_fields(&mut fields, &req.code, &req.recovery_code);
-        let (password, proof) = fields.finish_with((password, proof))?;
-        Ok(Disabling { password: PasswordConfirmation::new(password), proof })
+        let proof = fields.finish_with(proof)?;
+        Ok(Disabling { password, proof })
     }
 }
 
@@ -201,11 +205,11 @@ impl<'a> SecondFactor<'a> {
     /// account to someone else's app.
     #[tracing::instrument(skip_all, fields(user_id = %caller.user_id))]
     pub async fn enroll(&self, caller: &Caller, password: PasswordConfirmation) -> AppResult<Enrollment> {
-        let (user, _, factor) = self.sessions.live_session_with_factor(caller).await?;
+        let (user, session, factor) = self.sessions.live_session_with_factor(caller).await?;
         if mfa::enabled(factor.as_ref()) {
             return Err(AppError::MfaAlreadyEnabled);
         }
-        self.password_check.check(&user, password).await?;
+        self.password_check.check(&user, &session, password).await?;
         let secret = mfa::new_secret();
         let (secret_text, otpauth_uri) = mfa::provisioning(&secret, &self.config.totp_issuer, &user.username)
             .ok_or_else(|| AppError::internal("the TOTP secret did not make a provisioning URI"))?;
@@ -298,7 +302,7 @@ impl<'a> SecondFactor<'a> {
     pub async fn disable(&self, caller: &Caller, disabling: Disabling) -> AppResult<()> {
         let (user, session, factor) = self.sessions.second_factor_session(caller).await?;
         let factor = factor.filter(TotpFactor::is_enabled).ok_or(AppError::MfaNotEnabled("no second factor is on"))?;
-        self.password_check.check(&user, disabling.password).await?;
+        self.password_check.check(&user, &session, disabling.password).await?;
         self.accept_signed_in(&user.id, &factor, &disabling.proof).await?;
         let notice = self.notices.to(&user, MessageKind::MfaChanged, [("change", "disabled".to_owned())])?;
         let event = self.event(caller, &session, SecurityEventType::MfaDisabled)?;
@@ -422,6 +426,6 @@ impl TryFrom<EnrollRequest> for PasswordConfirmation {
     type Error = AppError;
 
     fn try_from(req: EnrollRequest) -> AppResult<Self> {
-        PasswordConfirmation::required(&req.password)
+        PasswordConfirmation::from_body(&req.password)
     }
 }

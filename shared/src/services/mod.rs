@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod devices;
 pub mod email_change;
 pub mod exports;
+pub mod federation;
 pub mod health;
 pub mod history;
 mod limits;
@@ -51,6 +52,11 @@ impl AppState {
     /// Passkeys: the caller's, and signing in with one.
     pub fn passkeys(&self) -> passkeys::Passkeys<'_> {
         passkeys::Passkeys::new(self)
+    }
+
+    /// Sign-in with OpenID providers, and the caller's linked identities.
+    pub fn federation(&self) -> federation::Federation<'_> {
+        federation::Federation::new(self)
     }
 
     /// The caller's security history.

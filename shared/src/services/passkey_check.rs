@@ -23,10 +23,9 @@ use webauthn_rs_core::WebauthnCore;
 use super::history::History;
 use super::Notices;
 use crate::config::Config;
+use crate::domain::ceremony::{CeremonyId, CeremonyPurpose, CeremonyRecord};
 use crate::domain::client::ClientInfo;
-use crate::domain::passkey::{
-    credential_hash, CeremonyPurpose, CeremonyRecord, ChallengeId, PasskeyRecord, CEREMONY_SECS,
-};
+use crate::domain::passkey::{credential_hash, PasskeyRecord, CEREMONY_SECS};
 use crate::domain::security_event::SecurityEventType;
 use crate::domain::user::UserRecord;
 use crate::domain::Fields;
@@ -51,7 +50,7 @@ pub struct PasskeyAnswerRequest {
 /// A parsed answer. An unknown or malformed `challengeId` is no ceremony (401 later,
 /// like a wrong signature); a credential that is not an assertion's JSON is a 400.
 pub struct PasskeyAnswer {
-    challenge: Option<ChallengeId>,
+    challenge: Option<CeremonyId>,
     credential: PublicKeyCredential,
 }
 
@@ -72,7 +71,7 @@ impl PasskeyAnswer {
                 }
             },
         };
-        Some(PasskeyAnswer { challenge: ChallengeId::parse(&challenge?), credential: credential? })
+        Some(PasskeyAnswer { challenge: CeremonyId::parse(&challenge?), credential: credential? })
     }
 }
 
@@ -150,14 +149,14 @@ impl<'a> PasskeyCheck<'a> {
         state: &impl Serialize,
         public_key: Value,
     ) -> AppResult<CeremonyView> {
-        let id = ChallengeId::new();
+        let id = CeremonyId::new();
         let ceremony = CeremonyRecord {
             state: serde_json::to_string(state).context("serializing a ceremony's state")?,
             user_id: expected.user_id.map(str::to_owned),
             bound_to: expected.bound_to.map(str::to_owned),
-            expires_at: self.store.now().timestamp() + CEREMONY_SECS,
+            expires_at: self.store.now().timestamp() + purpose.lifetime_secs(),
         };
-        self.store.passkeys().put_ceremony(&id.hash(), purpose, &ceremony).await?;
+        self.store.ceremonies().put(&id.hash(), purpose, &ceremony).await?;
         Ok(CeremonyView { challenge_id: id.expose(), public_key })
     }
 
@@ -200,7 +199,7 @@ impl<'a> PasskeyCheck<'a> {
             AppError::InvalidCredentials
         };
         let challenge = answer.challenge.as_ref().ok_or_else(|| refused("malformed challenge id"))?;
-        let ceremony = self.store.passkeys().take_ceremony(&challenge.hash(), purpose).await?;
+        let ceremony = self.store.ceremonies().take(&challenge.hash(), purpose).await?;
         let ceremony = ceremony.ok_or_else(|| refused("no such ceremony for this purpose"))?;
         if ceremony.user_id.as_deref() != expected.user_id || ceremony.bound_to.as_deref() != expected.bound_to {
             return Err(refused("the ceremony was made for another account or sign-in"));

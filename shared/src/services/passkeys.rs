@@ -22,10 +22,11 @@ use super::passkey_check::{
 use super::sessions::Sessions;
 use super::{Limiter, Notices};
 use crate::config::Config;
+use crate::domain::ceremony::{self, CeremonyPurpose};
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{device_name, DeviceToken};
 use crate::domain::mfa::{self, MfaToken, SignInMethod};
-use crate::domain::passkey::{self, CeremonyPurpose, PasskeyRecord, PasskeyView, MAX_PASSKEYS};
+use crate::domain::passkey::{self, PasskeyRecord, PasskeyView, MAX_PASSKEYS};
 use crate::domain::security_event::SecurityEventType;
 use crate::domain::session::DeviceInfo;
 use crate::domain::{exposed, non_empty, Fields};
@@ -89,7 +90,7 @@ pub struct PasskeyList {
 
 /// A registration response, parsed.
 pub struct Registration {
-    challenge: Option<passkey::ChallengeId>,
+    challenge: Option<ceremony::CeremonyId>,
     credential: Box<RegisterPublicKeyCredential>,
     name: Option<String>,
 }
@@ -113,7 +114,7 @@ impl TryFrom<RegisterPasskeyRequest> for Registration {
         };
         let name = fields.optional("name", req.name.as_deref(), passkey::parse_name);
         let (challenge, credential) = fields.finish_with((challenge, credential))?;
-        Ok(Registration { challenge: passkey::ChallengeId::parse(&challenge), credential, name })
+        Ok(Registration { challenge: ceremony::CeremonyId::parse(&challenge), credential, name })
     }
 }
 
@@ -233,8 +234,8 @@ impl<'a> Passkeys<'a> {
             AppError::InvalidCredentials
         };
         let hash =
-            registration.challenge.as_ref().map(passkey::ChallengeId::hash).ok_or_else(|| refused("challenge"))?;
-        let ceremony = self.store.passkeys().take_ceremony(&hash, CeremonyPurpose::Register).await?;
+            registration.challenge.as_ref().map(ceremony::CeremonyId::hash).ok_or_else(|| refused("challenge"))?;
+        let ceremony = self.store.ceremonies().take(&hash, CeremonyPurpose::Register).await?;
         let ceremony = ceremony.ok_or_else(|| refused("no such registration ceremony"))?;
         if ceremony.user_id.as_deref() != Some(&user.id) || ceremony.bound_to.as_deref() != Some(&session.id) {
             return Err(refused("the ceremony was made for another session"));

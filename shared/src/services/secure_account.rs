@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::domain::client::ClientInfo;
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::hash_secret;
+use crate::domain::identity::IdentityRecord;
 use crate::domain::mfa::{SignInMethod, TotpFactor};
 use crate::domain::passkey::PasskeyRecord;
 use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
@@ -49,6 +50,8 @@ pub struct SecuredDetails {
     pub factor_removed: bool,
     /// Passkeys added at or after that change, removed.
     pub passkeys_removed: usize,
+    /// Identities (OpenID providers) linked at or after that change, unlinked.
+    pub identities_removed: usize,
     /// A pending email change was cancelled.
     pub email_change_cancelled: bool,
     /// `restored`: the address from before an email change at or after the reported
@@ -61,6 +64,7 @@ pub struct SecuredDetails {
 struct Plan<'a> {
     remove_factor: bool,
     remove_passkeys: Vec<PasskeyRecord>,
+    remove_identities: Vec<IdentityRecord>,
     restore_email: Option<&'a str>,
 }
 
@@ -100,6 +104,7 @@ impl<'a> SecureAccount<'a> {
         let token = self.verification.live_one_time_token(&hash, Purpose::SecureAccount).await?;
         let reported_at = token.reported_at.ok_or(AppError::InvalidToken)?;
         let (mut user, mut factor, mut passkeys) = self.account(&token).await?;
+        let identities = self.store.identities().list(&user.id).await?;
         // The rules are checked before the token is spent, so a weak choice can be retried.
         let mut fields = Fields::new();
         let related = user.password_related_words();
@@ -111,6 +116,7 @@ impl<'a> SecureAccount<'a> {
             let plan = Plan {
                 remove_factor: factor.as_ref().is_some_and(|f| added_since(f, reported_at)),
                 remove_passkeys: passkeys.iter().filter(|p| p.created_at >= reported_at).cloned().collect(),
+                remove_identities: identities.iter().filter(|i| i.linked_at >= reported_at).cloned().collect(),
                 restore_email: user
                     .previous_email
                     .as_deref()
@@ -130,6 +136,7 @@ impl<'a> SecureAccount<'a> {
                         reported: token.reported.clone().unwrap_or_default(),
                         factor_removed: plan.remove_factor,
                         passkeys_removed: plan.remove_passkeys.len(),
+                        identities_removed: plan.remove_identities.len(),
                         email_change_cancelled: user.pending_email.is_some(),
                         email,
                     };
@@ -214,7 +221,8 @@ impl<'a> SecureAccount<'a> {
             .device(Some(&device.hash()))
             .detail("reported", token.reported.clone().unwrap_or_default())
             .detail("factorRemoved", plan.remove_factor)
-            .detail("passkeysRemoved", plan.remove_passkeys.len());
+            .detail("passkeysRemoved", plan.remove_passkeys.len())
+            .detail("identitiesRemoved", plan.remove_identities.len());
         extra.push(self.history.put(&secured)?);
         if let Some(previous) = plan.restore_email {
             extra.push(self.history.put(&self.reverted(user, previous, client))?);
@@ -226,6 +234,7 @@ impl<'a> SecureAccount<'a> {
             remove_factor: plan.remove_factor,
             remove_passkeys: &plan.remove_passkeys,
             passkeys_seen: user.passkeys,
+            remove_identities: &plan.remove_identities,
             restore_email: plan.restore_email,
             reactivate: !user.is_active(),
             session: &session,

@@ -692,7 +692,9 @@ impl Consistency<'_> {
         loop {
             let out = self
                 .store
+                .client()
                 .scan()
+                .table_name(self.store.table())
                 .segment(segment)
                 .total_segments(segments)
                 .consistent_read(true)

@@ -138,6 +138,21 @@ pub mod passkey {
     }
 }
 
+/// A federated identity in its user's partition, one per provider; and the claim that
+/// keeps an identity (issuer and subject, hashed) to one account.
+pub mod identity {
+    pub const PREFIX: &str = "IDENTITY#";
+    pub const CLAIM: &str = "IDENTITY";
+
+    pub fn key(user_id: &str, provider: &str) -> super::Item {
+        super::key(super::user::pk(user_id), format!("{PREFIX}{provider}"))
+    }
+
+    pub fn claim(claim_hash: &str) -> super::Item {
+        super::key(format!("{PREFIX}{claim_hash}"), CLAIM.to_owned())
+    }
+}
+
 /// A WebAuthn ceremony waiting for its response, by the hash of its id and its purpose.
 pub mod ceremony {
     pub const PREFIX: &str = "CEREMONY#";

@@ -3,11 +3,13 @@
 
 mod accounts;
 mod call_metrics;
+pub mod ceremonies;
 pub mod cleanup;
 pub mod consistency;
 mod email;
 pub mod exports;
 pub mod graph;
+pub mod identities;
 pub mod keys;
 mod mfa;
 pub mod moderation;
@@ -42,7 +44,6 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -108,10 +109,6 @@ impl Store {
     /// The table's requests, each with its table name set; the caller adds the rest.
     pub(crate) fn query(&self) -> QueryFluentBuilder {
         self.client.query().table_name(self.table())
-    }
-
-    pub(crate) fn scan(&self) -> ScanFluentBuilder {
-        self.client.scan().table_name(self.table())
     }
 
     pub(crate) fn get_item(&self) -> GetItemFluentBuilder {
@@ -215,6 +212,14 @@ impl Store {
     pub fn passkeys(&self) -> passkeys::Passkeys<'_> {
         passkeys::Passkeys { store: self }
     }
+
+    pub fn ceremonies(&self) -> ceremonies::Ceremonies<'_> {
+        ceremonies::Ceremonies { store: self }
+    }
+
+    pub fn identities(&self) -> identities::Identities<'_> {
+        identities::Identities { store: self }
+    }
 }
 
 impl Store {
@@ -270,40 +275,38 @@ async fn batch_get_chunk(store: &Store, keys: Vec<Item>, consistent: bool) -> Ap
     }
 }
 
-impl Store {
-    /// Deletes items by key, 25 to a BatchWriteItem, asking again for unprocessed ones.
-    /// Deleting an item that is already gone is no error.
-    pub(crate) async fn delete_items(&self, keys: Vec<Item>) -> AppResult<()> {
-        for chunk in keys.chunks(25) {
-            let doing = format!("BatchWriteItem {} deletes, the first {}", chunk.len(), key_kind(&chunk[0]));
-            let mut requests = chunk
-                .iter()
-                .map(|k| {
-                    let delete = aws_sdk_dynamodb::types::DeleteRequest::builder().set_key(Some(k.clone())).build();
-                    delete.map(|d| aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(d).build())
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .context("building a WriteRequest")?;
-            for attempt in 0..6u64 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.table(), requests)
-                    .send()
-                    .await
-                    .map_err(dynamo_error(doing.clone()))?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt == 5 {
-                    return Err(AppError::ServiceUnavailable("batch delete kept returning unprocessed items".into()));
-                }
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+/// Deletes items by key, 25 to a BatchWriteItem, asking again for unprocessed ones.
+/// Deleting an item that is already gone is no error.
+pub(crate) async fn delete_items(store: &Store, keys: Vec<Item>) -> AppResult<()> {
+    for chunk in keys.chunks(25) {
+        let doing = format!("BatchWriteItem {} deletes, the first {}", chunk.len(), key_kind(&chunk[0]));
+        let mut requests = chunk
+            .iter()
+            .map(|k| {
+                let delete = aws_sdk_dynamodb::types::DeleteRequest::builder().set_key(Some(k.clone())).build();
+                delete.map(|d| aws_sdk_dynamodb::types::WriteRequest::builder().delete_request(d).build())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .context("building a WriteRequest")?;
+        for attempt in 0..6u64 {
+            let out = store
+                .client
+                .batch_write_item()
+                .request_items(store.table(), requests)
+                .send()
+                .await
+                .map_err(dynamo_error(doing.clone()))?;
+            requests = out.unprocessed_items.and_then(|mut u| u.remove(store.table())).unwrap_or_default();
+            if requests.is_empty() {
+                break;
             }
+            if attempt == 5 {
+                return Err(AppError::ServiceUnavailable("batch delete kept returning unprocessed items".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// The bounds on every DynamoDB call: `timeout` for the whole operation, retries

@@ -53,10 +53,12 @@ pub enum MessageKind {
     AccountModerated,
     /// The account was secured with a notice's link (`emailRestored`).
     AccountSecured,
+    /// A federated identity was linked or unlinked (`change`, `provider`).
+    IdentityChanged,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 15] = [
+    pub const ALL: [MessageKind; 16] = [
         MessageKind::VerifyEmail,
         MessageKind::ResetPassword,
         MessageKind::PasswordChanged,
@@ -72,6 +74,7 @@ impl MessageKind {
         MessageKind::DataExportReady,
         MessageKind::AccountModerated,
         MessageKind::AccountSecured,
+        MessageKind::IdentityChanged,
     ];
 
     /// The name stored on the item and shown in logs.
@@ -92,6 +95,7 @@ impl MessageKind {
             MessageKind::DataExportReady => "data_export_ready",
             MessageKind::AccountModerated => "account_moderated",
             MessageKind::AccountSecured => "account_secured",
+            MessageKind::IdentityChanged => "identity_changed",
         }
     }
 }

@@ -1,19 +1,18 @@
-//! Passkeys and WebAuthn ceremonies. A passkey lives in its user's partition beside a
-//! claim of its credential id (unique across accounts, and the look-up of a
-//! usernameless sign-in); the user item counts them, in the same transaction, so that
-//! "at most 10" and "a second factor is on" need no query. A ceremony is taken by a
-//! conditional delete: of two responses to one challenge, one gets it.
+//! Passkeys. A passkey lives in its user's partition beside a claim of its credential id
+//! (unique across accounts, and the look-up of a usernameless sign-in); the user item
+//! counts them, in the same transaction, so that "at most 10" and "a second factor is
+//! on" need no query.
 
 use aws_sdk_dynamodb::types::{Delete, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::writes::failed;
 use super::{dynamo_error, from_item, keys, n, s, sort_key, time, to_item, Item, Store};
-use crate::domain::passkey::{CeremonyPurpose, CeremonyRecord, PasskeyRecord, MAX_PASSKEYS};
+use crate::domain::passkey::{PasskeyRecord, MAX_PASSKEYS};
 use crate::domain::user::UserRecord;
 use crate::error::{AppResult, Context};
 
-/// Passkeys, their credential claims and the ceremonies waiting for a response.
+/// Passkeys and their credential claims.
 #[derive(Clone, Copy)]
 pub struct Passkeys<'a> {
     pub(super) store: &'a Store,
@@ -236,40 +235,5 @@ impl Passkeys<'_> {
             .build()
             .context("building an Update")?;
         Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// Keeps a ceremony until its response, or five minutes.
-    pub async fn put_ceremony(self, hash: &str, purpose: CeremonyPurpose, ceremony: &CeremonyRecord) -> AppResult<()> {
-        let item = to_item(ceremony, keys::ceremony::key(hash, purpose.as_str()))?;
-        let put =
-            self.store.put_new(item)?.put.ok_or_else(|| crate::error::AppError::internal("a new item is a put"))?;
-        if !self.store.put_alone(put).await? {
-            return Err(crate::error::AppError::internal("a new ceremony's id was taken"));
-        }
-        Ok(())
-    }
-
-    /// Takes the ceremony of this id and purpose, once: deleted as it is read, whether
-    /// its response turns out right or wrong. `None`: no such ceremony (another
-    /// purpose's, used, or never made) or expired.
-    pub async fn take_ceremony(self, hash: &str, purpose: CeremonyPurpose) -> AppResult<Option<CeremonyRecord>> {
-        let result = self
-            .store
-            .delete_item()
-            .set_key(Some(keys::ceremony::key(hash, purpose.as_str())))
-            .condition_expression("attribute_exists(PK)")
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(err) => {
-                super::conditional_write(Err::<(), _>(err), "DeleteItem CEREMONY#".into())?;
-                return Ok(None);
-            }
-        };
-        let ceremony: Option<CeremonyRecord> = out.attributes.map(from_item).transpose()?;
-        let now = self.store.now().timestamp();
-        Ok(ceremony.filter(|c| c.expires_at > now))
     }
 }

@@ -32,7 +32,8 @@ pub struct PurgeReport {
     /// Edges removed with their mirrors (and the other users' counters).
     pub edges_removed: u64,
     /// Other items of the accounts' partitions removed (sessions, devices, search
-    /// entries, the second factor, passkeys and their credential claims, report guards).
+    /// entries, the second factor, passkeys and identities with their claims, report
+    /// guards).
     pub items_removed: u64,
     /// Export documents deleted from the bucket.
     pub documents_removed: u64,
@@ -126,7 +127,15 @@ impl Purge<'_> {
                 break;
             }
             report.items_removed += exports.len() as u64;
-            self.store.delete_items(exports).await?;
+            super::delete_items(self.store, exports).await?;
+        }
+        // The identities' claims first (keyed by who the person is at the provider, not
+        // by anything in the partition's keys): a run stopped after finds them again.
+        let identities = self.store.identities().list(user_id).await?;
+        let claims: Vec<Item> = identities.iter().map(|i| keys::identity::claim(&i.claim_hash())).collect();
+        if !claims.is_empty() {
+            report.items_removed += claims.len() as u64;
+            super::delete_items(self.store, claims).await?;
         }
         loop {
             let page = self.keys_page(&keys::user::pk(user_id)).await?;
@@ -148,7 +157,7 @@ impl Purge<'_> {
             }
             if !claims.is_empty() {
                 report.items_removed += claims.len() as u64;
-                self.store.delete_items(claims).await?;
+                super::delete_items(self.store, claims).await?;
             }
             for chunk in edges.chunks(EDGES_AT_ONCE) {
                 futures_util::future::try_join_all(chunk.iter().map(|sk| self.store.graph().erase_edge(user_id, sk)))
@@ -159,7 +168,7 @@ impl Purge<'_> {
                 }
             }
             report.items_removed += others.len() as u64;
-            self.store.delete_items(others).await?;
+            super::delete_items(self.store, others).await?;
             if Instant::now() >= deadline {
                 return Ok(false);
             }

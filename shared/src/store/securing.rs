@@ -9,6 +9,7 @@ use super::sessions::session_put;
 use super::users::{username_claim, Claim};
 use super::writes::failed;
 use super::{keys, n, s, time, to_item, ClaimCopies};
+use crate::domain::identity::IdentityRecord;
 use crate::domain::mfa::TotpFactor;
 use crate::domain::passkey::PasskeyRecord;
 use crate::domain::session::SessionRecord;
@@ -29,6 +30,8 @@ pub struct Securing<'a> {
     /// write fail and the caller read again.
     pub remove_passkeys: &'a [PasskeyRecord],
     pub passkeys_seen: i64,
+    /// The identities to unlink (linked at or after the reported change).
+    pub remove_identities: &'a [IdentityRecord],
     /// The address to put back (a confirmed email change being undone).
     pub restore_email: Option<&'a str>,
     /// The account is deactivated (within its window): it is active again, with its
@@ -78,6 +81,7 @@ impl Accounts<'_> {
         items.extend(self.claim_writes(user, &after, &securing)?);
         items.push(self.factor_write(&user.id, securing.factor, securing.remove_factor)?);
         items.extend(store.passkeys().deletes(&user.id, securing.remove_passkeys)?);
+        items.extend(store.identities().deletes(securing.remove_identities)?);
         if let Some(pending) = &user.email_change_token_hash {
             items.push(store.one_time_tokens().discard(pending, Purpose::EmailChange)?);
         }

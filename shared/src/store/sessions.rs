@@ -148,13 +148,13 @@ impl Sessions<'_> {
     /// Deletes device items that no longer vouch (ended by a newer generation), after
     /// the fact: tidiness only, they expire anyway.
     pub async fn delete_devices(self, user_id: &str, hashes: &[String]) -> AppResult<()> {
-        self.store.delete_items(hashes.iter().map(|h| keys::device::key(user_id, h)).collect()).await
+        super::delete_items(self.store, hashes.iter().map(|h| keys::device::key(user_id, h)).collect()).await
     }
 
     /// Deletes the given sessions of the user in batches of 25, asking again for the
     /// unprocessed ones. Deleting a session that is already gone is no error.
     pub async fn delete_sessions(self, user_id: &str, session_ids: &[String]) -> AppResult<()> {
-        self.store.delete_items(session_ids.iter().map(|id| keys::session::key(user_id, id)).collect()).await
+        super::delete_items(self.store, session_ids.iter().map(|id| keys::session::key(user_id, id)).collect()).await
     }
 
     /// Ends every session of the user at once by moving the user to a new session
