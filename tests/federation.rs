@@ -362,3 +362,21 @@ async fn securing_the_account_unlinks_an_identity_a_thief_linked() {
     let refused = fed.token().await;
     assert_eq!(refused.error_code(), "ACCOUNT_EXISTS", "unlinked: the identity is a stranger again");
 }
+
+#[tokio::test]
+async fn a_provider_whose_sdks_hash_the_nonce_gets_the_raw_one_from_the_app() {
+    let mock = MockProvider::start(shared::clock::Clock::default()).await.unwrap();
+    // Apple's way: the app hands the SDK sha256(nonce) in hex, the token carries that.
+    let providers = json!([{ "id": "hashing", "issuer": mock.issuer, "clientIds": ["app"], "nonceHashed": true }]);
+    let app = TestApp::with_env(&[("FEDERATION_PROVIDERS", &providers.to_string())]).await;
+    mock.use_clock(app.clock.clone());
+    use sha2::Digest as _;
+    let hashed: String = sha2::Sha256::digest(NONCE.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let id_token = mock.id_token("app", &hashed, json!({})).unwrap();
+    let accepted = app.post("/api/auth/federated/hashing/token", json!({ "idToken": id_token, "nonce": NONCE })).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{:?}", accepted.body);
+    // The hash itself sent as the nonce does not match (it is hashed again).
+    let id_token = mock.id_token("app", &hashed, json!({})).unwrap();
+    let refused = app.post("/api/auth/federated/hashing/token", json!({ "idToken": id_token, "nonce": hashed })).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+}

@@ -458,3 +458,31 @@ async fn passkey_endpoints() {
         [("UpdateItem", 4), ("BatchGetItem", 2), ("GetItem", 2), ("DeleteItem", 1), ("TransactWriteItems", 1)];
     expect_calls(&app, "mfa verify with a passkey", StatusCode::OK, &verified, r).await;
 }
+
+#[tokio::test]
+async fn federated_endpoints() {
+    let mock = local_server::mock_oidc::MockProvider::start(shared::clock::Clock::default()).await.unwrap();
+    let providers = json!([{ "id": "mock", "issuer": mock.issuer, "clientIds": ["app"] }]).to_string();
+    let app = TestApp::with_env(&[("FEDERATION_PROVIDERS", &providers)]).await;
+    mock.use_clock(app.clock.clone());
+    let token = |nonce: &str| json!({ "idToken": mock.id_token("app", nonce, json!({})).unwrap(), "nonce": nonce });
+    // The first token also fetches the provider's discovery and keys (no DynamoDB call).
+    app.calls.take();
+    let r = call(&app, Method::POST, "/api/auth/federated/mock/token", Some(token("n1")), None).await;
+    let signup_token = r.body["signupToken"].as_str().unwrap_or_default().to_owned();
+    // The address's limit, the token remembered, the identity's claim and the email's
+    // claim, the signup token, the suggested username's claim.
+    let unknown = [("UpdateItem", 1), ("PutItem", 2), ("GetItem", 3)];
+    expect_calls(&app, "token, a new person", StatusCode::OK, &unknown, r).await;
+    let body = json!({ "signupToken": signup_token, "username": "fed_user", "agreeToTerms": true });
+    let r = call(&app, Method::POST, "/api/auth/federated/signup", Some(body), None).await;
+    // The address's limit, the token read, then one transaction (user, claims, identity
+    // and its claim, session, device, event, the token used up).
+    let signed_up = [("UpdateItem", 1), ("GetItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "federated signup", StatusCode::CREATED, &signed_up, r).await;
+    let r = call(&app, Method::POST, "/api/auth/federated/mock/token", Some(token("n2")), None).await;
+    // The limit, the token remembered, the identity's claim, then the account, factor and
+    // identity side by side, and the sign-in's transaction with the identity's last use.
+    let linked = [("UpdateItem", 1), ("PutItem", 1), ("GetItem", 2), ("BatchGetItem", 1), ("TransactWriteItems", 1)];
+    expect_calls(&app, "token, a linked identity", StatusCode::OK, &linked, r).await;
+}
