@@ -162,19 +162,30 @@ impl Providers {
         nonce: &str,
         now: DateTime<Utc>,
     ) -> AppResult<VerifiedToken> {
+        let expected_nonce = match provider.nonce_hashed() {
+            true => hex(&Sha256::digest(nonce.as_bytes())),
+            false => nonce.to_owned(),
+        };
+        self.verify(provider, id_token, &expected_nonce, now).await
+    }
+
+    /// `verify_id_token` against the nonce the token must carry, as it is.
+    async fn verify(
+        &self,
+        provider: &Provider,
+        id_token: &str,
+        expected_nonce: &str,
+        now: DateTime<Utc>,
+    ) -> AppResult<VerifiedToken> {
         let refused = |why: String| {
             tracing::info!(provider = %provider.id, why, "ID token refused");
             AppError::InvalidToken
         };
         let token = CoreIdToken::from_str(id_token).map_err(|e| refused(format!("malformed: {e}")))?;
-        let expected_nonce = match provider.nonce_hashed() {
-            true => hex(&Sha256::digest(nonce.as_bytes())),
-            false => nonce.to_owned(),
-        };
         let mut metadata = self.metadata(provider, false, now).await?;
         let mut refetched = false;
         loop {
-            match self.claims(provider, &metadata, &token, &expected_nonce, now) {
+            match self.claims(provider, &metadata, &token, expected_nonce, now) {
                 Ok(identity) => {
                     let expires_at = identity.1;
                     let token_hash = crate::domain::hash_secret(id_token);
@@ -293,8 +304,7 @@ impl Providers {
             })?;
         let id_token = response.id_token().ok_or(AppError::InvalidToken)?.to_string();
         // The flow's nonce is the raw one (never hashed: this service made it).
-        let plain = Provider { nonce_hashed: Some(false), ..provider.clone() };
-        self.verify_id_token(&plain, &id_token, nonce, now).await
+        self.verify(provider, &id_token, nonce, now).await
     }
 
     fn client(

@@ -34,16 +34,6 @@ pub enum Aal {
     Aal2,
 }
 
-impl Aal {
-    /// The `amr` claim (RFC 8176) of a session at this level.
-    pub fn methods(self) -> &'static [&'static str] {
-        match self {
-            Aal::Aal1 => &["pwd"],
-            Aal::Aal2 => &["pwd", "otp"],
-        }
-    }
-}
-
 /// What a sign-in proved: the session's `amr` claim (RFC 8176) and its level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -12,8 +12,6 @@ use utoipa::ToSchema;
 
 /// Passkeys an account may hold.
 pub const MAX_PASSKEYS: i64 = 10;
-/// How long a passkey ceremony waits for its response.
-pub const CEREMONY_SECS: i64 = 300;
 /// The longest name a passkey may be given.
 pub const NAME_MAX_CHARS: usize = 64;
 

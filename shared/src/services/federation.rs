@@ -15,7 +15,7 @@ use super::sessions::Sessions;
 use super::verification::Verification;
 use super::{Limiter, Notices};
 use crate::config::{Config, Provider};
-use crate::domain::ceremony::{CeremonyId, CeremonyPurpose, CeremonyRecord};
+use crate::domain::ceremony::{CeremonyId, CeremonyPurpose};
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
 use crate::domain::identity::{suggested_username, IdentityRecord, IdentityView};
@@ -224,7 +224,7 @@ impl<'a> Federation<'a> {
                 self.store.now(),
             )
             .await?;
-        self.put_ceremony(&state, CeremonyPurpose::FederatedState, &flow, None).await?;
+        self.store.ceremonies().put(&state, CeremonyPurpose::FederatedState, &flow, None, None).await?;
         Ok(url.to_string())
     }
 
@@ -272,7 +272,7 @@ impl<'a> Federation<'a> {
             return back("error", "invalid_token");
         }
         let login_code = CeremonyId::new();
-        self.put_ceremony(&login_code, CeremonyPurpose::LoginCode, &verified.identity, None).await?;
+        self.store.ceremonies().put(&login_code, CeremonyPurpose::LoginCode, &verified.identity, None, None).await?;
         back("loginCode", &login_code.expose())
     }
 
@@ -321,11 +321,11 @@ impl<'a> Federation<'a> {
         };
         if let Some(owner) = self.store.users().user_id_by_identifier(&email).await? {
             let token = CeremonyId::new();
-            self.put_ceremony(&token, CeremonyPurpose::Link, &identity, Some(&owner)).await?;
+            self.store.ceremonies().put(&token, CeremonyPurpose::Link, &identity, Some(&owner), None).await?;
             return Err(AppError::AccountExists { link_token: token.expose() });
         }
         let token = CeremonyId::new();
-        self.put_ceremony(&token, CeremonyPurpose::Signup, &identity, None).await?;
+        self.store.ceremonies().put(&token, CeremonyPurpose::Signup, &identity, None, None).await?;
         let mut suggested = suggested_username(Some(&email), identity.given_name.as_deref());
         if self.store.users().user_id_by_identifier(&suggested).await?.is_some() {
             suggested = format!("{}{}", &suggested[..suggested.len().min(26)], rand::random::<u16>() % 10_000);
@@ -497,21 +497,5 @@ impl<'a> Federation<'a> {
     /// Where the provider sends the browser back: this service's callback for it.
     fn callback_url(&self, provider: &Provider) -> String {
         format!("{}/api/auth/federated/{}/callback", self.config.issuer, provider.id)
-    }
-
-    async fn put_ceremony(
-        &self,
-        id: &CeremonyId,
-        purpose: CeremonyPurpose,
-        state: &impl Serialize,
-        user_id: Option<&str>,
-    ) -> AppResult<()> {
-        let ceremony = CeremonyRecord {
-            state: serde_json::to_string(state).context("serializing a ceremony's state")?,
-            user_id: user_id.map(str::to_owned),
-            bound_to: None,
-            expires_at: self.store.now().timestamp() + purpose.lifetime_secs(),
-        };
-        self.store.ceremonies().put(&id.hash(), purpose, &ceremony).await
     }
 }

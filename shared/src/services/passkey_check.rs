@@ -23,9 +23,9 @@ use webauthn_rs_core::WebauthnCore;
 use super::history::History;
 use super::Notices;
 use crate::config::Config;
-use crate::domain::ceremony::{CeremonyId, CeremonyPurpose, CeremonyRecord};
+use crate::domain::ceremony::{CeremonyId, CeremonyPurpose};
 use crate::domain::client::ClientInfo;
-use crate::domain::passkey::{credential_hash, PasskeyRecord, CEREMONY_SECS};
+use crate::domain::passkey::{credential_hash, PasskeyRecord};
 use crate::domain::security_event::SecurityEventType;
 use crate::domain::user::UserRecord;
 use crate::domain::Fields;
@@ -135,7 +135,7 @@ impl<'a> PasskeyCheck<'a> {
             &rp.name,
             &rp.id,
             rp.origins.clone(),
-            std::time::Duration::from_secs(CEREMONY_SECS as u64),
+            std::time::Duration::from_secs(CeremonyPurpose::SignIn.lifetime_secs() as u64),
             Some(false),
             Some(false),
         )
@@ -150,13 +150,7 @@ impl<'a> PasskeyCheck<'a> {
         public_key: Value,
     ) -> AppResult<CeremonyView> {
         let id = CeremonyId::new();
-        let ceremony = CeremonyRecord {
-            state: serde_json::to_string(state).context("serializing a ceremony's state")?,
-            user_id: expected.user_id.map(str::to_owned),
-            bound_to: expected.bound_to.map(str::to_owned),
-            expires_at: self.store.now().timestamp() + purpose.lifetime_secs(),
-        };
-        self.store.ceremonies().put(&id.hash(), purpose, &ceremony).await?;
+        self.store.ceremonies().put(&id, purpose, state, expected.user_id, expected.bound_to).await?;
         Ok(CeremonyView { challenge_id: id.expose(), public_key })
     }
 

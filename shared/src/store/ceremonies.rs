@@ -5,8 +5,10 @@
 use aws_sdk_dynamodb::types::{Delete, ReturnValue, TransactWriteItem};
 
 use super::{from_item, keys, n, to_item, Store};
-use crate::domain::ceremony::{CeremonyPurpose, CeremonyRecord};
-use crate::error::{AppError, AppResult};
+use serde::Serialize;
+
+use crate::domain::ceremony::{CeremonyId, CeremonyPurpose, CeremonyRecord};
+use crate::error::{AppError, AppResult, Context};
 
 /// The sort key under which an accepted ID token's hash is remembered.
 const SEEN_TOKEN: &str = "OIDC_SEEN";
@@ -17,9 +19,23 @@ pub struct Ceremonies<'a> {
 }
 
 impl Ceremonies<'_> {
-    /// Keeps a ceremony until its next step, or its end (`expiresAt`, TTL).
-    pub async fn put(self, hash: &str, purpose: CeremonyPurpose, ceremony: &CeremonyRecord) -> AppResult<()> {
-        let item = to_item(ceremony, keys::ceremony::key(hash, purpose.as_str()))?;
+    /// Keeps a ceremony of `purpose` under `id` for its lifetime: `state` (what its next
+    /// step needs, as JSON), the account it is for, and what it is bound to.
+    pub async fn put(
+        self,
+        id: &CeremonyId,
+        purpose: CeremonyPurpose,
+        state: &impl Serialize,
+        user_id: Option<&str>,
+        bound_to: Option<&str>,
+    ) -> AppResult<()> {
+        let ceremony = CeremonyRecord {
+            state: serde_json::to_string(state).context("serializing a ceremony's state")?,
+            user_id: user_id.map(str::to_owned),
+            bound_to: bound_to.map(str::to_owned),
+            expires_at: self.store.now().timestamp() + purpose.lifetime_secs(),
+        };
+        let item = to_item(&ceremony, keys::ceremony::key(&id.hash(), purpose.as_str()))?;
         let put = self.store.put_new(item)?.put.ok_or_else(|| AppError::internal("a new item is a put"))?;
         if !self.store.put_alone(put).await? {
             return Err(AppError::internal("a new ceremony's id was taken"));
