@@ -1,6 +1,7 @@
 //! The integration tests, one module per area, in one binary: each test still runs in
 //! a process of its own under nextest, against a table of its own in DynamoDB Local.
 
+mod account_events;
 mod api_reference;
 mod audit_table;
 mod auth;

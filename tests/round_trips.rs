@@ -174,8 +174,13 @@ async fn users_endpoints() {
     expect_calls(&app, "profile by username", StatusCode::OK, &[("GetItem", 2)], r).await;
     let r = call(&app, Method::GET, &format!("/api/users/{}/stats", ann.id), None, None).await;
     expect_calls(&app, "stats", StatusCode::OK, &[("GetItem", 1)], r).await;
+    // A change of the public profile is a transaction with its `user.updated` event;
+    // settings alone are a plain update.
     let r = call(&app, Method::PUT, "/api/users/profile", Some(json!({ "bio": "hi" })), Some(&ann)).await;
-    expect_calls(&app, "profile update", StatusCode::OK, &[("GetItem", 1), ("UpdateItem", 1)], r).await;
+    expect_calls(&app, "profile update", StatusCode::OK, &[("GetItem", 1), ("TransactWriteItems", 1)], r).await;
+    let settings = json!({ "privacySettings": { "contactInfoVisibility": "private" } });
+    let r = call(&app, Method::PUT, "/api/users/profile", Some(settings), Some(&ann)).await;
+    expect_calls(&app, "profile settings", StatusCode::OK, &[("GetItem", 1), ("UpdateItem", 1)], r).await;
     let r = call(&app, Method::PUT, "/api/users/profile", Some(json!({ "firstName": "Annie" })), Some(&ann)).await;
     expect_calls(&app, "profile update with a name", StatusCode::OK, &[("GetItem", 1), ("TransactWriteItems", 1)], r)
         .await;

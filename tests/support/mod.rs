@@ -341,7 +341,7 @@ pub struct User {
 
 impl User {
     /// The user a sign-up's or sign-in's answer names, with its access token.
-    fn signed_in(name: &str, response: &TestResponse) -> Self {
+    pub fn signed_in(name: &str, response: &TestResponse) -> Self {
         User {
             id: response.body["user"]["id"].as_str().unwrap().to_owned(),
             token: response.body["accessToken"].as_str().unwrap().to_owned(),

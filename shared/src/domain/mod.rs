@@ -1,6 +1,7 @@
 //! Domain types. Values that reach the store have been validated on construction: a
 //! `Username` or an `Email` cannot hold an invalid value.
 
+pub mod account_event;
 pub mod ceremony;
 pub mod client;
 pub mod device;

@@ -327,6 +327,23 @@ impl UserRecord {
         [self.username.as_str(), self.email.as_str(), local_part]
     }
 
+    /// The fields of the public profile (`User`) that differ from `before`, by their
+    /// names in the API: what a `user.updated` event lists.
+    pub fn public_changes(&self, before: &UserRecord) -> Vec<&'static str> {
+        let (old, new) = (&before.editable, &self.editable);
+        [
+            ("firstName", old.first_name != new.first_name),
+            ("lastName", old.last_name != new.last_name),
+            ("bio", old.bio != new.bio),
+            ("profilePicture", old.profile_picture != new.profile_picture),
+            ("isPrivate", before.is_private() != self.is_private()),
+            ("profile", old.profile != new.profile),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+    }
+
     /// "private" makes follows into requests; friends-only profiles accept follows. A
     /// limited account is private whatever its setting.
     pub fn is_private(&self) -> bool {

@@ -15,6 +15,7 @@ use super::sessions::{Sessions, TokenPair};
 use super::verification::Verification;
 use super::{Limiter, Notices};
 use crate::config::Config;
+use crate::domain::account_event::{AccountEvent, EventType};
 use crate::domain::ceremony::CeremonyPurpose;
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
@@ -314,6 +315,7 @@ impl<'a> Accounts<'a> {
         let (verify_hash, mut items) = self.verification.verification_items(&user)?;
         user.verify_token_hash = Some(verify_hash);
         items.push(self.store.users().device_put(&device, &DeviceRecord::new(&user.id, client, 0, now))?);
+        items.push(self.store.events().put(&AccountEvent::user_created(&user.id, &user.username, now))?);
         match self.store.users().create_user(&user, &account.username.key(), &session, items).await? {
             SignUp::Created => {}
             SignUp::EmailTaken => return Err(AppError::EmailTaken),
@@ -931,7 +933,9 @@ impl<'a> Accounts<'a> {
             MessageKind::AccountDeactivated,
             [("reactivateWithinDays", self.config.account_deletion_days.to_string())],
         )?;
-        if !self.store.accounts().deactivate(&user, self.store.now(), vec![notice]).await? {
+        let now = self.store.now();
+        let event = self.store.events().put(&AccountEvent::of_user(EventType::UserDeactivated, &user.id, now))?;
+        if !self.store.accounts().deactivate(&user, now, vec![notice, event]).await? {
             return Err(AppError::Conflict);
         }
         tracing::info!(user_id = %user.id, "account deactivated");
@@ -973,6 +977,7 @@ impl<'a> Accounts<'a> {
         extra.extend(notice);
         extra.push(device_write);
         extra.push(self.history.put(&self.sign_in_event(&user, &device, client, method).detail("reactivated", true))?);
+        extra.push(self.store.events().put(&AccountEvent::of_user(EventType::UserReactivated, &user.id, now))?);
         if !self.store.accounts().reactivate(&user, &session, now, known_devices.as_deref(), extra).await? {
             return Err(AppError::Conflict);
         }

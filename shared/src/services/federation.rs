@@ -15,6 +15,7 @@ use super::sessions::Sessions;
 use super::verification::Verification;
 use super::{Limiter, Notices};
 use crate::config::{Config, Provider};
+use crate::domain::account_event::AccountEvent;
 use crate::domain::ceremony::{CeremonyId, CeremonyPurpose};
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
@@ -388,6 +389,7 @@ impl<'a> Federation<'a> {
         items.push(self.store.ceremonies().consume_write(&token.hash(), CeremonyPurpose::Signup)?);
         items.push(self.store.users().device_put(&device, &DeviceRecord::new(&user.id, client, 0, now))?);
         items.push(self.history.put(&self.linked_event(&user.id, &linked, client))?);
+        items.push(self.store.events().put(&AccountEvent::user_created(&user.id, &user.username, now))?);
         match self.store.users().create_user(&user, &username.key(), &session, items).await? {
             SignUp::Created => {}
             SignUp::EmailTaken => return Err(AppError::EmailTaken),

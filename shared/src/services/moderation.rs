@@ -12,6 +12,7 @@ use super::history::History;
 use super::sessions::Sessions;
 use super::Notices;
 use crate::cursor::Cursors;
+use crate::domain::account_event::{AccountEvent, EventType};
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::mfa;
 use crate::domain::page::{Page, PageRequest};
@@ -669,6 +670,9 @@ impl<'a> Moderation<'a> {
         if let Some(event) = standing_event(self.store, target, action.kind, until) {
             items.push(History::new(self.store).put(&event)?);
         }
+        if let Some(event) = account_event(&target.id, action.kind, until, now) {
+            items.push(self.store.events().put(&event)?);
+        }
         let resolving = report.is_some();
         if let Some(report) = report {
             let mut batch = self.open_reports(&target.id, Some(report)).await?;
@@ -808,7 +812,9 @@ pub async fn grant(store: &Store, actor: Actor<'_>, target: &UserRecord, role: R
         .event(&target.id, SecurityEventType::RoleChanged, &ClientInfo::default())
         .detail("from", target.role.as_str())
         .detail("to", role.as_str());
-    let items = vec![store.moderation().role_update(target, role)?, history.put(&event)?];
+    let changed = AccountEvent::user_role_changed(&target.id, role.as_str(), store.now());
+    let items =
+        vec![store.moderation().role_update(target, role)?, history.put(&event)?, store.events().put(&changed)?];
     let staff = match actor {
         Actor::Staff(staff) => Some(staff),
         Actor::Operator(_) => None,
@@ -819,6 +825,22 @@ pub async fn grant(store: &Store, actor: Actor<'_>, target: &UserRecord, role: R
     }
     tracing::info!(actor = %actor_id, target = %target.id, role = role.as_str(), "role changed");
     Ok(())
+}
+
+/// The account event of a moderation action (a warning is between staff and the person).
+fn account_event(
+    user_id: &str,
+    kind: ActionKind,
+    until: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> Option<AccountEvent> {
+    match kind {
+        ActionKind::Warn => None,
+        ActionKind::Limit => Some(AccountEvent::user_limited(user_id, until, at)),
+        ActionKind::Unlimit => Some(AccountEvent::of_user(EventType::UserUnlimited, user_id, at)),
+        ActionKind::Suspend => Some(AccountEvent::user_suspended(user_id, until, at)),
+        ActionKind::Unsuspend => Some(AccountEvent::of_user(EventType::UserUnsuspended, user_id, at)),
+    }
 }
 
 fn audit_entry(

@@ -9,6 +9,7 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::cursor::Cursors;
+use crate::domain::account_event::AccountEvent;
 use crate::domain::client::Caller;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::profile::{NotificationPatch, ProfilePatch};
@@ -160,7 +161,11 @@ impl<'a> Profiles<'a> {
             let mut after = before.clone();
             change(&mut after)?;
             after.updated_at = self.store.now();
-            if self.store.accounts().save_profile(&before, &after).await? {
+            let changed = after.public_changes(&before);
+            let event = (!changed.is_empty())
+                .then(|| AccountEvent::user_updated(&after.id, &after.username, &changed, after.updated_at));
+            let extra = event.map(|e| self.store.events().put(&e)).transpose()?;
+            if self.store.accounts().save_profile(&before, &after, extra).await? {
                 return Ok(OwnUserView::from(&after));
             }
         }

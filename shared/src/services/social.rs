@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::cursor::Cursors;
+use crate::domain::account_event::AccountEvent;
 use crate::domain::client::Caller;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::social::{sees_activity, ListedUser, Relationship, Viewer};
@@ -288,11 +289,17 @@ impl<'a> Social<'a> {
                     return Ok(REQUESTED);
                 }
             } else {
-                let notice = self.follow_notice(MessageKind::NewFollower, &user, &actor, relation.silenced_by)?;
+                let mut extra = self.follow_notice(MessageKind::NewFollower, &user, &actor, relation.silenced_by)?;
+                extra.push(self.graph_event(&AccountEvent::follow(
+                    true,
+                    &caller.user_id,
+                    &target,
+                    self.store.now(),
+                ))?);
                 if self
                     .store
                     .graph()
-                    .follow(Between { actor: &caller.user_id, other: &target }, relation.requested, notice)
+                    .follow(Between { actor: &caller.user_id, other: &target }, relation.requested, extra)
                     .await?
                 {
                     return Ok(FOLLOWING);
@@ -300,6 +307,11 @@ impl<'a> Social<'a> {
             }
         }
         Err(contention())
+    }
+
+    /// An account event of the graph, for its change's transaction.
+    fn graph_event(&self, event: &AccountEvent) -> AppResult<TransactWriteItem> {
+        self.store.events().put(event)
     }
 
     /// The message that tells `recipient` about `actor`'s follow or request, when the
@@ -340,7 +352,9 @@ impl<'a> Social<'a> {
                 return Err(AppError::NotFound);
             }
             let done = if relation.following {
-                self.store.graph().unfollow(Between { actor: &caller.user_id, other: &target }).await?
+                let event =
+                    self.graph_event(&AccountEvent::follow(false, &caller.user_id, &target, self.store.now()))?;
+                self.store.graph().unfollow(Between { actor: &caller.user_id, other: &target }, event).await?
             } else if relation.requested {
                 self.store.graph().cancel_request(Between { actor: &caller.user_id, other: &target }).await?
             } else {
@@ -366,11 +380,12 @@ impl<'a> Social<'a> {
                 return Err(AppError::NotFound);
             }
             let muted = relation.muting && relation.muting_notifications;
-            let notice = match &actor {
+            let mut extra = match &actor {
                 Some(actor) => self.follow_notice(MessageKind::NewFollower, &me, actor, muted)?,
                 None => Vec::new(),
             };
-            if self.store.graph().accept_request(Between { actor: &caller.user_id, other: requester }, notice).await? {
+            extra.push(self.graph_event(&AccountEvent::follow(true, requester, &caller.user_id, self.store.now()))?);
+            if self.store.graph().accept_request(Between { actor: &caller.user_id, other: requester }, extra).await? {
                 return Ok(FOLLOWING);
             }
         }
@@ -399,12 +414,23 @@ impl<'a> Social<'a> {
             if user.is_none() {
                 return Err(AppError::NotFound);
             }
-            if relation.blocking
-                || self
-                    .store
-                    .graph()
-                    .block(Between { actor: &caller.user_id, other: &target }, relation, reason.as_deref())
-                    .await?
+            if relation.blocking {
+                return Ok(BlockStatus { blocking: true });
+            }
+            let now = self.store.now();
+            let mut events = vec![AccountEvent::block(true, &caller.user_id, &target, now)];
+            if relation.following {
+                events.push(AccountEvent::follow(false, &caller.user_id, &target, now));
+            }
+            if relation.followed_by {
+                events.push(AccountEvent::follow(false, &target, &caller.user_id, now));
+            }
+            let events = events.iter().map(|e| self.graph_event(e)).collect::<AppResult<Vec<_>>>()?;
+            if self
+                .store
+                .graph()
+                .block(Between { actor: &caller.user_id, other: &target }, relation, reason.as_deref(), events)
+                .await?
             {
                 return Ok(BlockStatus { blocking: true });
             }
@@ -417,9 +443,11 @@ impl<'a> Social<'a> {
     pub async fn unblock(&self, caller: &Caller, Target(target): Target) -> AppResult<BlockStatus> {
         for _ in 0..GRAPH_ATTEMPTS {
             let (_, _, relation) = self.graph_parties(caller, &target).await?;
-            if !relation.blocking
-                || self.store.graph().unblock(Between { actor: &caller.user_id, other: &target }).await?
-            {
+            if !relation.blocking {
+                return Ok(BlockStatus { blocking: false });
+            }
+            let event = self.graph_event(&AccountEvent::block(false, &caller.user_id, &target, self.store.now()))?;
+            if self.store.graph().unblock(Between { actor: &caller.user_id, other: &target }, event).await? {
                 return Ok(BlockStatus { blocking: false });
             }
         }

@@ -10,6 +10,7 @@ use super::history::History;
 use super::sessions::Sessions;
 use super::{Limiter, Notices};
 use crate::config::Config;
+use crate::domain::account_event::{AccountEvent, EventType};
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::security_event::SecurityEventType;
 use crate::domain::user::{OwnUserView, UserRecord};
@@ -175,7 +176,8 @@ impl<'a> Verification<'a> {
         if user.verify_token_hash.as_deref() != Some(hash.as_str()) {
             return Err(AppError::InvalidToken);
         }
-        if !self.store.accounts().mark_verified(&user, &hash).await? {
+        let event = AccountEvent::of_user(EventType::UserEmailVerified, &user.id, self.store.now());
+        if !self.store.accounts().mark_verified(&user, &hash, self.store.events().put(&event)?).await? {
             return Err(AppError::InvalidToken);
         }
         tracing::info!(user_id = %user.id, "email verified");

@@ -32,9 +32,14 @@ impl Accounts<'_> {
     }
 
     /// Writes the profile fields and settings of `after`, as long as the user item is
-    /// still as `before` was read, with the search entries of changed names. `false`
-    /// when a concurrent change came first.
-    pub async fn save_profile(self, before: &UserRecord, after: &UserRecord) -> AppResult<bool> {
+    /// still as `before` was read, with the search entries of changed names and `event`.
+    /// `false` when a concurrent change came first.
+    pub async fn save_profile(
+        self,
+        before: &UserRecord,
+        after: &UserRecord,
+        event: Option<TransactWriteItem>,
+    ) -> AppResult<bool> {
         // Every attribute of `Editable`, by placeholder (`#e0 = :e0, …`): the type says
         // what a profile save writes.
         let editable: Item = serde_dynamo::to_item(&after.editable).context("serializing the editable fields")?;
@@ -49,11 +54,12 @@ impl Accounts<'_> {
         let update =
             update.update_expression(format!("SET {}", sets.join(", "))).build().context("building an Update")?;
         let (old, new) = (before.search_tokens(), after.search_tokens());
-        if old == new {
-            // No search entry changes: a plain update costs half a transaction.
+        if old == new && event.is_none() {
+            // Settings alone: a plain update costs half a transaction.
             return self.store.update_one(update).await;
         }
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(event);
         items.extend(self.store.search().search_entry_deletes(&before.id, &old.difference(&new).cloned().collect())?);
         items.extend(self.store.search().search_entry_puts(&before.id, &new.difference(&old).cloned().collect())?);
         Ok(self.store.try_transact(items).await?.is_ok())
@@ -144,7 +150,7 @@ impl Accounts<'_> {
 
     /// Spends the verification token and marks the email verified, if the token is
     /// still the user's current one.
-    pub async fn mark_verified(self, user: &UserRecord, hash: &str) -> AppResult<bool> {
+    pub async fn mark_verified(self, user: &UserRecord, hash: &str, event: TransactWriteItem) -> AppResult<bool> {
         let update = Update::builder()
             .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
@@ -158,6 +164,7 @@ impl Accounts<'_> {
         let items = vec![
             self.store.one_time_tokens().consume(hash, crate::store::one_time::Purpose::Verify)?,
             TransactWriteItem::builder().update(update).build(),
+            event,
         ];
         Ok(self.store.try_transact(items).await?.is_ok())
     }

@@ -274,6 +274,9 @@ impl Facts {
             if text(&item, "delivery").is_none_or(|state| state == "sending") {
                 self.messages.push((id.to_owned(), text(&item, "userId").unwrap_or_default()));
             }
+        } else if keys::event::event_id(&pk).is_some() {
+            // Records of the past for the platform's other services (TTL removes them).
+            self.count("account events");
         } else if let Some(id) = keys::report::id(&pk) {
             self.count("reports");
             let report = ReportFacts {

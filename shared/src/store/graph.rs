@@ -240,7 +240,7 @@ impl Graph<'_> {
         }
         let (mut target_user, mut viewer_user, mut relation) = (None, None, Relationship::default());
         let now = self.store.now();
-        for item in self.store.batch_get(keys).await? {
+        for item in super::batch_get(self.store, keys).await? {
             if let Some((edge, _)) = Edge::of(sort_key(&item)) {
                 edge.set_in(&mut relation, item, now)?;
                 continue;
@@ -425,9 +425,10 @@ impl Graph<'_> {
         self.commit(items).await
     }
 
-    pub async fn unfollow(self, between: Between<'_>) -> AppResult<bool> {
+    pub async fn unfollow(self, between: Between<'_>, event: TransactWriteItem) -> AppResult<bool> {
         let Between { actor: a, other: b } = between;
         let mut items = Vec::from(self.delete_pair(a, Edge::Following, b)?);
+        items.push(event);
         items.push(self.counters(a, -1, 0, Condition::Exists)?);
         items.push(self.counters(b, 0, -1, Condition::Exists)?);
         self.commit(items).await
@@ -454,10 +455,17 @@ impl Graph<'_> {
     /// `a` blocks `b`: the block, and every follow and request between them removed,
     /// counters corrected, in one transaction. `seen` is the relation as read; each
     /// absent edge is made a condition, so a follow that slipped in meanwhile fails
-    /// the transaction instead of surviving the block.
-    pub async fn block(self, between: Between<'_>, seen: Relationship, reason: Option<&str>) -> AppResult<bool> {
+    /// the transaction instead of surviving the block. `events` are written with it.
+    pub async fn block(
+        self,
+        between: Between<'_>,
+        seen: Relationship,
+        reason: Option<&str>,
+        events: Vec<TransactWriteItem>,
+    ) -> AppResult<bool> {
         let Between { actor: a, other: b } = between;
         let mut items = Vec::from(self.put_pair(a, Edge::Blocking, b, self.store.now(), reason)?);
+        items.extend(events);
         for (present, edge) in [
             (seen.following, Edge::Following),
             (seen.followed_by, Edge::Follower),
@@ -478,9 +486,11 @@ impl Graph<'_> {
         self.commit(items).await
     }
 
-    pub async fn unblock(self, between: Between<'_>) -> AppResult<bool> {
+    pub async fn unblock(self, between: Between<'_>, event: TransactWriteItem) -> AppResult<bool> {
         let Between { actor: a, other: b } = between;
-        self.commit(Vec::from(self.delete_pair(a, Edge::Blocking, b)?)).await
+        let mut items = Vec::from(self.delete_pair(a, Edge::Blocking, b)?);
+        items.push(event);
+        self.commit(items).await
     }
 
     /// `a` mutes `b` (active), or changes the mute: both edges written over, ending by

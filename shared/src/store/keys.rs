@@ -368,6 +368,22 @@ pub mod outbox {
     }
 }
 
+/// An account event, written in the transaction of its change, for the `events`
+/// function (which reads it back by the key its stream record names).
+pub mod event {
+    pub const PREFIX: &str = "EVENT#";
+    const SK: &str = "EVENT";
+
+    pub fn key(id: &str) -> super::Item {
+        super::key(format!("{PREFIX}{id}"), SK.to_owned())
+    }
+
+    /// The event id of an item's partition key, if the item is an account event.
+    pub fn event_id(pk: &str) -> Option<&str> {
+        pk.strip_prefix(PREFIX).filter(|id| !id.is_empty())
+    }
+}
+
 /// An item that never exists, read by the health check.
 pub fn health_probe() -> Item {
     key(HEALTH.into(), HEALTH.into())

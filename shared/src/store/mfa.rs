@@ -35,7 +35,7 @@ impl Factors<'_> {
         let factor_sk = sort_key(&factor_key).to_owned();
         let wanted = vec![keys::session::key(user_id, session_id), keys::user::key(user_id), factor_key];
         let (mut session, mut user, mut factor) = (None, None, None);
-        for item in self.store.batch_get(wanted).await? {
+        for item in super::batch_get(self.store, wanted).await? {
             match sort_key(&item) {
                 keys::user::PROFILE => user = Some(self.store.users().user_record(item)?),
                 sk if sk == factor_sk => factor = Some(from_item(item)?),
@@ -49,7 +49,7 @@ impl Factors<'_> {
     /// needs after the password's hash (the factor item decides "MFA on").
     pub async fn user_and_factor(self, user_id: &str) -> AppResult<(Option<UserRecord>, Option<TotpFactor>)> {
         let (mut user, mut factor) = (None, None);
-        for item in self.store.batch_get(vec![keys::user::key(user_id), keys::factor::totp(user_id)]).await? {
+        for item in super::batch_get(self.store, vec![keys::user::key(user_id), keys::factor::totp(user_id)]).await? {
             match sort_key(&item) {
                 keys::user::PROFILE => user = Some(self.store.users().user_record(item)?),
                 _ => factor = Some(from_item(item)?),

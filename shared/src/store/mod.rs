@@ -7,6 +7,7 @@ pub mod ceremonies;
 pub mod cleanup;
 pub mod consistency;
 mod email;
+pub mod events;
 pub mod exports;
 pub mod graph;
 pub mod identities;
@@ -220,14 +221,16 @@ impl Store {
     pub fn identities(&self) -> identities::Identities<'_> {
         identities::Identities { store: self }
     }
+
+    pub fn events(&self) -> events::Events<'_> {
+        events::Events { store: self }
+    }
 }
 
-impl Store {
-    /// Items by key, any number of them (in requests of 100, run concurrently, asking
-    /// again for unprocessed keys), read consistently. Missing items are simply absent.
-    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> AppResult<Vec<Item>> {
-        batch_get_with(self, keys, true).await
-    }
+/// Items by key, any number of them (in requests of 100, run concurrently, asking
+/// again for unprocessed keys), read consistently. Missing items are simply absent.
+pub(crate) async fn batch_get(store: &Store, keys: Vec<Item>) -> AppResult<Vec<Item>> {
+    batch_get_with(store, keys, true).await
 }
 
 /// Like `Store::batch_get`, read strongly consistently or not (half the read units).

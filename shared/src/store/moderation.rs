@@ -318,8 +318,11 @@ impl Moderation<'_> {
                     .iter()
                     .map(|item| super::key(keys::audit::LOG.to_owned(), super::sort_key(item).to_owned()))
                     .collect();
-                let mut entries: Vec<AuditRecord> =
-                    self.store.batch_get(order.clone()).await?.into_iter().map(from_item).collect::<AppResult<_>>()?;
+                let mut entries: Vec<AuditRecord> = super::batch_get(self.store, order.clone())
+                    .await?
+                    .into_iter()
+                    .map(from_item)
+                    .collect::<AppResult<_>>()?;
                 entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.id.cmp(&a.id)));
                 entries
             }

@@ -86,7 +86,7 @@ impl Passkeys<'_> {
     ) -> AppResult<(Option<UserRecord>, Option<PasskeyRecord>)> {
         let wanted = vec![keys::user::key(user_id), keys::passkey::key(user_id, credential_hash)];
         let (mut user, mut passkey) = (None, None);
-        for item in self.store.batch_get(wanted).await? {
+        for item in super::batch_get(self.store, wanted).await? {
             match sort_key(&item) {
                 keys::user::PROFILE => user = Some(self.store.users().user_record(item)?),
                 _ => passkey = Some(from_item(item)?),

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::one_time::Purpose;
 use super::{dynamo_error, keys, s, sort_key, time, Item, Store};
 use crate::bucket::ExportBucket;
+use crate::domain::account_event::{AccountEvent, EventType};
 use crate::domain::user::{AccountStatus, UserRecord};
 use crate::error::{AppResult, Context};
 
@@ -218,7 +219,7 @@ impl Purge<'_> {
 
     /// The last step: the user item, the email claim (the address is free again), the
     /// username claim kept as a tombstone without the password hash (the name stays
-    /// reserved), and the account's pending tokens; at once.
+    /// reserved), the account's pending tokens and its `user.deleted` event; at once.
     async fn delete_account_item(self, user: &UserRecord) -> AppResult<bool> {
         let account = Delete::builder()
             .table_name(self.store.table())
@@ -246,10 +247,14 @@ impl Purge<'_> {
             .expression_attribute_values(":id", s(&user.id))
             .build()
             .context("building an Update")?;
+        // The platform's other services erase what they hold on `user.deleted`: it goes
+        // out once the account is gone, never before.
+        let deleted = AccountEvent::of_user(EventType::UserDeleted, &user.id, self.store.now());
         let mut items = vec![
             TransactWriteItem::builder().delete(account).build(),
             TransactWriteItem::builder().delete(email_claim).build(),
             TransactWriteItem::builder().update(tombstone).build(),
+            self.store.events().put(&deleted)?,
         ];
         if let Some(hash) = &user.verify_token_hash {
             items.push(self.store.one_time_tokens().discard(hash, Purpose::Verify)?);

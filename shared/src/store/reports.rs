@@ -185,7 +185,7 @@ impl Reports<'_> {
     /// Reports by id, read consistently.
     pub async fn reports_by_ids(self, ids: &[String]) -> AppResult<Vec<ReportRecord>> {
         let keys = ids.iter().map(|id| keys::report::key(id)).collect();
-        self.store.batch_get(keys).await?.into_iter().map(from_item).collect()
+        super::batch_get(self.store, keys).await?.into_iter().map(from_item).collect()
     }
 
     /// Up to `limit` ids of the open reports against `target_id`.

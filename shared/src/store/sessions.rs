@@ -44,7 +44,7 @@ impl Sessions<'_> {
     ) -> AppResult<(Option<SessionRecord>, Option<UserRecord>)> {
         let keys = vec![keys::session::key(user_id, session_id), keys::user::key(user_id)];
         let (mut session, mut user) = (None, None);
-        for item in self.store.batch_get(keys).await? {
+        for item in super::batch_get(self.store, keys).await? {
             if sort_key(&item) == keys::user::PROFILE {
                 user = Some(self.store.users().user_record(item)?);
             } else {

@@ -168,7 +168,7 @@ impl Users<'_> {
             .chain(device_key.clone())
             .chain(windows.iter().map(|(k, _)| k.clone()))
             .collect();
-        let items = self.store.batch_get(keys).await?;
+        let items = super::batch_get(self.store, keys).await?;
         let found = |wanted: &Item| {
             let same = |item: &&Item| [keys::PK, keys::SK].iter().all(|name| item.get(*name) == wanted.get(*name));
             items.iter().find(same).cloned()
