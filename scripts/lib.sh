@@ -84,6 +84,10 @@ ensure_python_tools() { pip_venv "$VENV" "$ROOT/tools/requirements.txt"; }
 WEBAUTHN_VENV="$ROOT/.local/webauthn-venv"
 ensure_webauthn_tools() { pip_venv "$WEBAUTHN_VENV" "$ROOT/tools/webauthn-requirements.txt"; }
 
+# The Standard Webhooks library that checks our signatures in the tests, apart as well.
+WEBHOOKS_VENV="$ROOT/.local/webhooks-venv"
+ensure_webhook_tools() { pip_venv "$WEBHOOKS_VENV" "$ROOT/tools/webhooks-requirements.txt"; }
+
 # schemathesis, apart: its pins would fight the SAM CLI's.
 FUZZ_VENV="$ROOT/.local/fuzz-venv"
 ensure_fuzz_tools() { pip_venv "$FUZZ_VENV" "$ROOT/tools/fuzz-requirements.txt"; }

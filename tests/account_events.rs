@@ -18,7 +18,8 @@ pub async fn events_in(app: &TestApp) -> Vec<Value> {
         .await
         .into_iter()
         .filter(|item| item.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("EVENT#")))
-        .map(|item| serde_json::from_str(item["body"].as_s().unwrap()).unwrap())
+        // (A test's deliberately broken item aside.)
+        .filter_map(|item| serde_json::from_str(item["body"].as_s().ok()?).ok())
         .collect();
     events.sort_by_key(|e| e["sequence"].as_i64().unwrap());
     events

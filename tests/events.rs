@@ -70,7 +70,7 @@ async fn every_event_file_is_answered_by_its_function() {
     let (mut access_token, mut refresh_token) = (String::new(), String::new());
     let (mut first_session, mut first_user, mut latest_user) = (String::new(), String::new(), String::new());
     let (mut totp_secret, mut mfa_token, mut report_id) = (String::new(), String::new(), String::new());
-    let mut other_device = String::new();
+    let (mut other_device, mut webhook_id) = (String::new(), String::new());
     let mut staff = false;
     for entry in entries {
         let file = entry["event"].as_str().unwrap();
@@ -109,7 +109,8 @@ async fn every_event_file_is_answered_by_its_function() {
             .replace("REPLACE_WITH_REFRESH_TOKEN", &refresh_token)
             .replace("REPLACE_WITH_OTHER_SESSION_ID", &first_session)
             .replace("REPLACE_WITH_OTHER_DEVICE_ID", &other_device)
-            .replace("REPLACE_WITH_OTHER_USER_ID", &first_user);
+            .replace("REPLACE_WITH_OTHER_USER_ID", &first_user)
+            .replace("REPLACE_WITH_WEBHOOK_ID", &webhook_id);
         let event: Value = serde_json::from_str(&text).unwrap();
         if file.starts_with("cleanup/") {
             // A scheduled event, not an HTTP one: the handler must run and report.
@@ -148,6 +149,9 @@ async fn every_event_file_is_answered_by_its_function() {
         if file == "auth/devices-list.json" {
             let other = body["items"].as_array().unwrap().iter().find(|d| d["current"] == false);
             other_device = other.expect("a device besides the caller's")["id"].as_str().unwrap().to_owned();
+        }
+        if file == "admin/webhook-register.json" {
+            webhook_id = body["id"].as_str().unwrap().to_owned();
         }
         if file.starts_with("social/report") {
             report_id = body["id"].as_str().map_or(report_id, str::to_owned);

@@ -60,6 +60,7 @@ impl DevServer {
             .env("JWT_KEYS_FILE", data.join("jwt-keys.json"))
             .env("CURSOR_KEY_FILE", data.join("cursor-key"))
             .env("MFA_KEY_FILE", data.join("mfa-key"))
+            .env("WEBHOOK_KEY_FILE", data.join("webhook-key"))
             .env("LISTEN_ADDR", &listen)
             .env_remove("TABLE_NAME")
             .env_remove("MAIL_TRANSPORT")

@@ -33,3 +33,4 @@ mod template;
 mod tokens;
 mod users;
 mod verification;
+mod webhooks;

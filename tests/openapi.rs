@@ -143,6 +143,12 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/admin/users/{userId}/actions"),
     ("put", "/api/admin/users/{userId}/role"),
     ("get", "/api/admin/audit-log"),
+    ("post", "/api/admin/webhooks"),
+    ("get", "/api/admin/webhooks"),
+    ("delete", "/api/admin/webhooks/{webhookId}"),
+    ("post", "/api/admin/webhooks/{webhookId}/rotate-secret"),
+    ("get", "/api/admin/webhooks/{webhookId}/deliveries"),
+    ("post", "/api/admin/webhooks/{webhookId}/test"),
 ];
 
 fn operations(doc: &Value) -> Vec<(String, String)> {

@@ -187,6 +187,11 @@ const ROUTES: &[(&str, &[&str])] = &[
             "/api/admin/users/{userId}/actions",
             "/api/admin/users/{userId}/role",
             "/api/admin/audit-log",
+            "/api/admin/webhooks",
+            "/api/admin/webhooks/{webhookId}",
+            "/api/admin/webhooks/{webhookId}/rotate-secret",
+            "/api/admin/webhooks/{webhookId}/deliveries",
+            "/api/admin/webhooks/{webhookId}/test",
         ],
     ),
 ];

@@ -1,8 +1,11 @@
 //! The local server: every function's routes on one port, at the same paths as the
 //! HTTP API, with the CORS answers API Gateway gives in AWS.
 
+pub mod events_local;
 pub mod mock_oidc;
 pub mod stream;
+
+pub use events_local::start_events;
 
 use axum::Router;
 use shared::AppState;

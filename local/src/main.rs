@@ -16,6 +16,7 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     local_server::start_notify(&state).await?;
+    local_server::start_events(&state).await?;
     let app = local_server::app(state).layer(local_server::cors_from_env()?);
     let addr: SocketAddr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into()).parse()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;

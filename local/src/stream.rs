@@ -1,6 +1,6 @@
-//! The local stand-in for the `notify` function's event source mapping: follows the
-//! table's stream in DynamoDB Local and hands each batch of records to the same
-//! `notify::Notifier` that Lambda runs, in the same JSON.
+//! The local stand-in for the stream consumers' event source mappings: follows the
+//! table's stream in DynamoDB Local and hands each batch of records to the same code
+//! that Lambda runs (`notify::Notifier`, `events::Publisher`), in the same JSON.
 //!
 //! GetRecords is read as plain JSON, not through the SDK's stream types: DynamoDB Local
 //! renders an empty map as `{}` (without its `M`) in stream images, and the SDK refuses
@@ -20,13 +20,39 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 /// Records handed back this many times are given up (in AWS: the dead-letter queue).
 const MAX_ATTEMPTS: u32 = 5;
 
+/// A consumer of stream batches: the sequence numbers it hands back to retry.
+pub trait Consumer: Send + Sync + 'static {
+    fn handle(&self, batch: &Value) -> impl std::future::Future<Output = Vec<String>> + Send;
+}
+
+impl Consumer for notify::Notifier {
+    async fn handle(&self, batch: &Value) -> Vec<String> {
+        let response = notify::Notifier::handle(self, batch).await;
+        response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+    }
+}
+
+impl Consumer for events::Publisher {
+    async fn handle(&self, batch: &Value) -> Vec<String> {
+        let records = batch.get("Records").and_then(Value::as_array).cloned().unwrap_or_default();
+        let response = self.publish_batch(&records).await;
+        response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+    }
+}
+
+impl<C: Consumer> Consumer for std::sync::Arc<C> {
+    async fn handle(&self, batch: &Value) -> Vec<String> {
+        C::handle(self, batch).await
+    }
+}
+
 pub struct StreamFollower {
     http: Client<HttpConnector, Full<bytes::Bytes>>,
     endpoint: String,
     arn: String,
     /// The next iterator of every shard seen; `None` once a closed shard is read out.
     iterators: HashMap<String, Option<String>>,
-    /// Records handed back by the notifier, with how often they were tried.
+    /// Records handed back by the consumer, with how often they were tried.
     retries: Vec<(Value, u32)>,
 }
 
@@ -53,9 +79,9 @@ impl StreamFollower {
     /// Delivers what the stream holds, then what arrives, until the process ends.
     /// Every shard is read from its start: a message written while the server was
     /// down is delivered when it is back, and one delivered before is passed over.
-    pub async fn run(mut self, notifier: notify::Notifier) {
+    pub async fn run(mut self, consumer: impl Consumer) {
         loop {
-            if let Err(err) = self.poll(&notifier).await {
+            if let Err(err) = self.poll(&consumer).await {
                 tracing::warn!(error = %err, "reading the table stream failed; trying again");
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
@@ -63,10 +89,10 @@ impl StreamFollower {
         }
     }
 
-    async fn poll(&mut self, notifier: &notify::Notifier) -> Result<(), BoxError> {
+    async fn poll(&mut self, consumer: &impl Consumer) -> Result<(), BoxError> {
         let retries = std::mem::take(&mut self.retries);
         if !retries.is_empty() {
-            self.deliver(notifier, retries).await;
+            self.deliver(consumer, retries).await;
         }
         let stream = self.call("DynamoDBStreams_20120810.DescribeStream", json!({ "StreamArn": self.arn })).await?;
         let shards = stream.pointer("/StreamDescription/Shards").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -95,26 +121,26 @@ impl StreamFollower {
             let next = out.get("NextShardIterator").and_then(Value::as_str).map(str::to_owned);
             self.iterators.insert(shard, next);
             if !records.is_empty() {
-                self.deliver(notifier, records.into_iter().map(|r| (r, 0)).collect()).await;
+                self.deliver(consumer, records.into_iter().map(|r| (r, 0)).collect()).await;
             }
         }
         Ok(())
     }
 
-    /// One batch through the notifier, as Lambda would send it; what it hands back is
+    /// One batch through the consumer, as Lambda would send it; what it hands back is
     /// tried again at the next poll.
-    async fn deliver(&mut self, notifier: &notify::Notifier, batch: Vec<(Value, u32)>) {
+    async fn deliver(&mut self, consumer: &impl Consumer, batch: Vec<(Value, u32)>) {
         let records: Vec<&Value> = batch.iter().map(|(record, _)| record).collect();
-        let response = notifier.handle(&json!({ "Records": records })).await;
-        for failure in response.batch_item_failures {
-            let sequence = Some(failure.item_identifier.as_str());
+        let failures = consumer.handle(&json!({ "Records": records })).await;
+        for failure in failures {
+            let sequence = Some(failure.as_str());
             let Some((record, attempts)) =
                 batch.iter().find(|(r, _)| r.pointer("/dynamodb/SequenceNumber").and_then(Value::as_str) == sequence)
             else {
                 continue;
             };
             if attempts + 1 >= MAX_ATTEMPTS {
-                tracing::error!(sequence = failure.item_identifier, "a message kept failing; given up");
+                tracing::error!(sequence = failure, "a record kept failing; given up");
             } else {
                 self.retries.push((record.clone(), attempts + 1));
             }

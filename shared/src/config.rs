@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::domain::webhook::UrlRule;
 use crate::rate_limit::{Limit, RateLimits};
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,13 @@ pub struct Config {
     pub mfa_key_secret_id: Option<String>,
     /// `MFA_KEY_FILE`: the local second-factor key, generated on first run when no secret is set.
     pub mfa_key_file: PathBuf,
+    /// `WEBHOOK_KEY_SECRET_ID`: the Secrets Manager secret of the key that seals webhook
+    /// signing secrets in AWS (the `admin` and `events` functions').
+    pub webhook_key_secret_id: Option<String>,
+    /// `WEBHOOK_KEY_FILE`: the local webhook key, generated on first run when no secret is set.
+    pub webhook_key_file: PathBuf,
+    /// Where webhooks may point: outside AWS also `http://127.0.0.1:<port>`.
+    pub webhook_urls: UrlRule,
     /// `TOTP_ISSUER`: the name authenticator apps show beside the account.
     pub totp_issuer: String,
     /// `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`: the passkeys' relying party.
@@ -115,6 +123,12 @@ impl Config {
                 vars.optional("FEDERATION_SECRETS_SECRET_ID"),
                 vars.0("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),
             )?,
+            webhook_key_secret_id: vars.optional("WEBHOOK_KEY_SECRET_ID"),
+            webhook_key_file: PathBuf::from(vars.text("WEBHOOK_KEY_FILE", ".local/webhook-key")),
+            webhook_urls: match vars.0("AWS_LAMBDA_INITIALIZATION_TYPE") {
+                Some(_) => UrlRule::PublicHttps,
+                None => UrlRule::AlsoLocalLoopback,
+            },
             totp_issuer: vars.text("TOTP_ISSUER", "Social"),
             dynamodb_timeout_ms,
             request_timeout_ms: vars.number("REQUEST_TIMEOUT_MS", dynamodb_timeout_ms as i64 + 500, 100)? as u64,

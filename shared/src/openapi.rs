@@ -206,6 +206,12 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("act_on_account", "Warn, limit or suspend an account, or lift it"),
     ("set_role", "Change an account's role"),
     ("audit_log", "The audit log"),
+    ("register_webhook", "Register a webhook (its secret shown once)"),
+    ("list_webhooks", "The webhooks"),
+    ("delete_webhook", "Delete a webhook"),
+    ("rotate_webhook_secret", "Rotate a webhook's signing secret"),
+    ("webhook_deliveries", "A webhook's delivery attempts"),
+    ("test_webhook", "Send a test event to a webhook"),
 ];
 
 /// Sets the operation's summary from `SUMMARIES`; a doc-comment summary it had moves

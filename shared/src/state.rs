@@ -21,6 +21,8 @@ pub struct AppState {
     pub cursors: Arc<Cursors>,
     /// The second-factor key; none in the functions that never see a second factor.
     pub vault: Option<Arc<Vault>>,
+    /// The key that seals webhook secrets; none in the functions that never see one.
+    pub webhook_key: Option<Arc<Vault>>,
     /// The export bucket, where `EXPORT_BUCKET` names one.
     pub bucket: Option<Arc<ExportBucket>>,
     /// The OpenID providers accounts may sign in with (none unless configured).
@@ -49,6 +51,7 @@ impl AppState {
             passwords: Arc::new(passwords),
             cursors: Arc::new(cursors),
             vault: None,
+            webhook_key: None,
             bucket: None,
             providers,
         }
@@ -57,6 +60,11 @@ impl AppState {
     /// The same state with (or without) the second-factor key.
     pub fn with_vault(self, vault: Option<Vault>) -> Self {
         AppState { vault: vault.map(Arc::new), ..self }
+    }
+
+    /// The same state with (or without) the webhook key.
+    pub fn with_webhook_key(self, key: Option<Vault>) -> Self {
+        AppState { webhook_key: key.map(Arc::new), ..self }
     }
 
     /// The same state with the providers' client secrets loaded.
@@ -76,14 +84,15 @@ impl AppState {
         let config = Config::from_env()?;
         let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
-        let (tokens, cursor_secret, vault, providers) = tokio::try_join!(
+        let (tokens, cursor_secret, vault, webhook_key, providers) = tokio::try_join!(
             tokens::load(&config, &aws),
             crate::cursor::load_secret(&config, &aws),
             crate::vault::load(&config, &aws),
+            crate::vault::load_webhook_key(&config, &aws),
             crate::oidc::load(&config, &aws),
         )?;
         let bucket = config.export_bucket.as_ref().map(|name| ExportBucket::new(&aws, name));
         let state = AppState::with_tokens(config, store, tokens, &cursor_secret);
-        Ok(state.with_vault(vault).with_bucket(bucket).with_providers(providers))
+        Ok(state.with_vault(vault).with_webhook_key(webhook_key).with_bucket(bucket).with_providers(providers))
     }
 }

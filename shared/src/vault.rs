@@ -94,6 +94,20 @@ pub async fn load(config: &Config, aws: &aws_config::SdkConfig) -> Result<Option
     Ok(Some(Vault::new(&secret)))
 }
 
+/// The webhook key of this function: from Secrets Manager when `WEBHOOK_KEY_SECRET_ID`
+/// is set, none in a function in AWS without it, else from the local key file. A key of
+/// its own (not the second factor's): the functions that deliver webhooks never hold a
+/// way to open a second-factor secret.
+pub async fn load_webhook_key(config: &Config, aws: &aws_config::SdkConfig) -> Result<Option<Vault>, BoxError> {
+    let id = config.webhook_key_secret_id.as_deref();
+    if id.is_none() && config.jwt_public_keys_secret_id.is_some() {
+        return Ok(None);
+    }
+    let secret =
+        crate::tokens::service_secret(aws, id, &config.webhook_key_file, "webhook key", MIN_SECRET_BYTES).await?;
+    Ok(Some(Vault::new(&secret)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,6 +89,7 @@ impl aws_sdk_dynamodb::config::Intercept for CallLog {
 /// The page-cursor secret of the tests' services (never used outside tests).
 pub const TEST_CURSOR_SECRET: &[u8] = b"test cursor secret, 32 bytes or more";
 pub const TEST_MFA_SECRET: &[u8] = b"test second-factor key, 32 bytes or more";
+pub const TEST_WEBHOOK_SECRET: &[u8] = b"test webhook key, also 32 bytes or more";
 
 /// One signing key per test binary: RSA key generation is the slow part.
 pub fn test_keys() -> &'static PrivateJwkSet {
@@ -187,7 +188,8 @@ impl TestApp {
         let store = Store::from_client(counted, table.clone()).with_clock(clock.clone());
         let state = AppState::new(config, store, test_keys(), TEST_CURSOR_SECRET)
             .expect("app state")
-            .with_vault(Some(shared::vault::Vault::new(TEST_MFA_SECRET)));
+            .with_vault(Some(shared::vault::Vault::new(TEST_MFA_SECRET)))
+            .with_webhook_key(Some(shared::vault::Vault::new(TEST_WEBHOOK_SECRET)));
         let router = local_server::app(state.clone());
         TestApp { calls, clock, state, router, dynamodb, table }
     }

@@ -2,9 +2,11 @@
 //! audit log, for staff only (the role is read from the account on every call).
 
 use axum::extract::State;
-use axum::routing::{get, post, put};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use shared::domain::page::{Page, PageQuery};
+use shared::domain::webhook::Delivery;
 use shared::domain::Id;
 use shared::http::{Caller, JsonBody, PathParam, QueryParams};
 use shared::openapi::ApiError;
@@ -12,6 +14,7 @@ use shared::services::moderation::{
     ActionRequest, AuditEntryView, AuditQuery, ReportView, ReportsQuery, ResolveRequest, RoleAnswer, RoleRequest,
     StaffUserAnswer, Standing,
 };
+use shared::services::webhooks::{RegisterWebhook, RegisteredWebhook, RotatedSecret, TestSent, WebhookList};
 use shared::{AppResult, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -25,6 +28,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/users/{user_id}/actions", post(act_on_account))
         .route("/api/admin/users/{user_id}/role", put(set_role))
         .route("/api/admin/audit-log", get(audit_log))
+        .route("/api/admin/webhooks", post(register_webhook).get(list_webhooks))
+        .route("/api/admin/webhooks/{webhook_id}", delete(delete_webhook))
+        .route("/api/admin/webhooks/{webhook_id}/rotate-secret", post(rotate_webhook_secret))
+        .route("/api/admin/webhooks/{webhook_id}/deliveries", get(webhook_deliveries))
+        .route("/api/admin/webhooks/{webhook_id}/test", post(test_webhook))
 }
 
 /// The function as Lambda runs it.
@@ -37,9 +45,10 @@ pub fn app(state: AppState) -> Router {
 #[openapi(
     paths(
         list_reports, get_report, assign_report, resolve_report, reopen_report, staff_account_view, act_on_account,
-        set_role, audit_log
+        set_role, audit_log, register_webhook, list_webhooks, delete_webhook, rotate_webhook_secret,
+        webhook_deliveries, test_webhook
     ),
-    tags((name = "admin", description = "Moderation: reports, actions on accounts, roles and the audit log (staff only)"))
+    tags((name = "admin", description = "Moderation: reports, actions on accounts, roles and the audit log (staff only); webhooks of account events (admins only)"))
 )]
 pub struct ApiDoc;
 
@@ -198,4 +207,101 @@ async fn audit_log(
     QueryParams(page): QueryParams<PageQuery>,
 ) -> AppResult<Json<Page<AuditEntryView>>> {
     Ok(Json(state.moderation().audit_log(&caller, query, page.validate()?).await?))
+}
+
+#[utoipa::path(post, path = "/api/admin/webhooks", tag = "admin",
+    request_body = RegisterWebhook, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered; `secret` is shown this once", body = RegisteredWebhook),
+        (status = 400, description = "VALIDATION_ERROR: `url` (https to a public address), `eventTypes`, `description`", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not an admin; MFA_REQUIRED", body = ApiError),
+        (status = 409, description = "CONFLICT: 20 webhooks already", body = ApiError),
+    ))]
+async fn register_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<RegisterWebhook>,
+) -> AppResult<(StatusCode, Json<RegisteredWebhook>)> {
+    Ok((StatusCode::CREATED, Json(state.webhooks().register(&caller, body).await?)))
+}
+
+#[utoipa::path(get, path = "/api/admin/webhooks", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every webhook, oldest first (never a secret)", body = WebhookList),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not an admin; MFA_REQUIRED", body = ApiError),
+    ))]
+async fn list_webhooks(State(state): State<AppState>, caller: Caller) -> AppResult<Json<WebhookList>> {
+    Ok(Json(state.webhooks().list(&caller).await?))
+}
+
+#[utoipa::path(delete, path = "/api/admin/webhooks/{webhookId}", tag = "admin",
+    params(("webhookId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted: nothing more is sent to it"),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not an admin; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+        (status = 409, description = "CONFLICT: changed meanwhile", body = ApiError),
+    ))]
+async fn delete_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(webhook_id): PathParam<Id>,
+) -> AppResult<StatusCode> {
+    state.webhooks().delete(&caller, &webhook_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/admin/webhooks/{webhookId}/rotate-secret", tag = "admin",
+    params(("webhookId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new secret; the old one keeps signing beside it for 24 hours", body = RotatedSecret),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not an admin; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+        (status = 409, description = "CONFLICT: rotated or deleted meanwhile", body = ApiError),
+    ))]
+async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(webhook_id): PathParam<Id>,
+) -> AppResult<Json<RotatedSecret>> {
+    Ok(Json(state.webhooks().rotate_secret(&caller, &webhook_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/admin/webhooks/{webhookId}/deliveries", tag = "admin",
+    params(("webhookId" = String, Path), PageQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Delivery attempts, newest first (kept 30 days)", body = Page<Delivery>),
+        (status = 400, description = "VALIDATION_ERROR (`limit`) or INVALID_CURSOR", body = ApiError),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not an admin; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+    ))]
+async fn webhook_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(webhook_id): PathParam<Id>,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> AppResult<Json<Page<Delivery>>> {
+    Ok(Json(state.webhooks().deliveries(&caller, &webhook_id, page.validate()?).await?))
+}
+
+#[utoipa::path(post, path = "/api/admin/webhooks/{webhookId}/test", tag = "admin",
+    params(("webhookId" = String, Path)), security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A `webhook.test` event is on its way to this webhook alone", body = TestSent),
+        (status = 401, description = "UNAUTHORIZED", body = ApiError),
+        (status = 403, description = "FORBIDDEN: not an admin; MFA_REQUIRED", body = ApiError),
+        (status = 404, description = "NOT_FOUND", body = ApiError),
+        (status = 409, description = "CONFLICT: the webhook is disabled", body = ApiError),
+    ))]
+async fn test_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(webhook_id): PathParam<Id>,
+) -> AppResult<(StatusCode, Json<TestSent>)> {
+    Ok((StatusCode::ACCEPTED, Json(state.webhooks().test(&caller, &webhook_id).await?)))
 }

@@ -42,6 +42,7 @@ const SECURITY_FOOTER: &str =
     "You get this message because it concerns the security of your account; it cannot be turned off.";
 const SOCIAL_FOOTER: &str = "You can turn these emails off in your notification settings.";
 const ACCOUNT_FOOTER: &str = "If this was not you, you can ignore this message.";
+const WEBHOOK_FOOTER: &str = "You get this message because you registered this webhook as an admin.";
 const MODERATION_FOOTER: &str =
     "You get this message because it concerns your account's standing; it cannot be turned off.";
 
@@ -65,6 +66,7 @@ pub fn compose(message: &OutboxMessage, base_url: &str) -> Result<Email, String>
         MessageKind::DataExportReady => data_export_ready(&data)?,
         MessageKind::MfaChanged => mfa_changed(&data)?,
         MessageKind::IdentityChanged => identity_changed(&data)?,
+        MessageKind::WebhookDisabled => webhook_disabled(&data)?,
         MessageKind::AccountSecured => account_secured(&data)?,
     };
     content.render()
@@ -371,6 +373,23 @@ fn mfa_changed(data: &Data) -> Result<Content, String> {
     })
 }
 
+/// To staff: the endpoint's URL is theirs to see, and no event's content is in it.
+fn webhook_disabled(data: &Data) -> Result<Content, String> {
+    Ok(Content {
+        subject: "A webhook was disabled".into(),
+        paragraphs: vec![
+            format!(
+                "The webhook {} has failed every delivery since {}, so it was disabled: it gets no more events.",
+                data.field("url")?,
+                data.field("failingSince")?
+            ),
+            "Once the endpoint answers again, register it again (and delete the disabled one); its deliveries list says what went wrong.".into(),
+        ],
+        action: None,
+        footer: WEBHOOK_FOOTER,
+    })
+}
+
 fn identity_changed(data: &Data) -> Result<Content, String> {
     let provider = data.field("provider")?;
     if !provider.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
@@ -479,6 +498,10 @@ mod tests {
                 }
                 MessageKind::AccountSecured => message(kind, &[("emailRestored", "true")]),
                 MessageKind::IdentityChanged => message(kind, &change(&[("change", "linked"), ("provider", "google")])),
+                MessageKind::WebhookDisabled => message(
+                    kind,
+                    &[("url", "https://hooks.example.com/users"), ("failingSince", "2026-11-26T10:00:00Z")],
+                ),
             })
             .collect()
     }

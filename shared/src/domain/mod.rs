@@ -18,6 +18,7 @@ pub mod security_event;
 pub mod session;
 pub mod social;
 pub mod user;
+pub mod webhook;
 
 pub use fields::{non_empty, Fields};
 pub use id::{is_id, Id, OfUser};

@@ -22,6 +22,7 @@ pub mod secure_account;
 pub mod sessions;
 pub mod social;
 pub mod verification;
+pub mod webhooks;
 
 pub use limits::Limiter;
 pub use notices::Notices;
@@ -52,6 +53,11 @@ impl AppState {
     /// Passkeys: the caller's, and signing in with one.
     pub fn passkeys(&self) -> passkeys::Passkeys<'_> {
         passkeys::Passkeys::new(self)
+    }
+
+    /// Webhook endpoints of the platform's other services (admins only).
+    pub fn webhooks(&self) -> webhooks::Webhooks<'_> {
+        webhooks::Webhooks::new(self)
     }
 
     /// Sign-in with OpenID providers, and the caller's linked identities.

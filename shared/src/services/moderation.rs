@@ -409,6 +409,15 @@ impl<'a> Moderation<'a> {
         }
     }
 
+    /// The caller's account, when it is staff's (as `staff`) and an admin's.
+    pub(crate) async fn admin(&self, caller: &Caller) -> AppResult<UserRecord> {
+        let staff = self.staff(caller).await?;
+        if staff.role != Role::Admin {
+            return Err(AppError::Forbidden("this needs an admin account"));
+        }
+        Ok(staff)
+    }
+
     /// The caller's account, when its session is live, it holds a staff role now, and
     /// the session passed the account's second factor within the last 12 hours: staff
     /// without a factor are refused (403 `MFA_REQUIRED`) until they enroll one.
@@ -843,7 +852,7 @@ fn account_event(
     }
 }
 
-fn audit_entry(
+pub(crate) fn audit_entry(
     store: &Store,
     actor: Actor<'_>,
     action: &str,

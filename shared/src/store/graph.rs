@@ -509,7 +509,7 @@ impl Graph<'_> {
             if let Some(at) = expires_at {
                 item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(at)));
             }
-            self.store.put_any(item)
+            super::writes::put_any(self.store, item)
         };
         let items = vec![put(a, Edge::Muting, b)?, put(b, Edge::MutedBy, a)?, self.user_check(b, Condition::Active)?];
         self.commit(items).await

@@ -384,6 +384,36 @@ pub mod event {
     }
 }
 
+/// A webhook endpoint (`WEBHOOK#<id>` / `WEBHOOK`), listed in `GSI1` under `WEBHOOKS`
+/// by creation; its deliveries in its partition, newest last by time.
+pub mod webhook {
+    const PREFIX: &str = "WEBHOOK#";
+    const SK: &str = "WEBHOOK";
+    pub const LIST: &str = "WEBHOOKS";
+    pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+    pub fn pk(id: &str) -> String {
+        format!("{PREFIX}{id}")
+    }
+
+    pub fn key(id: &str) -> super::Item {
+        super::key(pk(id), SK.to_owned())
+    }
+
+    pub fn list_sk(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+        format!("{}#{id}", super::sortable(at))
+    }
+
+    pub fn delivery_key(id: &str, at: chrono::DateTime<chrono::Utc>, event_id: &str, attempt: u32) -> super::Item {
+        super::key(pk(id), format!("{DELIVERY_PREFIX}{}#{event_id}#{attempt}", super::sortable(at)))
+    }
+
+    /// The webhook id of an item's partition key, if it is a webhook's.
+    pub fn id(pk: &str) -> Option<&str> {
+        pk.strip_prefix(PREFIX).filter(|id| !id.is_empty())
+    }
+}
+
 /// An item that never exists, read by the health check.
 pub fn health_probe() -> Item {
     key(HEALTH.into(), HEALTH.into())

@@ -27,6 +27,7 @@ pub mod securing;
 pub mod security_events;
 mod sessions;
 mod users;
+pub mod webhooks;
 mod writes;
 
 pub use call_metrics::CallMetrics;
@@ -224,6 +225,10 @@ impl Store {
 
     pub fn events(&self) -> events::Events<'_> {
         events::Events { store: self }
+    }
+
+    pub fn webhooks(&self) -> webhooks::Webhooks<'_> {
+        webhooks::Webhooks { store: self }
     }
 }
 

@@ -55,10 +55,13 @@ pub enum MessageKind {
     AccountSecured,
     /// A federated identity was linked or unlinked (`change`, `provider`).
     IdentityChanged,
+    /// To the admin who registered it: a webhook failed for 5 days and was disabled
+    /// (`url`, `failingSince`).
+    WebhookDisabled,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 16] = [
+    pub const ALL: [MessageKind; 17] = [
         MessageKind::VerifyEmail,
         MessageKind::ResetPassword,
         MessageKind::PasswordChanged,
@@ -75,6 +78,7 @@ impl MessageKind {
         MessageKind::AccountModerated,
         MessageKind::AccountSecured,
         MessageKind::IdentityChanged,
+        MessageKind::WebhookDisabled,
     ];
 
     /// The name stored on the item and shown in logs.
@@ -96,6 +100,7 @@ impl MessageKind {
             MessageKind::AccountModerated => "account_moderated",
             MessageKind::AccountSecured => "account_secured",
             MessageKind::IdentityChanged => "identity_changed",
+            MessageKind::WebhookDisabled => "webhook_disabled",
         }
     }
 }

@@ -142,7 +142,7 @@ impl Reports<'_> {
         if changed.is_open() {
             let guard = to_item(&OpenReportGuard { report_id: &changed.id }, guard_key)?;
             for item in [Some(guard).filter(|_| with_guard), Some(self.against_item(changed))].into_iter().flatten() {
-                items.push(self.store.put_any(item)?);
+                items.push(super::writes::put_any(self.store, item)?);
             }
         } else {
             for key in [Some(guard_key).filter(|_| with_guard), Some(against_key)].into_iter().flatten() {

@@ -40,7 +40,7 @@ impl Search<'_> {
                 let mut item = keys::search::key(user_id, token);
                 item.insert(keys::gsi1::PK.into(), s(keys::search::partition_pk(&search::partition(token))));
                 item.insert(keys::gsi1::SK.into(), s(keys::search::entry_sk(token, user_id)));
-                self.store.put_any(item)
+                super::writes::put_any(self.store, item)
             })
             .collect()
     }

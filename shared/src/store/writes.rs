@@ -18,12 +18,6 @@ impl Store {
         self.put_new(item)
     }
 
-    /// A put that replaces whatever is there (entries derived from another item).
-    pub(crate) fn put_any(&self, item: Item) -> AppResult<TransactWriteItem> {
-        let put = Put::builder().table_name(self.table()).set_item(Some(item)).build().context("building a Put")?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     /// A put that must not overwrite anything.
     pub(crate) fn put_new(&self, item: Item) -> AppResult<TransactWriteItem> {
         let put = Put::builder()
@@ -122,4 +116,10 @@ fn transaction_kinds(items: &[TransactWriteItem]) -> String {
 /// Whether the transaction item at `index` failed its condition.
 pub(super) fn failed(reasons: &[Option<String>], index: usize) -> bool {
     reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed")
+}
+
+/// A put that replaces whatever is there (entries derived from another item).
+pub(crate) fn put_any(store: &Store, item: Item) -> AppResult<TransactWriteItem> {
+    let put = Put::builder().table_name(store.table()).set_item(Some(item)).build().context("building a Put")?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
