@@ -18,8 +18,9 @@ fn event_files() -> Vec<String> {
     let mut files = Vec::new();
     for function in std::fs::read_dir(events_dir()).unwrap() {
         let function = function.unwrap().path();
-        // notify/ holds stream batches, not API Gateway events: tests/notify.rs feeds them.
-        if function.is_dir() && !function.ends_with("notify") {
+        // notify/ and events/ hold stream and queue batches, not API Gateway events:
+        // tests/notify.rs and tests/webhooks.rs feed them.
+        if function.is_dir() && !function.ends_with("notify") && !function.ends_with("events") {
             for event in std::fs::read_dir(&function).unwrap() {
                 let event = event.unwrap().path();
                 let relative = event.strip_prefix(events_dir()).unwrap().to_string_lossy().into_owned();

@@ -312,3 +312,80 @@ async fn the_typescript_client_verifies_our_tokens_with_jose() {
     assert_eq!(verified["tamperedRefused"], true);
     assert!(verified["userId"].as_str().is_some_and(|id| !id.is_empty()));
 }
+
+/// A webhook endpoint on this machine: each request's headers and body, in order.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<(http::HeaderMap, String)>) {
+    let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: http::HeaderMap, body: String| {
+            let sender = sender.clone();
+            async move {
+                let _ = sender.send((headers, body));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+/// Account events from `scripts/dev`: the local server runs the events code over DynamoDB
+/// Local's stream, publishes to the bus in its moto (read back through a rule's queue),
+/// and delivers a webhook an admin registered, signed, to a receiver on this machine.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_server_publishes_account_events_and_delivers_webhooks() {
+    let moto_port = free_port().to_string();
+    let server = DevServer::listening_with(&[("MOTO_PORT", &moto_port)]);
+    let moto = support::sdk_config_at(&format!("http://127.0.0.1:{moto_port}"));
+    let (sqs, queue) = support::queues::bus_target(&moto, local_server::events_local::BUS).await;
+
+    // An admin with a second factor, as the walk-through above makes a moderator.
+    let body =
+        json!({ "username": "ada", "email": "ada@example.org", "password": support::PASSWORD, "agreeToTerms": true });
+    let (status, ada) = http_json(Method::POST, &format!("{}/api/auth/register", server.base), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{ada}");
+    server.operator_script("grant-role", &["ada", "admin"]);
+    let url = format!("{}/api/auth/mfa/totp/enroll", server.base);
+    let enroll = json!({ "password": support::PASSWORD });
+    let (_, enrolled) = http_json_as(Method::POST, &url, Some(&enroll), ada["accessToken"].as_str()).await;
+    let code = server.operator_script("totp", &[enrolled["secret"].as_str().unwrap()]);
+    let url = format!("{}/api/auth/mfa/totp/confirm", server.base);
+    let (_, confirmed) =
+        http_json_as(Method::POST, &url, Some(&json!({ "code": code.trim() })), ada["accessToken"].as_str()).await;
+    let token = confirmed["accessToken"].as_str();
+
+    let (hook, mut received) = webhook_receiver().await;
+    let register = json!({ "url": hook, "eventTypes": ["user.created"] });
+    let url = format!("{}/api/admin/webhooks", server.base);
+    let (status, webhook) = http_json_as(Method::POST, &url, Some(&register), token).await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+
+    let body =
+        json!({ "username": "bob", "email": "bob@example.org", "password": support::PASSWORD, "agreeToTerms": true });
+    let (status, bob) = http_json(Method::POST, &format!("{}/api/auth/register", server.base), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{bob}");
+    let bob_id = bob["user"]["id"].as_str().unwrap();
+
+    let (headers, delivered) =
+        tokio::time::timeout(Duration::from_secs(30), received.recv()).await.expect("a delivery within 30 s").unwrap();
+    let event: serde_json::Value = serde_json::from_str(&delivered).unwrap();
+    assert_eq!((&event["type"], &event["subject"]), (&json!("user.created"), &json!(bob_id)), "{event}");
+    let stamp: i64 = headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+    let secret = webhook["secret"].as_str().unwrap();
+    let signature = events::sign::signature_header(&[secret], event["id"].as_str().unwrap(), stamp, &delivered);
+    assert_eq!(Some(headers["webhook-signature"].to_str().unwrap().to_owned()), signature);
+
+    // On the bus: both sign-ups (ada's came before the rule, and the stream is read in
+    // order, so it may be there too), and the role change.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let bobs = (json!("user.created"), json!(bob_id));
+    while !seen.contains(&bobs) && Instant::now() < deadline {
+        let entries = support::queues::receive(&sqs, &queue).await;
+        seen.extend(entries.into_iter().map(|e| (e["detail-type"].clone(), e["detail"]["subject"].clone())));
+    }
+    assert!(seen.contains(&bobs), "{seen:?}");
+}

@@ -2,6 +2,7 @@
 //! store, passwords, tokens, the HTTP error envelope and logging.
 
 pub mod aws;
+pub mod batch;
 pub mod bucket;
 pub mod clock;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod state;
 pub mod store;
 pub mod tokens;
 pub mod vault;
+pub mod web_tls;
 
 pub use error::{AppError, AppResult};
 pub use state::AppState;
@@ -32,7 +34,7 @@ pub use state::AppState;
 /// services, and nothing below `http` knows of HTTP requests.
 pub const LAYERS: &[&[&str]] = &[
     &["error", "clock"],
-    &["logging", "metrics", "aws", "bucket", "startup", "schema", "rate_limit"],
+    &["logging", "metrics", "aws", "bucket", "startup", "schema", "rate_limit", "batch", "web_tls"],
     &["domain"],
     &["config", "password"],
     &["tokens"],

@@ -3,6 +3,7 @@
 
 mod items;
 pub mod passkey;
+pub mod queues;
 
 use std::sync::OnceLock;
 

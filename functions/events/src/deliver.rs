@@ -258,14 +258,8 @@ fn connect_error(err: &hyper_util::client::legacy::Error) -> String {
 }
 
 fn http_client(resolve: Resolve) -> HttpClient {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     #[expect(clippy::expect_used, reason = "AWS-LC supports rustls's default protocol versions")]
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = shared::web_tls::client_config().expect("the default protocol versions");
     let mut http = HttpConnector::new_with_resolver(PublicOnly(resolve));
     http.set_connect_timeout(Some(Duration::from_secs(3)));
     http.enforce_http(false);

@@ -23,7 +23,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 use shared::store::events::StoredEvent;
 use shared::store::{keys, Store};
@@ -32,25 +31,7 @@ pub use bus::Bus;
 pub use deliver::{Deliverer, Outcome};
 pub use queue::{Job, Queue};
 
-/// Lambda's partial batch response, for both sources (`itemIdentifier`: a stream
-/// record's sequence number, a queue message's id).
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    pub item_identifier: String,
-}
-
-impl BatchResponse {
-    fn fail(&mut self, identifier: &str) {
-        self.batch_item_failures.push(ItemFailure { item_identifier: identifier.to_owned() });
-    }
-}
+pub use shared::batch::{BatchResponse, ItemFailure};
 
 /// What the function is given, from the environment: `EVENT_BUS_NAME`,
 /// `WEBHOOK_QUEUE_URL`, `EVENTS_DEAD_LETTER_QUEUE_URL`, `WEBHOOK_TIMEOUT_MS` (10 000).

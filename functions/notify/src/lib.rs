@@ -14,7 +14,6 @@
 pub mod compose;
 pub mod transport;
 
-use serde::Serialize;
 use serde_json::Value;
 use shared::bucket::ExportBucket;
 use shared::domain::OfUser;
@@ -31,19 +30,7 @@ pub const LEASE_SECS: i64 = 30;
 
 const NOT_AN_OUTBOX_INSERT: &str = "not an outbox insert";
 
-/// Lambda's partial batch response (`FunctionResponseTypes: [ReportBatchItemFailures]`).
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    /// The record's sequence number.
-    pub item_identifier: String,
-}
+pub use shared::batch::{BatchResponse, ItemFailure};
 
 /// What became of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +88,7 @@ impl Notifier {
             }
             if let Step::Retry(_) = step {
                 match sequence_number(record) {
-                    Some(sequence) => {
-                        response.batch_item_failures.push(ItemFailure { item_identifier: sequence.into() })
-                    }
+                    Some(sequence) => response.fail(sequence),
                     None => tracing::error!(event_id = event_id(record), "a record to retry has no sequence number"),
                 }
             }
