@@ -13,6 +13,7 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$AWS_REGION"
 
 STARTED_PIDS=()
+STARTED_CLUSTERS=()
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -88,6 +89,10 @@ ensure_webauthn_tools() { pip_venv "$WEBAUTHN_VENV" "$ROOT/tools/webauthn-requir
 WEBHOOKS_VENV="$ROOT/.local/webhooks-venv"
 ensure_webhook_tools() { pip_venv "$WEBHOOKS_VENV" "$ROOT/tools/webhooks-requirements.txt"; }
 
+# The bcrypt package that makes the import fixture's password hashes, apart as well.
+IMPORT_VENV="$ROOT/.local/import-venv"
+ensure_import_tools() { pip_venv "$IMPORT_VENV" "$ROOT/tools/import-requirements.txt"; }
+
 # schemathesis, apart: its pins would fight the SAM CLI's.
 FUZZ_VENV="$ROOT/.local/fuzz-venv"
 ensure_fuzz_tools() { pip_venv "$FUZZ_VENV" "$ROOT/tools/fuzz-requirements.txt"; }
@@ -145,7 +150,32 @@ start_moto() {
   wait_until_answers "http://127.0.0.1:$port/moto-api/" 30
 }
 
+# Debian's PostgreSQL (the old Node service's database, for the import's tests).
+PG_BIN=/usr/lib/postgresql/15/bin
+ensure_postgres() {
+  [[ -x $PG_BIN/pg_ctl ]] || { log "installing PostgreSQL"; apt_install postgresql; }
+}
+
+# start_postgres PORT: a throwaway cluster in a temporary directory (trust login as
+# `postgres` on 127.0.0.1), stopped and removed on exit. initdb refuses to run as root:
+# then it and the server run as `nobody`.
+start_postgres() {
+  local port=$1 dir as=()
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/user-service-pg.XXXXXX")
+  if ((EUID == 0)); then chown nobody "$dir"; as=(runuser -u nobody --); fi
+  "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; return 1; }
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  STARTED_CLUSTERS+=("$dir")
+}
+
 stop_started() {
+  for dir in "${STARTED_CLUSTERS[@]}"; do
+    if ((EUID == 0)); then runuser -u nobody -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+    else "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true; fi
+    rm -rf "$dir"
+  done
   for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${STARTED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }

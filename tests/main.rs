@@ -14,6 +14,7 @@ mod events;
 mod exports;
 mod federation;
 mod hostile_input;
+mod import;
 mod local_server;
 mod metrics;
 mod mfa;

@@ -152,9 +152,10 @@ async fn two_admins_acting_on_each_other_at_once_leave_an_admin() {
         let won = answers.iter().filter(|a| a.status == StatusCode::OK).count();
         assert!(won <= 1, "pair {i}: both won: {:?} {:?}", first.body, second.body);
         // The loser lost at its write (409), or read itself demoted (403 FORBIDDEN) or
-        // suspended (403 ACCOUNT_SUSPENDED) already, depending on how the race fell.
+        // suspended (403 ACCOUNT_SUSPENDED) already, or found its session ended by the
+        // suspension (401), depending on how the race fell.
         for lost in answers.iter().filter(|a| a.status != StatusCode::OK) {
-            let refused = ["CONFLICT", "FORBIDDEN", "ACCOUNT_SUSPENDED"].contains(&lost.error_code());
+            let refused = ["CONFLICT", "FORBIDDEN", "ACCOUNT_SUSPENDED", "UNAUTHORIZED"].contains(&lost.error_code());
             assert!(refused, "pair {i}: {} {:?}", lost.status, lost.body);
         }
         let mut admins = 0;

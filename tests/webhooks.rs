@@ -343,6 +343,9 @@ async fn deliveries_are_signed_retried_after_500s_and_timeouts_and_repeats_keep_
         );
         assert_eq!(Some(header(headers, "webhook-signature").to_owned()), expected);
     }
+    // Webhooks, their deliveries and the events are items the auditor knows.
+    let audit = app.state.store.consistency().audit_table(2).await.unwrap();
+    assert!(audit.violations.is_empty(), "{:?}", audit.violations);
     let latest = app.get_as(&root, &format!("/api/admin/webhooks/{id}/deliveries?limit=1")).await.body;
     assert_eq!(
         (latest["items"][0]["status"].clone(), latest["items"][0]["responseStatus"].clone()),
@@ -497,10 +500,10 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_its_admin_told() {
     app.user("cyd").await;
     let all = event_ids(&app).await;
     publisher.handle(&stream_records(&all)).await;
-    assert!(
-        moto.drain(&moto.deliveries, Duration::from_secs(2)).await.is_empty(),
-        "a disabled webhook is sent nothing"
-    );
+    // Whatever the queue still holds (a retry scheduled before it was disabled) is
+    // handed over and passed over: the endpoint hears nothing more.
+    moto.deliver_until(&publisher, Duration::from_secs(8), || false).await;
+    assert_eq!(receiver.seen().len(), 2, "a disabled webhook is sent nothing");
 }
 
 /// The receiver in tools/webhook_receiver.py: the `standardwebhooks` package checks

@@ -40,6 +40,9 @@ pub struct Config {
     pub mfa_key_secret_id: Option<String>,
     /// `MFA_KEY_FILE`: the local second-factor key, generated on first run when no secret is set.
     pub mfa_key_file: PathBuf,
+    /// `LEGACY_BCRYPT_COST`: the cost of the bcrypt hashes imported from the old Node
+    /// service (0 or unset: the table holds none).
+    pub legacy_bcrypt_cost: Option<u32>,
     /// `WEBHOOK_KEY_SECRET_ID`: the Secrets Manager secret of the key that seals webhook
     /// signing secrets in AWS (the `admin` and `events` functions').
     pub webhook_key_secret_id: Option<String>,
@@ -123,6 +126,14 @@ impl Config {
                 vars.optional("FEDERATION_SECRETS_SECRET_ID"),
                 vars.0("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),
             )?,
+            legacy_bcrypt_cost: match vars.number("LEGACY_BCRYPT_COST", 0, 0)? {
+                0 => None,
+                cost @ 4..=31 => Some(cost as u32),
+                _ => {
+                    let reason = "expected bcrypt's cost, 4 to 31 (0: no bcrypt hashes)".into();
+                    return Err(ConfigError { name: "LEGACY_BCRYPT_COST", reason });
+                }
+            },
             webhook_key_secret_id: vars.optional("WEBHOOK_KEY_SECRET_ID"),
             webhook_key_file: PathBuf::from(vars.text("WEBHOOK_KEY_FILE", ".local/webhook-key")),
             webhook_urls: match vars.0("AWS_LAMBDA_INITIALIZATION_TYPE") {

@@ -1,6 +1,7 @@
 //! Password rules and hashing: argon2id with OWASP's parameters, PHC strings, hashing
 //! off the async executor in reused working memory, and a dummy verification for
-//! unknown users.
+//! unknown users. The old Node service's bcrypt hashes (imported as they are) are
+//! accepted at sign-in and replaced with argon2id on the first correct one.
 
 use std::cell::RefCell;
 use std::sync::{Mutex, PoisonError};
@@ -39,6 +40,22 @@ pub struct Passwords {
     min_length: usize,
     params: Params,
     memory: MemoryPool,
+    /// The cost of the bcrypt hashes the table may hold (`LEGACY_BCRYPT_COST`): while
+    /// set, every failed check also does a bcrypt verification of that cost, so that a
+    /// wrong password costs the same whatever the account's hash, and an unknown
+    /// account costs what a known one does.
+    legacy_bcrypt: Option<LegacyBcrypt>,
+}
+
+struct LegacyBcrypt {
+    cost: u32,
+    /// A bcrypt hash of that cost that matches nothing, made on first need.
+    dummy: tokio::sync::OnceCell<String>,
+}
+
+/// Whether `stored` is a bcrypt hash as bcryptjs and the C library write them.
+pub fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix)) && stored.len() == 60
 }
 
 /// argon2's working memory (19 MiB a hash), kept for the next hash instead of going back
@@ -144,7 +161,13 @@ impl Passwords {
     pub fn with_memory_reuse(min_length: usize, reuse: bool) -> Self {
         let params = PARAMS;
         let memory = MemoryPool::new(params.block_count(), reuse);
-        Passwords { min_length: min_length.max(8), params, memory }
+        Passwords { min_length: min_length.max(8), params, memory, legacy_bcrypt: None }
+    }
+
+    /// The same, for a table that may hold bcrypt hashes of `cost` (`None`: it holds none).
+    pub fn with_legacy_bcrypt(self, cost: Option<u32>) -> Self {
+        let legacy_bcrypt = cost.map(|cost| LegacyBcrypt { cost, dummy: tokio::sync::OnceCell::new() });
+        Passwords { legacy_bcrypt, ..self }
     }
 
     /// The API's rules: length in characters (any Unicode), no composition rules, not too
@@ -215,12 +238,40 @@ impl Passwords {
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no
-    /// account, so both cases cost the same.
+    /// account, so both cases cost the same. A bcrypt hash matches as the old service's
+    /// did and asks for a re-hash; while bcrypt hashes may be stored, a failure costs one
+    /// argon2id and one bcrypt verification whatever was stored (the one not done for
+    /// real is done on a dummy).
     pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<Verified> {
-        let params = self.params.clone();
         // An account without a password (made by a federated sign-up) stores none: the
         // same work on the dummy hash, and no match.
         let stored = stored.filter(|hash| !hash.is_empty());
+        if let Some(bcrypt_hash) = stored.as_deref().filter(|s| is_bcrypt(s)) {
+            if bcrypt_verify(password.clone(), bcrypt_hash.to_owned()).await? {
+                return Ok(Verified::Yes { needs_rehash: true });
+            }
+            self.verify_argon2(password, None).await?;
+            return Ok(Verified::No);
+        }
+        let verified = self.verify_argon2(password.clone(), stored).await?;
+        if let (Verified::No, Some(legacy)) = (verified, &self.legacy_bcrypt) {
+            let cost = legacy.cost;
+            let dummy = legacy
+                .dummy
+                .get_or_try_init(|| async move {
+                    tokio::task::spawn_blocking(move || bcrypt::hash("no password is this one", cost))
+                        .await
+                        .context("the blocking pool")?
+                        .map_err(|e| AppError::internal(format!("bcrypt: {e}")))
+                })
+                .await?;
+            bcrypt_verify(password, dummy.clone()).await?;
+        }
+        Ok(verified)
+    }
+
+    async fn verify_argon2(&self, password: String, stored: Option<String>) -> AppResult<Verified> {
+        let params = self.params.clone();
         let is_real = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         self.memory
@@ -236,6 +287,15 @@ impl Passwords {
             })
             .await?
     }
+}
+
+/// A bcrypt verification on the blocking pool (tens to hundreds of milliseconds). Like
+/// bcryptjs, it reads the first 72 bytes of the password.
+async fn bcrypt_verify(password: String, hash: String) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+        .await
+        .context("the blocking pool")?
+        .map_err(|e| AppError::internal(format!("bcrypt: {e}")))
 }
 
 /// zxcvbn's estimate: at least "safely unguessable".
@@ -305,6 +365,37 @@ mod tests {
             assert!(matches!(verified, Verified::Yes { .. }), "{theirs}");
             assert_eq!(p.verify("lantern-orbit-velvet-94".into(), Some(theirs)).await.unwrap(), Verified::No);
         }
+    }
+
+    /// crypt_blowfish's test vectors (which bcryptjs and the C library pass), under each
+    /// prefix the old service may have written.
+    #[tokio::test]
+    async fn bcrypt_hashes_match_as_the_old_service_made_them_and_ask_for_a_rehash() {
+        let p = passwords().with_legacy_bcrypt(Some(5));
+        let digest = "CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+        for prefix in ["$2a$05$", "$2b$05$", "$2y$05$"] {
+            let stored = format!("{prefix}{digest}");
+            assert!(is_bcrypt(&stored));
+            assert_eq!(
+                p.verify("U*U".into(), Some(stored.clone())).await.unwrap(),
+                Verified::Yes { needs_rehash: true }
+            );
+            assert_eq!(p.verify("U*V".into(), Some(stored)).await.unwrap(), Verified::No);
+        }
+        let empty = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.7uG0VCzI2bS7j6ymqJi9CdcdxiRTWNy";
+        assert_eq!(p.verify(String::new(), Some(empty.into())).await.unwrap(), Verified::Yes { needs_rehash: true });
+        // bcrypt reads 72 bytes, as bcryptjs did: the old service's users typed no more.
+        let long = "a".repeat(72);
+        let hash = bcrypt::hash(&long, 4).unwrap();
+        assert_eq!(p.verify(format!("{long}tail"), Some(hash)).await.unwrap(), Verified::Yes { needs_rehash: true });
+        assert!(!is_bcrypt("$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+        assert!(!is_bcrypt(
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXJhbmRvbXNhbHQ$4a1TLOJOedtMZrGmCoHhPbZh1GgMcEmaYmQ2dcsnj2A"
+        ));
+        // Unknown accounts and wrong argon2 passwords still fail (with the dummy bcrypt done).
+        assert_eq!(p.verify("U*U".into(), None).await.unwrap(), Verified::No);
+        let argon2 = p.hash("lantern-orbit-velvet-93".into()).await.unwrap();
+        assert_eq!(p.verify("wrong".into(), Some(argon2)).await.unwrap(), Verified::No);
     }
 
     #[tokio::test]

@@ -41,7 +41,7 @@ impl AppState {
     }
 
     pub fn with_tokens(config: Config, store: Store, tokens: Tokens, cursor_secret: &[u8]) -> Self {
-        let passwords = Passwords::new(config.password_min_length);
+        let passwords = Passwords::new(config.password_min_length).with_legacy_bcrypt(config.legacy_bcrypt_cost);
         let cursors = Cursors::new(cursor_secret);
         let providers = Arc::new(Providers::new(config.federation.clone(), Default::default()));
         AppState {

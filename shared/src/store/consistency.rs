@@ -274,6 +274,11 @@ impl Facts {
             if text(&item, "delivery").is_none_or(|state| state == "sending") {
                 self.messages.push((id.to_owned(), text(&item, "userId").unwrap_or_default()));
             }
+        } else if keys::webhook::id(&pk).is_some() {
+            // An endpoint, or a record of a delivery to it (TTL removes those).
+            self.count(if sk.starts_with(keys::webhook::DELIVERY_PREFIX) { "webhook deliveries" } else { "webhooks" });
+        } else if pk.starts_with(keys::import::PREFIX) {
+            self.count("import checkpoints");
         } else if keys::event::event_id(&pk).is_some() {
             // Records of the past for the platform's other services (TTL removes them).
             self.count("account events");

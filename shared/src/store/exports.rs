@@ -79,9 +79,8 @@ impl Exports<'_> {
             object_key: None,
             expires_at: (now + Duration::days(EXPORT_KEEP_DAYS)).timestamp(),
         };
-        let put = self
-            .store
-            .put_new_expiring(to_item(&export, keys::export::key(user_id, &export.id))?, export.expires_at)?;
+        let item = to_item(&export, keys::export::key(user_id, &export.id))?;
+        let put = super::writes::put_new_expiring(self.store, item, export.expires_at)?;
         let user = Update::builder()
             .table_name(self.store.table())
             .set_key(Some(keys::user::key(user_id)))

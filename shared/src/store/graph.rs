@@ -170,6 +170,23 @@ struct EdgeRecord {
     reason: Option<String>,
 }
 
+/// An edge item: `owner`'s side of a relation with `other`, listed where its kind is.
+pub(super) fn edge_item(
+    owner: &str,
+    edge: Edge,
+    other: &str,
+    at: DateTime<Utc>,
+    reason: Option<&str>,
+) -> AppResult<Item> {
+    let record = EdgeRecord { other_id: other.to_owned(), created_at: at, reason: reason.map(str::to_owned) };
+    let mut item = to_item(&record, edge_key(owner, edge, other))?;
+    if let Some(list) = edge.list() {
+        item.insert(keys::gsi1::PK.into(), s(keys::edge::list_pk(list, owner)));
+        item.insert(keys::gsi1::SK.into(), s(keys::edge::list_sk(at, other)));
+    }
+    Ok(item)
+}
+
 fn edge_key(owner: &str, edge: Edge, other: &str) -> Item {
     keys::edge::key(owner, edge.prefix(), other)
 }
@@ -289,13 +306,7 @@ impl Graph<'_> {
         now: DateTime<Utc>,
         reason: Option<&str>,
     ) -> AppResult<TransactWriteItem> {
-        let record = EdgeRecord { other_id: other.to_owned(), created_at: now, reason: reason.map(str::to_owned) };
-        let mut item = to_item(&record, edge_key(owner, edge, other))?;
-        if let Some(list) = edge.list() {
-            item.insert(keys::gsi1::PK.into(), s(keys::edge::list_pk(list, owner)));
-            item.insert(keys::gsi1::SK.into(), s(keys::edge::list_sk(now, other)));
-        }
-        self.store.put_new(item)
+        self.store.put_new(edge_item(owner, edge, other, now, reason)?)
     }
 
     /// Both edges of a new relation, from `a`'s side.

@@ -414,6 +414,16 @@ pub mod webhook {
     }
 }
 
+/// An import's checkpoint (`IMPORT#<name>` / `CHECKPOINT`): how far it got.
+pub mod import {
+    pub const PREFIX: &str = "IMPORT#";
+    const SK: &str = "CHECKPOINT";
+
+    pub fn key(name: &str) -> super::Item {
+        super::key(format!("{PREFIX}{name}"), SK.to_owned())
+    }
+}
+
 /// An item that never exists, read by the health check.
 pub fn health_probe() -> Item {
     key(HEALTH.into(), HEALTH.into())

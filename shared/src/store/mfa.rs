@@ -192,7 +192,7 @@ impl Factors<'_> {
     /// Stores a sign-in's challenge under its token's hash.
     pub async fn put_challenge(self, hash: &str, challenge: &MfaChallenge) -> AppResult<()> {
         let item = to_item(challenge, keys::challenge::key(hash))?;
-        let Some(put) = self.store.put_new_expiring(item, challenge.expires_at)?.put else {
+        let Some(put) = super::writes::put_new_expiring(self.store, item, challenge.expires_at)?.put else {
             return Err(AppError::internal("a new item is a put"));
         };
         if !self.store.put_alone(put).await? {

@@ -11,6 +11,7 @@ pub mod events;
 pub mod exports;
 pub mod graph;
 pub mod identities;
+pub mod imports;
 pub mod keys;
 mod mfa;
 pub mod moderation;
@@ -229,6 +230,10 @@ impl Store {
 
     pub fn webhooks(&self) -> webhooks::Webhooks<'_> {
         webhooks::Webhooks { store: self }
+    }
+
+    pub fn imports(&self) -> imports::Imports<'_> {
+        imports::Imports { store: self }
     }
 }
 

@@ -64,7 +64,7 @@ fn token_key(hash: &str, purpose: Purpose) -> super::Item {
 
 impl OneTimeTokens<'_> {
     pub(crate) fn put(self, hash: &str, purpose: Purpose, token: &OneTimeToken) -> AppResult<TransactWriteItem> {
-        self.store.put_new_expiring(to_item(token, token_key(hash, purpose))?, token.expires_at)
+        super::writes::put_new_expiring(self.store, to_item(token, token_key(hash, purpose))?, token.expires_at)
     }
 
     /// Consumes the token: the transaction fails if it was used meanwhile.

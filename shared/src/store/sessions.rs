@@ -19,7 +19,7 @@ pub struct Sessions<'a> {
 /// The put of a new session, with its expiry-index entry.
 pub(crate) fn session_put(store: &Store, session: &SessionRecord) -> AppResult<TransactWriteItem> {
     let item = to_item(session, keys::session::key(&session.user_id, &session.id))?;
-    store.put_new_expiring(item, session.expires_at)
+    super::writes::put_new_expiring(store, item, session.expires_at)
 }
 
 /// A change of a session's refresh-token hashes.

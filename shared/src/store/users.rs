@@ -185,7 +185,7 @@ impl Users<'_> {
     /// A new known device, for the sign-in's write.
     pub fn device_put(self, token: &DeviceToken, record: &DeviceRecord) -> AppResult<TransactWriteItem> {
         let item = to_item(record, keys::device::key(&token.user_id, &token.hash()))?;
-        self.store.put_new_expiring(item, record.expires_at)
+        super::writes::put_new_expiring(self.store, item, record.expires_at)
     }
 
     /// A known device's last sign-in, unless it was revoked meanwhile.

@@ -11,13 +11,6 @@ use crate::error::{AppError, AppResult, Context};
 const CONFLICT_RETRIES: usize = 5;
 
 impl Store {
-    /// A put that must not overwrite anything, of an item that expires at `expires_at`
-    /// (epoch seconds): in the expiry index's bucket of that day, for cleanup.
-    pub(crate) fn put_new_expiring(&self, mut item: Item, expires_at: i64) -> AppResult<TransactWriteItem> {
-        item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(expires_at)));
-        self.put_new(item)
-    }
-
     /// A put that must not overwrite anything.
     pub(crate) fn put_new(&self, item: Item) -> AppResult<TransactWriteItem> {
         let put = Put::builder()
@@ -122,4 +115,11 @@ pub(super) fn failed(reasons: &[Option<String>], index: usize) -> bool {
 pub(crate) fn put_any(store: &Store, item: Item) -> AppResult<TransactWriteItem> {
     let put = Put::builder().table_name(store.table()).set_item(Some(item)).build().context("building a Put")?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A put that must not overwrite anything, of an item that expires at `expires_at`
+/// (epoch seconds): in the expiry index's bucket of that day, for cleanup.
+pub(crate) fn put_new_expiring(store: &Store, mut item: Item, expires_at: i64) -> AppResult<TransactWriteItem> {
+    item.insert(keys::expiry::BUCKET.into(), s(keys::expiry::bucket(expires_at)));
+    store.put_new(item)
 }
