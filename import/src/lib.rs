@@ -328,11 +328,15 @@ async fn write_users(
 ) -> Result<Vec<Reject>, String> {
     let done_before = match checkpoint.phase.as_str() {
         "users" => checkpoint.after.clone(),
-        "edges" => return Ok(Vec::new()),
+        "edges" => {
+            report.users.already += users.len() as u64;
+            return Ok(Vec::new());
+        }
         _ => None,
     };
     let todo: Vec<&UserRecord> =
         users.iter().filter(|u| done_before.as_ref().is_none_or(|last| u.id > *last)).collect();
+    report.users.already += (users.len() - todo.len()) as u64;
     let progress = bar(todo.len() as u64, "writing accounts");
     let mut rejected = Vec::new();
     for chunk in todo.chunks(options.checkpoint_every.max(1)) {
