@@ -89,6 +89,17 @@ ensure_webauthn_tools() { pip_venv "$WEBAUTHN_VENV" "$ROOT/tools/webauthn-requir
 WEBHOOKS_VENV="$ROOT/.local/webhooks-venv"
 ensure_webhook_tools() { pip_venv "$WEBHOOKS_VENV" "$ROOT/tools/webhooks-requirements.txt"; }
 
+# The bench's peer (bench/peer: Better Auth, @node-rs/argon2, pg), pinned by its lockfile
+# and installed again whenever it changes.
+ensure_peer_tools() {
+  local dir="$ROOT/bench/peer" stamp="$ROOT/bench/peer/node_modules/.package-lock.sha256" want
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
+    log "installing the bench's peer (bench/peer/package-lock.json)"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent) && echo "$want" >"$stamp"
+  fi
+}
+
 # The bcrypt package that makes the import fixture's password hashes, apart as well.
 IMPORT_VENV="$ROOT/.local/import-venv"
 ensure_import_tools() { pip_venv "$IMPORT_VENV" "$ROOT/tools/import-requirements.txt"; }
@@ -154,20 +165,43 @@ start_moto() {
 PG_BIN=/usr/lib/postgresql/15/bin
 ensure_postgres() {
   [[ -x $PG_BIN/pg_ctl ]] || { log "installing PostgreSQL"; apt_install postgresql; }
+  command -v openssl >/dev/null || { log "installing openssl"; apt_install openssl; }
 }
 
 # start_postgres PORT: a throwaway cluster in a temporary directory (trust login as
 # `postgres` on 127.0.0.1), stopped and removed on exit. initdb refuses to run as root:
-# then it and the server run as `nobody`.
+# then it and the server run as `nobody`. TLS is on, with a certificate for 127.0.0.1
+# from a CA made for the run (POSTGRES_CA_FILE); the role `tls_reader` may connect
+# only over TLS.
 start_postgres() {
   local port=$1 dir as=()
   dir=$(mktemp -d "${TMPDIR:-/tmp}/user-service-pg.XXXXXX")
   if ((EUID == 0)); then chown nobody "$dir"; as=(runuser -u nobody --); fi
   "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; return 1; }
+  postgres_certificates "$dir"
+  printf 'hostnossl all tls_reader 127.0.0.1/32 reject\nhostssl all tls_reader 127.0.0.1/32 trust\n%s\n' \
+    "$(cat "$dir/data/pg_hba.conf")" >"$dir/pg_hba.conf"
+  if ((EUID == 0)); then chown nobody "$dir"/server.* "$dir/pg_hba.conf"; fi
   "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c hba_file=$dir/pg_hba.conf \
+        -c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key" start >/dev/null
   STARTED_CLUSTERS+=("$dir")
+  psql -q -h 127.0.0.1 -p "$port" -U postgres -c 'CREATE ROLE tls_reader LOGIN SUPERUSER' >/dev/null
+  POSTGRES_CA_FILE="$dir/ca.pem"
+}
+
+# postgres_certificates DIR: DIR/ca.pem, and DIR/server.crt and .key for 127.0.0.1 signed by it.
+postgres_certificates() {
+  local dir=$1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=user-service test CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+    -extfile "$dir/server.ext" -out "$dir/server.crt" 2>/dev/null
+  chmod 600 "$dir/server.key"
 }
 
 stop_started() {

@@ -80,6 +80,7 @@ fn options(source: &str, dry_run: bool) -> (node_import::Options, PathBuf) {
     let rejects = std::env::temp_dir().join(format!("rejects-{}.jsonl", uuid::Uuid::new_v4()));
     let options = node_import::Options {
         source: source.into(),
+        ssl_root_cert: None,
         name: "node".into(),
         rejects: rejects.clone(),
         dry_run,
@@ -249,6 +250,43 @@ async fn a_dry_run_reports_and_writes_nothing() {
     assert!(app.all_items().await.is_empty(), "a dry run writes nothing");
     assert_eq!(std::fs::read_to_string(&rejects).unwrap().lines().count(), 7, "the rejects it found");
     std::fs::remove_file(rejects).ok();
+    db.drop_now().await;
+}
+
+/// TLS to the source. The test server's certificate comes from a CA made for the run,
+/// and its role `tls_reader` may connect over TLS only: `sslmode=require` alone refuses
+/// the certificate (not from a public CA), the CA file (`--ssl-root-cert`, as RDS's
+/// bundle would be given) makes the connection and the import reads through it, and a
+/// file without a certificate is a clear error.
+#[tokio::test]
+async fn the_source_over_tls_with_its_ca_file() {
+    let app = app().await;
+    let db = NodeDatabase::new(0, 0).await;
+    let ca = std::env::var("NODE_POSTGRES_CA")
+        .unwrap_or_else(|_| panic!("NODE_POSTGRES_CA is not set: run the tests with scripts/test"));
+    let tls_only = db.url.replacen("postgres://postgres@", "postgres://tls_reader@", 1);
+    let attempt = |url: String, ca: Option<&str>| {
+        let (mut options, rejects) = options(&url, true);
+        options.ssl_root_cert = ca.map(PathBuf::from);
+        let store = app.state.store.clone();
+        async move {
+            let result = node_import::run(&store, &options).await;
+            std::fs::remove_file(rejects).ok();
+            result
+        }
+    };
+    let plain = attempt(tls_only.clone(), None).await.expect_err("a role that needs TLS, without TLS");
+    assert!(plain.contains("no encryption"), "{plain}");
+    let public_roots = attempt(format!("{tls_only}?sslmode=require"), None).await.expect_err("a private CA");
+    assert!(public_roots.contains("certificate"), "{public_roots}");
+    let report = attempt(tls_only.clone(), Some(&ca)).await.expect("TLS with the CA file");
+    assert_eq!(report.users.written, 6, "read over TLS: {report:#?}");
+    let empty = std::env::temp_dir().join(format!("empty-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&empty, "").unwrap();
+    let no_cert = attempt(tls_only, empty.to_str()).await.expect_err("an empty CA file");
+    assert!(no_cert.contains("holds no certificate"), "{no_cert}");
+    std::fs::remove_file(empty).ok();
+    assert!(app.all_items().await.is_empty(), "dry runs");
     db.drop_now().await;
 }
 

@@ -3,6 +3,8 @@
 //! ratios are what to read.
 
 mod emulator;
+mod import;
+mod peer;
 mod scale;
 // The tests' software authenticator (real CBOR and ES256 signatures), for the passkey row.
 #[allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
@@ -28,6 +30,8 @@ const WARM_CALLS: usize = 2000;
 const LOGINS: usize = 30;
 /// Wrong-password and unknown-identifier attempts, each, interleaved.
 const FAILED_LOGINS: usize = 100;
+/// The same with bcrypt hashes in the table (each attempt ≈ 270 ms: fewer rounds).
+const FAILED_LOGINS_BCRYPT: usize = 30;
 const LOGIN_WARM_UP: usize = 20;
 const PASSWORD: &str = "lantern-orbit-velvet-93";
 
@@ -37,6 +41,19 @@ struct Row {
     floor: String,
     ratio: String,
     target: &'static str,
+}
+
+impl Row {
+    /// A time beside its floor (`floor_name` says what the floor is).
+    fn beside(figure: String, value: Duration, floor_name: &str, floor: Duration, target: &'static str) -> Row {
+        Row {
+            figure,
+            value: ms(value),
+            floor: format!("{floor_name} {}", ms(floor)),
+            ratio: ratio(value, floor),
+            target,
+        }
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -125,7 +142,7 @@ async fn main() -> Result<(), BoxError> {
             ("RUST_LOG".into(), "warn".into()),
         ])
         .collect();
-    // BENCH_ONLY=cold,warm,login,mfa,export,scale,cpu,memory,throughput,size runs a part (all when unset).
+    // BENCH_ONLY=cold,warm,login,mfa,export,scale,cpu,memory,throughput,peer,import,size runs a part (all when unset).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("cold") {
@@ -138,6 +155,7 @@ async fn main() -> Result<(), BoxError> {
         login(&app, &mut rows).await?;
         login_memory_change(&state, &mut rows).await?;
         wrong_password_vs_unknown(&app, &mut rows).await?;
+        failed_logins_with_bcrypt(&state, &mut rows).await?;
     }
     if wanted("mfa") {
         second_factor(&app, &state, &mut rows).await?;
@@ -154,6 +172,12 @@ async fn main() -> Result<(), BoxError> {
     }
     if wanted("throughput") {
         throughput(&bin_dir, &child_env, &endpoint, &table, &user_id, &work, &mut rows)?;
+    }
+    if wanted("peer") {
+        peer::against_better_auth(&bin_dir, &child_env, &mut rows).await?;
+    }
+    if wanted("import") {
+        import::import_at_scale(&bin_dir, &child_env, &client, &work, &mut rows).await?;
     }
     // Last: it leaves the table 300,000 items larger.
     if wanted("scale") {
@@ -305,13 +329,13 @@ async fn warm_overhead(
     }
     for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
         let (h, b) = (percentile(handler.clone(), p), percentile(bare.clone(), p));
-        rows.push(Row {
-            figure: format!("warm GET /api/users/{{id}} through the handler, {label} of {WARM_CALLS}"),
-            value: ms(h),
-            floor: format!("bare GetItem {}", ms(b)),
-            ratio: ratio(h, b),
-            target: "≤ 1.10",
-        });
+        rows.push(Row::beside(
+            format!("warm GET /api/users/{{id}} through the handler, {label} of {WARM_CALLS}"),
+            h,
+            "bare GetItem",
+            b,
+            "≤ 1.10",
+        ));
     }
     rows.push(Row {
         figure: "peak RSS of the bench process after the warm run".into(),
@@ -409,13 +433,7 @@ async fn login(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), BoxError> 
         }
     }
     let (l, v) = (median(logins), median(verifies));
-    rows.push(Row {
-        figure: format!("login, median of {LOGINS}"),
-        value: ms(l),
-        floor: format!("one argon2id verify {}", ms(v)),
-        ratio: ratio(l, v),
-        target: "≤ 1.25",
-    });
+    rows.push(Row::beside(format!("login, median of {LOGINS}"), l, "one argon2id verify", v, "≤ 1.25"));
     if dynamodb_local.is_some() {
         // DynamoDB Local runs on the same two cores: its work is part of every login here.
         rows.push(Row {
@@ -470,13 +488,7 @@ async fn second_factor(app: &axum::Router, state: &AppState, rows: &mut Vec<Row>
         }
     }
     let (v, l) = (median(verifies), median(logins));
-    rows.push(Row {
-        figure: format!("mfa/verify, median of {LOGINS}"),
-        value: ms(v),
-        floor: format!("login {}", ms(l)),
-        ratio: ratio(v, l),
-        target: "≤ 0.30",
-    });
+    rows.push(Row::beside(format!("mfa/verify, median of {LOGINS}"), v, "login", l, "≤ 0.30"));
     Ok(())
 }
 
@@ -525,13 +537,7 @@ async fn passkey_sign_in(app: &axum::Router, rows: &mut Vec<Row>) -> Result<(), 
         }
     }
     let (p, l) = (median(passkeys), median(logins));
-    rows.push(Row {
-        figure: format!("passkey sign-in (options + answer), median of {LOGINS}"),
-        value: ms(p),
-        floor: format!("login {}", ms(l)),
-        ratio: ratio(p, l),
-        target: "< 1",
-    });
+    rows.push(Row::beside(format!("passkey sign-in (options + answer), median of {LOGINS}"), p, "login", l, "< 1"));
     Ok(())
 }
 
@@ -678,14 +684,14 @@ fn http_get_len(url: &str) -> Result<usize, BoxError> {
     Ok(output.stdout.len())
 }
 
-/// Medians of two login attempts timed in turn, `rounds` times each, so both see the same
+/// Medians of login attempts timed in turn, `rounds` times each, so all see the same
 /// machine; `check` holds each answer to what the attempt must get.
-async fn interleaved(
+async fn interleaved<const N: usize>(
     rounds: usize,
-    attempts: [(&axum::Router, &Value); 2],
+    attempts: [(&axum::Router, &Value); N],
     check: impl Fn(&Value),
-) -> Result<(Duration, Duration), BoxError> {
-    let mut times = [Vec::new(), Vec::new()];
+) -> Result<[Duration; N], BoxError> {
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::new());
     for _ in 0..rounds {
         for ((app, body), times) in attempts.iter().zip(&mut times) {
             let t = Instant::now();
@@ -694,8 +700,7 @@ async fn interleaved(
             check(&answer);
         }
     }
-    let [first, second] = times;
-    Ok((median(first), median(second)))
+    Ok(times.map(median))
 }
 
 /// Login through the handler with argon2's memory reused (as now) and allocated per
@@ -706,14 +711,14 @@ async fn login_memory_change(state: &AppState, rows: &mut Vec<Row>) -> Result<()
     let (before, after) = (local_server::app(allocating), local_server::app(state.clone()));
     let body = json!({ "identifier": "bench_user", "password": PASSWORD });
     let signed_in = |answer: &Value| assert!(answer["accessToken"].is_string(), "login failed: {answer}");
-    let (reused, allocated) = interleaved(LOGINS, [(&after, &body), (&before, &body)], signed_in).await?;
-    rows.push(Row {
-        figure: format!("login, argon2 memory reused, median of {LOGINS}"),
-        value: ms(reused),
-        floor: format!("allocated per hash {}", ms(allocated)),
-        ratio: ratio(reused, allocated),
-        target: "≤ 1.05",
-    });
+    let [reused, allocated] = interleaved(LOGINS, [(&after, &body), (&before, &body)], signed_in).await?;
+    rows.push(Row::beside(
+        format!("login, argon2 memory reused, median of {LOGINS}"),
+        reused,
+        "allocated per hash",
+        allocated,
+        "≤ 1.05",
+    ));
     Ok(())
 }
 
@@ -723,14 +728,50 @@ async fn wrong_password_vs_unknown(app: &axum::Router, rows: &mut Vec<Row>) -> R
     let wrong = json!({ "identifier": "bench_user", "password": "not-the-password-at-all" });
     let unknown = json!({ "identifier": "nobody_by_this_name", "password": "not-the-password-at-all" });
     let refused = |answer: &Value| assert_eq!(answer["error"]["code"], "INVALID_CREDENTIALS", "{answer}");
-    let (w, u) = interleaved(FAILED_LOGINS, [(app, &wrong), (app, &unknown)], refused).await?;
-    rows.push(Row {
-        figure: format!("wrong password on an existing account, median of {FAILED_LOGINS}"),
-        value: ms(w),
-        floor: format!("unknown identifier {}", ms(u)),
-        ratio: ratio(w, u),
-        target: "0.95–1.05",
-    });
+    let [w, u] = interleaved(FAILED_LOGINS, [(app, &wrong), (app, &unknown)], refused).await?;
+    rows.push(Row::beside(
+        format!("wrong password on an existing account, median of {FAILED_LOGINS}"),
+        w,
+        "unknown identifier",
+        u,
+        "0.95–1.05",
+    ));
+    Ok(())
+}
+
+/// Failed sign-ins while the table holds the old service's bcrypt hashes
+/// (`LEGACY_BCRYPT_COST` at its default, 12): a wrong password of a bcrypt account, of an
+/// argon2id account and an unknown identifier, interleaved. Each should cost one argon2id
+/// and one bcrypt verification, so that none tells what the account holds.
+async fn failed_logins_with_bcrypt(state: &AppState, rows: &mut Vec<Row>) -> Result<(), BoxError> {
+    let mut legacy = state.clone();
+    legacy.passwords = std::sync::Arc::new(Passwords::new(12).with_legacy_bcrypt(Some(12)));
+    let app = local_server::app(legacy);
+    // Written as the import writes it: the claims carry the bcrypt hash too.
+    let hash = tokio::task::spawn_blocking(|| bcrypt::hash(PASSWORD, 12)).await??;
+    let account = shared::domain::user::UserRecord::new("bench_legacy", "legacy@example.org", hash, state.store.now());
+    state.store.imports().user(&account, "bench_legacy").await?;
+    let wrong = |identifier: &str| json!({ "identifier": identifier, "password": "not-the-password-at-all" });
+    let (bcrypt_account, argon2_account, unknown) =
+        (wrong("bench_legacy"), wrong("bench_user"), wrong("nobody_by_this_name"));
+    let refused = |answer: &Value| assert_eq!(answer["error"]["code"], "INVALID_CREDENTIALS", "{answer}");
+    // The first failure makes the dummy bcrypt hash: not counted.
+    interleaved(1, [(&app, &unknown)], refused).await?;
+    let [b, a, u] = interleaved(
+        FAILED_LOGINS_BCRYPT,
+        [(&app, &bcrypt_account), (&app, &argon2_account), (&app, &unknown)],
+        refused,
+    )
+    .await?;
+    for (figure, time) in [("bcrypt account", b), ("argon2id account", a)] {
+        rows.push(Row::beside(
+            format!("bcrypt hashes held (cost 12): wrong password, {figure}, median of {FAILED_LOGINS_BCRYPT}"),
+            time,
+            "unknown identifier",
+            u,
+            "0.95–1.05",
+        ));
+    }
     Ok(())
 }
 
@@ -772,7 +813,7 @@ fn with_local_server(
     vars: &[(String, String)],
     work: impl FnOnce(u16) -> Result<(), BoxError>,
 ) -> Result<u64, BoxError> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = free_port()?;
     let mut server = Command::new(bin_dir.join("local-server"))
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -781,19 +822,29 @@ fn with_local_server(
         .stderr(Stdio::null())
         .spawn()?;
     let result = (|| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(BoxError::from("the local server did not start"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(port)?;
         work(port)?;
         peak_rss_kb(server.id()).ok_or_else(|| "no /proc status of the local server".into())
     })();
     let _ = server.kill();
     let _ = server.wait();
     result
+}
+
+fn free_port() -> Result<u16, BoxError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Waits until something listens on `port` (30 s at most).
+fn wait_for(port: u16) -> Result<(), BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on {port} after 30 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// One HTTP/1.1 POST of a JSON body; the response's status line must say 2xx.

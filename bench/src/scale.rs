@@ -84,7 +84,9 @@ fn peak_rss() -> String {
     peak_rss_kb(std::process::id()).map(mb).unwrap_or_default()
 }
 
-async fn without_stream(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
+/// DynamoDB Local keeps every stream record in its database, and its writes slow down
+/// as they pile up: a cost DynamoDB's streams do not have.
+pub async fn without_stream(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
     let off = aws_sdk_dynamodb::types::StreamSpecification::builder().stream_enabled(false).build()?;
     client.update_table().table_name(table).stream_specification(off).send().await?;
     Ok(())

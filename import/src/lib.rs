@@ -36,6 +36,8 @@ const EDGES_PER_BATCH: usize = 12;
 pub struct Options {
     /// The old service's PostgreSQL URL.
     pub source: String,
+    /// CA certificates (PEM) the source's server certificate must chain to.
+    pub ssl_root_cert: Option<PathBuf>,
     /// The import's name: its checkpoint's key.
     pub name: String,
     pub rejects: PathBuf,
@@ -62,6 +64,18 @@ pub struct Report {
     /// A finished import's run: nothing was written.
     pub already_finished: bool,
     pub dry_run: bool,
+    pub times: PhaseTimes,
+}
+
+/// How long each phase of this run took.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTimes {
+    /// Reading and checking the source (and the claims the table holds).
+    pub reading_ms: u64,
+    pub accounts_ms: u64,
+    pub relationships_ms: u64,
+    pub table_check_ms: u64,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -112,17 +126,13 @@ struct Plan {
 }
 
 pub async fn run(store: &Store, options: &Options) -> Result<Report, String> {
-    let source = Source::connect(&options.source).await?;
+    let source = Source::connect(&options.source, options.ssl_root_cert.as_deref()).await?;
     let now = store.now();
     let mut report = Report { dry_run: options.dry_run, ..Report::default() };
-    let started = std::time::Instant::now();
+    let mut phase = std::time::Instant::now();
+    let mut lap = || std::mem::replace(&mut phase, std::time::Instant::now()).elapsed().as_millis() as u64;
     let plan = plan(store, &source, now, &mut report).await?;
-    tracing::info!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        users = plan.users.len(),
-        edges = plan.edges.len(),
-        "read and checked the source"
-    );
+    report.times.reading_ms = lap();
     write_rejects(&options.rejects, &plan.rejects)?;
     if options.dry_run {
         report.users.written = plan.users.len() as u64;
@@ -137,14 +147,16 @@ pub async fn run(store: &Store, options: &Options) -> Result<Report, String> {
         report.already_finished = true;
     } else {
         let rejected = write_users(store, options, &plan.users, &checkpoint, &mut report).await?;
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "wrote the accounts");
+        report.times.accounts_ms = lap();
         append_rejects(&options.rejects, &rejected)?;
         write_edges(store, options, &plan.edges, &checkpoint, &mut report).await?;
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "wrote the relationships");
+        report.times.relationships_ms = lap();
         let done = Checkpoint { phase: "done".into(), after: None, at: Some(store.now()) };
         imports.save_checkpoint(&options.name, &done).await.map_err(failure)?;
     }
+    lap();
     report.table = check_table(store, &plan).await?;
+    report.times.table_check_ms = lap();
     Ok(report)
 }
 
@@ -472,11 +484,5 @@ fn bar(total: u64, what: &'static str) -> indicatif::ProgressBar {
 
 /// A store error with its causes (the table's own message, the operation that failed).
 fn failure(err: shared::error::AppError) -> String {
-    let mut text = err.to_string();
-    let mut cause = std::error::Error::source(&err);
-    while let Some(inner) = cause {
-        text = format!("{text}: {inner}");
-        cause = inner.source();
-    }
-    text
+    shared::error::with_causes(&err)
 }

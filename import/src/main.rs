@@ -1,9 +1,11 @@
-//! `import-node --source <postgres URL> [--rejects FILE] [--name NAME] [--dry-run]
-//! [--concurrency N] [--checkpoint-every N]`: moves the old Node service's users, profiles and relationships
-//! into the table (`TABLE_NAME`, and AWS's usual settings: DynamoDB Local through
-//! `AWS_ENDPOINT_URL_DYNAMODB`, or AWS with the operator's credentials). The source URL
-//! may also come from `SOURCE_DATABASE_URL`, so that no password sits in the shell's
-//! history. Prints the report as JSON; rejects go to the rejects file.
+//! `import-node --source <postgres URL> [--ssl-root-cert FILE] [--rejects FILE]
+//! [--name NAME] [--dry-run] [--concurrency N] [--checkpoint-every N]`: moves the old
+//! Node service's users, profiles and relationships into the table (`TABLE_NAME`, and
+//! AWS's usual settings: DynamoDB Local through `AWS_ENDPOINT_URL_DYNAMODB`, or AWS with
+//! the operator's credentials). The source URL may also come from `SOURCE_DATABASE_URL`,
+//! so that no password sits in the shell's history, and the CA file from
+//! `PGSSLROOTCERT`, as libpq reads it. Prints the report as JSON; rejects go to the
+//! rejects file.
 
 use std::process::ExitCode;
 
@@ -12,7 +14,7 @@ async fn main() -> ExitCode {
     let options = match options(std::env::args().skip(1).collect()) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("import-node: {message}\nusage: import-node --source <postgres URL> [--rejects FILE] [--name NAME] [--dry-run] [--concurrency N] [--checkpoint-every N]");
+            eprintln!("import-node: {message}\nusage: import-node --source <postgres URL> [--ssl-root-cert FILE] [--rejects FILE] [--name NAME] [--dry-run] [--concurrency N] [--checkpoint-every N]");
             return ExitCode::from(2);
         }
     };
@@ -43,6 +45,7 @@ async fn main() -> ExitCode {
 fn options(args: Vec<String>) -> Result<node_import::Options, String> {
     let mut options = node_import::Options {
         source: std::env::var("SOURCE_DATABASE_URL").unwrap_or_default(),
+        ssl_root_cert: std::env::var_os("PGSSLROOTCERT").map(Into::into),
         name: "node".into(),
         rejects: "import-rejects.jsonl".into(),
         dry_run: false,
@@ -55,6 +58,7 @@ fn options(args: Vec<String>) -> Result<node_import::Options, String> {
         match arg.as_str() {
             "--source" => options.source = value()?,
             "--rejects" => options.rejects = value()?.into(),
+            "--ssl-root-cert" => options.ssl_root_cert = Some(value()?.into()),
             "--name" => options.name = value()?,
             "--concurrency" => {
                 options.concurrency =

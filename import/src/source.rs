@@ -1,14 +1,31 @@
 //! The old service's PostgreSQL, read a page at a time in id order (keyset pagination:
 //! `WHERE id > $last ORDER BY id LIMIT n`, so a page costs the same wherever it is and a
-//! resumed run starts where it stopped). TLS when the URL asks for it (`sslmode=require`).
+//! resumed run starts where it stopped). TLS when the URL asks for it (`sslmode=require`)
+//! or a CA file is given.
 
+use std::path::Path;
 use std::str::FromStr;
 
+use shared::error::with_causes;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
 use crate::rows::{RelationshipRow, UserRow};
+
+/// The CA certificates of a PEM file.
+fn roots_from(file: &Path) -> Result<rustls::RootCertStore, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    let unreadable = |e: rustls::pki_types::pem::Error| format!("the CA file {}: {e}", file.display());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(file).map_err(unreadable)? {
+        roots.add(cert.map_err(unreadable)?).map_err(|e| format!("the CA file {}: {e}", file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("the CA file {} holds no certificate", file.display()));
+    }
+    Ok(roots)
+}
 
 pub const PAGE: i64 = 1000;
 
@@ -17,23 +34,35 @@ pub struct Source {
 }
 
 impl Source {
-    /// Connects to `url` (`postgres://user:password@host:port/db?sslmode=…`).
-    pub async fn connect(url: &str) -> Result<Self, String> {
+    /// Connects to `url` (`postgres://user:password@host:port/db?sslmode=…`). With
+    /// `root_cert` (a PEM file of CA certificates, as libpq's `sslrootcert`: Amazon RDS's
+    /// bundle, say) TLS is required and the server must hold a certificate of that CA;
+    /// with `sslmode=require` alone it must hold one of a public CA (Mozilla's roots).
+    pub async fn connect(url: &str, root_cert: Option<&Path>) -> Result<Self, String> {
         let config = tokio_postgres::Config::from_str(url).map_err(|e| format!("the PostgreSQL URL: {e}"))?;
-        let client = match config.get_ssl_mode() {
-            SslMode::Disable | SslMode::Prefer => {
+        let tls = match root_cert {
+            Some(file) => Some(shared::web_tls::client_config_trusting(roots_from(file)?)),
+            None if config.get_ssl_mode() == SslMode::Require => Some(shared::web_tls::client_config()),
+            None => None,
+        };
+        let client = match tls {
+            None => {
                 let (client, connection) = config
                     .connect(tokio_postgres::NoTls)
                     .await
-                    .map_err(|e| format!("connecting to PostgreSQL: {e}"))?;
+                    .map_err(|e| format!("connecting to PostgreSQL: {}", with_causes(&e)))?;
                 tokio::spawn(async move { log_end(connection.await) });
                 client
             }
-            _ => {
-                let tls = shared::web_tls::client_config().map_err(|e| format!("TLS: {e}"))?;
+            Some(tls) => {
+                let tls = tls.map_err(|e| format!("TLS: {e}"))?;
                 let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-                let (client, connection) =
-                    config.connect(tls).await.map_err(|e| format!("connecting to PostgreSQL over TLS: {e}"))?;
+                let mut config = config;
+                config.ssl_mode(SslMode::Require);
+                let (client, connection) = config
+                    .connect(tls)
+                    .await
+                    .map_err(|e| format!("connecting to PostgreSQL over TLS: {}", with_causes(&e)))?;
                 tokio::spawn(async move { log_end(connection.await) });
                 client
             }
@@ -49,7 +78,8 @@ impl Source {
             "user_relationships" => "SELECT count(*) FROM user_relationships",
             other => return Err(format!("no table {other}")),
         };
-        let row = self.client.query_one(query, &[]).await.map_err(|e| format!("counting {table}: {e}"))?;
+        let row =
+            self.client.query_one(query, &[]).await.map_err(|e| format!("counting {table}: {}", with_causes(&e)))?;
         Ok(row.get(0))
     }
 
@@ -68,7 +98,7 @@ impl Source {
                 &[&after, &PAGE],
             )
             .await
-            .map_err(|e| format!("reading users: {e}"))?;
+            .map_err(|e| format!("reading users: {}", with_causes(&e)))?;
         rows.iter().map(user_row).collect()
     }
 
@@ -84,7 +114,7 @@ impl Source {
                 &[&after, &PAGE],
             )
             .await
-            .map_err(|e| format!("reading relationships: {e}"))?;
+            .map_err(|e| format!("reading relationships: {}", with_causes(&e)))?;
         rows.iter()
             .map(|row| {
                 Ok(RelationshipRow {
@@ -133,8 +163,9 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, column: &str) ->
     row.try_get(column).map_err(|e| format!("column {column}: {e}"))
 }
 
+/// A command on the terminal: said on stderr (the query under way fails as well).
 fn log_end(result: Result<(), tokio_postgres::Error>) {
     if let Err(err) = result {
-        tracing::warn!(error = %err, "the PostgreSQL connection ended");
+        eprintln!("import-node: the PostgreSQL connection ended: {err}");
     }
 }

@@ -236,6 +236,19 @@ pub struct FailureCause {
     pub chain: String,
 }
 
+/// An error's text followed by its causes', `: `-separated (many errors say only "db
+/// error" or "client error" and keep what happened in their sources).
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 impl FailureCause {
     fn of(err: &AppError) -> Option<Self> {
         let internal = match err {
@@ -243,14 +256,7 @@ impl FailureCause {
             AppError::ServiceUnavailable(_) => false,
             _ => return None,
         };
-        let mut chain = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            chain.push_str(": ");
-            chain.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Some(FailureCause { internal, chain })
+        Some(FailureCause { internal, chain: with_causes(err) })
     }
 }
 

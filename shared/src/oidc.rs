@@ -385,15 +385,8 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for HttpClient {
 
 impl HttpClient {
     fn new(local: bool) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let tls = crate::web_tls::client_config()?;
-        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-        http.set_connect_timeout(Some(Duration::from_secs(2)));
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let http = hyper_util::client::legacy::connect::HttpConnector::new();
+        let https = crate::web_tls::https(http, Duration::from_secs(2))?;
         Ok(HttpClient { client: Client::builder(TokioExecutor::new()).build(https), local })
     }
 

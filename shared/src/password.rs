@@ -3,14 +3,10 @@
 //! unknown users. The old Node service's bcrypt hashes (imported as they are) are
 //! accepted at sign-in and replaced with argon2id on the first correct one.
 
-use std::cell::RefCell;
 use std::sync::{Mutex, PoisonError};
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{
-    Decimal, Ident, Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier as _, Salt, SaltString,
-};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2_rust::params::Memory;
+use argon2_rust::{Algorithm, Argon2, Hasher, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::domain::Fields;
@@ -20,15 +16,16 @@ pub const MAX_LENGTH: usize = 128;
 /// zxcvbn's scale: 3 means "safely unguessable", over 10^8 guesses.
 const MIN_STRENGTH: u8 = 3;
 
-/// OWASP's minimum for argon2id: m=19 MiB, t=2, p=1.
-const MEMORY_KIB: u32 = 19 * 1024;
+/// OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (a 32-byte tag).
+const MEMORY_KIB: u64 = 19 * 1024;
 const ITERATIONS: u32 = 2;
 const PARALLELISM: u32 = 1;
 /// Checked when the crate compiles: invalid parameters fail the build, not a request.
-const PARAMS: Params = match Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None) {
-    Ok(params) => params,
-    Err(_) => panic!("the argon2 parameters are invalid"),
-};
+const PARAMS: Params =
+    Params::builder().memory(Memory::kib(MEMORY_KIB)).passes(ITERATIONS).lanes(PARALLELISM).build_or_panic();
+/// The most a stored hash may ask of a verification (the table's hashes are ours or
+/// the import's, but a row is no reason to spend gigabytes): 256 MiB, t=10, p=8.
+const CEILING: Params = Params::builder().memory(Memory::mib(256)).passes(10).lanes(8).build_or_panic();
 
 /// A PHC string with the parameters above whose digest matches no known password. It is
 /// verified when the account does not exist, so that the answer takes as long as a wrong
@@ -38,8 +35,7 @@ const DUMMY_HASH: &str =
 
 pub struct Passwords {
     min_length: usize,
-    params: Params,
-    memory: MemoryPool,
+    hashers: HasherPool,
     /// The cost of the bcrypt hashes the table may hold (`LEGACY_BCRYPT_COST`): while
     /// set, every failed check also does a bcrypt verification of that cost, so that a
     /// wrong password costs the same whatever the account's hash, and an unknown
@@ -58,89 +54,38 @@ pub fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix)) && stored.len() == 60
 }
 
-/// argon2's working memory (19 MiB a hash), kept for the next hash instead of going back
-/// to the allocator: glibc keeps freed blocks of that size in its arenas, and a server's
-/// resident memory grew to hundreds of megabytes over bursts of sign-ins. At most one
-/// set per core is ever made, and at most that many hashes run at once (more would only
-/// share the cores); the others wait their turn.
-struct MemoryPool {
+/// argon2id hashers (`argon2-rust`: the reference implementation's SIMD compression,
+/// picked for the CPU at run time), each keeping its 19 MiB of working memory for the
+/// next hash instead of giving it back to the allocator: glibc keeps freed blocks of
+/// that size in its arenas, and a server's resident memory grew to hundreds of megabytes
+/// over bursts of sign-ins. At most one hasher per core is ever made, and at most that
+/// many hashes run at once (more would only share the cores); the others wait their turn.
+struct HasherPool {
     turns: Semaphore,
-    free: Mutex<Vec<Vec<Block>>>,
-    blocks: usize,
-    /// `false`: a fresh allocation per hash, dropped after it (the old way, for the
-    /// bench's comparison).
+    free: Mutex<Vec<Hasher>>,
+    /// `false`: a fresh hasher (and memory) per hash, dropped after it (the old way, for
+    /// the bench's comparison).
     reuse: bool,
 }
 
-impl MemoryPool {
-    fn new(blocks: usize, reuse: bool) -> Self {
+impl HasherPool {
+    fn new(reuse: bool) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-        MemoryPool { turns: Semaphore::new(cores), free: Mutex::new(Vec::new()), blocks, reuse }
+        HasherPool { turns: Semaphore::new(cores), free: Mutex::new(Vec::new()), reuse }
     }
 
-    /// Runs `work` on the blocking pool with a set of memory blocks, in its turn.
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut [Block]) -> T + Send + 'static) -> AppResult<T> {
+    /// Runs `work` on the blocking pool with a hasher, in its turn.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Hasher) -> T + Send + 'static) -> AppResult<T> {
         let _turn = self.turns.acquire().await.context("waiting for a turn at argon2")?;
         let kept = self.free.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let mut memory = kept.unwrap_or_else(|| vec![Block::default(); self.blocks]);
-        let (out, memory) = tokio::task::spawn_blocking(move || (work(&mut memory), memory))
+        let mut hasher = kept.unwrap_or_else(|| Argon2::new(Algorithm::Argon2id, Version::V0x13, PARAMS).hasher());
+        let (out, hasher) = tokio::task::spawn_blocking(move || (work(&mut hasher), hasher))
             .await
             .context("argon2 on the blocking pool")?;
         if self.reuse {
-            self.free.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
+            self.free.lock().unwrap_or_else(PoisonError::into_inner).push(hasher);
         }
         Ok(out)
-    }
-}
-
-/// argon2id over memory the caller lends it; as a `PasswordHasher` it makes and checks
-/// PHC strings like `Argon2` itself does.
-struct InMemory<'m> {
-    params: Params,
-    memory: RefCell<&'m mut [Block]>,
-}
-
-impl PasswordHasher for InMemory<'_> {
-    type Params = Params;
-
-    fn hash_password<'a>(
-        &self,
-        password: &[u8],
-        salt: impl Into<Salt<'a>>,
-    ) -> argon2::password_hash::Result<PasswordHash<'a>> {
-        self.hash_password_customized(password, None, None, self.params.clone(), salt)
-    }
-
-    fn hash_password_customized<'a>(
-        &self,
-        password: &[u8],
-        algorithm: Option<Ident<'a>>,
-        version: Option<Decimal>,
-        params: Params,
-        salt: impl Into<Salt<'a>>,
-    ) -> argon2::password_hash::Result<PasswordHash<'a>> {
-        let algorithm = algorithm.map(Algorithm::try_from).transpose()?.unwrap_or_default();
-        let version = version.map(Version::try_from).transpose()?.unwrap_or_default();
-        let salt = salt.into();
-        let mut salt_bytes = [0u8; 64];
-        let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
-        let argon2 = Argon2::new(algorithm, version, params.clone());
-        let mut memory = self.memory.borrow_mut();
-        let output = Output::init_with(params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN), |out| {
-            match memory.get_mut(..params.block_count()) {
-                Some(blocks) => argon2.hash_password_into_with_memory(password, salt_bytes, out, blocks),
-                // A stored hash made with more memory than today's: its own allocation.
-                None => argon2.hash_password_into(password, salt_bytes, out),
-            }
-            .map_err(Into::into)
-        })?;
-        Ok(PasswordHash {
-            algorithm: algorithm.ident(),
-            version: Some(version.into()),
-            params: ParamsString::try_from(&params)?,
-            salt: Some(salt),
-            hash: Some(output),
-        })
     }
 }
 
@@ -159,9 +104,7 @@ impl Passwords {
     /// `reuse: false` allocates argon2's memory afresh for every hash (what the service
     /// did before; `scripts/bench` compares the two).
     pub fn with_memory_reuse(min_length: usize, reuse: bool) -> Self {
-        let params = PARAMS;
-        let memory = MemoryPool::new(params.block_count(), reuse);
-        Passwords { min_length: min_length.max(8), params, memory, legacy_bcrypt: None }
+        Passwords { min_length: min_length.max(8), hashers: HasherPool::new(reuse), legacy_bcrypt: None }
     }
 
     /// The same, for a table that may hold bcrypt hashes of `cost` (`None`: it holds none).
@@ -223,16 +166,11 @@ impl Passwords {
         Ok(())
     }
 
-    /// A PHC string with a fresh salt. Runs on the blocking pool: argon2 takes tens of
+    /// A PHC string with a fresh 16-byte salt. Runs on the blocking pool: argon2 takes
     /// milliseconds of CPU and must not stall the executor.
     pub async fn hash(&self, password: String) -> AppResult<String> {
-        let params = self.params.clone();
-        self.memory
-            .run(move |memory| {
-                let salt = SaltString::generate(&mut OsRng);
-                let hasher = InMemory { params, memory: RefCell::new(memory) };
-                hasher.hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-            })
+        self.hashers
+            .run(move |hasher| hasher.hash_password_with_random_salt(password.as_bytes()))
             .await?
             .map_err(|e| AppError::internal(format!("argon2: {e}")))
     }
@@ -271,15 +209,19 @@ impl Passwords {
     }
 
     async fn verify_argon2(&self, password: String, stored: Option<String>) -> AppResult<Verified> {
-        let params = self.params.clone();
         let is_real = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        self.memory
-            .run(move |memory| {
-                let hash = PasswordHash::new(&phc).map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
-                let rehash = needs_rehash(&params, &hash);
-                let verifier = InMemory { params, memory: RefCell::new(memory) };
-                let matches = verifier.verify_password(password.as_bytes(), &hash).is_ok();
+        self.hashers
+            .run(move |hasher| {
+                let decoded =
+                    argon2_rust::decode_phc(&phc).map_err(|e| AppError::internal(format!("stored hash: {e}")))?;
+                let rehash = needs_rehash(&decoded);
+                let checked = hasher.verify_encoded_bounded(&phc, password.as_bytes(), decoded.algorithm, &CEILING);
+                let matches = match checked {
+                    Ok(()) => true,
+                    Err(argon2_rust::Error::VerifyMismatch) => false,
+                    Err(e) => return Err(AppError::internal(format!("stored hash: {e}"))),
+                };
                 Ok(match (is_real && matches, rehash) {
                     (false, _) => Verified::No,
                     (true, needs_rehash) => Verified::Yes { needs_rehash },
@@ -312,12 +254,12 @@ fn check_strength(password: &str, related: &[&str]) -> Result<(), String> {
 }
 
 /// True when the stored hash was made with other parameters than today's.
-fn needs_rehash(current: &Params, hash: &PasswordHash<'_>) -> bool {
-    let stored = Params::try_from(hash).ok();
-    hash.algorithm != Algorithm::Argon2id.ident()
-        || stored.is_none_or(|p| {
-            p.m_cost() != current.m_cost() || p.t_cost() != current.t_cost() || p.p_cost() != current.p_cost()
-        })
+fn needs_rehash(stored: &argon2_rust::Decoded) -> bool {
+    stored.algorithm != Algorithm::Argon2id
+        || stored.version != Version::V0x13
+        || stored.params.memory_kib() != PARAMS.memory_kib()
+        || stored.params.passes() != PARAMS.passes()
+        || stored.params.lanes() != PARAMS.lanes()
 }
 
 #[cfg(test)]
@@ -330,9 +272,65 @@ mod tests {
 
     #[test]
     fn dummy_hash_uses_the_current_parameters() {
+        assert!(!needs_rehash(&argon2_rust::decode_phc(DUMMY_HASH).unwrap()));
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        let digits: Vec<char> = text.chars().filter(char::is_ascii_hexdigit).collect();
+        digits.chunks(2).map(|pair| u8::from_str_radix(&pair.iter().collect::<String>(), 16).unwrap()).collect()
+    }
+
+    /// RFC 9106's test vectors (§5: 32 KiB, t=3, p=4, a secret and associated data), on
+    /// the compression backend this CPU picked.
+    #[test]
+    fn rfc_9106_test_vectors() {
+        let params = Params::builder().memory(Memory::kib(32)).passes(3).lanes(4).build().unwrap();
+        for (algorithm, tag) in [
+            (Algorithm::Argon2d, "512b391b6f1162975371d30919734294f868e3be3984f3c1a13a4db9fabe4acb"),
+            (Algorithm::Argon2i, "c814d9d1dc7f37aa13f0d77f2494bda1c8de6b016dd388d29952a4c4672b6ce8"),
+            (Algorithm::Argon2id, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"),
+        ] {
+            let mut out = [0u8; 32];
+            let mut hasher = Argon2::new(algorithm, Version::V0x13, params).hasher();
+            hasher.hash_into_with_ad(&[1; 32], &[2; 16], &[3; 8], &[4; 12], &mut out).unwrap();
+            assert_eq!(out.to_vec(), hex(tag), "{algorithm:?} on {:?}", argon2_rust::detected_backend());
+        }
+    }
+
+    /// The `argon2` crate (RustCrypto's) made every hash stored before this one: its
+    /// hashes verify here and ours there, for passwords of every shape, at today's
+    /// parameters and others (those ask for a re-hash), on memory that earlier hashes
+    /// left dirty.
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::rand_core::OsRng;
+        use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
         let p = passwords();
-        let hash = PasswordHash::new(DUMMY_HASH).unwrap();
-        assert!(!needs_rehash(&p.params, &hash));
+        let shapes = [
+            "lantern-orbit-velvet-93".to_owned(),
+            "短いけれど十分に長い日本語のパスワードです".into(),
+            "x".repeat(MAX_LENGTH),
+            " spaces\tand a \u{1F600} ".into(),
+            String::new(),
+        ];
+        let stock = argon2::Argon2::default();
+        for password in &shapes {
+            let ours = p.hash(password.clone()).await.unwrap();
+            let parsed = PasswordHash::new(&ours).unwrap();
+            assert!(stock.verify_password(password.as_bytes(), &parsed).is_ok(), "{ours}");
+            assert!(stock.verify_password(format!("{password}!").as_bytes(), &parsed).is_err());
+        }
+        for (m, t, lanes) in [(19456, 2, 1), (2 * 19456, 1, 1), (8192, 1, 1), (19456, 2, 2)] {
+            let params = argon2::Params::new(m, t, lanes, None).unwrap();
+            let stock = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+            for password in &shapes {
+                let salt = SaltString::generate(&mut OsRng);
+                let theirs = stock.hash_password(password.as_bytes(), &salt).unwrap().to_string();
+                let verified = p.verify(password.clone(), Some(theirs.clone())).await.unwrap();
+                assert_eq!(verified, Verified::Yes { needs_rehash: (m, t, lanes) != (19456, 2, 1) }, "{theirs}");
+                assert_eq!(p.verify(format!("{password}!"), Some(theirs)).await.unwrap(), Verified::No);
+            }
+        }
     }
 
     #[tokio::test]
@@ -346,25 +344,6 @@ mod tests {
         );
         assert_eq!(p.verify("lantern-orbit-velvet-94".into(), Some(hash)).await.unwrap(), Verified::No);
         assert_eq!(p.verify("anything".into(), None).await.unwrap(), Verified::No);
-    }
-
-    /// Hashes made in reused memory are standard PHC strings, and the stock hasher's are
-    /// checked right on memory an earlier hash left dirty, with stronger parameters too.
-    #[tokio::test]
-    async fn reused_memory_agrees_with_the_stock_hasher() {
-        use argon2::password_hash::PasswordVerifier as _;
-        let p = passwords();
-        let ours = p.hash("lantern-orbit-velvet-93".into()).await.unwrap();
-        let stock = Argon2::default();
-        assert!(stock.verify_password(b"lantern-orbit-velvet-93", &PasswordHash::new(&ours).unwrap()).is_ok());
-        let salt = SaltString::generate(&mut OsRng);
-        for params in [p.params.clone(), Params::new(MEMORY_KIB * 2, 1, 1, None).unwrap()] {
-            let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-            let theirs = stock.hash_password(b"lantern-orbit-velvet-93", &salt).unwrap().to_string();
-            let verified = p.verify("lantern-orbit-velvet-93".into(), Some(theirs.clone())).await.unwrap();
-            assert!(matches!(verified, Verified::Yes { .. }), "{theirs}");
-            assert_eq!(p.verify("lantern-orbit-velvet-94".into(), Some(theirs)).await.unwrap(), Verified::No);
-        }
     }
 
     /// crypt_blowfish's test vectors (which bcryptjs and the C library pass), under each
@@ -396,17 +375,6 @@ mod tests {
         assert_eq!(p.verify("U*U".into(), None).await.unwrap(), Verified::No);
         let argon2 = p.hash("lantern-orbit-velvet-93".into()).await.unwrap();
         assert_eq!(p.verify("wrong".into(), Some(argon2)).await.unwrap(), Verified::No);
-    }
-
-    #[tokio::test]
-    async fn weaker_stored_parameters_ask_for_a_rehash() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap());
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = weak.hash_password(b"lantern-orbit-velvet-93", &salt).unwrap().to_string();
-        assert_eq!(
-            passwords().verify("lantern-orbit-velvet-93".into(), Some(hash)).await.unwrap(),
-            Verified::Yes { needs_rehash: true }
-        );
     }
 
     #[tokio::test]

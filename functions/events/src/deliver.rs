@@ -177,7 +177,8 @@ impl Deliverer {
             .map_err(|e| Failure::NoAnswer(format!("building the request: {e}")))?;
         let timeout = self.timeout;
         let answer = tokio::time::timeout(timeout, async {
-            let response = self.client.request(request).await.map_err(|e| Failure::NoAnswer(connect_error(&e)))?;
+            let response =
+                self.client.request(request).await.map_err(|e| Failure::NoAnswer(shared::error::with_causes(&e)))?;
             let status = response.status().as_u16();
             // Read (a bounded part of) the body, so the connection closes cleanly.
             let _ = Limited::new(response.into_body(), ANSWER_MAX).collect().await;
@@ -246,28 +247,10 @@ pub fn next_attempt(job: &Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     Some((now + chrono::Duration::seconds(wait)).min(ends))
 }
 
-/// The cause of a failed request, down to its root (a refused address says so).
-fn connect_error(err: &hyper_util::client::legacy::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
-}
-
 fn http_client(resolve: Resolve) -> HttpClient {
     #[expect(clippy::expect_used, reason = "AWS-LC supports rustls's default protocol versions")]
-    let tls = shared::web_tls::client_config().expect("the default protocol versions");
-    let mut http = HttpConnector::new_with_resolver(PublicOnly(resolve));
-    http.set_connect_timeout(Some(Duration::from_secs(3)));
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    let https = shared::web_tls::https(HttpConnector::new_with_resolver(PublicOnly(resolve)), Duration::from_secs(3))
+        .expect("the default protocol versions");
     // No idle connections: each delivery resolves (and checks) its host again.
     Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(https)
 }
