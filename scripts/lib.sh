@@ -117,6 +117,15 @@ ensure_cargo_audit() {
   fi
 }
 
+# cargo-bloat, pinned, for scripts/bloat (where each binary's bytes go).
+CARGO_BLOAT_VERSION=0.12.1
+ensure_cargo_bloat() {
+  if ! cargo bloat --version 2>/dev/null | grep -qF "$CARGO_BLOAT_VERSION"; then
+    log "installing cargo-bloat $CARGO_BLOAT_VERSION"
+    cargo install --locked cargo-bloat --version "$CARGO_BLOAT_VERSION"
+  fi
+}
+
 CHECKOV_VENV="$ROOT/.local/checkov-venv"
 ensure_checkov() { pip_venv "$CHECKOV_VENV" "$ROOT/tools/checkov-requirements.txt"; }
 

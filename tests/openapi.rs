@@ -203,14 +203,16 @@ async fn serves_the_checked_in_document() {
 }
 
 /// The reference page is the checked-in one, under a policy that lets its own inline
-/// scripts run and nothing else (tests/local_server.rs opens it in Chromium).
+/// scripts run and nothing else (tests/local_server.rs opens it in Chromium). This
+/// request takes no gzip: the page comes unpacked.
 #[tokio::test]
 async fn serves_the_reference_page_under_a_policy_that_admits_only_its_own_scripts() {
     let app = support::TestApp::new().await;
     let response = app.get("/api/docs", None).await;
     assert_eq!(response.status, http::StatusCode::OK);
     assert_eq!(response.headers["content-type"], "text/html; charset=utf-8");
-    assert_eq!(response.body.as_str(), Some(shared::openapi::DOCS_PAGE));
+    assert_eq!(response.body.as_str(), Some(include_str!("../shared/api-docs.html")));
+    assert!(response.headers.get("content-encoding").is_none());
     let policy = response.headers["content-security-policy"].to_str().unwrap();
     assert!(policy.starts_with("default-src 'none'; script-src 'sha256-"), "{policy}");
     assert_eq!(policy.matches("'sha256-").count(), 2, "the page's two inline scripts: {policy}");
@@ -218,5 +220,33 @@ async fn serves_the_reference_page_under_a_policy_that_admits_only_its_own_scrip
         assert!(!policy.contains(absent), "{absent} in {policy}");
     }
     assert!(policy.contains("frame-ancestors 'none'"));
-    assert!(!shared::openapi::DOCS_PAGE.contains("cdn.redocly.com/redoc"), "Redoc is inlined, not fetched");
+    assert!(!shared::openapi::docs_page().contains("cdn.redocly.com/redoc"), "Redoc is inlined, not fetched");
+}
+
+/// A client that takes gzip (every browser) gets the page as built in, gzipped, and it
+/// unpacks to the checked-in page; one that refuses gzip gets it unpacked.
+#[tokio::test]
+async fn serves_the_reference_page_gzipped_to_clients_that_take_it() {
+    use tower::ServiceExt as _;
+    let app = support::TestApp::new().await;
+    let fetch = |accept: &'static str| {
+        let request = http::Request::get("/api/docs").header("accept-encoding", accept).body(axum::body::Body::empty());
+        app.router.clone().oneshot(request.unwrap())
+    };
+    for accept in ["gzip, deflate, br, zstd", "br;q=1.0, GZIP;q=0.5", "*"] {
+        let response = fetch(accept).await.unwrap();
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{accept}");
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&bytes[..], shared::openapi::DOCS_PAGE_GZIP);
+        let mut page = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut page).unwrap();
+        assert_eq!(page, include_str!("../shared/api-docs.html"));
+    }
+    for accept in ["identity", "br, gzip;q=0"] {
+        let response = fetch(accept).await.unwrap();
+        assert!(response.headers().get("content-encoding").is_none(), "{accept}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(bytes.len(), include_str!("../shared/api-docs.html").len());
+    }
 }

@@ -1008,7 +1008,8 @@ export interface paths {
         };
         /**
          * The API reference page
-         * @description The reference page, built from the document (`scripts/api-docs`).
+         * @description The reference page, built from the document (`scripts/api-docs`): gzipped as built
+         *     in for every client that takes gzip (every browser), unpacked for one that does not.
          */
         get: operations["api_docs"];
         put?: never;

@@ -2,7 +2,7 @@
 //! the OpenAPI document of the whole service.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -231,18 +231,34 @@ async fn openapi_document() -> impl IntoResponse {
     )
 }
 
-/// The reference page, built from the document (`scripts/api-docs`).
+/// The reference page, built from the document (`scripts/api-docs`): gzipped as built
+/// in for every client that takes gzip (every browser), unpacked for one that does not.
 #[utoipa::path(get, path = "/api/docs", tag = "users",
     security(()),
     responses((status = 200, description = "The API reference page (HTML, self-contained)", content_type = "text/html")))]
-async fn api_docs() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-            (header::CONTENT_SECURITY_POLICY, shared::openapi::docs_policy()),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        shared::openapi::DOCS_PAGE,
-    )
+async fn api_docs(headers: HeaderMap) -> impl IntoResponse {
+    let page_headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=300"),
+        (header::CONTENT_SECURITY_POLICY, shared::openapi::docs_policy()),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::VARY, "accept-encoding"),
+    ];
+    if takes_gzip(&headers) {
+        let body = axum::body::Body::from(shared::openapi::DOCS_PAGE_GZIP);
+        (page_headers, [(header::CONTENT_ENCODING, "gzip")], body).into_response()
+    } else {
+        (page_headers, shared::openapi::docs_page()).into_response()
+    }
+}
+
+/// Whether `Accept-Encoding` admits gzip (by name or `*`, with a weight above zero).
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    let accepted = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok());
+    accepted.flat_map(|value| value.split(',')).any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
 }
