@@ -813,14 +813,7 @@ fn with_local_server(
     vars: &[(String, String)],
     work: impl FnOnce(u16) -> Result<(), BoxError>,
 ) -> Result<u64, BoxError> {
-    let port = free_port()?;
-    let mut server = Command::new(bin_dir.join("local-server"))
-        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOCAL_NOTIFY", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let (mut server, port) = spawn_local_server(bin_dir, vars)?;
     let result = (|| {
         wait_for(port)?;
         work(port)?;
@@ -829,6 +822,19 @@ fn with_local_server(
     let _ = server.kill();
     let _ = server.wait();
     result
+}
+
+/// The release local server on a free port (no stream consumers), and that port.
+fn spawn_local_server(bin_dir: &Path, vars: &[(String, String)]) -> Result<(std::process::Child, u16), BoxError> {
+    let port = free_port()?;
+    let server = Command::new(bin_dir.join("local-server"))
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOCAL_NOTIFY", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok((server, port))
 }
 
 fn free_port() -> Result<u16, BoxError> {

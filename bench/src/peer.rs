@@ -49,14 +49,7 @@ pub async fn against_better_auth(
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let ours_port = free_port()?;
-    let ours = Command::new(bin_dir.join("local-server"))
-        .envs(child_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("LISTEN_ADDR", format!("127.0.0.1:{ours_port}"))
-        .env("LOCAL_NOTIFY", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let (ours, ours_port) = super::spawn_local_server(bin_dir, child_env)?;
     let mut servers = Servers { ours, peer };
     let measured = side_by_side(&servers, ours_port, peer_port, rows);
     servers.stop();
