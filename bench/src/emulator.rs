@@ -61,12 +61,14 @@ async fn error(State(emulator): State<Emulator>, body: String) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-/// Spawns `binary` against a fresh emulator serving `event`, and times it.
+/// Spawns `binary` against a fresh emulator serving `event`, and times it. An answer
+/// with a status outside `expected` fails the run: it would time another path.
 pub async fn cold_start(
     binary: &Path,
     name: &str,
     vars: &[(String, String)],
     event: &Value,
+    expected: std::ops::Range<u64>,
 ) -> Result<ColdStart, BoxError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let emulator = Emulator { event: Arc::new(event.clone()), served: Arc::new(Mutex::new(false)), seen: tx };
@@ -102,7 +104,7 @@ pub async fn cold_start(
                     let init = init.ok_or("answered before polling")?;
                     // A refused request would time a shorter path than the one named.
                     let status = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["statusCode"].as_u64());
-                    if status.is_some_and(|code| code >= 400) {
+                    if status.is_some_and(|code| !expected.contains(&code)) {
                         return Err(format!("{name} answered {body}").into());
                     }
                     let peak_rss_kb = child.id().and_then(crate::peak_rss_kb).unwrap_or_default();
