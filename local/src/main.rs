@@ -6,7 +6,7 @@ use shared::store::schema;
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     shared::logging::init();
-    let state = shared::AppState::from_env().await?;
+    let state = shared::AppState::from_env_with_exports().await?;
     if schema::ensure_table(state.store.client(), state.store.table()).await? {
         tracing::info!(table = state.store.table(), "created the table");
     }
