@@ -129,8 +129,19 @@ ensure_cargo_bloat() {
 CHECKOV_VENV="$ROOT/.local/checkov-venv"
 ensure_checkov() { pip_venv "$CHECKOV_VENV" "$ROOT/tools/checkov-requirements.txt"; }
 
+# free_port: a port nothing listens on, below Linux's ephemeral range (32768 and up), so
+# that no outgoing connection takes it as its source port before the server binds it.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c '
+import random, socket
+while True:
+    port = random.randrange(20000, 32000)
+    try:
+        socket.socket().bind(("127.0.0.1", port))
+        print(port)
+        break
+    except OSError:
+        pass'
 }
 
 # wait_until_answers URL SECONDS: any HTTP answer counts.

@@ -158,7 +158,7 @@ impl OwnDynamoDb {
     fn new() -> Self {
         let data = std::env::temp_dir().join(format!("dynamodb-faults-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&data).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = support::free_port();
         OwnDynamoDb { child: Some(Self::start(&data, port)), port, data }
     }
 

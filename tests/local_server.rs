@@ -13,11 +13,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use serde_json::json;
-use support::{http_json, http_json_as};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use support::{free_port, http_json, http_json_as};
 
 /// `scripts/dev` in a process group of its own, stopped with everything it started
 /// when dropped.

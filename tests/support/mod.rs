@@ -32,6 +32,20 @@ fn endpoint(var: &str) -> String {
     })
 }
 
+/// A port nothing listens on, below Linux's ephemeral range (32768 and up): a port the
+/// kernel handed out with `:0` may meanwhile become the source port of one of the
+/// suite's many outgoing connections, and a server started minutes later (after a
+/// build) then fails with "address in use".
+pub fn free_port() -> u16 {
+    use rand::Rng;
+    loop {
+        let port = rand::thread_rng().gen_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn sdk_config(endpoint_var: &str) -> aws_config::SdkConfig {
     sdk_config_at(&endpoint(endpoint_var))
 }
