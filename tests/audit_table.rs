@@ -204,7 +204,7 @@ async fn every_planted_violation_is_found_by_ids() {
     assert_eq!(drifted, BTreeSet::from([cy.id.as_str(), ada.id.as_str()]), "cy's counter; ada lost a follower edge");
 }
 
-/// The README's operator command: `scripts/audit-table` exits 1 on drift, repairs it
+/// The operator command of docs/operations.md: `scripts/audit-table` exits 1 on drift, repairs it
 /// with `--repair-counters`, and a second repair finds nothing to do.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_repairs_counter_drift_idempotently() {

@@ -290,7 +290,7 @@ async fn the_source_over_tls_with_its_ca_file() {
     db.drop_now().await;
 }
 
-/// The README's command lines: `import-node --dry-run`, then the import, the source from
+/// The command lines of docs/operations.md (Moving off the Node service): `import-node --dry-run`, then the import, the source from
 /// `SOURCE_DATABASE_URL`, through `scripts/import-node` (the binary as the operator runs
 /// it) against this test's table; the report on stdout.
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! The README's "Try it", as a new user runs it: `scripts/dev` (the real local server
-//! binary, a DynamoDB Local and a moto of its own), a sign-up, the verification link
+//! The README's "Try it" and docs/development.md's walk-throughs, as a new user runs
+//! them: `scripts/dev` (the real local server binary, a DynamoDB Local and a moto of its own), a sign-up, the verification link
 //! read off the server's console and the email verified with it, a data export
 //! downloaded through the link the console shows, the account made a moderator with
 //! `scripts/grant-role`, and the table audited with `scripts/audit-table`.
@@ -27,7 +27,7 @@ struct DevServer {
 
 impl DevServer {
     /// Runs `scripts/<name>` against this server's DynamoDB Local and default table,
-    /// as the README shows; what it printed (it must succeed).
+    /// as docs/operations.md shows; what it printed (it must succeed).
     fn operator_script(&self, name: &str, args: &[&str]) -> String {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let out = Command::new(root.join("scripts").join(name))
@@ -42,7 +42,7 @@ impl DevServer {
         said
     }
 
-    /// `start`, with more of the environment set (as a README command line sets it).
+    /// `start`, with more of the environment set (as a command line of the docs sets it).
     fn start_with(extra: &[(&str, &str)]) -> Self {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let data = std::env::temp_dir().join(format!("user-service-dev-{}", uuid::Uuid::new_v4()));
@@ -122,7 +122,7 @@ impl Drop for DevServer {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes_a_moderator() {
+async fn the_walk_through_verifies_an_email_downloads_an_export_and_makes_a_moderator() {
     let server = DevServer::listening();
 
     let (status, registered) = http_json(
@@ -135,6 +135,14 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     .await;
     assert_eq!(status, StatusCode::CREATED, "{registered}");
     assert_eq!(registered["user"]["isVerified"], false);
+    let login = json!({ "identifier": "ada", "password": support::PASSWORD });
+    let (status, signed_in) = http_json(Method::POST, &format!("{}/api/auth/login", server.base), Some(&login)).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let access = signed_in["accessToken"].as_str().unwrap();
+    let (status, me) = http_json_as(Method::GET, &format!("{}/api/auth/me", server.base), None, Some(access)).await;
+    assert_eq!((status, &me["username"]), (StatusCode::OK, &json!("ada")), "{me}");
+    let (status, jwks) = http_json(Method::GET, &format!("{}/.well-known/jwks.json", server.base), None).await;
+    assert_eq!((status, &jwks["keys"][0]["alg"]), (StatusCode::OK, &json!("RS256")), "{jwks}");
 
     let header = server.wait_for_line(Duration::from_secs(5), |l| l == "── outbox: verify_email to ada@example.org ──");
     assert!(header.is_some(), "no verification message on the console within 5 s");
@@ -148,7 +156,7 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     assert_eq!(status, StatusCode::OK, "{verified}");
     assert_eq!(verified["isVerified"], true);
 
-    let token = registered["accessToken"].as_str().unwrap();
+    let token = access;
     let (status, asked) =
         http_json_as(Method::POST, &format!("{}/api/users/me/export", server.base), None, Some(token)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
@@ -161,7 +169,7 @@ async fn the_readme_walk_through_verifies_an_email_downloads_an_export_and_makes
     assert_eq!(status, StatusCode::OK, "the download link answers");
     assert_eq!(document["account"]["email"], "ada@example.org");
 
-    // The first moderator, made as the README shows.
+    // The first moderator, made as docs/development.md shows.
     let reports = format!("{}/api/admin/reports", server.base);
     let (status, _) = http_json_as(Method::GET, &reports, None, Some(token)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "not staff yet");
@@ -231,11 +239,11 @@ async fn redirect_url(url: &str) -> String {
     answer.headers()["location"].to_str().unwrap().to_owned()
 }
 
-/// The README's "Sign in with a provider" walk-through: `MOCK_OIDC=1 scripts/dev`, the
+/// docs/development.md's "Sign in with a provider" walk-through: `MOCK_OIDC=1 scripts/dev`, the
 /// web flow followed redirect by redirect as its curl lines do, the login code exchanged,
 /// and the account made with the signup token.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_readme_federated_walk_through_signs_up_through_the_mock_provider() {
+async fn the_federated_walk_through_signs_up_through_the_mock_provider() {
     let mock_addr = format!("127.0.0.1:{}", free_port());
     let server = DevServer::listening_with(&[("MOCK_OIDC", "1"), ("MOCK_OIDC_ADDR", &mock_addr)]);
     let start =
@@ -263,7 +271,7 @@ async fn the_readme_federated_walk_through_signs_up_through_the_mock_provider() 
     assert_eq!((status, &identities["items"][0]["provider"]), (StatusCode::OK, &json!("mock")), "{identities}");
 }
 
-/// The README's reference page: `scripts/dev` serves it at /api/docs, and Debian's
+/// The reference page (README, docs/development.md): `scripts/dev` serves it at /api/docs, and Debian's
 /// Chromium (tools/docs-page.mjs, through playwright-core) finds every operation's
 /// summary on it with no console error; the screenshot is kept in .local/.
 #[tokio::test(flavor = "multi_thread")]
@@ -281,7 +289,7 @@ async fn the_reference_page_shows_every_operation_in_chromium() {
     assert!(said.contains("\"problems\":[]"), "{said}");
 }
 
-/// The README's "verifying our tokens from another service": the TypeScript example
+/// docs/integrating.md's "verifying our tokens from another service": the TypeScript example
 /// signs up and in against `scripts/dev` and verifies the access token with jose.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_typescript_client_verifies_our_tokens_with_jose() {
@@ -384,4 +392,86 @@ async fn the_local_server_publishes_account_events_and_delivers_webhooks() {
         seen.extend(entries.into_iter().map(|e| (e["detail-type"].clone(), e["detail"]["subject"].clone())));
     }
     assert!(seen.contains(&bobs), "{seen:?}");
+}
+
+/// The steps of the shell blocks under `heading` (up to the next heading): each
+/// `scripts/…` command and each curl request (method and path, or a placeholder for
+/// the URL the reader pastes), in order; comments left out.
+fn walk_through_steps(file: &str, heading: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file)).unwrap();
+    let section = text.split_once(&format!("\n{heading}\n")).unwrap_or_else(|| panic!("{file} has no {heading}")).1;
+    let mut fenced = false;
+    let section = section
+        .split('\n')
+        .take_while(|l| {
+            fenced ^= l.starts_with("```");
+            fenced || !l.starts_with('#')
+        })
+        .collect::<Vec<_>>();
+    let (mut steps, mut in_shell) = (Vec::new(), false);
+    for line in section.join("\n").replace("\\\n", " ").lines() {
+        if line.starts_with("```") {
+            in_shell = line == "```sh";
+            continue;
+        }
+        if !in_shell || line.starts_with('#') {
+            continue;
+        }
+        let mut rest = line.split(" # ").next().unwrap();
+        while let Some(at) = [rest.find("scripts/"), rest.find("curl ")].into_iter().flatten().min() {
+            let word = &rest[at..];
+            if let Some(command) = word.strip_prefix("curl ") {
+                let method = if command.split_whitespace().take(3).any(|w| w == "POST") { "POST" } else { "GET" };
+                let url = command.split_whitespace().find(|w| w.contains("localhost:3000") || w.starts_with("'<"));
+                let url = url.unwrap_or_else(|| panic!("{file}: a curl without a URL: {line}"));
+                let path =
+                    url.trim_matches('\'').split_once("localhost:3000").map_or("<placeholder>", |(_, path)| path);
+                steps.push(format!("{method} {}", path.split('?').next().unwrap()));
+            } else {
+                steps.push(word.split([' ', '"', ')']).next().unwrap().to_owned());
+            }
+            rest = &word[1..];
+        }
+    }
+    steps
+}
+
+/// The walk-throughs the docs show are the ones the tests above run, step for step: a
+/// command changed in the docs (or here) without the other fails this.
+#[test]
+fn the_docs_walk_throughs_are_the_steps_these_tests_run() {
+    let try_it = [
+        "scripts/dev",
+        "POST /api/auth/register",
+        "POST /api/auth/login",
+        "GET /api/auth/me",
+        "GET /.well-known/jwks.json",
+    ];
+    assert_eq!(walk_through_steps("README.md", "## Try it"), try_it);
+    let whole = [
+        "POST /api/auth/verify-email",
+        "POST /api/users/me/export",
+        "GET <placeholder>",
+        "scripts/grant-role",
+        "GET /api/admin/reports",
+        "POST /api/auth/mfa/totp/enroll",
+        "POST /api/auth/mfa/totp/confirm",
+        "scripts/totp",
+        "GET /api/admin/reports",
+        "POST /api/auth/forgot-password",
+        "POST /api/auth/reset-password",
+        "POST /api/auth/secure-account",
+        "GET /api/auth/security-events",
+        "scripts/audit-table",
+    ];
+    assert_eq!(walk_through_steps("docs/development.md", "## The whole walk-through"), whole);
+    let federated = [
+        "scripts/dev",
+        "GET /api/auth/federated/mock/authorize",
+        "GET <placeholder>",
+        "GET <placeholder>",
+        "POST /api/auth/federated/exchange",
+        "POST /api/auth/federated/signup",
+    ];
+    assert_eq!(walk_through_steps("docs/development.md", "### Sign in with a provider"), federated);
 }

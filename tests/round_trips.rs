@@ -1,5 +1,5 @@
 //! How many DynamoDB calls each endpoint makes, counted by an SDK interceptor. This is
-//! deterministic, so it is asserted; the README's table of round trips and costs follows it.
+//! deterministic, so it is asserted; docs/benchmarks.md's table of round trips and costs follows it.
 
 use http::{Method, StatusCode};
 use serde_json::{json, Value};

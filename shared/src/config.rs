@@ -1,5 +1,5 @@
 //! Configuration, read once at start from the environment. Every variable is listed in
-//! the README; the defaults serve local development.
+//! docs/configuration.md; the defaults serve local development.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! Fixed-window rate limits kept in DynamoDB: one atomic `ADD` per check, items that
-//! expire by TTL. Every limit is configurable (see the README).
+//! expire by TTL. Every limit is configurable (docs/configuration.md).
 
 use std::net::IpAddr;
 

@@ -87,7 +87,7 @@ impl AppState {
 
     /// `from_env` with the export bucket `EXPORT_BUCKET` names. Only the functions that
     /// export call it, so that the others' binaries leave the S3 client out (their linker
-    /// keeps only what some call reaches: 0.22 MiB of code, README "Where the bytes go").
+    /// keeps only what some call reaches: 0.22 MiB of code, docs/benchmarks.md, "Where the bytes go").
     pub async fn from_env_with_exports() -> Result<Self, BoxError> {
         let (state, aws) = Self::from_env_and_aws().await?;
         let bucket = state.config.export_bucket.as_ref().map(|name| ExportBucket::new(&aws, name));

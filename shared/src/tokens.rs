@@ -430,7 +430,7 @@ async fn jwk_set_from_secret<T: serde::de::DeserializeOwned>(
     let text = secret_text(client, secret_id, what).await?;
     let keys: T = serde_json::from_str(&text).map_err(|e| format!("the {what} secret is not a JWK set: {e}"))?;
     if count(&keys) == 0 {
-        return Err(format!("the {what} secret holds no key: see the README, Deploy").into());
+        return Err(format!("the {what} secret holds no key: see docs/operations.md, Deploy").into());
     }
     Ok(keys)
 }

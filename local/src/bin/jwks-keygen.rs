@@ -1,7 +1,7 @@
 //! Prints a private JWK set for the signing-key secret. With a file argument, the new
 //! key is put first (it signs from then on) and the file's keys follow (they still
 //! verify): that is a key rotation. With `--public FILE`, prints the public half of a
-//! private set: the content of the public-key secret (README, Deploy).
+//! private set: the content of the public-key secret (docs/operations.md, Deploy).
 //!
 //!   cargo run -p local-server --bin jwks-keygen > jwks.json
 //!   cargo run -p local-server --bin jwks-keygen -- jwks.json > rotated.json

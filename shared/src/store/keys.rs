@@ -1,5 +1,5 @@
 //! Where every item of the single table lives: one section per item type with its key
-//! and index keys. No other file writes a key format (a test holds it); the README's
+//! and index keys. No other file writes a key format (a test holds it); docs/data-model.md's
 //! table documents the layout for people.
 
 use chrono::{DateTime, SecondsFormat, Utc};
