@@ -1,8 +1,9 @@
 //! The README's "Try it" and docs/development.md's walk-throughs, as a new user runs
-//! them: `scripts/dev` (the real local server binary, a DynamoDB Local and a moto of its own), a sign-up, the verification link
-//! read off the server's console and the email verified with it, a data export
-//! downloaded through the link the console shows, the account made a moderator with
-//! `scripts/grant-role`, and the table audited with `scripts/audit-table`.
+//! them: `scripts/dev` (the real local server binary, a DynamoDB Local and a moto of its
+//! own), a sign-up, a sign-in, the verification link read off the server's console and
+//! the email verified with it, a data export downloaded through the link the console
+//! shows, the account made a moderator with `scripts/grant-role`, and the table audited
+//! with `scripts/audit-table`.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -138,8 +139,8 @@ async fn the_walk_through_verifies_an_email_downloads_an_export_and_makes_a_mode
     let login = json!({ "identifier": "ada", "password": support::PASSWORD });
     let (status, signed_in) = http_json(Method::POST, &format!("{}/api/auth/login", server.base), Some(&login)).await;
     assert_eq!(status, StatusCode::OK, "{signed_in}");
-    let access = signed_in["accessToken"].as_str().unwrap();
-    let (status, me) = http_json_as(Method::GET, &format!("{}/api/auth/me", server.base), None, Some(access)).await;
+    let token = signed_in["accessToken"].as_str().unwrap();
+    let (status, me) = http_json_as(Method::GET, &format!("{}/api/auth/me", server.base), None, Some(token)).await;
     assert_eq!((status, &me["username"]), (StatusCode::OK, &json!("ada")), "{me}");
     let (status, jwks) = http_json(Method::GET, &format!("{}/.well-known/jwks.json", server.base), None).await;
     assert_eq!((status, &jwks["keys"][0]["alg"]), (StatusCode::OK, &json!("RS256")), "{jwks}");
@@ -147,16 +148,18 @@ async fn the_walk_through_verifies_an_email_downloads_an_export_and_makes_a_mode
     let header = server.wait_for_line(Duration::from_secs(5), |l| l == "── outbox: verify_email to ada@example.org ──");
     assert!(header.is_some(), "no verification message on the console within 5 s");
     let link = server.wait_for_line(Duration::from_secs(1), |l| l.trim_start().starts_with("link: ")).unwrap();
-    let token = link.split("token=").nth(1).expect("the link carries the token");
+    let verification = link.split("token=").nth(1).expect("the link carries the token");
     assert!(link.contains("/verify-email?token="), "{link}");
 
-    let (status, verified) =
-        http_json(Method::POST, &format!("{}/api/auth/verify-email", server.base), Some(&json!({ "token": token })))
-            .await;
+    let (status, verified) = http_json(
+        Method::POST,
+        &format!("{}/api/auth/verify-email", server.base),
+        Some(&json!({ "token": verification })),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{verified}");
     assert_eq!(verified["isVerified"], true);
 
-    let token = access;
     let (status, asked) =
         http_json_as(Method::POST, &format!("{}/api/users/me/export", server.base), None, Some(token)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
@@ -400,19 +403,15 @@ async fn the_local_server_publishes_account_events_and_delivers_webhooks() {
 fn walk_through_steps(file: &str, heading: &str) -> Vec<String> {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file)).unwrap();
     let section = text.split_once(&format!("\n{heading}\n")).unwrap_or_else(|| panic!("{file} has no {heading}")).1;
-    let mut fenced = false;
-    let section = section
-        .split('\n')
-        .take_while(|l| {
-            fenced ^= l.starts_with("```");
-            fenced || !l.starts_with('#')
-        })
-        .collect::<Vec<_>>();
-    let (mut steps, mut in_shell) = (Vec::new(), false);
-    for line in section.join("\n").replace("\\\n", " ").lines() {
+    let (mut steps, mut fenced, mut in_shell) = (Vec::new(), false, false);
+    for line in section.replace("\\\n", " ").lines() {
         if line.starts_with("```") {
-            in_shell = line == "```sh";
+            fenced = !fenced;
+            in_shell = fenced && line == "```sh";
             continue;
+        }
+        if !fenced && line.starts_with('#') {
+            break; // the next heading
         }
         if !in_shell || line.starts_with('#') {
             continue;
