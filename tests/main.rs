@@ -9,6 +9,7 @@ mod cleanup;
 mod consistency;
 mod devices;
 mod docs_check;
+mod edge;
 mod email_change;
 mod envelope;
 mod events;

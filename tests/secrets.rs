@@ -133,3 +133,35 @@ async fn the_second_factor_key_loads_from_its_own_secret_for_the_signing_functio
     let err = shared::vault::load(&config, &sdk_config("MOTO_ENDPOINT")).await.err().expect("refused");
     assert!(err.to_string().contains("at least 32 bytes"), "{err}");
 }
+
+/// The edge's origin secret (CloudFront in front) loads from its own secret, is long
+/// enough, and is what requests must carry; without `EDGE_SECRET_ID` there is no edge.
+#[tokio::test]
+async fn the_edge_secret_loads_from_its_own_secret_and_guards_every_route() {
+    use shared::edge::{self, ORIGIN_SECRET_HEADER};
+    use tower::ServiceExt;
+
+    let client = secrets_client();
+    let aws = sdk_config("MOTO_ENDPOINT");
+    assert!(edge::load(&config_with(&[]), &aws).await.unwrap().is_none());
+    let short = format!("user-service/edge-short-{}", uuid::Uuid::new_v4());
+    client.create_secret().name(&short).secret_string("too short").send().await.unwrap();
+    let err = edge::load(&config_with(&[("EDGE_SECRET_ID", &short)]), &aws).await.err().unwrap();
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+
+    let name = format!("user-service/edge-{}", uuid::Uuid::new_v4());
+    let generated = "Edge".repeat(12);
+    client.create_secret().name(&name).secret_string(&generated).send().await.unwrap();
+    let secret = edge::load(&config_with(&[("EDGE_SECRET_ID", &name)]), &aws).await.unwrap();
+    let app = support::TestApp::new().await;
+    let router = users::app(app.state.clone().with_edge(secret));
+    let me = |origin: Option<&str>| {
+        let mut request = http::Request::get("/api/users/search?q=ab");
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN_SECRET_HEADER, origin);
+        }
+        router.clone().oneshot(request.body(axum::body::Body::empty()).unwrap())
+    };
+    assert_eq!(me(None).await.unwrap().status(), http::StatusCode::FORBIDDEN);
+    assert_eq!(me(Some(&generated)).await.unwrap().status(), http::StatusCode::OK, "past the edge");
+}

@@ -665,3 +665,91 @@ fn functions_are_bounded_traced_and_every_scanner_exception_says_why() {
     }
     assert!(skips > 0);
 }
+
+/// The edge (`ClientSignInLimit`): each resource only when it is on; WAF counts per
+/// client exactly the routes that share the sign-in budget, and answers in the envelope.
+#[test]
+fn the_per_client_limit_counts_the_sign_in_routes_and_answers_in_the_envelope() {
+    let template = template();
+    for name in ["EdgeOriginSecret", "EdgeWebAcl", "EdgeDistribution"] {
+        assert_eq!(text(&resource(&template, name)["Condition"]), "HasEdge", "{name}");
+    }
+    let acl = &resource(&template, "EdgeWebAcl")["Properties"];
+    assert_eq!(text(&acl["Scope"]), "CLOUDFRONT");
+    let rules = acl["Rules"].as_sequence().unwrap();
+    assert_eq!(rules.len(), 1);
+    let rate = &rules[0]["Statement"]["RateBasedStatement"];
+    assert_eq!(intrinsic(&rate["Limit"], "Ref"), "ClientSignInLimit");
+    assert_eq!(text(&rate["AggregateKeyType"]), "IP");
+    let pattern = text(&rate["ScopeDownStatement"]["RegexMatchStatement"]["RegexString"]);
+    let pattern = regex::Regex::new(&pattern).unwrap();
+
+    let settings = resource(&template, "HttpApi")["Properties"]["RouteSettings"].as_mapping().unwrap();
+    let mut counted = 0;
+    for path in ROUTES.iter().flat_map(|(_, paths)| paths.iter()) {
+        let budget =
+            settings.get(format!("ANY {path}").as_str()).map(|limits| intrinsic(&limits["ThrottlingRateLimit"], "Ref"));
+        let sign_in = budget.as_deref() == Some("SignInRateLimit");
+        let example = path.replace("{provider}", "google").replace("{user_id}", "u1").replace("{id}", "x1");
+        assert_eq!(
+            pattern.is_match(&example),
+            sign_in,
+            "{path}: counted per client exactly when it has the sign-in budget"
+        );
+        counted += usize::from(sign_in);
+    }
+    assert!(counted >= 15, "{counted}");
+    assert!(!pattern.is_match("/api/auth/login/extra") && !pattern.is_match("/x/api/auth/login"));
+
+    let block = &rules[0]["Action"]["Block"]["CustomResponse"];
+    assert_eq!(text(&block["ResponseCode"]), "429");
+    assert_eq!(text(&block["ResponseHeaders"][0]["Name"]), "retry-after");
+    let body = &acl["CustomResponseBodies"][text(&block["CustomResponseBodyKey"]).as_str()];
+    let envelope: serde_json::Value = serde_json::from_str(&text(&body["Content"])).unwrap();
+    assert_eq!(envelope["error"]["code"], "RATE_LIMITED");
+    assert!(envelope["error"]["message"].is_string() && envelope["requestId"].is_string());
+}
+
+/// Behind CloudFront the HTTP functions, and no other, read the origin secret that
+/// CloudFront sends (shared/src/edge.rs), under the header name the code checks.
+#[test]
+fn cloudfront_sends_the_origin_secret_the_http_functions_check() {
+    use shared::edge::ORIGIN_SECRET_HEADER;
+
+    let template = template();
+    let config = &resource(&template, "EdgeDistribution")["Properties"]["DistributionConfig"];
+    assert_eq!(intrinsic(&config["WebACLId"], "GetAtt"), "EdgeWebAcl.Arn");
+    let origin = &config["Origins"][0];
+    assert!(intrinsic(&origin["DomainName"], "Sub").starts_with("${HttpApi}.execute-api."));
+    assert_eq!(text(&origin["CustomOriginConfig"]["OriginProtocolPolicy"]), "https-only");
+    let header = &origin["OriginCustomHeaders"][0];
+    assert_eq!(text(&header["HeaderName"]), ORIGIN_SECRET_HEADER);
+    assert_eq!(intrinsic(&header["HeaderValue"], "Sub"), "{{resolve:secretsmanager:${EdgeOriginSecret}:SecretString}}");
+    let behavior = &config["DefaultCacheBehavior"];
+    assert_eq!(text(&behavior["CachePolicyId"]), "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "CachingDisabled");
+    assert_eq!(
+        text(&behavior["OriginRequestPolicyId"]),
+        "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+        "AllViewerExceptHostHeader"
+    );
+
+    for (function, serves_http) in [
+        ("AuthFunction", true),
+        ("UsersFunction", true),
+        ("SocialFunction", true),
+        ("AdminFunction", true),
+        ("CleanupFunction", false),
+        ("NotifyFunction", false),
+        ("EventsFunction", false),
+    ] {
+        let props = &resource(&template, function)["Properties"];
+        let variable = serde_yaml::to_string(&props["Environment"]["Variables"]["EDGE_SECRET_ID"]).unwrap();
+        let policy = serde_yaml::to_string(&props["Policies"]).unwrap();
+        assert_eq!(
+            variable.contains("HasEdge") && variable.contains("EdgeOriginSecret"),
+            serves_http,
+            "{function}: {variable}"
+        );
+        assert_eq!(policy.contains("EdgeOriginSecret"), serves_http, "{function}: {policy}");
+    }
+}

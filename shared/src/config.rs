@@ -50,6 +50,10 @@ pub struct Config {
     pub webhook_key_file: PathBuf,
     /// Where webhooks may point: outside AWS also `http://127.0.0.1:<port>`.
     pub webhook_urls: UrlRule,
+    /// `EDGE_SECRET_ID`: the secret CloudFront sends with every request it forwards, when
+    /// the stack puts CloudFront and WAF in front of the API (`ClientSignInLimit`); then
+    /// every request without it is refused (`edge`).
+    pub edge_secret_id: Option<String>,
     /// `TOTP_ISSUER`: the name authenticator apps show beside the account.
     pub totp_issuer: String,
     /// `WEBAUTHN_RP_ID`, `WEBAUTHN_ORIGINS`: the passkeys' relying party.
@@ -140,6 +144,7 @@ impl Config {
                 Some(_) => UrlRule::PublicHttps,
                 None => UrlRule::AlsoLocalLoopback,
             },
+            edge_secret_id: vars.optional("EDGE_SECRET_ID"),
             totp_issuer: vars.text("TOTP_ISSUER", "Social"),
             dynamodb_timeout_ms,
             request_timeout_ms: vars.number("REQUEST_TIMEOUT_MS", dynamodb_timeout_ms as i64 + 500, 100)? as u64,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod logging;
@@ -39,7 +40,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["config", "password"],
     &["tokens"],
     &["store"],
-    &["cursor", "vault", "oidc"],
+    &["cursor", "vault", "oidc", "edge"],
     &["state"],
     &["services"],
     &["http"],

@@ -4,6 +4,7 @@ use std::time::Duration;
 use crate::bucket::ExportBucket;
 use crate::config::Config;
 use crate::cursor::Cursors;
+use crate::edge::OriginSecret;
 use crate::error::BoxError;
 use crate::oidc::Providers;
 use crate::password::Passwords;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub bucket: Option<Arc<ExportBucket>>,
     /// The OpenID providers accounts may sign in with (none unless configured).
     pub providers: Arc<Providers>,
+    /// The secret of requests that came through CloudFront, when it is in front.
+    pub edge: Option<Arc<OriginSecret>>,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             webhook_key: None,
             bucket: None,
             providers,
+            edge: None,
         }
     }
 
@@ -70,6 +74,11 @@ impl AppState {
     /// The same state with the providers' client secrets loaded.
     pub fn with_providers(self, providers: Providers) -> Self {
         AppState { providers: Arc::new(providers), ..self }
+    }
+
+    /// The same state with (or without) CloudFront in front.
+    pub fn with_edge(self, secret: Option<OriginSecret>) -> Self {
+        AppState { edge: secret.map(Arc::new), ..self }
     }
 
     /// The same state with (or without) the export bucket.
@@ -98,14 +107,15 @@ impl AppState {
         let config = Config::from_env()?;
         let aws = crate::aws::sdk_config(config.tls_native_roots).await;
         let store = Store::new(&aws, config.table_name.clone(), Duration::from_millis(config.dynamodb_timeout_ms));
-        let (tokens, cursor_secret, vault, webhook_key, providers) = tokio::try_join!(
+        let (tokens, cursor_secret, vault, webhook_key, providers, edge) = tokio::try_join!(
             tokens::load(&config, &aws),
             crate::cursor::load_secret(&config, &aws),
             crate::vault::load(&config, &aws),
             crate::vault::load_webhook_key(&config, &aws),
             crate::oidc::load(&config, &aws),
+            crate::edge::load(&config, &aws),
         )?;
         let state = AppState::with_tokens(config, store, tokens, &cursor_secret);
-        Ok((state.with_vault(vault).with_webhook_key(webhook_key).with_providers(providers), aws))
+        Ok((state.with_vault(vault).with_webhook_key(webhook_key).with_providers(providers).with_edge(edge), aws))
     }
 }

@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
@@ -13,6 +14,7 @@ use lambda_http::RequestExt;
 use tracing::Instrument;
 
 use crate::domain::client::ClientInfo;
+use crate::edge::{self, OriginSecret};
 use crate::error::{AppError, Envelope, ErrorBody, FailureCause};
 
 /// The id of the request being served: API Gateway's, else Lambda's, else a fresh one
@@ -44,6 +46,37 @@ pub(super) async fn within_deadline(State(deadline): State<Duration>, req: Reque
         Ok(response) => response,
         Err(_) => AppError::ServiceUnavailable("the request ran past its deadline".into()).into_response(),
     }
+}
+
+/// The client's address as CloudFront saw it, on a request that came through the edge
+/// (`crate::edge`); none: CloudFront sent no usable `CloudFront-Viewer-Address`.
+#[derive(Clone)]
+struct ViewerAddress(Option<String>);
+
+/// With CloudFront in front, refuses what did not come through it and takes the client's
+/// address from it.
+pub(super) async fn through_the_edge(
+    State(secret): State<Option<Arc<OriginSecret>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(secret) = secret else { return next.run(req).await };
+    // The public keys stay readable at the issuer's own URL (the tokens' `iss`), where
+    // other services look for them; they depend on no client's address.
+    if req.uri().path().starts_with("/.well-known/") {
+        return next.run(req).await;
+    }
+    if !secret.admits(req.headers().get(edge::ORIGIN_SECRET_HEADER)) {
+        return AppError::Forbidden("this API is served through its CloudFront address only").into_response();
+    }
+    let viewer = req.headers().get(edge::VIEWER_ADDRESS_HEADER).and_then(|v| v.to_str().ok()).and_then(edge::viewer_ip);
+    if viewer.is_none() {
+        tracing::warn!(
+            "a request through CloudFront without CloudFront-Viewer-Address: check the origin request policy"
+        );
+    }
+    req.extensions_mut().insert(ViewerAddress(viewer));
+    next.run(req).await
 }
 
 pub(super) async fn request_context(req: Request, next: Next) -> Response {
@@ -97,9 +130,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned());
-        let ip = match parts.extensions.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-            _ => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        let ip = match (parts.extensions.get::<ViewerAddress>(), parts.extensions.request_context_ref()) {
+            (Some(ViewerAddress(viewer)), _) => viewer.clone(),
+            (None, Some(RequestContext::ApiGatewayV2(ctx))) => ctx.http.source_ip.clone(),
+            (None, _) => parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
         };
         Ok(ClientInfo {
             ip,

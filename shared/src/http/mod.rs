@@ -22,8 +22,8 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Turns a function's routes into the complete service: the envelope for unknown routes
-/// and wrong methods, the body limit, panic safety, the request's deadline, request ids
-/// and security headers.
+/// and wrong methods, the body limit, panic safety, the edge's check (when CloudFront is
+/// in front), the request's deadline, request ids and security headers.
 pub fn service(routes: Router<AppState>, state: AppState) -> Router {
     let deadline = std::time::Duration::from_millis(state.config.request_timeout_ms);
     routes
@@ -31,6 +31,7 @@ pub fn service(routes: Router<AppState>, state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.edge.clone(), context::through_the_edge))
         .layer(axum::middleware::from_fn_with_state(deadline, context::within_deadline))
         .layer(axum::middleware::from_fn(context::request_context))
         .with_state(state)

@@ -1,0 +1,78 @@
+//! CloudFront and AWS WAF in front of the API (the template's `ClientSignInLimit`): WAF
+//! counts each client address's sign-in requests, which an HTTP API cannot do (its
+//! budgets are shared by every client). Behind CloudFront, API Gateway sees CloudFront's
+//! addresses, so the client's own comes from `CloudFront-Viewer-Address`, trusted only on
+//! a request that carries the secret CloudFront adds. Any other request skipped the WAF,
+//! or forges the address: `http` refuses it before a handler runs.
+
+use std::net::IpAddr;
+
+use axum::http::HeaderValue;
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::error::BoxError;
+
+/// The header CloudFront adds to every request it forwards (the template's origin).
+pub const ORIGIN_SECRET_HEADER: &str = "x-origin-verify";
+/// Where CloudFront puts the client's address and port.
+pub const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
+const MIN_SECRET_BYTES: usize = 32;
+
+/// The secret that tells CloudFront's requests from anyone else's.
+pub struct OriginSecret(Vec<u8>);
+
+impl OriginSecret {
+    pub fn new(secret: &[u8]) -> Self {
+        OriginSecret(secret.to_vec())
+    }
+
+    pub fn admits(&self, presented: Option<&HeaderValue>) -> bool {
+        presented.is_some_and(|value| value.as_bytes().ct_eq(&self.0).into())
+    }
+}
+
+/// `198.51.100.10:46532` or `2001:db8::1:46532` (the port always last): the address.
+pub fn viewer_ip(value: &str) -> Option<String> {
+    let (ip, port) = value.trim().rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    let ip = ip.strip_prefix('[').and_then(|ip| ip.strip_suffix(']')).unwrap_or(ip);
+    ip.parse::<IpAddr>().ok().map(|ip| ip.to_string())
+}
+
+/// The origin secret, when `EDGE_SECRET_ID` names one (the template sets it only with
+/// CloudFront in front); none locally and without the edge.
+pub async fn load(config: &Config, aws: &aws_config::SdkConfig) -> Result<Option<OriginSecret>, BoxError> {
+    let Some(id) = config.edge_secret_id.as_deref() else { return Ok(None) };
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    let secret = crate::tokens::secret_text(&client, id, "edge origin").await?;
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!("the edge origin secret must hold at least {MIN_SECRET_BYTES} bytes").into());
+    }
+    Ok(Some(OriginSecret::new(secret.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_viewer_address_is_the_ip_without_its_port() {
+        assert_eq!(viewer_ip("198.51.100.10:46532").as_deref(), Some("198.51.100.10"));
+        assert_eq!(viewer_ip("2001:db8:85a3::8a2e:370:7334:443").as_deref(), Some("2001:db8:85a3::8a2e:370:7334"));
+        assert_eq!(viewer_ip("[2001:db8::1]:443").as_deref(), Some("2001:db8::1"));
+        for junk in ["", "198.51.100.10", "198.51.100.10:port", "evil:443", "1.2.3.4:99999"] {
+            assert_eq!(viewer_ip(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn only_the_exact_secret_is_admitted() {
+        let secret = OriginSecret::new(b"0123456789abcdef0123456789abcdef");
+        assert!(secret.admits(Some(&HeaderValue::from_static("0123456789abcdef0123456789abcdef"))));
+        assert!(!secret.admits(Some(&HeaderValue::from_static("0123456789abcdef0123456789abcdeF"))));
+        assert!(!secret.admits(Some(&HeaderValue::from_static("0123456789abcdef"))));
+        assert!(!secret.admits(Some(&HeaderValue::from_static(""))));
+        assert!(!secret.admits(None));
+    }
+}
