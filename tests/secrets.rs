@@ -135,9 +135,10 @@ async fn the_second_factor_key_loads_from_its_own_secret_for_the_signing_functio
 }
 
 /// The edge's origin secret (CloudFront in front) loads from its own secret, is long
-/// enough, and is what requests must carry; without `EDGE_SECRET_ID` there is no edge.
+/// enough, and is what requests must carry, its previous value too during a rotation;
+/// without `EDGE_SECRET_ID` there is no edge.
 #[tokio::test]
-async fn the_edge_secret_loads_from_its_own_secret_and_guards_every_route() {
+async fn the_edge_secret_loads_from_its_own_secret_guards_every_route_and_rotates() {
     use shared::edge::{self, ORIGIN_SECRET_HEADER};
     use tower::ServiceExt;
 
@@ -164,4 +165,19 @@ async fn the_edge_secret_loads_from_its_own_secret_and_guards_every_route() {
     };
     assert_eq!(me(None).await.unwrap().status(), http::StatusCode::FORBIDDEN);
     assert_eq!(me(Some(&generated)).await.unwrap().status(), http::StatusCode::OK, "past the edge");
+    assert_eq!(me(Some(&"Edge".repeat(11))).await.unwrap().status(), http::StatusCode::FORBIDDEN);
+
+    // A rotation: a function started after the new value admits it and, until CloudFront
+    // sends the new one, the value before it.
+    let rotated = "Next".repeat(12);
+    client.put_secret_value().secret_id(&name).secret_string(&rotated).send().await.unwrap();
+    let secret = edge::load(&config_with(&[("EDGE_SECRET_ID", &name)]), &aws).await.unwrap();
+    let router = users::app(app.state.clone().with_edge(secret));
+    let me = |origin: &str| {
+        let request = http::Request::get("/api/users/search?q=ab").header(ORIGIN_SECRET_HEADER, origin);
+        router.clone().oneshot(request.body(axum::body::Body::empty()).unwrap())
+    };
+    assert_eq!(me(&rotated).await.unwrap().status(), http::StatusCode::OK);
+    assert_eq!(me(&generated).await.unwrap().status(), http::StatusCode::OK, "the previous value");
+    assert_eq!(me(&"Last".repeat(12)).await.unwrap().status(), http::StatusCode::FORBIDDEN);
 }

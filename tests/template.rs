@@ -719,6 +719,7 @@ fn cloudfront_sends_the_origin_secret_the_http_functions_check() {
     let template = template();
     let config = &resource(&template, "EdgeDistribution")["Properties"]["DistributionConfig"];
     assert_eq!(intrinsic(&config["WebACLId"], "GetAtt"), "EdgeWebAcl.Arn");
+    assert!(intrinsic(&config["Comment"], "Sub").contains("${EdgeOriginSecretGeneration}"));
     let origin = &config["Origins"][0];
     assert!(intrinsic(&origin["DomainName"], "Sub").starts_with("${HttpApi}.execute-api."));
     assert_eq!(text(&origin["CustomOriginConfig"]["OriginProtocolPolicy"]), "https-only");
@@ -751,5 +752,9 @@ fn cloudfront_sends_the_origin_secret_the_http_functions_check() {
             "{function}: {variable}"
         );
         assert_eq!(policy.contains("EdgeOriginSecret"), serves_http, "{function}: {policy}");
+        // A rotation's deploy restarts them (to admit the new value beside the old one)
+        // before it updates the distribution, which depends on them through the API.
+        let generation = serde_yaml::to_string(&props["Environment"]["Variables"]["EDGE_SECRET_GENERATION"]).unwrap();
+        assert_eq!(generation.contains("EdgeOriginSecretGeneration"), serves_http, "{function}: {generation}");
     }
 }

@@ -19,16 +19,23 @@ pub const ORIGIN_SECRET_HEADER: &str = "x-origin-verify";
 pub const VIEWER_ADDRESS_HEADER: &str = "cloudfront-viewer-address";
 const MIN_SECRET_BYTES: usize = 32;
 
-/// The secret that tells CloudFront's requests from anyone else's.
-pub struct OriginSecret(Vec<u8>);
+/// The secret that tells CloudFront's requests from anyone else's: its current value,
+/// and during a rotation the one before it, which CloudFront may still be sending.
+pub struct OriginSecret(Vec<Vec<u8>>);
 
 impl OriginSecret {
     pub fn new(secret: &[u8]) -> Self {
-        OriginSecret(secret.to_vec())
+        OriginSecret(vec![secret.to_vec()])
+    }
+
+    /// The same secret, also admitting the value it had before a rotation.
+    pub fn with_previous(mut self, previous: &[u8]) -> Self {
+        self.0.push(previous.to_vec());
+        self
     }
 
     pub fn admits(&self, presented: Option<&HeaderValue>) -> bool {
-        presented.is_some_and(|value| value.as_bytes().ct_eq(&self.0).into())
+        presented.is_some_and(|value| self.0.iter().any(|secret| value.as_bytes().ct_eq(secret).into()))
     }
 }
 
@@ -41,15 +48,30 @@ pub fn viewer_ip(value: &str) -> Option<String> {
 }
 
 /// The origin secret, when `EDGE_SECRET_ID` names one (the template sets it only with
-/// CloudFront in front); none locally and without the edge.
+/// CloudFront in front), with its previous value if it has one (`AWSPREVIOUS`): between
+/// a new value and CloudFront's update to it, both are CloudFront's. None locally and
+/// without the edge.
 pub async fn load(config: &Config, aws: &aws_config::SdkConfig) -> Result<Option<OriginSecret>, BoxError> {
     let Some(id) = config.edge_secret_id.as_deref() else { return Ok(None) };
     let client = aws_sdk_secretsmanager::Client::new(aws);
-    let secret = crate::tokens::secret_text(&client, id, "edge origin").await?;
-    if secret.len() < MIN_SECRET_BYTES {
-        return Err(format!("the edge origin secret must hold at least {MIN_SECRET_BYTES} bytes").into());
+    let current = crate::tokens::secret_text(&client, id, "edge origin").await?;
+    let previous = match client.get_secret_value().secret_id(id).version_stage("AWSPREVIOUS").send().await {
+        Ok(version) => version.secret_string().map(str::to_owned),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let mut secret = OriginSecret::new(long_enough(&current)?);
+    if let Some(previous) = previous {
+        secret = secret.with_previous(long_enough(&previous)?);
     }
-    Ok(Some(OriginSecret::new(secret.as_bytes())))
+    Ok(Some(secret))
+}
+
+fn long_enough(secret: &str) -> Result<&[u8], BoxError> {
+    match secret.len() >= MIN_SECRET_BYTES {
+        true => Ok(secret.as_bytes()),
+        false => Err(format!("the edge origin secret must hold at least {MIN_SECRET_BYTES} bytes").into()),
+    }
 }
 
 #[cfg(test)]
@@ -67,12 +89,16 @@ mod tests {
     }
 
     #[test]
-    fn only_the_exact_secret_is_admitted() {
+    fn only_the_exact_secret_or_its_previous_value_is_admitted() {
         let secret = OriginSecret::new(b"0123456789abcdef0123456789abcdef");
         assert!(secret.admits(Some(&HeaderValue::from_static("0123456789abcdef0123456789abcdef"))));
         assert!(!secret.admits(Some(&HeaderValue::from_static("0123456789abcdef0123456789abcdeF"))));
         assert!(!secret.admits(Some(&HeaderValue::from_static("0123456789abcdef"))));
         assert!(!secret.admits(Some(&HeaderValue::from_static(""))));
         assert!(!secret.admits(None));
+        let rotating = secret.with_previous(b"the-value-before-the-rotation-of-32-bytes");
+        assert!(rotating.admits(Some(&HeaderValue::from_static("0123456789abcdef0123456789abcdef"))));
+        assert!(rotating.admits(Some(&HeaderValue::from_static("the-value-before-the-rotation-of-32-bytes"))));
+        assert!(!rotating.admits(Some(&HeaderValue::from_static("a-third-value-that-is-neither-of-them"))));
     }
 }
