@@ -54,8 +54,13 @@ pub fn viewer_ip(value: &str) -> Option<String> {
 pub async fn load(config: &Config, aws: &aws_config::SdkConfig) -> Result<Option<OriginSecret>, BoxError> {
     let Some(id) = config.edge_secret_id.as_deref() else { return Ok(None) };
     let client = aws_sdk_secretsmanager::Client::new(aws);
-    let current = crate::tokens::secret_text(&client, id, "edge origin").await?;
-    let previous = match client.get_secret_value().secret_id(id).version_stage("AWSPREVIOUS").send().await {
+    // Both versions at once: this is start-up time.
+    let (current, previous) = tokio::join!(
+        crate::tokens::secret_text(&client, id, "edge origin"),
+        client.get_secret_value().secret_id(id).version_stage("AWSPREVIOUS").send(),
+    );
+    let current = current?;
+    let previous = match previous {
         Ok(version) => version.secret_string().map(str::to_owned),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
         Err(err) => return Err(err.into()),

@@ -210,17 +210,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("the router never fails");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
-        let html = headers.get("content-type").is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
-        let body = match (bytes.is_empty(), html) {
-            (true, _) => Value::Null,
-            (false, true) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-            (false, false) => serde_json::from_slice(&bytes).expect("JSON body"),
-        };
-        TestResponse { status, headers, body }
+        send_to(&self.router, request).await
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> TestResponse {
@@ -346,6 +336,21 @@ impl TestApp {
         request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
         self.send(request).await
     }
+}
+
+/// `request` answered by `router` (a function's own, say), read as `TestApp::send` reads it.
+pub async fn send_to(router: &Router, request: Request<Body>) -> TestResponse {
+    let response = router.clone().oneshot(request).await.expect("the router never fails");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    let html = headers.get("content-type").is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    let body = match (bytes.is_empty(), html) {
+        (true, _) => Value::Null,
+        (false, true) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        (false, false) => serde_json::from_slice(&bytes).expect("JSON body"),
+    };
+    TestResponse { status, headers, body }
 }
 
 /// A registered user: id and access token.
