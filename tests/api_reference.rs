@@ -331,6 +331,7 @@ fn every_error() -> Vec<AppError> {
         Forbidden(""),
         EmailNotVerified,
         AccountDeactivated,
+        Reactivatable { reactivation_token: String::new() },
         AccountSuspended,
         MfaRequired,
         NotFound,
@@ -361,6 +362,7 @@ fn every_error() -> Vec<AppError> {
             | Forbidden(_)
             | EmailNotVerified
             | AccountDeactivated
+            | Reactivatable { .. }
             | AccountSuspended
             | MfaRequired
             | NotFound

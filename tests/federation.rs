@@ -380,3 +380,95 @@ async fn a_provider_whose_sdks_hash_the_nonce_gets_the_raw_one_from_the_app() {
     let refused = app.post("/api/auth/federated/hashing/token", json!({ "idToken": id_token, "nonce": hashed })).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 }
+
+/// `reactivate` with the offer of a provider's sign-in; the answer's body.
+async fn reactivate_offered(fed: &Fed, offered: &TestResponse) -> TestResponse {
+    assert_eq!(
+        (offered.status, offered.error_code()),
+        (StatusCode::FORBIDDEN, "ACCOUNT_DEACTIVATED"),
+        "{:?}",
+        offered.body
+    );
+    let token = offered.body["error"]["reactivationToken"].as_str().expect("an offer within the window");
+    fed.app.post("/api/auth/reactivate", json!({ "reactivationToken": token })).await
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_is_reactivated_with_its_provider() {
+    let fed = fed().await;
+    fed.app.freeze();
+    let first = fed.token().await;
+    let signed_up = sign_up(&fed.app, first.body["signupToken"].as_str().unwrap(), "ada_fed").await;
+    let access = signed_up.body["accessToken"].as_str().unwrap();
+    // Signed in just now: no password to give.
+    let gone = fed.app.call(Method::POST, "/api/users/deactivate", Some(json!({})), Some(access)).await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+
+    let offered = fed.token().await;
+    let token = offered.body["error"]["reactivationToken"].as_str().unwrap_or_default();
+    assert_eq!(fed.app.get("/api/users/by-username/ada_fed", None).await.status, StatusCode::NOT_FOUND, "offered only");
+    let both = json!({ "reactivationToken": token, "identifier": "ada_fed", "password": PASSWORD });
+    let both = fed.app.post("/api/auth/reactivate", both).await;
+    assert_eq!((both.status, both.error_code()), (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"), "{:?}", both.body);
+    let back = reactivate_offered(&fed, &offered).await;
+    assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
+    assert_eq!(back.body["user"]["username"], "ada_fed");
+    assert_eq!(fed.app.claims(back.body["accessToken"].as_str().unwrap()).amr, ["fed"]);
+    assert_eq!(fed.app.get("/api/users/by-username/ada_fed", None).await.status, StatusCode::OK, "active again");
+    let again = reactivate_offered(&fed, &offered).await;
+    assert_eq!((again.status, again.error_code()), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"), "single use");
+    let signed_in = fed.token().await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+
+    // The web flow offers it too; past the window, nothing is offered.
+    let access = signed_in.body["accessToken"].as_str().unwrap();
+    let gone = fed.app.call(Method::POST, "/api/users/deactivate", Some(json!({})), Some(access)).await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+    let code = query_value(&fed.web_flow().await, "loginCode").unwrap();
+    let exchanged = fed.app.post("/api/auth/federated/exchange", json!({ "loginCode": code })).await;
+    assert!(exchanged.body["error"]["reactivationToken"].is_string(), "{:?}", exchanged.body);
+    fed.app.advance(chrono::Duration::days(31));
+    let late = fed.token().await;
+    assert_eq!((late.status, late.error_code()), (StatusCode::FORBIDDEN, "ACCOUNT_DEACTIVATED"), "{:?}", late.body);
+    assert!(late.body["error"].get("reactivationToken").is_none(), "{:?}", late.body);
+}
+
+#[tokio::test]
+async fn reactivating_with_a_provider_still_asks_the_second_factor() {
+    let fed = fed().await;
+    let enrolled = fed.app.enrolled("ada").await;
+    let link_token = fed.token().await.body["error"]["linkToken"].as_str().unwrap().to_owned();
+    let linked = fed.app.post_as(&enrolled.user, "/api/auth/federated/link", json!({ "linkToken": link_token })).await;
+    assert_eq!(linked.status, StatusCode::OK, "{:?}", linked.body);
+    let gone = fed.app.post_as(&enrolled.user, "/api/users/deactivate", json!({ "password": PASSWORD })).await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+
+    let offered = fed.token().await;
+    let challenged = reactivate_offered(&fed, &offered).await;
+    assert_eq!(challenged.body["mfaRequired"], true, "{:?}", challenged.body);
+    assert_eq!(fed.app.get("/api/users/by-username/ada", None).await.status, StatusCode::NOT_FOUND, "not yet");
+    let code = json!({ "code": fed.app.code(&enrolled.secret, 0) });
+    let back = fed.app.verify(challenged.body["mfaToken"].as_str().unwrap(), code).await;
+    assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
+    assert_eq!(fed.app.claims(back.body["accessToken"].as_str().unwrap()).amr, ["fed", "otp"]);
+    assert_eq!(fed.app.get("/api/users/by-username/ada", None).await.status, StatusCode::OK, "active again");
+}
+
+#[tokio::test]
+async fn an_offer_ends_when_the_account_is_reactivated_another_way() {
+    let fed = fed().await;
+    let owner = fed.app.user("ada").await;
+    let link_token = fed.token().await.body["error"]["linkToken"].as_str().unwrap().to_owned();
+    let linked = fed.app.post_as(&owner, "/api/auth/federated/link", json!({ "linkToken": link_token })).await;
+    assert_eq!(linked.status, StatusCode::OK, "{:?}", linked.body);
+    let gone = fed.app.post_as(&owner, "/api/users/deactivate", json!({ "password": PASSWORD })).await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+
+    let offered = fed.token().await;
+    let by_password = fed.app.post("/api/auth/reactivate", json!({ "identifier": "ada", "password": PASSWORD })).await;
+    assert_eq!(by_password.status, StatusCode::OK, "{:?}", by_password.body);
+    let late = reactivate_offered(&fed, &offered).await;
+    assert_eq!((late.status, late.error_code()), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"), "{:?}", late.body);
+    let unknown = fed.app.post("/api/auth/reactivate", json!({ "reactivationToken": "not-one-of-ours" })).await;
+    assert_eq!((unknown.status, unknown.error_code()), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
+}

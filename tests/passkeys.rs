@@ -447,3 +447,33 @@ async fn securing_the_account_removes_a_passkey_a_thief_added() {
     let login = app.login_with("owner", support::NEW_PASSWORD).await;
     assert!(login.body["accessToken"].is_string(), "{:?}", login.body);
 }
+
+#[tokio::test]
+async fn a_passkey_reactivates_its_deactivated_account_at_aal2() {
+    let app = TestApp::new().await;
+    let ada = app.user("ada").await;
+    let mut key = SoftPasskey::es256();
+    added(&app, &ada, &mut key).await;
+    let signed_in = passkey_login(&app, &mut key).await;
+    let ada = User { token: signed_in.body["accessToken"].as_str().unwrap().to_owned(), ..ada };
+    let gone = app.post_as(&ada, "/api/users/deactivate", json!({ "password": support::PASSWORD })).await;
+    assert_eq!(gone.status, StatusCode::OK, "{:?}", gone.body);
+
+    let offered = passkey_login(&app, &mut key).await;
+    assert_eq!(
+        (offered.status, offered.error_code()),
+        (StatusCode::FORBIDDEN, "ACCOUNT_DEACTIVATED"),
+        "{:?}",
+        offered.body
+    );
+    let token = offered.body["error"]["reactivationToken"].as_str().unwrap();
+    let back = app.post("/api/auth/reactivate", json!({ "reactivationToken": token })).await;
+    assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
+    let claims = app.claims(back.body["accessToken"].as_str().unwrap());
+    assert_eq!(serde_json::to_value(claims.aal).unwrap(), "aal2", "the passkey was the second factor");
+    assert_eq!(claims.amr, ["pop", "mfa"]);
+    assert_eq!(app.get("/api/users/by-username/ada", None).await.status, StatusCode::OK, "active again");
+    // The offering sign-in counted as the passkey's use: a clone behind it is refused.
+    key.counter -= 1;
+    assert_eq!(passkey_login(&app, &mut key).await.status, StatusCode::UNAUTHORIZED);
+}

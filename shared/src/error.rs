@@ -70,6 +70,10 @@ pub enum AppError {
     EmailNotVerified,
     #[error("the account is deactivated")]
     AccountDeactivated,
+    /// A deactivated account that a provider's or a passkey's sign-in proved, within its
+    /// window: `reactivate` takes the `reactivationToken` instead of a password.
+    #[error("the account is deactivated: POST /api/auth/reactivate with the reactivationToken restores it")]
+    Reactivatable { reactivation_token: String },
     #[error("the account is suspended")]
     AccountSuspended,
     #[error("this needs a session that passed the second factor")]
@@ -140,9 +144,12 @@ impl AppError {
         match self {
             Validation(_) | InvalidJson(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Unauthorized | InvalidCredentials | InvalidToken | InvalidCode => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | EmailNotVerified | AccountDeactivated | AccountSuspended | MfaRequired => {
-                StatusCode::FORBIDDEN
-            }
+            Forbidden(_)
+            | EmailNotVerified
+            | AccountDeactivated
+            | Reactivatable { .. }
+            | AccountSuspended
+            | MfaRequired => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UsernameTaken
@@ -173,7 +180,7 @@ impl AppError {
             InvalidCode => "INVALID_CODE",
             Forbidden(_) => "FORBIDDEN",
             EmailNotVerified => "EMAIL_NOT_VERIFIED",
-            AccountDeactivated => "ACCOUNT_DEACTIVATED",
+            AccountDeactivated | Reactivatable { .. } => "ACCOUNT_DEACTIVATED",
             AccountSuspended => "ACCOUNT_SUSPENDED",
             MfaRequired => "MFA_REQUIRED",
             NotFound => "NOT_FOUND",
@@ -219,6 +226,11 @@ pub struct ErrorBody {
     #[serde(rename = "linkToken", skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     link_token: Option<String>,
+    /// With `ACCOUNT_DEACTIVATED` after a provider's or a passkey's sign-in: for
+    /// `POST /api/auth/reactivate` (10 minutes, single use).
+    #[serde(rename = "reactivationToken", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reactivation_token: Option<String>,
 }
 
 impl<'a> Envelope<'a> {
@@ -269,13 +281,14 @@ impl IntoResponse for AppError {
             AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
-        let (details, link_token) = match self {
-            AppError::Validation(details) => (Some(details), None),
-            AppError::AccountExists { link_token } => (None, Some(link_token)),
-            _ => (None, None),
+        let (details, link_token, reactivation_token) = match self {
+            AppError::Validation(details) => (Some(details), None, None),
+            AppError::AccountExists { link_token } => (None, Some(link_token), None),
+            AppError::Reactivatable { reactivation_token } => (None, None, Some(reactivation_token)),
+            _ => (None, None, None),
         };
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorBody { code, message, details, link_token });
+        response.extensions_mut().insert(ErrorBody { code, message, details, link_token, reactivation_token });
         if let Some(cause) = cause {
             response.extensions_mut().insert(cause);
         }

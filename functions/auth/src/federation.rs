@@ -61,7 +61,7 @@ pub(crate) async fn federated_providers(State(state): State<AppState>) -> Json<P
     responses(
         (status = 200, description = "Signed in (`amr [\"fed\"]`, `aal1`), `mfaRequired`, or `signupRequired` with a `signupToken`", body = FederatedSignIn),
         (status = 401, description = "INVALID_TOKEN: signature, issuer, audience, expiry, issue time, nonce, or a token presented before", body = ApiError),
-        (status = 403, description = "ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED", body = ApiError),
+        (status = 403, description = "ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED, within the reactivation window with `error.reactivationToken`, which `reactivate` takes", body = ApiError),
         (status = 404, description = "NOT_FOUND: no such provider", body = ApiError),
         (status = 409, description = "ACCOUNT_EXISTS: an account has the identity's email; `error.linkToken` links it once its owner signs in", body = ApiError),
         RateLimited,
@@ -112,7 +112,7 @@ pub(crate) async fn federated_callback(
     responses(
         (status = 200, description = "As for `token`", body = FederatedSignIn),
         (status = 401, description = "INVALID_TOKEN: an unknown, used or expired `loginCode`", body = ApiError),
-        (status = 403, description = "ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED", body = ApiError),
+        (status = 403, description = "ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED, within the reactivation window with `error.reactivationToken`, which `reactivate` takes", body = ApiError),
         (status = 409, description = "ACCOUNT_EXISTS, with `error.linkToken`", body = ApiError),
         RateLimited,
     ))]

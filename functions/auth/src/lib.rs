@@ -16,7 +16,7 @@ use shared::domain::Id;
 use shared::http::{Caller, ClientInfo, JsonBody, MaybeCaller, PathParam, QueryParams};
 use shared::openapi::{ApiError, Empty, RateLimited};
 use shared::services::accounts::{
-    AuthResponse, ChangePasswordRequest, LoginRequest, MfaVerifyRequest, RegisterRequest, SignIn,
+    AuthResponse, ChangePasswordRequest, LoginRequest, MfaVerifyRequest, ReactivateRequest, RegisterRequest, SignIn,
 };
 use shared::services::devices::DeviceList;
 use shared::services::email_change::{ChangeEmailRequest, EmailChanged};
@@ -213,17 +213,18 @@ async fn reset_password(
 }
 
 #[utoipa::path(post, path = "/api/auth/reactivate", tag = "auth",
-    request_body = LoginRequest,
+    request_body = ReactivateRequest,
     responses(
-        (status = 200, description = "The account is active again, with a new session; or, with a second factor on, `mfaRequired` and the `mfaToken`", body = SignIn),
-        (status = 401, description = "INVALID_CREDENTIALS", body = ApiError),
+        (status = 200, description = "The account is active again, with a new session; or, with a second factor on (and not proved by a passkey), `mfaRequired` and the `mfaToken`", body = SignIn),
+        (status = 400, description = "VALIDATION_ERROR (with `details`): neither `identifier` and `password` nor a `reactivationToken`, or both; INVALID_JSON", body = ApiError),
+        (status = 401, description = "INVALID_CREDENTIALS; INVALID_TOKEN: the `reactivationToken` is unknown, used or expired, or the account was reactivated or its password changed since", body = ApiError),
         (status = 403, description = "ACCOUNT_DEACTIVATED: the reactivation window has passed; ACCOUNT_SUSPENDED", body = ApiError),
         RateLimited,
     ))]
 async fn reactivate(
     State(state): State<AppState>,
     client: ClientInfo,
-    JsonBody(body): JsonBody<LoginRequest>,
+    JsonBody(body): JsonBody<ReactivateRequest>,
 ) -> AppResult<Json<SignIn>> {
     Ok(Json(state.accounts().reactivate(body.try_into()?, &client).await?))
 }

@@ -147,7 +147,7 @@ pub(crate) async fn passkey_login_options(
         (status = 200, description = "A session at `aal2`, `amr [\"pop\", \"mfa\"]`", body = AuthResponse),
         (status = 400, description = "VALIDATION_ERROR: `credential` is not an authentication response", body = ApiError),
         (status = 401, description = "INVALID_CREDENTIALS: the same for an unknown passkey as for a wrong answer (challenge, origin, RP id, user verification, signature, counter)", body = ApiError),
-        (status = 403, description = "ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED", body = ApiError),
+        (status = 403, description = "ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED, within the reactivation window with `error.reactivationToken`, which `reactivate` takes", body = ApiError),
         RateLimited,
     ))]
 pub(crate) async fn passkey_login(

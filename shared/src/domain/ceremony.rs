@@ -21,6 +21,9 @@ pub enum CeremonyPurpose {
     Signup,
     /// A verified identity whose email an account has: the `linkToken` (15 minutes).
     Link,
+    /// A provider's or a passkey's sign-in of a deactivated account: the
+    /// `reactivationToken` that `reactivate` takes instead of a password (10 minutes).
+    Reactivate,
 }
 
 impl CeremonyPurpose {
@@ -34,6 +37,7 @@ impl CeremonyPurpose {
             CeremonyPurpose::LoginCode => "OIDC_LOGIN",
             CeremonyPurpose::Signup => "OIDC_SIGNUP",
             CeremonyPurpose::Link => "OIDC_LINK",
+            CeremonyPurpose::Reactivate => "REACTIVATE",
         }
     }
 
@@ -41,7 +45,7 @@ impl CeremonyPurpose {
     pub fn lifetime_secs(self) -> i64 {
         match self {
             CeremonyPurpose::Register | CeremonyPurpose::SignIn | CeremonyPurpose::SecondFactor => 300,
-            CeremonyPurpose::FederatedState => 600,
+            CeremonyPurpose::FederatedState | CeremonyPurpose::Reactivate => 600,
             CeremonyPurpose::LoginCode => 60,
             CeremonyPurpose::Signup | CeremonyPurpose::Link => 900,
         }
@@ -56,7 +60,7 @@ pub struct CeremonyRecord {
     /// What the next step needs, as JSON: webauthn-rs-core's registration or
     /// authentication state; a provider flow's state; a verified identity.
     pub state: String,
-    /// The account a registration or second factor is for.
+    /// The account a registration, a second factor or a reactivation is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// The session that asked for a registration; the hash of the `mfaToken` of a
@@ -68,7 +72,7 @@ pub struct CeremonyRecord {
 }
 
 /// A ceremony's id as the client holds it (`challengeId`, `loginCode`, `signupToken`,
-/// `linkToken`, a provider flow's `state`): 256 random bits, base64url.
+/// `linkToken`, `reactivationToken`, a provider flow's `state`): 256 random bits, base64url.
 pub struct CeremonyId(String);
 
 impl CeremonyId {

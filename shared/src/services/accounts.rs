@@ -16,15 +16,15 @@ use super::verification::Verification;
 use super::{Limiter, Notices};
 use crate::config::Config;
 use crate::domain::account_event::{AccountEvent, EventType};
-use crate::domain::ceremony::CeremonyPurpose;
+use crate::domain::ceremony::{CeremonyId, CeremonyPurpose};
 use crate::domain::client::{Caller, ClientInfo};
 use crate::domain::device::{DeviceRecord, DeviceToken};
-use crate::domain::mfa::{self, ChallengePurpose, MfaChallenge, MfaToken, SignInMethod, TotpFactor};
+use crate::domain::mfa::{self, Aal, ChallengePurpose, MfaChallenge, MfaToken, SignInMethod, TotpFactor};
 use crate::domain::security_event::{SecurityEventRecord, SecurityEventType};
 use crate::domain::session::{RefreshToken, SessionRecord};
 use crate::domain::user::{AccountStatus, Editable, OwnUserView, UserRecord};
 use crate::domain::{exposed, non_empty, Email, Fields, PersonName, Username};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Context};
 use crate::metrics::{self, SignInOutcome};
 use crate::password::{Passwords, Verified};
 use crate::rate_limit::{identifier_key, ip_key, refuse_if_full, Counter};
@@ -201,6 +201,74 @@ impl TryFrom<LoginRequest> for SignInAttempt {
             device: exposed(&req.device_token).and_then(DeviceToken::parse),
         })
     }
+}
+
+/// `reactivate`'s body: a password sign-in's fields, or the `reactivationToken` that a
+/// provider's or a passkey's sign-in of the deactivated account answered.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReactivateRequest {
+    /// An email address or a username; with `password`.
+    pub identifier: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
+    /// Instead of `identifier` and `password`: `error.reactivationToken` of the 403
+    /// `ACCOUNT_DEACTIVATED` that a sign-in with a provider or a passkey answered (single
+    /// use, 10 minutes). A second factor that sign-in did not prove is asked now.
+    #[schema(value_type = Option<String>)]
+    pub reactivation_token: Option<SecretString>,
+    pub remember_me: Option<bool>,
+    /// As for `login`.
+    #[schema(value_type = Option<String>)]
+    pub device_token: Option<SecretString>,
+}
+
+/// A reactivation: by password, or by the offer a provider's or a passkey's sign-in made.
+pub enum Reactivation {
+    Password(SignInAttempt),
+    Offered(OfferedReactivation),
+}
+
+/// The `reactivationToken` (whether it is one of ours is for the service to find out)
+/// and the device the client holds. No `Debug`: it holds the token.
+pub struct OfferedReactivation {
+    token: String,
+    remember_me: bool,
+    device: Option<DeviceToken>,
+}
+
+impl TryFrom<ReactivateRequest> for Reactivation {
+    type Error = AppError;
+
+    fn try_from(req: ReactivateRequest) -> AppResult<Self> {
+        let Some(token) = req.reactivation_token else {
+            let login = LoginRequest {
+                identifier: req.identifier,
+                password: req.password,
+                remember_me: req.remember_me,
+                device_token: req.device_token,
+            };
+            return login.try_into().map(Reactivation::Password);
+        };
+        let mut fields = Fields::new();
+        if req.identifier.is_some() || req.password.is_some() {
+            fields.add("reactivationToken", "send identifier and password, or a reactivationToken, not both");
+        }
+        let token = fields.required("reactivationToken", exposed(&Some(token)), non_empty(64));
+        Ok(Reactivation::Offered(OfferedReactivation {
+            token: fields.finish_with(token)?,
+            remember_me: req.remember_me.unwrap_or(false),
+            device: exposed(&req.device_token).and_then(DeviceToken::parse),
+        }))
+    }
+}
+
+/// What a reactivation offer keeps: what proved the account, and its session generation
+/// then (a password changed or reset since voids the offer).
+#[derive(Serialize, Deserialize)]
+struct ReactivationOffer {
+    method: SignInMethod,
+    generation: i64,
 }
 
 impl TryFrom<DeactivateRequest> for PasswordConfirmation {
@@ -651,7 +719,7 @@ impl<'a> Accounts<'a> {
         method: SignInMethod,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<AuthResponse> {
-        self.refuse_unless_active(&user)?;
+        self.refuse_unless_active(&user, method, &extra).await?;
         let device = self.vouched_device(&user, device).await?;
         let credentials =
             Credentials { user, rehash: None, remember_me: false, device, second_factor: true, first: method };
@@ -673,10 +741,10 @@ impl<'a> Accounts<'a> {
         client: &ClientInfo,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<SignIn> {
-        self.refuse_unless_active(&user)?;
+        let first = SignInMethod::Federated;
+        self.refuse_unless_active(&user, first, &extra).await?;
         let device = self.vouched_device(&user, device).await?;
         let second_factor = mfa::second_factor_on(&user, factor.as_ref());
-        let first = SignInMethod::Federated;
         let credentials = Credentials { user, rehash: None, remember_me: false, device, second_factor, first };
         if let Some(challenge) = self.challenge_if_second_factor(&credentials, ChallengePurpose::Login).await? {
             return Ok(SignIn::MfaRequired(challenge));
@@ -685,15 +753,33 @@ impl<'a> Accounts<'a> {
         Ok(SignIn::Session(Box::new(signed_in)))
     }
 
-    /// Suspended and deactivated accounts are refused as after a right password.
-    fn refuse_unless_active(&self, user: &UserRecord) -> AppResult<()> {
+    /// Suspended and deactivated accounts are refused as after a right password. A
+    /// deactivated one within its window is offered its reactivation: a
+    /// `reactivationToken` for what `method` proved, kept in one transaction with
+    /// `extra` (the credential's use), as a password's reactivation would take it.
+    async fn refuse_unless_active(
+        &self,
+        user: &UserRecord,
+        method: SignInMethod,
+        extra: &[TransactWriteItem],
+    ) -> AppResult<()> {
         if user.is_suspended() {
             return Err(AppError::AccountSuspended);
         }
-        if !user.is_active() {
-            return Err(AppError::AccountDeactivated);
+        if user.is_active() {
+            return Ok(());
         }
-        Ok(())
+        self.check_reactivation_window(user)?;
+        let token = CeremonyId::new();
+        let offer = ReactivationOffer { method, generation: user.session_generation };
+        let ceremonies = self.store.ceremonies();
+        let mut writes = extra.to_vec();
+        writes.push(ceremonies.put_write(&token, CeremonyPurpose::Reactivate, &offer, Some(&user.id), None)?);
+        if self.store.try_transact(writes).await?.is_err() {
+            // The credential's use lost to a concurrent sign-in with the same proof.
+            return Err(AppError::Unauthorized);
+        }
+        Err(AppError::Reactivatable { reactivation_token: token.expose() })
     }
 
     /// The presented device token, while it still vouches for the account.
@@ -946,10 +1032,51 @@ impl<'a> Accounts<'a> {
     /// Like sign-in, for a deactivated account within the reactivation window (an
     /// active account simply signs in); with a second factor on, a challenge first.
     #[tracing::instrument(skip_all)]
-    pub async fn reactivate(&self, attempt: SignInAttempt, client: &ClientInfo) -> AppResult<SignIn> {
-        let result = self.sign_in_attempt(attempt, client, ChallengePurpose::Reactivate).await;
+    pub async fn reactivate(&self, reactivation: Reactivation, client: &ClientInfo) -> AppResult<SignIn> {
+        let result = match reactivation {
+            Reactivation::Password(attempt) => {
+                self.sign_in_attempt(attempt, client, ChallengePurpose::Reactivate).await
+            }
+            Reactivation::Offered(offered) => self.reactivate_offered(offered, client).await,
+        };
         sign_in_outcome(&result).into_iter().for_each(metrics::sign_in);
         result
+    }
+
+    /// Reactivation by the offer of a provider's or a passkey's sign-in: taken once,
+    /// limited like login per address; a second factor that sign-in did not prove (a
+    /// provider's) is asked now, as after a password.
+    async fn reactivate_offered(&self, offered: OfferedReactivation, client: &ClientInfo) -> AppResult<SignIn> {
+        let ip = ip_key(client.ip.as_deref());
+        self.limiter.enforce("login-ip", &ip, self.config.rate_limits.login_per_ip).await?;
+        let token = CeremonyId::parse(&offered.token).ok_or(AppError::InvalidToken)?;
+        let ceremony = self.store.ceremonies().take(&token.hash(), CeremonyPurpose::Reactivate).await?;
+        let ceremony = ceremony.ok_or(AppError::InvalidToken)?;
+        let offer: ReactivationOffer = serde_json::from_str(&ceremony.state).context("reading a reactivation offer")?;
+        let user_id = ceremony.user_id.ok_or_else(|| AppError::internal("a reactivation offer names no account"))?;
+        let (user, factor) = self.store.factors().user_and_factor(&user_id).await?;
+        // Reactivated another way, or its password changed, since the offer: sign in again.
+        let user = user
+            .filter(|u| !u.is_active() && u.session_generation == offer.generation)
+            .ok_or(AppError::InvalidToken)?;
+        if user.is_suspended() {
+            return Err(AppError::AccountSuspended);
+        }
+        let device = self.vouched_device(&user, offered.device).await?;
+        let second_factor = offer.method.aal() == Aal::Aal1 && mfa::second_factor_on(&user, factor.as_ref());
+        let credentials = Credentials {
+            user,
+            rehash: None,
+            remember_me: offered.remember_me,
+            device,
+            second_factor,
+            first: offer.method,
+        };
+        if let Some(challenge) = self.challenge_if_second_factor(&credentials, ChallengePurpose::Reactivate).await? {
+            return Ok(SignIn::MfaRequired(challenge));
+        }
+        let restored = self.restore(credentials, client, offer.method, Vec::new()).await?;
+        Ok(SignIn::Session(Box::new(restored)))
     }
 
     fn check_reactivation_window(&self, user: &UserRecord) -> AppResult<()> {
@@ -1002,7 +1129,9 @@ fn sign_in_outcome(result: &AppResult<SignIn>) -> Option<SignInOutcome> {
         Ok(SignIn::MfaRequired(_)) => SignInOutcome::MfaRequired,
         Err(AppError::InvalidCredentials) => SignInOutcome::InvalidCredentials,
         Err(AppError::RateLimited { .. }) => SignInOutcome::RateLimited,
-        Err(AppError::AccountSuspended | AppError::AccountDeactivated) => SignInOutcome::Refused,
+        Err(AppError::AccountSuspended | AppError::AccountDeactivated | AppError::Reactivatable { .. }) => {
+            SignInOutcome::Refused
+        }
         Err(_) => return None,
     })
 }

@@ -355,7 +355,9 @@ impl<'a> Passkeys<'a> {
         let outcome = match &result {
             Ok(_) => Some(SignInOutcome::Success),
             Err(AppError::InvalidCredentials) => Some(SignInOutcome::InvalidCredentials),
-            Err(AppError::AccountSuspended | AppError::AccountDeactivated) => Some(SignInOutcome::Refused),
+            Err(AppError::AccountSuspended | AppError::AccountDeactivated | AppError::Reactivatable { .. }) => {
+                Some(SignInOutcome::Refused)
+            }
             Err(_) => None,
         };
         outcome.into_iter().for_each(crate::metrics::sign_in);

@@ -29,18 +29,30 @@ impl Ceremonies<'_> {
         user_id: Option<&str>,
         bound_to: Option<&str>,
     ) -> AppResult<()> {
+        let put = self.put_write(id, purpose, state, user_id, bound_to)?;
+        let put = put.put.ok_or_else(|| AppError::internal("a new item is a put"))?;
+        if !self.store.put_alone(put).await? {
+            return Err(AppError::internal("a new ceremony's id was taken"));
+        }
+        Ok(())
+    }
+
+    /// The same ceremony as a write of a step's transaction.
+    pub(crate) fn put_write(
+        self,
+        id: &CeremonyId,
+        purpose: CeremonyPurpose,
+        state: &impl Serialize,
+        user_id: Option<&str>,
+        bound_to: Option<&str>,
+    ) -> AppResult<TransactWriteItem> {
         let ceremony = CeremonyRecord {
             state: serde_json::to_string(state).context("serializing a ceremony's state")?,
             user_id: user_id.map(str::to_owned),
             bound_to: bound_to.map(str::to_owned),
             expires_at: self.store.now().timestamp() + purpose.lifetime_secs(),
         };
-        let item = to_item(&ceremony, keys::ceremony::key(&id.hash(), purpose.as_str()))?;
-        let put = self.store.put_new(item)?.put.ok_or_else(|| AppError::internal("a new item is a put"))?;
-        if !self.store.put_alone(put).await? {
-            return Err(AppError::internal("a new ceremony's id was taken"));
-        }
-        Ok(())
+        self.store.put_new(to_item(&ceremony, keys::ceremony::key(&id.hash(), purpose.as_str()))?)
     }
 
     /// Takes the ceremony of this id and purpose, once: deleted as it is read, whatever
