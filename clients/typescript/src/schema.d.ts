@@ -1665,6 +1665,11 @@ export interface components {
             /** @description With `ACCOUNT_EXISTS` only: for `POST /api/auth/federated/link` once signed in. */
             linkToken?: string;
             message: string;
+            /**
+             * @description With `ACCOUNT_DEACTIVATED` after a provider's or a passkey's sign-in: for
+             *     `POST /api/auth/reactivate` (10 minutes, single use).
+             */
+            reactivationToken?: string;
         };
         ExchangeRequest: {
             deviceToken?: string | null;
@@ -2052,6 +2057,24 @@ export interface components {
         /** @description The public keys that verify access tokens, as served at `/.well-known/jwks.json`. */
         PublicJwkSet: {
             keys: components["schemas"]["PublicJwk"][];
+        };
+        /**
+         * @description `reactivate`'s body: a password sign-in's fields, or the `reactivationToken` that a
+         *     provider's or a passkey's sign-in of the deactivated account answered.
+         */
+        ReactivateRequest: {
+            /** @description As for `login`. */
+            deviceToken?: string | null;
+            /** @description An email address or a username; with `password`. */
+            identifier?: string | null;
+            password?: string | null;
+            /**
+             * @description Instead of `identifier` and `password`: `error.reactivationToken` of the 403
+             *     `ACCOUNT_DEACTIVATED` that a sign-in with a provider or a passkey answered (single
+             *     use, 10 minutes). A second factor that sign-in did not prove is asked now.
+             */
+            reactivationToken?: string | null;
+            rememberMe?: boolean | null;
         };
         RecoveryCodes: {
             recoveryCodes: string[];
@@ -4115,7 +4138,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED */
+            /** @description ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED, within the reactivation window with `error.reactivationToken`, which `reactivate` takes */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4587,7 +4610,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED */
+            /** @description ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED, within the reactivation window with `error.reactivationToken`, which `reactivate` takes */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5879,7 +5902,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ACCOUNT_DEACTIVATED or ACCOUNT_SUSPENDED */
+            /** @description ACCOUNT_SUSPENDED; ACCOUNT_DEACTIVATED, within the reactivation window with `error.reactivationToken`, which `reactivate` takes */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6383,11 +6406,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["LoginRequest"];
+                "application/json": components["schemas"]["ReactivateRequest"];
             };
         };
         responses: {
-            /** @description The account is active again, with a new session; or, with a second factor on, `mfaRequired` and the `mfaToken` */
+            /** @description The account is active again, with a new session; or, with a second factor on (and not proved by a passkey), `mfaRequired` and the `mfaToken` */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6396,7 +6419,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignIn"];
                 };
             };
-            /** @description VALIDATION_ERROR (with `details`) or INVALID_JSON */
+            /** @description VALIDATION_ERROR (with `details`): neither `identifier` and `password` nor a `reactivationToken`, or both; INVALID_JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6405,7 +6428,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description INVALID_CREDENTIALS */
+            /** @description INVALID_CREDENTIALS; INVALID_TOKEN: the `reactivationToken` is unknown, used or expired, or the account was reactivated or its password changed since */
             401: {
                 headers: {
                     [name: string]: unknown;
