@@ -472,3 +472,48 @@ async fn an_offer_ends_when_the_account_is_reactivated_another_way() {
     let unknown = fed.app.post("/api/auth/reactivate", json!({ "reactivationToken": "not-one-of-ours" })).await;
     assert_eq!((unknown.status, unknown.error_code()), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
 }
+
+/// The thief's sign-in with the password, from another browser and address: the owner
+/// is told (`new_sign_in`, with the link that takes the account back). Its access token.
+async fn thiefs_sign_in(app: &TestApp, username: &str) -> String {
+    let body = json!({ "identifier": username, "password": PASSWORD });
+    let mut request = http::Request::post("/api/auth/login")
+        .header("content-type", "application/json")
+        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let addr: std::net::SocketAddr = "198.51.100.66:443".parse().unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    let signed_in = app.send(request).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+    signed_in.body["accessToken"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn securing_racing_the_thiefs_link_leaves_no_identity_of_the_thiefs() {
+    // The thief links while securing runs, after 0, 1 or 3 requests of their own: whichever
+    // commits first, no identity stays (a link that lands after securing read the account
+    // makes it read again).
+    for requests_before in [0, 1, 3] {
+        let fed = fed().await;
+        fed.app.freeze();
+        fed.app.user("ada").await;
+        fed.app.advance(chrono::Duration::minutes(1));
+        let thief = thiefs_sign_in(&fed.app, "ada").await;
+        let notices = fed.app.outbox().await;
+        let notice = notices.iter().find(|m| m.kind == "new_sign_in" && m.data.contains_key("token")).unwrap();
+        let link_token = fed.token().await.body["error"]["linkToken"].as_str().unwrap().to_owned();
+        let body = json!({ "token": notice.data["token"], "newPassword": support::NEW_PASSWORD });
+        let (secured, linked) = tokio::join!(fed.app.post("/api/auth/secure-account", body), async {
+            for _ in 0..requests_before {
+                fed.app.get("/api/auth/me", Some(&thief)).await;
+            }
+            let link = json!({ "linkToken": link_token });
+            fed.app.call(Method::POST, "/api/auth/federated/link", Some(link), Some(&thief)).await
+        });
+        assert_eq!(secured.status, StatusCode::OK, "{:?}", secured.body);
+        assert!(matches!(linked.status.as_u16(), 200 | 401), "{:?}", linked.body);
+        let after = fed.token().await;
+        assert_eq!(after.error_code(), "ACCOUNT_EXISTS", "after {requests_before} requests: {:?}", after.body);
+    }
+}

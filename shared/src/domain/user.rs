@@ -207,6 +207,11 @@ pub struct UserRecord {
     /// a password sign-in asks for a second factor.
     #[serde(default)]
     pub passkeys: i64,
+    /// Identities ever linked to the account after its sign-up, counted by each link's
+    /// transaction: securing's write is conditioned on it, so that an identity linked
+    /// meanwhile makes securing read again (and unlink it).
+    #[serde(default)]
+    pub identity_links: i64,
     /// The WebAuthn user handle (32 random bytes, base64url), made at the first
     /// passkey registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,6 +273,7 @@ impl UserRecord {
             email_changed_at: None,
             mfa_enabled: false,
             passkeys: 0,
+            identity_links: 0,
             passkey_user_handle: None,
             pending_email: None,
             email_change_token_hash: None,

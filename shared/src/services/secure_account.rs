@@ -60,6 +60,9 @@ pub struct SecuredDetails {
     pub email: &'static str,
 }
 
+/// An account as securing reads it: the user, its factor, passkeys and identities.
+type Account = (UserRecord, Option<TotpFactor>, Vec<PasskeyRecord>, Vec<IdentityRecord>);
+
 /// What securing decides from the account as read.
 struct Plan<'a> {
     remove_factor: bool,
@@ -103,8 +106,7 @@ impl<'a> SecureAccount<'a> {
         let hash = hash_secret(request.token.expose());
         let token = self.verification.live_one_time_token(&hash, Purpose::SecureAccount).await?;
         let reported_at = token.reported_at.ok_or(AppError::InvalidToken)?;
-        let (mut user, mut factor, mut passkeys) = self.account(&token).await?;
-        let identities = self.store.identities().list(&user.id).await?;
+        let (mut user, mut factor, mut passkeys, mut identities) = self.account(&token).await?;
         // The rules are checked before the token is spent, so a weak choice can be retried.
         let mut fields = Fields::new();
         let related = user.password_related_words();
@@ -146,17 +148,21 @@ impl<'a> SecureAccount<'a> {
                 Err(Secured::AddressTaken) => address_taken = true,
                 Err(Secured::Changed | Secured::Done) => {}
             }
-            (user, factor, passkeys) = self.account(&token).await?;
+            (user, factor, passkeys, identities) = self.account(&token).await?;
         }
         Err(AppError::Conflict)
     }
 
-    /// The account a token leads to, with its factor and passkeys, while the token
-    /// still counts.
-    async fn account(&self, token: &OneTimeToken) -> AppResult<(UserRecord, Option<TotpFactor>, Vec<PasskeyRecord>)> {
-        let ((user, factor), passkeys) = tokio::try_join!(
-            self.store.factors().user_and_factor(&token.user_id),
+    /// The account a token leads to, with its factor, passkeys and identities, while the
+    /// token still counts.
+    async fn account(&self, token: &OneTimeToken) -> AppResult<Account> {
+        // The account before what it counts: a passkey added or an identity linked after
+        // this read moves a count the write is conditioned on (`passkeys`,
+        // `identityLinks`); one added before it is in the lists read after it.
+        let (user, factor) = self.store.factors().user_and_factor(&token.user_id).await?;
+        let (passkeys, identities) = tokio::try_join!(
             self.store.passkeys().list(&token.user_id),
+            self.store.identities().list(&token.user_id),
         )?;
         let user =
             user.filter(|u| token.secure_generation == Some(u.secure_generation)).ok_or(AppError::InvalidToken)?;
@@ -170,7 +176,7 @@ impl<'a> SecureAccount<'a> {
         if !user.is_active() && self.store.now() - deactivated_at > window {
             return Err(AppError::AccountDeactivated);
         }
-        Ok((user, factor, passkeys))
+        Ok((user, factor, passkeys, identities))
     }
 
     /// One try at the transaction: the person's new sign-in (and its session's id), or

@@ -2,7 +2,7 @@
 //! the claim of who it is at the provider (one account per person there), written and
 //! removed together.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::writes::failed;
@@ -72,16 +72,21 @@ impl Identities<'_> {
         identity: &IdentityRecord,
         extra: Vec<TransactWriteItem>,
     ) -> AppResult<Linked> {
-        // The account as read: a session ended meanwhile (a reset, securing) links nothing.
-        let alive = ConditionCheck::builder()
+        // The account as read: a session ended meanwhile (a reset, securing) links
+        // nothing. The link is counted on it, which a securing that read the account
+        // before finds changed (it reads again, and unlinks this one too).
+        let counted = Update::builder()
             .table_name(self.store.table())
             .set_key(Some(keys::user::key(&user.id)))
+            .update_expression("SET identityLinks = if_not_exists(identityLinks, :zero) + :one")
             .condition_expression("attribute_exists(PK) AND sessionGeneration = :generation")
             .expression_attribute_values(":generation", super::n(user.session_generation))
+            .expression_attribute_values(":zero", super::n(0))
+            .expression_attribute_values(":one", super::n(1))
             .build()
-            .context("building a ConditionCheck")?;
+            .context("building an Update")?;
         let mut items = self.link_writes(identity)?;
-        items.push(TransactWriteItem::builder().condition_check(alive).build());
+        items.push(TransactWriteItem::builder().update(counted).build());
         items.extend(extra);
         Ok(match self.store.try_transact(items).await? {
             Ok(()) => Linked::Done,

@@ -30,7 +30,9 @@ pub struct Securing<'a> {
     /// write fail and the caller read again.
     pub remove_passkeys: &'a [PasskeyRecord],
     pub passkeys_seen: i64,
-    /// The identities to unlink (linked at or after the reported change).
+    /// The identities to unlink (linked at or after the reported change); the account's
+    /// `identityLinks` must still be as read, so one linked meanwhile makes the write
+    /// fail and the caller read again.
     pub remove_identities: &'a [IdentityRecord],
     /// The address to put back (a confirmed email change being undone).
     pub restore_email: Option<&'a str>,
@@ -113,12 +115,14 @@ impl Accounts<'_> {
         let mut update = Update::builder()
             .table_name(store.table())
             .set_key(Some(keys::user::key(&user.id)))
-            .condition_expression(match securing.passkeys_seen {
-                0 => "updatedAt = :seen AND (attribute_not_exists(passkeys) OR passkeys = :passkeys)",
-                _ => "updatedAt = :seen AND passkeys = :passkeys",
-            })
+            .condition_expression(format!(
+                "updatedAt = :seen AND {} AND {}",
+                unchanged_count("passkeys", ":passkeys", securing.passkeys_seen),
+                unchanged_count("identityLinks", ":links", user.identity_links),
+            ))
             .expression_attribute_values(":seen", value(&user.updated_at)?)
             .expression_attribute_values(":passkeys", n(securing.passkeys_seen))
+            .expression_attribute_values(":links", n(user.identity_links))
             .expression_attribute_values(":hash", s(securing.password_hash))
             .expression_attribute_values(":sessions", n(user.session_generation + 1))
             .expression_attribute_values(":devices", n(user.device_generation + 1))
@@ -208,4 +212,12 @@ impl Accounts<'_> {
 
 fn value<T: Serialize>(v: &T) -> AppResult<AttributeValue> {
     serde_dynamo::to_attribute_value(v).context("serializing a value for DynamoDB")
+}
+
+/// The condition that a counter of the user item is still `seen` (absent counts as 0).
+fn unchanged_count(attribute: &str, placeholder: &str, seen: i64) -> String {
+    match seen {
+        0 => format!("(attribute_not_exists({attribute}) OR {attribute} = {placeholder})"),
+        _ => format!("{attribute} = {placeholder}"),
+    }
 }
