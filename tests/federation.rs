@@ -381,7 +381,7 @@ async fn a_provider_whose_sdks_hash_the_nonce_gets_the_raw_one_from_the_app() {
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 }
 
-/// `reactivate` with the offer of a provider's sign-in; the answer's body.
+/// `reactivate` with the offer that a provider's sign-in (`offered`, checked to be a 403) made.
 async fn reactivate_offered(fed: &Fed, offered: &TestResponse) -> TestResponse {
     assert_eq!(
         (offered.status, offered.error_code()),

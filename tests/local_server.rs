@@ -86,11 +86,17 @@ impl DevServer {
         Self::listening_with(&[])
     }
 
+    /// Three tries: the port chosen before the build (minutes, the first time) may be
+    /// taken by another test's server meanwhile; the next try starts at once, built.
     fn listening_with(extra: &[(&str, &str)]) -> Self {
-        let server = DevServer::start_with(extra);
-        let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
-        assert!(listening.is_some(), "scripts/dev did not start the server");
-        server
+        for _ in 0..3 {
+            let server = DevServer::start_with(extra);
+            let listening = server.wait_for_line(Duration::from_secs(1200), |l| l.contains("local server listening"));
+            if listening.is_some() {
+                return server;
+            }
+        }
+        panic!("scripts/dev did not start the server (stderr above says why)");
     }
 
     /// The first console line that `matches`, among those printed within `limit`.
