@@ -241,7 +241,7 @@ impl TryFrom<ReactivateRequest> for Reactivation {
     type Error = AppError;
 
     fn try_from(req: ReactivateRequest) -> AppResult<Self> {
-        let Some(token) = req.reactivation_token else {
+        if req.reactivation_token.is_none() {
             let login = LoginRequest {
                 identifier: req.identifier,
                 password: req.password,
@@ -249,12 +249,12 @@ impl TryFrom<ReactivateRequest> for Reactivation {
                 device_token: req.device_token,
             };
             return login.try_into().map(Reactivation::Password);
-        };
+        }
         let mut fields = Fields::new();
         if req.identifier.is_some() || req.password.is_some() {
             fields.add("reactivationToken", "send identifier and password, or a reactivationToken, not both");
         }
-        let token = fields.required("reactivationToken", exposed(&Some(token)), non_empty(64));
+        let token = fields.required("reactivationToken", exposed(&req.reactivation_token), non_empty(64));
         Ok(Reactivation::Offered(OfferedReactivation {
             token: fields.finish_with(token)?,
             remember_me: req.remember_me.unwrap_or(false),
